@@ -1,0 +1,454 @@
+/**
+ * The simulated broker: paper accounts kept in our own database (tables accounts, orders, fills,
+ * positions), filled at the market-data model's price.
+ *
+ * Fills. A market order fills completely and at once at `marketData.priceAt(ticker, date, time)`
+ * for the clock's current instant in America/New_York, moved against the trader by the slippage:
+ *   buy price  = round6(model × (1 + slippage_bps / 10 000))
+ *   sell price = round6(model × (1 − slippage_bps / 10 000))
+ *   commission = round2(max(min_commission, qty × commission_per_share))
+ *   cash Δ     = −(round2(qty × price) + commission) for a buy, round2(qty × price) − commission for a sell
+ * Prices are kept to 6 decimals and cash to cents, rounded explicitly (money.ts) at each of the
+ * steps above, so the stored numbers are exactly the ones a statement would show.
+ *
+ * Positions carry a signed quantity (negative = short). The average entry price (the fill price,
+ * slippage included, commission not) is re-averaged when a position grows, kept when it shrinks, set
+ * to the fill price when an order takes it through zero, and the row is deleted at zero.
+ *
+ * Money rules (no margin). Short-sale proceeds are credited to cash and the short's market value is a
+ * liability, so equity = cash + Σ qty × mark. An order that opens or increases a position
+ * ("risk-increasing") must leave
+ *   - cash ≥ −tolerance when it is a buy (long buys are paid from cash), and
+ *   - gross exposure Σ |qty × mark| ≤ maxGrossLeverage (1) × equity + tolerance,
+ * where tolerance = 1% of equity. The tolerance is not credit: it absorbs the slippage, commission
+ * and price move between sizing a full-equity position at one model price and filling it, which
+ * would otherwise reject every conviction-2 order by a few dollars. Orders that only reduce a
+ * position are never refused for money, so an account can always get out.
+ *
+ * Rejections are business outcomes, not errors: the order is stored with status 'rejected' and a
+ * reason, and returned. Reasons: quantity not positive / more than 6 decimals; a short opened or
+ * increased by a fractional quantity or to a fractional size (Alpaca refuses fractional shorts);
+ * unknown account; no price at that instant (market closed, no bar that day); the money rules above.
+ * Only a malformed client_order_id (which would make idempotency meaningless) throws.
+ *
+ * Idempotency. The order row's primary key is the client_order_id. Each submit runs in ONE
+ * transaction: insert the order (on conflict do nothing); if nothing was inserted the order exists
+ * and is returned with duplicate=true, unchanged. Otherwise the account row is locked (select … for
+ * update, serialising orders of one account on PostgreSQL; PGlite runs one transaction at a time)
+ * and the order's status, the fill, the position, the cash and an audit event are written together,
+ * so a crash never leaves a fill without its cash change. Concurrent submits of the same id: the
+ * second insert waits on the first's key and then finds it, so there is exactly one fill.
+ * A duplicate id with different details (ticker, qty…) returns the stored order, as a broker would.
+ *
+ * Each order also writes an `events` row (kind 'sim_order', key 'sim-broker:<client_order_id>')
+ * holding the quote it was filled at; `approximatePrice` of a stored order is read back from it.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { ModelsConfig } from '../config/app-config.js';
+import { addDays, utcToEt } from '../market/calendar.js';
+import type { PriceQuote } from '../market/types.js';
+import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } from '../ports/broker.js';
+import type { Clock } from '../ports/clock.js';
+import type { MarketData } from '../ports/market-data.js';
+import type { Db, Tx } from '../storage/db.js';
+import { accounts, events, fills, orders, positions } from '../storage/schema.js';
+import { roundCash, roundPrice, roundQty } from './money.js';
+
+export interface SimulatedBrokerOptions {
+  db: Db;
+  marketData: MarketData;
+  clock: Clock;
+  execution: ModelsConfig['execution'];
+  /** Gross exposure allowed as a multiple of equity (default 1: no leverage). */
+  maxGrossLeverage?: number;
+  /** Fraction of equity by which cash and gross limits may be overshot (default 0.01, see header). */
+  tolerance?: number;
+}
+
+/** Alpaca's limit for client_order_id; ours are built by order-plan.ts well under it. */
+const MAX_CLIENT_ORDER_ID = 128;
+const EVENT_KIND = 'sim_order';
+const eventKey = (clientOrderId: string): string => `sim-broker:${clientOrderId}`;
+
+/** A price to value a position with, and whether it is a real print at this instant. */
+interface Mark {
+  price: number;
+  approximate: boolean;
+  source: string;
+}
+
+type OrderRow = typeof orders.$inferSelect;
+
+/** What the transaction decided, for the audit event and the result. */
+interface Outcome {
+  row: OrderRow;
+  approximatePrice: boolean;
+}
+
+class Rejection {
+  constructor(readonly reason: string) {}
+}
+
+export class SimulatedBroker implements Broker {
+  readonly name = 'sim';
+  readonly #db: Db;
+  readonly #marketData: MarketData;
+  readonly #clock: Clock;
+  readonly #execution: ModelsConfig['execution'];
+  readonly #maxGrossLeverage: number;
+  readonly #tolerance: number;
+
+  constructor(options: SimulatedBrokerOptions) {
+    this.#db = options.db;
+    this.#marketData = options.marketData;
+    this.#clock = options.clock;
+    this.#execution = options.execution;
+    this.#maxGrossLeverage = options.maxGrossLeverage ?? 1;
+    this.#tolerance = options.tolerance ?? 0.01;
+    if (!(this.#maxGrossLeverage > 0)) throw new RangeError('maxGrossLeverage must be positive');
+    if (!(this.#tolerance >= 0 && this.#tolerance < 1)) throw new RangeError('tolerance must be in [0, 1)');
+  }
+
+  async ensureAccounts(list: readonly { id: number; owner: string }[], startingCash: number): Promise<void> {
+    if (!Number.isFinite(startingCash) || startingCash <= 0) {
+      throw new RangeError(`starting cash must be a positive amount, got ${startingCash}`);
+    }
+    if (list.length === 0) return;
+    const cash = roundCash(startingCash);
+    await this.#db
+      .insert(accounts)
+      .values(list.map((a) => ({ id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })))
+      .onConflictDoNothing({ target: accounts.id });
+  }
+
+  async account(accountId: number): Promise<AccountState> {
+    const now = this.#clock.now();
+    const et = utcToEt(now);
+    const [acct] = await this.#db.select().from(accounts).where(eq(accounts.id, accountId));
+    if (!acct) throw new Error(`unknown account ${accountId}`);
+    const rows = await this.#db
+      .select()
+      .from(positions)
+      .where(eq(positions.accountId, accountId))
+      .orderBy(asc(positions.ticker));
+
+    const out: Position[] = [];
+    let approximateMarks = false;
+    let equity = acct.cash;
+    for (const p of rows) {
+      const mark = await this.#mark(p.ticker, et.date, et.time);
+      approximateMarks ||= mark.approximate;
+      const marketValue = roundCash(p.qty * mark.price);
+      equity += marketValue;
+      out.push({
+        ticker: p.ticker,
+        qty: p.qty,
+        avgEntryPrice: p.avgEntryPrice,
+        marketPrice: mark.price,
+        marketValue,
+        unrealizedPnl: roundCash(p.qty * (mark.price - p.avgEntryPrice)),
+      });
+    }
+    return {
+      accountId,
+      owner: acct.owner,
+      cash: roundCash(acct.cash),
+      equity: roundCash(equity),
+      positions: out,
+      markedAt: now.toISOString(),
+      approximateMarks,
+    };
+  }
+
+  async getOrder(clientOrderId: string): Promise<OrderResult | null> {
+    return this.#readOrder(this.#db, clientOrderId, false);
+  }
+
+  async submitOrder(request: OrderRequest): Promise<OrderResult> {
+    checkClientOrderId(request.clientOrderId);
+    // Fast path for a re-run: no market data needed. The transaction below still decides races.
+    const known = await this.#readOrder(this.#db, request.clientOrderId, true);
+    if (known) return known;
+
+    const now = this.#clock.now();
+    const et = utcToEt(now);
+    const invalid = validateRequest(request);
+    // The quote is fetched before the transaction so the database is not held open on market data.
+    let quote: PriceQuote | null = null;
+    let noPrice: string | null = null;
+    if (invalid === null) {
+      try {
+        quote = await this.#marketData.priceAt(request.ticker, et.date, et.time);
+        if (!(quote.price > 0)) throw new Error(`price ${quote.price} is not positive`);
+      } catch (error) {
+        noPrice = `no price for ${request.ticker} at ${et.date} ${et.time} ET (market closed?): ${messageOf(error)}`;
+        quote = null;
+      }
+    }
+
+    return this.#db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(orders)
+        .values({
+          clientOrderId: request.clientOrderId,
+          accountId: request.accountId,
+          weekId: request.weekId,
+          checkpoint: request.checkpoint,
+          action: request.action,
+          ticker: request.ticker,
+          side: request.side,
+          // A malformed qty is stored as 0 so the rejected order can still be recorded.
+          qty: Number.isFinite(request.qty) ? roundQty(request.qty) : 0,
+          orderType: request.type,
+          status: 'accepted',
+          submittedAt: now,
+        })
+        .onConflictDoNothing({ target: orders.clientOrderId })
+        .returning({ id: orders.clientOrderId });
+      if (inserted.length === 0) {
+        const existing = await this.#readOrder(tx, request.clientOrderId, true);
+        if (!existing) throw new Error(`order ${request.clientOrderId} conflicted but cannot be read`);
+        return existing;
+      }
+
+      const context = { et, now, quote };
+      let outcome: Outcome;
+      const decided = invalid !== null ? new Rejection(invalid) : noPrice !== null ? new Rejection(noPrice) : null;
+      if (decided) outcome = await this.#reject(tx, request, decided.reason, context);
+      else {
+        const result = await this.#fill(tx, request, quote as PriceQuote, context);
+        outcome = result instanceof Rejection ? await this.#reject(tx, request, result.reason, context) : result;
+      }
+      return toResult(outcome.row, outcome.approximatePrice, false);
+    });
+  }
+
+  /** Applies a fill, or returns why it must be rejected. Runs inside the order's transaction. */
+  async #fill(
+    tx: Tx,
+    request: OrderRequest,
+    quote: PriceQuote,
+    context: { et: { date: string; time: string }; now: Date },
+  ): Promise<Outcome | Rejection> {
+    const [acct] = await tx.select().from(accounts).where(eq(accounts.id, request.accountId)).for('update');
+    if (!acct) return new Rejection(`unknown account ${request.accountId}`);
+    const held = await tx.select().from(positions).where(eq(positions.accountId, request.accountId));
+    const before = held.find((p) => p.ticker === request.ticker);
+
+    const qty = roundQty(request.qty);
+    const sign = request.side === 'buy' ? 1 : -1;
+    const slip = this.#execution.slippage_bps / 10_000;
+    const price = roundPrice(quote.price * (1 + sign * slip));
+    const commission = roundCash(Math.max(this.#execution.min_commission, qty * this.#execution.commission_per_share));
+    const notional = roundCash(qty * price);
+    const cashDelta = sign > 0 ? -(notional + commission) : notional - commission;
+    const cashAfter = roundCash(acct.cash + cashDelta);
+
+    const q0 = before?.qty ?? 0;
+    const q1 = roundQty(q0 + sign * qty);
+    const increases = q1 !== 0 && (q0 === 0 || Math.sign(q1) !== Math.sign(q0) || Math.abs(q1) > Math.abs(q0));
+
+    if (increases && q1 < 0 && (!Number.isInteger(qty) || !Number.isInteger(q1))) {
+      return new Rejection(
+        `short sales must be whole shares: selling ${qty} ${request.ticker} from ${q0} would leave ${q1}`,
+      );
+    }
+
+    if (increases) {
+      // Value the account after the trade; the traded ticker at the model price (before slippage).
+      let gross = 0;
+      let equityAfter = cashAfter;
+      for (const p of held) {
+        if (p.ticker === request.ticker) continue;
+        let mark: Mark;
+        try {
+          mark = await this.#mark(p.ticker, context.et.date, context.et.time);
+        } catch (error) {
+          return new Rejection(`cannot value the ${p.ticker} position to check exposure: ${messageOf(error)}`);
+        }
+        gross += Math.abs(p.qty * mark.price);
+        equityAfter += p.qty * mark.price;
+      }
+      gross += Math.abs(q1 * quote.price);
+      equityAfter += q1 * quote.price;
+      const slack = this.#tolerance * Math.max(equityAfter, 0);
+      if (request.side === 'buy' && q1 > 0 && cashAfter < -slack) {
+        return new Rejection(
+          `insufficient cash: buying ${qty} ${request.ticker} at ${price} costs ${roundCash(notional + commission)} ` +
+            `with commission; cash is ${roundCash(acct.cash)}`,
+        );
+      }
+      if (equityAfter <= 0) {
+        return new Rejection(`account equity would be ${roundCash(equityAfter)}: no new exposure allowed`);
+      }
+      const limit = this.#maxGrossLeverage * equityAfter + slack;
+      if (gross > limit) {
+        return new Rejection(
+          `gross exposure ${roundCash(gross)} would exceed ${this.#maxGrossLeverage}× equity ${roundCash(equityAfter)}`,
+        );
+      }
+    }
+
+    // Position: re-average on increase, keep on reduction, reset when crossing zero, delete at zero.
+    if (q1 === 0) {
+      await tx
+        .delete(positions)
+        .where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
+    } else {
+      let avg: number;
+      if (!before || q0 === 0) avg = price;
+      else if (Math.sign(q1) !== Math.sign(q0)) avg = price;
+      else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
+      else avg = before.avgEntryPrice;
+      if (before) {
+        await tx
+          .update(positions)
+          .set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now })
+          .where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
+      } else {
+        await tx.insert(positions).values({
+          accountId: request.accountId,
+          ticker: request.ticker,
+          qty: q1,
+          avgEntryPrice: avg,
+          updatedAt: context.now,
+        });
+      }
+    }
+
+    await tx.update(accounts).set({ cash: cashAfter }).where(eq(accounts.id, request.accountId));
+    await tx.insert(fills).values({
+      clientOrderId: request.clientOrderId,
+      accountId: request.accountId,
+      ticker: request.ticker,
+      side: request.side,
+      qty,
+      price,
+      commission,
+      filledAt: context.now,
+    });
+    const [row] = await tx
+      .update(orders)
+      .set({
+        status: 'filled',
+        filledAt: context.now,
+        filledQty: qty,
+        filledAvgPrice: price,
+        commission,
+        brokerOrderId: `sim-${request.clientOrderId}`,
+      })
+      .where(eq(orders.clientOrderId, request.clientOrderId))
+      .returning();
+    await this.#audit(tx, request, {
+      status: 'filled',
+      quote,
+      fill: { qty, price, commission, notional, cashDelta: roundCash(cashDelta) },
+      cash: { before: roundCash(acct.cash), after: cashAfter },
+      position: { before: q0, after: q1 },
+    });
+    return { row: row as OrderRow, approximatePrice: quote.approximate };
+  }
+
+  async #reject(
+    tx: Tx,
+    request: OrderRequest,
+    reason: string,
+    context: { quote: PriceQuote | null },
+  ): Promise<Outcome> {
+    const [row] = await tx
+      .update(orders)
+      .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
+      .where(eq(orders.clientOrderId, request.clientOrderId))
+      .returning();
+    await this.#audit(tx, request, { status: 'rejected', reason, quote: context.quote });
+    return { row: row as OrderRow, approximatePrice: false };
+  }
+
+  async #audit(tx: Tx, request: OrderRequest, detail: Record<string, unknown>): Promise<void> {
+    await tx
+      .insert(events)
+      .values({
+        idempotencyKey: eventKey(request.clientOrderId),
+        weekId: request.weekId,
+        kind: EVENT_KIND,
+        stage: null,
+        seat: null,
+        payload: { broker: this.name, request, ...detail },
+      })
+      .onConflictDoNothing({ target: events.idempotencyKey });
+  }
+
+  async #readOrder(db: Db | Tx, clientOrderId: string, duplicate: boolean): Promise<OrderResult | null> {
+    const [row] = await db.select().from(orders).where(eq(orders.clientOrderId, clientOrderId));
+    if (!row) return null;
+    let approximate = false;
+    if (row.status === 'filled') {
+      const [event] = await db
+        .select({ payload: events.payload })
+        .from(events)
+        .where(eq(events.idempotencyKey, eventKey(clientOrderId)));
+      const quote = (event?.payload as { quote?: { approximate?: unknown } } | undefined)?.quote;
+      // Without the event we cannot show the price was a real print, so say it may not be.
+      approximate = quote?.approximate !== false;
+    }
+    return toResult(row, approximate, duplicate);
+  }
+
+  /**
+   * The price to value a position at: the model price at this instant; when there is none (weekend,
+   * holiday, outside the data) the last close strictly before today's date, flagged approximate
+   * because it is not a price at this instant (and never today's close, which may lie in the future).
+   */
+  async #mark(ticker: string, date: string, time: string): Promise<Mark> {
+    try {
+      const q = await this.#marketData.priceAt(ticker, date, time);
+      return { price: q.price, approximate: q.approximate, source: q.source };
+    } catch (error) {
+      const last = (await this.#marketData.bars(ticker, addDays(date, -1), 1)).at(-1);
+      if (!last) throw new Error(`no price for ${ticker} at ${date} ${time} ET nor any earlier bar: ${messageOf(error)}`);
+      return { price: last.close, approximate: true, source: `close of ${last.date}` };
+    }
+  }
+}
+
+function checkClientOrderId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CLIENT_ORDER_ID) {
+    throw new TypeError(`client_order_id must be 1..${MAX_CLIENT_ORDER_ID} characters, got ${JSON.stringify(id)}`);
+  }
+}
+
+/** Why a request cannot be filled whatever the account holds, or null. */
+function validateRequest(request: OrderRequest): string | null {
+  const sides: readonly Side[] = ['buy', 'sell'];
+  if (!sides.includes(request.side)) return `unknown side ${JSON.stringify(request.side)}`;
+  if (request.type !== 'market') return `unsupported order type ${JSON.stringify(request.type)}`;
+  if (!Number.isFinite(request.qty) || request.qty <= 0) return `quantity must be positive, got ${request.qty}`;
+  if (Math.abs(request.qty - roundQty(request.qty)) > 1e-9) {
+    return `quantity ${request.qty} has more than 6 decimals`;
+  }
+  if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
+  return null;
+}
+
+function toResult(row: OrderRow, approximatePrice: boolean, duplicate: boolean): OrderResult {
+  return {
+    clientOrderId: row.clientOrderId,
+    accountId: row.accountId,
+    ticker: row.ticker,
+    side: row.side as Side,
+    qty: row.qty,
+    status: row.status as OrderResult['status'],
+    filledQty: row.filledQty ?? 0,
+    filledAvgPrice: row.filledAvgPrice,
+    commission: row.commission ?? 0,
+    submittedAt: row.submittedAt.toISOString(),
+    filledAt: row.filledAt ? row.filledAt.toISOString() : null,
+    rejectReason: row.rejectReason,
+    duplicate,
+    approximatePrice,
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

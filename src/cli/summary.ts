@@ -1,0 +1,86 @@
+import type { WeeklyResult } from '../council/weekly-result.js';
+
+/** The human-readable end-of-run summary: the council's trade, each PM, the peer review, the accounts. */
+export function renderSummary(result: WeeklyResult): string {
+  const lines: string[] = [];
+  const offline = result.mode === 'offline';
+  lines.push('');
+  lines.push(`LLM Trading — week ${result.week_id}  (decision ${result.asof_et}, bars through ${result.data_through}, fills at the ${result.fill_date} open)`);
+  lines.push(`status: ${result.status}${offline ? '  ·  agents: OFFLINE deterministic quant personas (no LLM calls)' : `  ·  agents: ${result.mode}`}`);
+
+  if (result.research) {
+    const r = result.research.macro_regime;
+    lines.push('', `Research (${result.research.model})`);
+    lines.push(`  regime ${r.risk_mode} · rates ${r.rates_impulse} · USD ${r.usd_impulse} · inflation ${r.inflation_impulse} · growth ${r.growth_impulse}`);
+    lines.push(...wrap(r.summary, 2));
+  }
+
+  if (result.decision) {
+    const d = result.decision;
+    lines.push('', `Council decision (chairman: ${d.model})`);
+    lines.push(`  ${d.selected_trade.direction} ${d.selected_trade.ticker}  conviction ${signed(d.conviction)}  horizon ${d.selected_trade.horizon}`);
+    lines.push(...wrap(d.rationale, 2));
+    for (const dissent of d.dissent_summary) lines.push(...wrap(`dissent ${dissent.pitch_id} (${dissent.model}): ${dissent.key_concern}`, 2));
+  }
+
+  if (result.pitches.length > 0) {
+    lines.push('', 'PM pitches and peer review (mean rank: 1 = best; score: rubric mean 1–10; votes: reviewers ranking it first)');
+    lines.push(`  ${pad('seat', 10)}${pad('model', 24)}${pad('trade', 14)}${pad('conv', 6)}${pad('mean rank', 11)}${pad('score', 7)}votes`);
+    for (const p of result.pitches) {
+      const agg = result.aggregate.find((a) => a.seat === p.seat);
+      const pitch = p.pitch as { selected_trade: { ticker: string; direction: string; conviction: number } } | null;
+      const trade = pitch ? `${pitch.selected_trade.direction} ${pitch.selected_trade.ticker}` : 'FAILED';
+      lines.push(
+        `  ${pad(p.seat, 10)}${pad(p.model, 24)}${pad(trade, 14)}${pad(pitch ? signed(pitch.selected_trade.conviction) : '-', 6)}${pad(fmt(agg?.mean_rank), 11)}${pad(fmt(agg?.mean_score), 7)}${agg?.votes ?? '-'}`,
+      );
+      if (p.error) lines.push(`      error: ${p.error}`);
+    }
+  }
+
+  if (result.accounts.some((a) => a.equity !== null)) {
+    lines.push('', `Paper accounts (simulated broker, fills at the ${result.fill_date} open; marks at that open)`);
+    lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`);
+    for (const a of result.accounts) {
+      const trade = a.trade ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}` : 'no trade';
+      const order = a.order ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}` : '-';
+      const position = a.position ? `${a.position.qty} ${a.position.ticker} @ ${a.position.avgEntryPrice.toFixed(2)}` : 'flat';
+      lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`);
+    }
+  }
+
+  const u = result.usage;
+  lines.push('', `usage: ${u.calls} LLM calls, ${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`);
+  const pending = Object.entries(result.stages).filter(([, s]) => s === 'pending').map(([name]) => name);
+  if (pending.length > 0) lines.push(`pending stages: ${pending.join(', ')}`);
+  return lines.join('\n');
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? `${text.slice(0, width - 1)} ` : text.padEnd(width);
+}
+
+function signed(n: number): string {
+  return n > 0 ? `+${n}` : String(n);
+}
+
+function fmt(n: number | null | undefined): string {
+  return n === null || n === undefined ? '-' : n.toFixed(2);
+}
+
+function money(n: number | null): string {
+  return n === null ? '-' : `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+function wrap(text: string, indent: number, width = 100): string[] {
+  const words = text.split(/\s+/);
+  const out: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line.length + word.length + 1 > width - indent && line) {
+      out.push(' '.repeat(indent) + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(' '.repeat(indent) + line);
+  return out;
+}

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ClockTime, Ticker } from '../schemas/common.js';
+
+const AssetsFile = z.object({
+  benchmark: Ticker,
+  assets: z
+    .array(z.object({ ticker: Ticker, category: z.string().min(1), name: z.string().min(1) }))
+    .min(2)
+    .refine((a) => new Set(a.map((x) => x.ticker)).size === a.length, 'tickers must be unique'),
+});
+
+const Weekday = z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday']);
+const ScheduleFile = z.object({
+  timezone: z.literal('America/New_York'),
+  weekly: z.object({ day: Weekday, time: ClockTime }),
+  checkpoints: z.array(ClockTime).min(1),
+});
+
+const Seat = z.object({
+  role: z.enum(['researcher', 'pm', 'chairman']),
+  label: z.string().min(1).optional(),
+  offline: z.string().min(1),
+  models: z.record(z.string(), z.string().min(1)),
+  temperature: z.number().min(0).max(2).default(0.7),
+  fallbacks: z.record(z.string(), z.array(z.string().min(1))).optional(),
+});
+
+const Fraction = z.number().gt(0).max(1);
+const ModelsFile = z.object({
+  seats: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'seat names are lower-case words'), Seat),
+  accounts: z
+    .array(z.object({ id: z.number().int().min(1).max(6), owner: z.string().min(1) }))
+    .length(6)
+    .refine((a) => new Set(a.map((x) => x.id)).size === 6, 'account ids must be 1..6, each once'),
+  council: z.object({
+    quorum: z.number().int().min(1),
+    concurrency: z.number().int().min(1).max(32),
+    call_deadline_seconds: z.number().positive(),
+    research_deadline_seconds: z.number().positive(),
+  }),
+  risk: z.object({
+    starting_cash: z.number().positive(),
+    max_gross_exposure: z.number().gt(0).max(4),
+    max_position: Fraction,
+    target_daily_vol: z.number().positive().max(0.2),
+    conviction_scale: z.object({ '1': Fraction, '2': Fraction }),
+  }),
+  execution: z.object({
+    slippage_bps: z.number().min(0).max(500),
+    commission_per_share: z.number().min(0),
+    min_commission: z.number().min(0),
+  }),
+});
+
+export type AssetsConfig = z.infer<typeof AssetsFile>;
+export type ScheduleConfig = z.infer<typeof ScheduleFile>;
+export type ModelsConfig = z.infer<typeof ModelsFile>;
+export type SeatConfig = z.infer<typeof Seat>;
+
+export interface AppConfig {
+  dir: string;
+  assets: AssetsConfig;
+  schedule: ScheduleConfig;
+  models: ModelsConfig;
+  /** Seat names of the PMs, in config order. */
+  pmSeats: string[];
+  tickers: string[];
+}
+
+export class ConfigError extends Error {}
+
+/** The config/ folder shipped with the package (src/config and dist/config are two levels down). */
+export const DEFAULT_CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
+
+export function loadConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? DEFAULT_CONFIG_DIR): AppConfig {
+  const assets = loadYaml(dir, 'assets.yaml', AssetsFile);
+  const schedule = loadYaml(dir, 'schedule.yaml', ScheduleFile);
+  const models = loadYaml(dir, 'models.yaml', ModelsFile);
+  const file = displayPath(join(dir, 'models.yaml'));
+  const seats = Object.entries(models.seats);
+  const pmSeats = seats.filter(([, s]) => s.role === 'pm').map(([name]) => name);
+  if (!seats.some(([, s]) => s.role === 'researcher')) throw new ConfigError(`${file}: seats: expected a seat with role researcher`);
+  if (seats.filter(([, s]) => s.role === 'chairman').length !== 1) throw new ConfigError(`${file}: seats: expected exactly one seat with role chairman`);
+  if (pmSeats.length < 1) throw new ConfigError(`${file}: seats: expected at least one seat with role pm`);
+  if (models.council.quorum > pmSeats.length) {
+    throw new ConfigError(`${file}: council.quorum: expected at most ${pmSeats.length} (the number of PM seats), got ${models.council.quorum}`);
+  }
+  models.accounts.forEach((account, i) => {
+    if (account.owner !== 'council' && !pmSeats.includes(account.owner)) {
+      throw new ConfigError(`${file}: accounts.${i}.owner: expected "council" or a PM seat (${pmSeats.join(', ')}), got "${account.owner}"`);
+    }
+  });
+  const tickers = assets.assets.map((a) => a.ticker);
+  if (!tickers.includes(assets.benchmark)) {
+    throw new ConfigError(`${displayPath(join(dir, 'assets.yaml'))}: benchmark: expected one of the assets, got ${assets.benchmark}`);
+  }
+  return { dir, assets, schedule, models, pmSeats, tickers };
+}
+
+function loadYaml<T>(dir: string, name: string, schema: z.ZodType<T>): T {
+  const path = join(dir, name);
+  const shown = displayPath(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${shown}: cannot read the file`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new ConfigError(`${shown}: not valid YAML: ${first}`);
+  }
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    throw new ConfigError(`${shown}: ${key}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+}

@@ -1,0 +1,85 @@
+/**
+ * Call many seats in parallel with a concurrency limit and a per-call deadline.
+ * A call that ignores its AbortSignal still ends at the deadline: we stop waiting for it.
+ */
+export type SeatOutcome<T> =
+  | { seat: string; ok: true; value: T; ms: number }
+  | { seat: string; ok: false; error: string; ms: number };
+
+export interface FanOutOptions {
+  concurrency: number;
+  deadlineMs: number;
+  /** Aborts every pending call (e.g. the user pressed Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export class DeadlineError extends Error {}
+
+export async function fanOut<T>(
+  seats: readonly string[],
+  call: (seat: string, signal: AbortSignal) => Promise<T>,
+  options: FanOutOptions,
+): Promise<SeatOutcome<T>[]> {
+  const outcomes = new Array<SeatOutcome<T>>(seats.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < seats.length) {
+      const index = next++;
+      const seat = seats[index] as string;
+      outcomes[index] = await callWithDeadline(seat, call, options);
+    }
+  };
+  const workers = Array.from({ length: Math.min(options.concurrency, seats.length) }, worker);
+  await Promise.all(workers);
+  return outcomes;
+}
+
+async function callWithDeadline<T>(
+  seat: string,
+  call: (seat: string, signal: AbortSignal) => Promise<T>,
+  options: FanOutOptions,
+): Promise<SeatOutcome<T>> {
+  const started = performance.now();
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onParentAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DeadlineError(`no answer within the ${formatSeconds(options.deadlineMs)} deadline`);
+      controller.abort(error);
+      reject(error);
+    }, options.deadlineMs);
+  });
+  try {
+    const value = await Promise.race([call(seat, controller.signal), deadline]);
+    return { seat, ok: true, value, ms: performance.now() - started };
+  } catch (error) {
+    return { seat, ok: false, error: errorMessage(error), ms: performance.now() - started };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onParentAbort);
+  }
+}
+
+export class QuorumError extends Error {}
+
+/** Throws when fewer than `quorum` seats answered, naming every failed seat and why. */
+export function requireQuorum<T>(what: string, outcomes: readonly SeatOutcome<T>[], quorum: number): void {
+  const ok = outcomes.filter((o) => o.ok).length;
+  if (ok >= quorum) return;
+  const failures = outcomes
+    .filter((o): o is Extract<SeatOutcome<T>, { ok: false }> => !o.ok)
+    .map((o) => `${o.seat}: ${o.error}`)
+    .join('; ');
+  throw new QuorumError(`${what}: only ${ok} of ${outcomes.length} seats answered, quorum is ${quorum} (${failures})`);
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
+}

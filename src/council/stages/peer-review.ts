@@ -1,0 +1,115 @@
+import { eq } from 'drizzle-orm';
+import { PeerReview, meanScore, type PmPitch } from '../../schemas/index.js';
+import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js';
+import { aggregateReviews } from '../aggregation.js';
+import { assignReviewLabels, type LabelAssignment } from '../anonymizer.js';
+import { errorMessage, fanOut, requireQuorum } from '../fan-out.js';
+import { ZERO_USAGE, type PipelineContext, type ReviewEntry, type Stage } from '../stage.js';
+import { InvalidOutputError, parseAgentOutput } from './validate.js';
+import type { AnonymizedPitch } from '../../ports/agents.js';
+
+/**
+ * Anonymized peer review: every PM with a pitch reviews every other pitch, under labels shuffled per
+ * reviewer from the run's seed, without model names. The label→seat map and the aggregate are persisted.
+ */
+export const peerReviewStage: Stage<'peer_review'> = {
+  name: 'peer_review',
+  inputs: ['snapshot', 'pm_pitches'],
+  async run(ctx) {
+    const okPitches = ctx.output('pm_pitches').pitches.filter((p) => p.status === 'ok' && p.pitch !== null);
+    const authors = okPitches.map((p) => p.seat);
+    const seed = await reviewSeed(ctx);
+    const labels = assignReviewLabels(seed, authors, authors);
+    const pitchOf = new Map(okPitches.map((p) => [p.seat, p.pitch as PmPitch]));
+    const weekCtx = ctx.weekContext();
+
+    const outcomes = await fanOut(
+      authors,
+      async (reviewer, signal) => {
+        const pm = ctx.agents.pms.get(reviewer);
+        if (!pm) throw new Error(`no agent for seat ${reviewer}`);
+        const own = pitchOf.get(reviewer) ?? null;
+        const entries: ReviewEntry[] = [];
+        const raw: { name: string; text: string }[] = [];
+        for (const label of labels.filter((l) => l.reviewer === reviewer)) {
+          try {
+            const target = anonymize(label, pitchOf.get(label.target_seat) as PmPitch);
+            const result = await pm.review(weekCtx, target, own, { signal });
+            const review = parseAgentOutput('review', PeerReview, result.output);
+            if (review.pitch_id !== label.pitch_id) throw new InvalidOutputError(`invalid review: pitch_id "${review.pitch_id}", expected "${label.pitch_id}"`);
+            entries.push({ ...label, status: 'ok', review, usage: result.usage });
+            raw.push({ name: `${reviewer}-on-${label.pitch_id}`, text: result.raw });
+          } catch (error) {
+            if (signal.aborted) throw error;
+            entries.push({ ...label, status: 'failed', review: null, error: errorMessage(error), usage: ZERO_USAGE });
+          }
+        }
+        const failed = entries.filter((e) => e.status === 'failed');
+        if (failed.length > 0) throw Object.assign(new Error(failed.map((f) => `${f.pitch_id}: ${f.error}`).join('; ')), { entries, raw });
+        return { entries, raw };
+      },
+      { concurrency: ctx.config.models.council.concurrency, deadlineMs: ctx.config.models.council.call_deadline_seconds * 1000, signal: ctx.signal },
+    );
+
+    const entries: ReviewEntry[] = [];
+    const raw: { name: string; text: string }[] = [];
+    for (const o of outcomes) {
+      ctx.progress({ type: 'seat_finished', week_id: ctx.week.week_id, stage: 'peer_review', seat: o.seat, ok: o.ok, ms: o.ms, detail: o.ok ? `${o.value.entries.length} reviews` : o.error });
+      if (o.ok) {
+        entries.push(...o.value.entries);
+        raw.push(...o.value.raw);
+      } else {
+        // Keep the reviews this reviewer did finish; mark the rest failed.
+        const done = labels.filter((l) => l.reviewer === o.seat);
+        for (const label of done) entries.push({ ...label, status: 'failed', review: null, error: o.error, usage: ZERO_USAGE });
+      }
+    }
+    requireQuorum('peer_review', outcomes, Math.min(ctx.config.models.council.quorum, authors.length));
+    const records = entries.flatMap((e) => (e.status === 'ok' && e.review ? [{ ...e, review: e.review }] : []));
+    const aggregate = aggregateReviews(authors, records);
+    const leader = [...aggregate].sort((a, b) => (b.mean_score ?? 0) - (a.mean_score ?? 0))[0];
+    return {
+      output: { seed, labels, reviews: entries, aggregate },
+      raw,
+      summary: `${records.length} reviews by ${outcomes.filter((o) => o.ok).length} reviewers; top: ${leader?.seat ?? '-'} (mean score ${leader?.mean_score ?? '-'})`,
+    };
+  },
+  async clear(tx, weekId) {
+    await tx.delete(reviewLabels).where(eq(reviewLabels.weekId, weekId));
+    await tx.delete(reviews).where(eq(reviews.weekId, weekId));
+    await tx.delete(aggregates).where(eq(aggregates.weekId, weekId));
+  },
+  async persist(tx, weekId, output) {
+    for (const l of output.labels) {
+      await tx.insert(reviewLabels).values({ weekId, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat });
+    }
+    for (const r of output.reviews) {
+      await tx.insert(reviews).values({
+        weekId,
+        reviewer: r.reviewer,
+        pitchId: r.pitch_id,
+        targetSeat: r.target_seat,
+        status: r.status,
+        meanScore: r.review ? meanScore(r.review) : null,
+        review: r.review,
+        error: r.error ?? null,
+      });
+    }
+    for (const a of output.aggregate) {
+      await tx.insert(aggregates).values({ weekId, seat: a.seat, meanRank: a.mean_rank, meanScore: a.mean_score, votes: a.votes, reviewCount: a.review_count, rubricMeans: a.rubric_means });
+    }
+  },
+};
+
+/** What a reviewer sees: the label and the pitch without its model name. */
+function anonymize(label: LabelAssignment, pitch: PmPitch): AnonymizedPitch {
+  const { pm_model: _hidden, ...rest } = pitch;
+  return { pitch_id: label.pitch_id, pitch: rest };
+}
+
+/** The shuffle seed was recorded with the run before any stage ran (see runWeek). */
+async function reviewSeed(ctx: PipelineContext): Promise<string> {
+  const [run] = await ctx.store.db.select({ seed: runs.seed }).from(runs).where(eq(runs.weekId, ctx.week.week_id));
+  if (!run) throw new Error(`no run row for week ${ctx.week.week_id}`);
+  return run.seed;
+}

@@ -1,0 +1,100 @@
+import type { App } from '../app.js';
+import type { AccountState, OrderResult } from '../ports/broker.js';
+import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
+import { addUsage, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
+import type { WeekInfo } from './week.js';
+
+/** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
+export interface WeeklyResult {
+  week_id: string;
+  asof_et: string;
+  status: 'completed' | 'partial' | 'failed';
+  mode: string;
+  data_through: string;
+  fill_date: string;
+  stages: Record<StageName, 'completed' | 'pending'>;
+  research: (ResearchPack & { provider: string; model: string }) | null;
+  pitches: { seat: string; provider: string; model: string; status: 'ok' | 'failed'; pitch: unknown; error?: string }[];
+  reviews: { reviewer: string; pitch_id: string; target_seat: string; review: unknown; status: 'ok' | 'failed'; error?: string }[];
+  aggregate: { seat: string; mean_rank: number | null; mean_score: number | null; votes: number }[];
+  decision: (ChairmanDecision & { provider: string; model: string }) | null;
+  accounts: {
+    account_id: number;
+    owner: string;
+    trade: { ticker: string; direction: string; conviction: number } | null;
+    order: OrderResult | null;
+    orders: OrderResult[];
+    position: AccountState['positions'][number] | null;
+    equity: number | null;
+    cash: number | null;
+    notes: string | null;
+  }[];
+  usage: Usage;
+  error?: string;
+}
+
+type OutputOf = <S extends StageName>(stage: S) => StageOutputs[S] | null;
+
+export async function buildWeeklyResult(app: App, week: WeekInfo, status: WeeklyResult['status'], output: OutputOf): Promise<WeeklyResult> {
+  const research = output('research');
+  const pitches = output('pm_pitches');
+  const review = output('peer_review');
+  const chairman = output('chairman');
+  const risk = output('risk');
+  const execute = output('execute');
+  const stages = Object.fromEntries(
+    (['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const).map((s) => [s, output(s) ? 'completed' : 'pending']),
+  ) as WeeklyResult['stages'];
+
+  let usage = ZERO_USAGE;
+  if (research) usage = addUsage(usage, research.usage);
+  for (const p of pitches?.pitches ?? []) usage = addUsage(usage, p.usage);
+  for (const r of review?.reviews ?? []) usage = addUsage(usage, r.usage);
+  if (chairman) usage = addUsage(usage, chairman.usage);
+
+  const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {
+    const intent = risk?.intents.find((i) => i.account_id === account.id);
+    const orders = execute?.orders.filter((o) => o.accountId === account.id) ?? [];
+    const state = execute?.accounts.find((a) => a.accountId === account.id);
+    const trade = tradeOf(account.owner, pitches, chairman);
+    return {
+      account_id: account.id,
+      owner: account.owner,
+      trade,
+      // The order that opens (or adjusts to) the week's position; `orders` has every order.
+      order: orders.find((o) => trade && o.ticker === trade.ticker) ?? orders.at(-1) ?? null,
+      orders,
+      position: state?.positions[0] ?? null,
+      equity: state?.equity ?? null,
+      cash: state?.cash ?? null,
+      notes: intent?.notes ?? null,
+    };
+  });
+
+  return {
+    week_id: week.week_id,
+    asof_et: week.asof_et,
+    status,
+    mode: app.agents.mode,
+    data_through: week.data_through,
+    fill_date: week.fill_date,
+    stages,
+    research: research ? { ...research.pack, provider: research.provider, model: research.model } : null,
+    pitches: (pitches?.pitches ?? []).map((p) => ({ seat: p.seat, provider: p.provider, model: p.model, status: p.status, pitch: p.pitch, ...(p.error ? { error: p.error } : {}) })),
+    reviews: (review?.reviews ?? []).map((r) => ({ reviewer: r.reviewer, pitch_id: r.pitch_id, target_seat: r.target_seat, review: r.review, status: r.status, ...(r.error ? { error: r.error } : {}) })),
+    aggregate: (review?.aggregate ?? []).map((a) => ({ seat: a.seat, mean_rank: a.mean_rank, mean_score: a.mean_score, votes: a.votes })),
+    decision: chairman ? { ...chairman.decision, provider: chairman.provider, model: chairman.model } : null,
+    accounts,
+    usage,
+  };
+}
+
+function tradeOf(owner: string, pitches: StageOutputs['pm_pitches'] | null, chairman: StageOutputs['chairman'] | null): WeeklyResult['accounts'][number]['trade'] {
+  if (owner === 'council') {
+    if (!chairman) return null;
+    const { selected_trade, conviction } = chairman.decision;
+    return { ticker: selected_trade.ticker, direction: selected_trade.direction, conviction };
+  }
+  const pitch = pitches?.pitches.find((p) => p.seat === owner)?.pitch;
+  return pitch ? { ticker: pitch.selected_trade.ticker, direction: pitch.selected_trade.direction, conviction: pitch.selected_trade.conviction } : null;
+}

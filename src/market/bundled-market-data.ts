@@ -1,0 +1,218 @@
+/**
+ * MarketData over the bundled daily bars: `<dir>/<TICKER>.csv` with the header
+ * `date,open,high,low,close,adj_close,volume`, dates strictly ascending (see data/etf-daily/SOURCE.md).
+ * A ticker's file is read and validated on first use and then cached for the life of the object.
+ *
+ * Intraday price model (daily bars have no intraday prices, so checkpoint prices are modelled):
+ *   The price follows a piecewise-linear path through the day's bar over the real session
+ *   (09:30 to 16:00, or 13:00 on early-close days, from calendar.sessionHours). It starts at the
+ *   open, visits first the extreme against the day's move, then the other extreme, then the close:
+ *     close >= open:  O at 09:30 → L at 1/3 of the session → H at 2/3 → C at the close
+ *     close <  open:  O at 09:30 → H at 1/3 of the session → L at 2/3 → C at the close
+ *   Visiting both extremes keeps every modelled price inside the bar's real range, and going against
+ *   the move first is the usual shape of a trending day. Time is measured in session minutes.
+ *   Results:
+ *     - exactly 09:30              → the open,  source 'bar_open',  approximate: false (a real print)
+ *     - at or after the close      → the close, source 'bar_close', approximate: false (a real print)
+ *     - before 09:30 (pre-market)  → the open,  source 'bar_open',  approximate: true (the next real
+ *                                     print; pre-market quotes are not modelled)
+ *     - inside the session         → the path, source 'intraday_model', approximate: true
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { MarketData } from '../ports/market-data.js';
+import { isTradingDay, isValidDate, minutesOf, sessionHours, type SessionHours } from './calendar.js';
+import type { Bar, PriceQuote } from './types.js';
+
+const CSV_HEADER = 'date,open,high,low,close,adj_close,volume';
+const TICKER_RE = /^[A-Z][A-Z0-9.-]{0,9}$/;
+
+/** src/market and dist/market are both two levels below the package root. */
+export function defaultMarketDataDir(): string {
+  const fromEnv = process.env.MARKET_DATA_DIR;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return path.resolve(fromEnv);
+  return fileURLToPath(new URL('../../data/etf-daily', import.meta.url));
+}
+
+const price = z.number().positive();
+const BarRow = z
+  .object({
+    date: z.string().refine(isValidDate, 'expected a real date YYYY-MM-DD'),
+    open: price,
+    high: price,
+    low: price,
+    close: price,
+    adjClose: price,
+    volume: z.number().int().nonnegative(),
+  })
+  .refine((b) => b.low <= Math.min(b.open, b.close) && b.high >= Math.max(b.open, b.close), {
+    message: 'inconsistent OHLC: need low <= min(open, close) and high >= max(open, close)',
+  });
+
+/** A CSV cell as a number; blanks and non-numeric text become NaN so zod reports them. */
+function num(cell: string | undefined): number {
+  const s = (cell ?? '').trim();
+  return s === '' ? Number.NaN : Number(s);
+}
+
+/** Parses and validates one ticker's CSV text. Errors name the file and the 1-based line. */
+export function parseBarsCsv(text: string, file: string): Bar[] {
+  const lines = text.split(/\r?\n/);
+  if ((lines[0] ?? '').trim() !== CSV_HEADER) {
+    throw new Error(`${file}:1: expected header "${CSV_HEADER}", got "${(lines[0] ?? '').trim()}"`);
+  }
+  const bars: Bar[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() === '') continue;
+    const where = `${file}:${i + 1}`;
+    const cells = line.split(',');
+    if (cells.length !== 7) throw new Error(`${where}: expected 7 comma-separated fields, got ${cells.length}: "${line}"`);
+    const parsed = BarRow.safeParse({
+      date: (cells[0] ?? '').trim(),
+      open: num(cells[1]),
+      high: num(cells[2]),
+      low: num(cells[3]),
+      close: num(cells[4]),
+      adjClose: num(cells[5]),
+      volume: num(cells[6]),
+    });
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((iss) => (iss.path.length ? `${iss.path.join('.')}: ${iss.message}` : iss.message));
+      throw new Error(`${where}: malformed row "${line}": ${why.join('; ')}`);
+    }
+    const prev = bars.at(-1);
+    if (prev && parsed.data.date <= prev.date) {
+      throw new Error(`${where}: date ${parsed.data.date} is not after the previous row's ${prev.date} (rows must be ascending)`);
+    }
+    bars.push(Object.freeze(parsed.data));
+  }
+  if (bars.length === 0) throw new Error(`${file}: no data rows`);
+  return bars;
+}
+
+/** Index of the last bar with date <= `date`, or -1. */
+function lastIndexOnOrBefore(bars: readonly Bar[], date: string): number {
+  let lo = 0;
+  let hi = bars.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((bars[mid] as Bar).date <= date) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** The modelled price at New York time `time` on the bar's session (see the model at the top of this file). */
+export function intradayModelPrice(bar: Bar, session: SessionHours, time: string): Omit<PriceQuote, 'ticker'> {
+  const t = minutesOf(time);
+  const open = minutesOf(session.open);
+  const close = minutesOf(session.close);
+  const base = { date: bar.date, time };
+  if (t < open) return { ...base, price: bar.open, source: 'bar_open', approximate: true };
+  if (t === open) return { ...base, price: bar.open, source: 'bar_open', approximate: false };
+  if (t >= close) return { ...base, price: bar.close, source: 'bar_close', approximate: false };
+
+  const up = bar.close >= bar.open;
+  const path: ReadonlyArray<readonly [number, number]> = [
+    [0, bar.open],
+    [1 / 3, up ? bar.low : bar.high],
+    [2 / 3, up ? bar.high : bar.low],
+    [1, bar.close],
+  ];
+  const f = (t - open) / (close - open);
+  let p = bar.close;
+  for (let i = 1; i < path.length; i++) {
+    const [f1, p1] = path[i] as readonly [number, number];
+    if (f <= f1) {
+      const [f0, p0] = path[i - 1] as readonly [number, number];
+      p = p0 + ((p1 - p0) * (f - f0)) / (f1 - f0);
+      break;
+    }
+  }
+  return { ...base, price: round6(p), source: 'intraday_model', approximate: true };
+}
+
+export class BundledMarketData implements MarketData {
+  readonly name = 'bundled';
+  readonly dir: string;
+  readonly #cache = new Map<string, Promise<readonly Bar[]>>();
+
+  constructor(options: { dir?: string } = {}) {
+    this.dir = options.dir !== undefined ? path.resolve(options.dir) : defaultMarketDataDir();
+  }
+
+  /** All bars of a ticker, loaded once. A failed load is not cached, so a fixed file is picked up. */
+  #load(ticker: string): Promise<readonly Bar[]> {
+    let pending = this.#cache.get(ticker);
+    if (!pending) {
+      pending = this.#read(ticker);
+      pending.catch(() => this.#cache.delete(ticker));
+      this.#cache.set(ticker, pending);
+    }
+    return pending;
+  }
+
+  async #read(ticker: string): Promise<readonly Bar[]> {
+    // The pattern also keeps a ticker from naming a path outside the data folder.
+    if (!TICKER_RE.test(ticker)) throw new Error(`no bundled data for ticker ${ticker} in ${this.dir}`);
+    const file = path.join(this.dir, `${ticker}.csv`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no bundled data for ticker ${ticker} in ${this.dir}`);
+      throw err;
+    }
+    return Object.freeze(parseBarsCsv(text, file));
+  }
+
+  async bars(ticker: string, through: string, limit?: number): Promise<Bar[]> {
+    if (!isValidDate(through)) throw new Error(`bars(${ticker}): invalid date "${through}", expected YYYY-MM-DD`);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new Error(`bars(${ticker}): limit must be a non-negative integer, got ${limit}`);
+    }
+    const all = await this.#load(ticker);
+    const end = lastIndexOnOrBefore(all, through) + 1;
+    const start = limit === undefined ? 0 : Math.max(0, end - limit);
+    return all.slice(start, end);
+  }
+
+  async coverage(tickers: readonly string[]): Promise<{ first: string; last: string }> {
+    if (tickers.length === 0) throw new Error('coverage: no tickers given');
+    const series = await Promise.all(tickers.map((t) => this.#load(t)));
+    let first = '';
+    let last = '9999-12-31';
+    for (const bars of series) {
+      const f = (bars[0] as Bar).date;
+      const l = (bars.at(-1) as Bar).date;
+      if (f > first) first = f;
+      if (l < last) last = l;
+    }
+    if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
+    return { first, last };
+  }
+
+  async priceAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
+    if (!isValidDate(date)) throw new Error(`priceAt(${ticker}): invalid date "${date}", expected YYYY-MM-DD`);
+    minutesOf(time); // validates HH:MM before any file access
+    const all = await this.#load(ticker);
+    const bar = all[lastIndexOnOrBefore(all, date)];
+    if (!bar || bar.date !== date) {
+      const why = isTradingDay(date) ? 'outside the bundled data' : 'not an NYSE trading day';
+      throw new Error(`no ${ticker} bar on ${date} (${why}; data ${all[0]?.date} to ${all.at(-1)?.date})`);
+    }
+    // A bar on a day our calendar calls closed would be a data problem; model it as a regular session.
+    const session: SessionHours = isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
+    return { ticker, ...intradayModelPrice(bar, session, time) };
+  }
+}

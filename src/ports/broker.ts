@@ -1,0 +1,73 @@
+/** Orders, positions and accounts. Adapters: the simulated broker (in the DB), Alpaca paper (later). */
+
+export type Side = 'buy' | 'sell';
+
+export interface OrderRequest {
+  /** Derived from (week, account, checkpoint, action): a re-submit with the same id never doubles an order. */
+  clientOrderId: string;
+  accountId: number;
+  weekId: string;
+  /** 'weekly' for the Wednesday execution, or the checkpoint time 'HH:MM' with its date. */
+  checkpoint: string;
+  /** What the order does, e.g. 'open-SPY', 'close-TLT', 'reduce-GLD'. */
+  action: string;
+  ticker: string;
+  side: Side;
+  /** Positive share quantity, rounded by the caller (whole shares). */
+  qty: number;
+  type: 'market';
+}
+
+export type OrderStatus = 'filled' | 'accepted' | 'rejected' | 'canceled';
+
+export interface OrderResult {
+  clientOrderId: string;
+  accountId: number;
+  ticker: string;
+  side: Side;
+  qty: number;
+  status: OrderStatus;
+  filledQty: number;
+  filledAvgPrice: number | null;
+  commission: number;
+  /** ISO-8601 UTC. */
+  submittedAt: string;
+  filledAt: string | null;
+  rejectReason: string | null;
+  /** True when this client_order_id had been submitted before and the earlier order is returned. */
+  duplicate: boolean;
+  /** Whether the fill price came from a modelled (not a printed) price. */
+  approximatePrice: boolean;
+}
+
+export interface Position {
+  ticker: string;
+  /** Signed: negative for a short. */
+  qty: number;
+  avgEntryPrice: number;
+  marketPrice: number;
+  marketValue: number;
+  unrealizedPnl: number;
+}
+
+export interface AccountState {
+  accountId: number;
+  owner: string;
+  cash: number;
+  equity: number;
+  positions: Position[];
+  /** When the marks were taken (ISO UTC) and whether they are modelled prices. */
+  markedAt: string;
+  approximateMarks: boolean;
+}
+
+export interface Broker {
+  readonly name: string;
+  /** Create the accounts that do not exist yet with their starting cash. Existing accounts are left alone. */
+  ensureAccounts(accounts: readonly { id: number; owner: string }[], startingCash: number): Promise<void>;
+  /** Cash, positions marked to market at the broker's current time, equity. */
+  account(accountId: number): Promise<AccountState>;
+  /** Idempotent: a known clientOrderId returns the existing order with duplicate=true. */
+  submitOrder(order: OrderRequest): Promise<OrderResult>;
+  getOrder(clientOrderId: string): Promise<OrderResult | null>;
+}
