@@ -19,7 +19,7 @@ export function roundTo(value: number, decimals: number): number {
   const shifted = Number(`${mantissa}e${Number(exponent) + decimals}`);
   const rounded = Number(`${Math.round(shifted)}e-${decimals}`);
   // `|| 0` turns −0 into 0 so that amounts print and compare cleanly.
-  return (Math.sign(value) * rounded) || 0;
+  return Math.sign(value) * rounded || 0;
 }
 
 /** Cash and other dollar amounts: cents. */

@@ -126,11 +126,7 @@ export class SimulatedBroker implements Broker {
     const et = utcToEt(now);
     const [acct] = await this.#db.select().from(accounts).where(eq(accounts.id, accountId));
     if (!acct) throw new Error(`unknown account ${accountId}`);
-    const rows = await this.#db
-      .select()
-      .from(positions)
-      .where(eq(positions.accountId, accountId))
-      .orderBy(asc(positions.ticker));
+    const rows = await this.#db.select().from(positions).where(eq(positions.accountId, accountId)).orderBy(asc(positions.ticker));
 
     const out: Position[] = [];
     let approximateMarks = false;
@@ -249,9 +245,7 @@ export class SimulatedBroker implements Broker {
     const increases = q1 !== 0 && (q0 === 0 || Math.sign(q1) !== Math.sign(q0) || Math.abs(q1) > Math.abs(q0));
 
     if (increases && q1 < 0 && (!Number.isInteger(qty) || !Number.isInteger(q1))) {
-      return new Rejection(
-        `short sales must be whole shares: selling ${qty} ${request.ticker} from ${q0} would leave ${q1}`,
-      );
+      return new Rejection(`short sales must be whole shares: selling ${qty} ${request.ticker} from ${q0} would leave ${q1}`);
     }
 
     if (increases) {
@@ -283,17 +277,13 @@ export class SimulatedBroker implements Broker {
       }
       const limit = this.#maxGrossLeverage * equityAfter + slack;
       if (gross > limit) {
-        return new Rejection(
-          `gross exposure ${roundCash(gross)} would exceed ${this.#maxGrossLeverage}× equity ${roundCash(equityAfter)}`,
-        );
+        return new Rejection(`gross exposure ${roundCash(gross)} would exceed ${this.#maxGrossLeverage}× equity ${roundCash(equityAfter)}`);
       }
     }
 
     // Position: re-average on increase, keep on reduction, reset when crossing zero, delete at zero.
     if (q1 === 0) {
-      await tx
-        .delete(positions)
-        .where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
+      await tx.delete(positions).where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
     } else {
       let avg: number;
       if (!before || q0 === 0) avg = price;
@@ -349,12 +339,7 @@ export class SimulatedBroker implements Broker {
     return { row: row as OrderRow, approximatePrice: quote.approximate };
   }
 
-  async #reject(
-    tx: Tx,
-    request: OrderRequest,
-    reason: string,
-    context: { quote: PriceQuote | null },
-  ): Promise<Outcome> {
+  async #reject(tx: Tx, request: OrderRequest, reason: string, context: { quote: PriceQuote | null }): Promise<Outcome> {
     const [row] = await tx
       .update(orders)
       .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/app-config.js';
-import { etIso, nextTradingDay, previousTradingDay, tradingDayOnOrAfter } from '../market/calendar.js';
+import { addDays, etIso, nextTradingDay, previousTradingDay, tradingDayOnOrAfter } from '../market/calendar.js';
 import type { MarketData } from '../ports/market-data.js';
 
 /**
@@ -68,11 +68,6 @@ function latestCompleteWeek(config: AppConfig, last: string): WeekInfo {
     if (week.week_end <= last) return week;
     candidate = addDays(candidate, -7);
   }
-}
-
-export function addDays(date: string, days: number): string {
-  const t = Date.parse(`${date}T00:00:00Z`) + days * 86_400_000;
-  return new Date(t).toISOString().slice(0, 10);
 }
 
 function weekdayName(date: string): string {

@@ -113,7 +113,10 @@ describe('BundledMarketData: loading files', () => {
       DATE: [`${HEADER}\n2024-02-30,10,11,9,10.5,10.4,100\n`, /DATE\.csv:2: malformed row.*date/],
       HEAD: [`Date,Open,High,Low,Close,Adj Close,Volume\n2024-03-04,10,11,9,10.5,10.4,100\n`, /HEAD\.csv:1: expected header/],
       OHLC: [`${HEADER}\n2024-03-04,10,11,9,12,10.4,100\n`, /OHLC\.csv:2: malformed row.*inconsistent OHLC/],
-      ORDER: [`${HEADER}\n2024-03-05,10,11,9,10.5,10.4,100\n2024-03-04,10,11,9,10.5,10.4,100\n`, /ORDER\.csv:3: date 2024-03-04 is not after/],
+      ORDER: [
+        `${HEADER}\n2024-03-05,10,11,9,10.5,10.4,100\n2024-03-04,10,11,9,10.5,10.4,100\n`,
+        /ORDER\.csv:3: date 2024-03-04 is not after/,
+      ],
       NEG: [`${HEADER}\n2024-03-04,10,11,9,10.5,-10.4,100\n`, /NEG\.csv:2: malformed row.*adjClose/],
       EMPTY: [`${HEADER}\n`, /EMPTY\.csv: no data rows/],
     };
@@ -196,10 +199,13 @@ describe('priceAt and the intraday model', () => {
     }
   });
 
-  it('quotes the open, marked approximate, before 09:30', async () => {
-    const bar = await barOn('SPY', '2024-03-06');
-    const q = await md.priceAt('SPY', '2024-03-06', '09:00');
-    expect(q).toMatchObject({ price: bar.open, source: 'bar_open', approximate: true, time: '09:00' });
+  it("quotes the previous session's close before 09:30 (no look-ahead to the day's open)", async () => {
+    const previous = await barOn('SPY', '2024-03-05');
+    const q = await md.priceAt('SPY', '2024-03-06', '08:00');
+    expect(q).toMatchObject({ price: previous.close, source: 'bar_close', approximate: false, date: '2024-03-05', time: '16:00' });
+    // Across a weekend and the Thanksgiving early close: Monday 2024-12-02 pre-open → Friday 11-29's 13:00 close.
+    const friday = await barOn('SPY', '2024-11-29');
+    expect(await md.priceAt('SPY', '2024-12-02', '09:00')).toMatchObject({ price: friday.close, date: '2024-11-29', time: '13:00' });
   });
 
   it('on an up day goes open → low (1/3) → high (2/3) → close', async () => {

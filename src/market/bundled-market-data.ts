@@ -14,8 +14,9 @@
  *   Results:
  *     - exactly 09:30              → the open,  source 'bar_open',  approximate: false (a real print)
  *     - at or after the close      → the close, source 'bar_close', approximate: false (a real print)
- *     - before 09:30 (pre-market)  → the open,  source 'bar_open',  approximate: true (the next real
- *                                     print; pre-market quotes are not modelled)
+ *     - before 09:30 (pre-market)  → the previous session's close, source 'bar_close', approximate:
+ *                                     false (the last print anyone could see; pre-market quotes are
+ *                                     not modelled — the day's open would be a look-ahead)
  *     - inside the session         → the path, source 'intraday_model', approximate: true
  */
 import { readFile } from 'node:fs/promises';
@@ -118,7 +119,7 @@ export function intradayModelPrice(bar: Bar, session: SessionHours, time: string
   const open = minutesOf(session.open);
   const close = minutesOf(session.close);
   const base = { date: bar.date, time };
-  if (t < open) return { ...base, price: bar.open, source: 'bar_open', approximate: true };
+  if (t < open) throw new Error(`intradayModelPrice: ${time} is before the ${session.open} open`);
   if (t === open) return { ...base, price: bar.open, source: 'bar_open', approximate: false };
   if (t >= close) return { ...base, price: bar.close, source: 'bar_close', approximate: false };
 
@@ -140,6 +141,10 @@ export function intradayModelPrice(bar: Bar, session: SessionHours, time: string
     }
   }
   return { ...base, price: round6(p), source: 'intraday_model', approximate: true };
+}
+
+function sessionHoursOrRegular(date: string): SessionHours {
+  return isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
 }
 
 export class BundledMarketData implements MarketData {
@@ -211,8 +216,15 @@ export class BundledMarketData implements MarketData {
       const why = isTradingDay(date) ? 'outside the bundled data' : 'not an NYSE trading day';
       throw new Error(`no ${ticker} bar on ${date} (${why}; data ${all[0]?.date} to ${all.at(-1)?.date})`);
     }
-    // A bar on a day our calendar calls closed would be a data problem; model it as a regular session.
-    const session: SessionHours = isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
+    // A bar on a day our calendar calls closed would be a data problem: model it as a regular session.
+    const session = sessionHoursOrRegular(date);
+    if (minutesOf(time) < minutesOf(session.open)) {
+      // Before the open the last known price is the previous close: using this day's open would leak
+      // a price nobody could see yet (the weekly decision at 08:00 relies on this).
+      const previous = all[lastIndexOnOrBefore(all, date) - 1];
+      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time} (before the open)`);
+      return { ticker, date: previous.date, time: sessionHoursOrRegular(previous.date).close, price: previous.close, source: 'bar_close', approximate: false };
+    }
     return { ticker, ...intradayModelPrice(bar, session, time) };
   }
 }

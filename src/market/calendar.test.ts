@@ -78,7 +78,18 @@ describe('holidays and closures', () => {
   });
 
   it('has the NYSE number of sessions per year', () => {
-    const expected: Record<number, number> = { 2015: 252, 2016: 252, 2017: 251, 2018: 251, 2019: 252, 2020: 253, 2021: 252, 2022: 251, 2023: 250, 2024: 252 };
+    const expected: Record<number, number> = {
+      2015: 252,
+      2016: 252,
+      2017: 251,
+      2018: 251,
+      2019: 252,
+      2020: 253,
+      2021: 252,
+      2022: 251,
+      2023: 250,
+      2024: 252,
+    };
     for (const [year, n] of Object.entries(expected)) {
       expect(tradingDaysBetween(`${year}-01-01`, `${year}-12-31`).length, year).toBe(n);
     }

@@ -46,13 +46,7 @@ const SPECIAL_CLOSURES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** 13:00 closes that no standing rule produces. */
-const EARLY_CLOSE_ADHOC: ReadonlySet<string> = new Set([
-  '1996-12-24',
-  '1997-12-24',
-  '1998-12-24',
-  '1997-12-26',
-  '2003-12-26',
-]);
+const EARLY_CLOSE_ADHOC: ReadonlySet<string> = new Set(['1996-12-24', '1997-12-24', '1998-12-24', '1997-12-26', '2003-12-26']);
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TIME_RE = /^([01]\d|2[0-3]):([0-5]\d)$/;

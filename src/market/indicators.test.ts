@@ -140,7 +140,12 @@ describe('returns, volatility, ranges, correlation', () => {
     const expected = Math.sqrt((20 * r * r) / 19) * Math.sqrt(252); // mean 0, ten +r and ten −r
     expect(realizedVol(prices, 20)).toBeCloseTo(expected, 12);
     expect(realizedVol(prices.slice(1), 20)).toBeNull();
-    expect(realizedVol(Array.from({ length: 21 }, () => 50), 20)).toBe(0);
+    expect(
+      realizedVol(
+        Array.from({ length: 21 }, () => 50),
+        20,
+      ),
+    ).toBe(0);
   });
 
   it('takes the range of the last window bars only', () => {

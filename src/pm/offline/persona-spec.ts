@@ -50,8 +50,10 @@ export interface PersonaSpec {
   score(f: Features, env: PersonaEnv): { score: number; reason: string };
   /** Choose the trade from the ranking (best first). */
   select(ranked: readonly Scored[], env: PersonaEnv): Selection;
-  /** A concrete price/indicator condition that kills the trade this week. */
+  /** A concrete price/indicator condition that kills the trade this week (LONG or SHORT). */
   invalidation(f: Features, direction: Direction, env: PersonaEnv): string;
+  /** When the persona chose FLAT: the condition that would prove cash wrong (default: a breakout). */
+  flatInvalidation?(f: Features, env: PersonaEnv): string;
   /** What to watch at each checkpoint (the shared builder caps the list at 8). */
   indicators(f: Features, direction: Direction, env: PersonaEnv): KeyIndicator[];
 }

@@ -4,7 +4,7 @@
  * It shorts the asset the regime is most against when that beats the best long, and stays FLAT when
  * the regime is MIXED and nothing scores clearly.
  */
-import { signedNum, signedPct } from '../../../research/offline/snapshot-text.js';
+import { price, signedNum, signedPct } from '../../../research/offline/snapshot-text.js';
 import type { MacroRegime } from '../../../research/offline/regime.js';
 import { clamp, type Features } from '../features.js';
 import {
@@ -104,10 +104,11 @@ function select(ranked: readonly Scored[], regime: MacroRegime): Selection {
     };
   }
   const pick = topOrFlat(ranked, 'regime-fit');
-  if (pick.direction === 'LONG') {
-    pick.why = `${top.ticker} fits the regime best (${regime.risk_mode}, rates ${regime.rates_impulse}, USD ${regime.usd_impulse}, growth ${regime.growth_impulse}) with score ${top.score.toFixed(2)}.`;
-  }
-  return pick;
+  if (pick.direction !== 'LONG') return pick;
+  return {
+    ...pick,
+    why: `${top.ticker} fits the regime best (${regime.risk_mode}, rates ${regime.rates_impulse}, USD ${regime.usd_impulse}, growth ${regime.growth_impulse}) with score ${top.score.toFixed(2)}.`,
+  };
 }
 
 export const macroRegime: PersonaSpec = {
@@ -118,13 +119,12 @@ export const macroRegime: PersonaSpec = {
   select: (ranked, env) => select(ranked, env.regime),
   invalidation(f, direction, env) {
     const stop = stopLevel(f, direction, ['SMA50'], 2);
-    const spy = env.features.get('SPY');
+    const spySma50 = env.features.get('SPY')?.asset.sma_50 ?? null;
+    const mode = env.regime.risk_mode;
     const regimeCheck =
-      env.regime.risk_mode === 'RISK_ON' && spy?.asset.sma_50 != null
-        ? `, or SPY closes below its SMA50 at ${spy.asset.sma_50.toFixed(2)} (the RISK_ON read fails)`
-        : env.regime.risk_mode === 'RISK_OFF' && spy?.asset.sma_50 != null
-          ? `, or SPY closes above its SMA50 at ${spy.asset.sma_50.toFixed(2)} (the RISK_OFF read fails)`
-          : '';
+      spySma50 === null || mode === 'MIXED' || f.ticker === 'SPY'
+        ? ''
+        : `, or SPY closes ${mode === 'RISK_ON' ? 'below' : 'above'} its SMA50 at ${price(spySma50)} (the ${mode} read fails)`;
     return `Exit on a ${stopText(f, direction, stop)}${regimeCheck}.`;
   },
   indicators(f, direction, env) {

@@ -1,0 +1,60 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG_DIR, loadConfig } from './app-config.js';
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+/** A copy of the shipped config with one file's text changed. */
+function configWith(file: string, edit: (text: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-config-'));
+  dirs.push(dir);
+  cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
+  writeFileSync(join(dir, file), edit(readFileSync(join(dir, file), 'utf8')));
+  return dir;
+}
+
+function errorOf(dir: string): string {
+  try {
+    loadConfig(dir);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('loads the shipped config: ten instruments, five PMs, six accounts', () => {
+    const config = loadConfig();
+    expect(config.tickers).toEqual(['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'HYG', 'LQD', 'UUP', 'GLD', 'USO']);
+    expect(config.pmSeats).toEqual(['gpt', 'gemini', 'sonnet', 'grok', 'deepseek']);
+    expect(config.models.accounts.find((a) => a.id === 5)?.owner).toBe('council');
+    expect(config.schedule.checkpoints).toEqual(['09:00', '12:00', '14:00', '15:50']);
+    expect(config.schedule.weekly).toEqual({ day: 'wednesday', time: '08:00' });
+  });
+
+  it('names the file, the key and what was expected', () => {
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('max_position: 1.0', 'max_position: 3')))).toMatch(
+      /models\.yaml: risk\.max_position: .*(<=|less than or equal).*1/i,
+    );
+    expect(errorOf(configWith('schedule.yaml', (t) => t.replace('"12:00"', '"12:75"')))).toMatch(/schedule\.yaml: checkpoints\.1: expected HH:MM/);
+    expect(errorOf(configWith('assets.yaml', (t) => t.replace('ticker: IWM', 'ticker: iwm')))).toMatch(/assets\.yaml: assets\.2\.ticker: expected an upper-case ticker symbol/);
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('{ id: 4, owner: grok }', '{ id: 4, owner: claude }')))).toMatch(
+      /models\.yaml: accounts\.3\.owner: expected "council" or a PM seat/,
+    );
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('quorum: 3', 'quorum: 9')))).toMatch(/models\.yaml: council\.quorum: expected at most 5/);
+  });
+
+  it('reports broken YAML and missing files with the file name', () => {
+    expect(errorOf(configWith('assets.yaml', () => 'assets: [unclosed'))).toMatch(/assets\.yaml: not valid YAML/);
+    const dir = configWith('assets.yaml', (t) => t);
+    rmSync(join(dir, 'schedule.yaml'));
+    expect(errorOf(dir)).toMatch(/schedule\.yaml: cannot read the file/);
+  });
+});
