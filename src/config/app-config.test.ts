@@ -40,7 +40,7 @@ describe('loadConfig', () => {
   });
 
   it('names the file, the key and what was expected', () => {
-    expect(errorOf(configWith('models.yaml', (t) => t.replace('max_position: 1.0', 'max_position: 3')))).toMatch(
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('max_position: 0.95', 'max_position: 3')))).toMatch(
       /models\.yaml: risk\.max_position: .*(<=|less than or equal).*1/i,
     );
     expect(errorOf(configWith('schedule.yaml', (t) => t.replace('"12:00"', '"12:75"')))).toMatch(/schedule\.yaml: checkpoints\.1: expected HH:MM/);

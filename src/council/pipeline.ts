@@ -66,7 +66,9 @@ export class Pipeline {
 
   output<S extends StageName>(weekId: string, stage: S): StageOutputs[S] {
     if (!this.outputs.has(stage)) {
-      throw new MissingInputError(`${stage} has not completed for week ${weekId}: run \`llm-trading ${COMMAND_OF[stage]} --week ${weekId}\` first`);
+      throw new MissingInputError(
+        `${stage} has not completed for week ${weekId}: run \`llm-trading ${COMMAND_OF[stage]} --week ${weekId}\` first`,
+      );
     }
     return this.outputs.get(stage) as StageOutputs[S];
   }
@@ -105,32 +107,67 @@ export class Pipeline {
       throw new StageFailedError(stage.name, message);
     }
     const downstream = forced ? STAGES.slice(STAGES.indexOf(stage.name) + 1).filter((s) => s !== 'execute') : [];
-    await this.db.transaction(async (tx) => {
-      await stage.clear?.(tx, weekId);
-      await stage.persist?.(tx, weekId, result.output as never);
-      await tx
-        .insert(stageRuns)
-        .values({ weekId, stage: stage.name, status: 'completed', output: result.output, error: null, startedAt: started, finishedAt: new Date() })
-        .onConflictDoUpdate({
-          target: [stageRuns.weekId, stageRuns.stage],
-          set: { status: 'completed', output: result.output, error: null, startedAt: started, finishedAt: new Date() },
+    try {
+      await this.db.transaction(async (tx) => {
+        await stage.clear?.(tx, weekId);
+        await stage.persist?.(tx, weekId, result.output as never);
+        await tx
+          .insert(stageRuns)
+          .values({
+            weekId,
+            stage: stage.name,
+            status: 'completed',
+            output: result.output,
+            error: null,
+            startedAt: started,
+            finishedAt: new Date(),
+          })
+          .onConflictDoUpdate({
+            target: [stageRuns.weekId, stageRuns.stage],
+            set: { status: 'completed', output: result.output, error: null, startedAt: started, finishedAt: new Date() },
+          });
+        for (const raw of result.raw ?? []) {
+          await appendEvent(tx, {
+            key: `${weekId}:${stage.name}:${attempt}:raw:${raw.name}`,
+            weekId,
+            kind: 'agent_raw',
+            stage: stage.name,
+            seat: raw.name,
+            payload: { text: raw.text },
+          });
+        }
+        await appendEvent(tx, {
+          key: `${weekId}:${stage.name}:${attempt}:completed`,
+          weekId,
+          kind: 'stage_completed',
+          stage: stage.name,
+          payload: result.output,
         });
-      for (const raw of result.raw ?? []) {
-        await appendEvent(tx, { key: `${weekId}:${stage.name}:${attempt}:raw:${raw.name}`, weekId, kind: 'agent_raw', stage: stage.name, seat: raw.name, payload: { text: raw.text } });
-      }
-      await appendEvent(tx, { key: `${weekId}:${stage.name}:${attempt}:completed`, weekId, kind: 'stage_completed', stage: stage.name, payload: result.output });
-      if (downstream.length > 0) {
-        // A re-run upstream stage makes later outputs stale; their rows go too. Orders placed by
-        // execute are never undone: re-executing is idempotent by client_order_id.
-        for (const name of downstream) await this.stages.get(name)?.clear?.(tx, weekId);
-        await tx.delete(stageRuns).where(and(eq(stageRuns.weekId, weekId), inArray(stageRuns.stage, downstream)));
-      }
-      await tx.update(runs).set({ updatedAt: new Date() }).where(eq(runs.weekId, weekId));
-    });
+        if (downstream.length > 0) {
+          // A re-run upstream stage makes later outputs stale; their rows go too. Orders placed by
+          // execute are never undone: re-executing is idempotent by client_order_id.
+          for (const name of downstream) await this.stages.get(name)?.clear?.(tx, weekId);
+          await tx.delete(stageRuns).where(and(eq(stageRuns.weekId, weekId), inArray(stageRuns.stage, downstream)));
+        }
+        await tx.update(runs).set({ updatedAt: new Date() }).where(eq(runs.weekId, weekId));
+      });
+    } catch (error) {
+      // The transaction rolled back: none of this stage's rows exist. Record the failure on its own.
+      const message = `could not persist the output: ${errorMessage(error)}`;
+      await this.recordFailure(weekId, stage.name, attempt, started, message);
+      this.listener({ type: 'stage_failed', week_id: weekId, stage: stage.name, ms: performance.now() - t0, error: message });
+      throw new StageFailedError(stage.name, message);
+    }
     for (const name of downstream) this.outputs.delete(name);
     this.outputs.set(stage.name, result.output);
     this.artifacts.writeStage(weekId, stage.name, result.output, result.raw ?? []);
-    this.listener({ type: 'stage_completed', week_id: weekId, stage: stage.name, ms: performance.now() - t0, summary: result.summary ?? '' });
+    this.listener({
+      type: 'stage_completed',
+      week_id: weekId,
+      stage: stage.name,
+      ms: performance.now() - t0,
+      summary: result.summary ?? '',
+    });
   }
 
   private async recordFailure(weekId: string, stage: StageName, attempt: string, started: Date, message: string): Promise<void> {
@@ -144,7 +181,13 @@ export class Pipeline {
           set: { error: message, startedAt: started, finishedAt: new Date() },
           setWhere: sql`${stageRuns.status} <> 'completed'`,
         });
-      await appendEvent(tx, { key: `${weekId}:${stage}:${attempt}:failed`, weekId, kind: 'stage_failed', stage, payload: { error: message } });
+      await appendEvent(tx, {
+        key: `${weekId}:${stage}:${attempt}:failed`,
+        weekId,
+        kind: 'stage_failed',
+        stage,
+        payload: { error: message },
+      });
     });
   }
 }

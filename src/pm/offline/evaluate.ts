@@ -5,9 +5,17 @@
  */
 import type { MarketSnapshot } from '../../market/types.js';
 import type { MacroRegime } from '../../research/offline/regime.js';
+import { byText } from '../../research/offline/snapshot-text.js';
 import type { Direction, PmPitch } from '../../schemas/index.js';
 import { features, type Features } from './features.js';
-import { HIGH_CONVICTION_SCORE, MIN_POSITION_SCORE, type PersonaEnv, type PersonaSpec, type Scored, type Selection } from './persona-spec.js';
+import {
+  HIGH_CONVICTION_SCORE,
+  MIN_POSITION_SCORE,
+  type PersonaEnv,
+  type PersonaSpec,
+  type Scored,
+  type Selection,
+} from './persona-spec.js';
 
 type Bucket = PmPitch['instrument_ranking'][number]['expected_outperformance_bucket_vs_spy'];
 
@@ -63,7 +71,14 @@ function resolve(selection: Selection, score: number): { selection: Selection; c
   if (selection.direction === 'FLAT') return { selection, conviction: 0 };
   const magnitude = convictionMagnitude(score);
   if (magnitude === 0) {
-    return { selection: { ...selection, direction: 'FLAT', why: `${selection.why} The score ${score.toFixed(2)} is too weak to size: stay in cash.` }, conviction: 0 };
+    return {
+      selection: {
+        ...selection,
+        direction: 'FLAT',
+        why: `${selection.why} The score ${score.toFixed(2)} is too weak to size: stay in cash.`,
+      },
+      conviction: 0,
+    };
   }
   return { selection, conviction: selection.direction === 'LONG' ? magnitude : -magnitude };
 }
@@ -71,7 +86,8 @@ function resolve(selection: Selection, score: number): { selection: Selection; c
 export function scoreUniverse(spec: PersonaSpec, env: PersonaEnv, tickers: readonly string[]): Scored[] {
   return tickers.map((ticker) => {
     const f: Features | undefined = env.features.get(ticker);
-    if (!f) return { ticker, score: 0, reason: `no snapshot data for ${ticker} through ${env.snapshot.data_through}: scored neutral`, f: null };
+    if (!f)
+      return { ticker, score: 0, reason: `no snapshot data for ${ticker} through ${env.snapshot.data_through}: scored neutral`, f: null };
     const { score, reason } = spec.score(f, env);
     return { ticker, score, reason, f };
   });
@@ -81,7 +97,7 @@ export function evaluate(spec: PersonaSpec, snapshot: MarketSnapshot, regime: Ma
   if (tickers.length === 0) throw new Error('evaluate: empty universe');
   const env = personaEnv(snapshot, regime);
   const scored = scoreUniverse(spec, env, tickers);
-  const order = [...scored].sort((a, b) => b.score - a.score || (a.ticker < b.ticker ? -1 : a.ticker > b.ticker ? 1 : 0));
+  const order = [...scored].sort((a, b) => b.score - a.score || byText(a.ticker, b.ticker));
   const reference = scored.find((s) => s.ticker === 'SPY')?.score ?? 0;
   const spread = stdev(scored.map((s) => s.score));
   const ranked: RankedRow[] = order.map((s, i) => ({ ...s, rank: i + 1, bucket: bucketOf(s.score, reference, spread) }));

@@ -5,7 +5,16 @@
  */
 import type { MarketSnapshot } from '../../market/types.js';
 import type { MacroRegime } from '../../research/offline/regime.js';
-import { type Level, distance, levelAbove, levelBelow, price, signedPct, snapshotLevels, cents } from '../../research/offline/snapshot-text.js';
+import {
+  type Level,
+  distance,
+  levelAbove,
+  levelBelow,
+  price,
+  signedPct,
+  snapshotLevels,
+  cents,
+} from '../../research/offline/snapshot-text.js';
 import type { Direction, Horizon, PmPitch } from '../../schemas/index.js';
 import type { Features } from './features.js';
 
@@ -68,7 +77,11 @@ export function topOrFlat(ranked: readonly Scored[], label: string): Selection {
   const top = ranked[0];
   if (!top) throw new Error('cannot select from an empty ranking');
   if (top.score < MIN_POSITION_SCORE) {
-    return { ticker: top.ticker, direction: 'FLAT', why: `Best ${label} score is ${top.ticker} at ${top.score.toFixed(2)}, below the ${MIN_POSITION_SCORE.toFixed(2)} bar: stay in cash.` };
+    return {
+      ticker: top.ticker,
+      direction: 'FLAT',
+      why: `Best ${label} score is ${top.ticker} at ${top.score.toFixed(2)}, below the ${MIN_POSITION_SCORE.toFixed(2)} bar: stay in cash.`,
+    };
   }
   return { ticker: top.ticker, direction: 'LONG', why: `${top.ticker} has the best ${label} score, ${top.score.toFixed(2)}.` };
 }
@@ -87,10 +100,15 @@ export function stopLevel(f: Features, direction: Direction, names: readonly str
   return { name: `${atrMult} ATR stop`, value };
 }
 
-/** "close below SMA20 at 596.95 (-1.6% from the 606.78 close)". */
+/** "SMA20" reads as a name; "52w low" and "2 ATR stop" read better with an article. */
+export function levelName(level: Level): string {
+  return /^\d/.test(level.name) ? `the ${level.name}` : level.name;
+}
+
+/** "SPY closes below SMA20 at 596.95 (-1.6% from the 606.78 close)". */
 export function stopText(f: Features, direction: Direction, level: Level): string {
   const side = direction === 'SHORT' ? 'above' : 'below';
-  return `${f.ticker} daily close ${side} ${level.name} at ${price(level.value)} (${signedPct(distance(f.asset, level.value))} from the ${price(f.close)} close)`;
+  return `${f.ticker} closes ${side} ${levelName(level)} at ${price(level.value)} (${signedPct(distance(f.asset, level.value))} from the ${price(f.close)} close)`;
 }
 
 /** Indicator: the close against a level. */
@@ -127,7 +145,12 @@ export function macdIndicator(f: Features, direction: Direction): KeyIndicator {
 }
 
 /** Indicator: another instrument's level that the thesis depends on (e.g. SPY for a macro call). */
-export function confirmIndicator(f: Features | undefined, level: 'sma_50' | 'sma_20', wantAbove: boolean, why: string): KeyIndicator | null {
+export function confirmIndicator(
+  f: Features | undefined,
+  level: 'sma_50' | 'sma_20',
+  wantAbove: boolean,
+  why: string,
+): KeyIndicator | null {
   if (!f) return null;
   const value = f.asset[level];
   if (value === null) return null;

@@ -52,7 +52,8 @@ export function pitchFromEvaluation(spec: PersonaSpec, e: Evaluation, ctx: WeekC
   const thesis = [
     selection.why,
     `${capitalize(selected.reason)}.`,
-    `Ranked #${selected.rank} of ${n}, bucket ${selected.bucket} vs SPY` + (spy ? ` (SPY score ${signedNum(spy.score)}, #${spy.rank}).` : '.'),
+    `Ranked #${selected.rank} of ${n}, bucket ${selected.bucket} vs SPY` +
+      (spy ? ` (SPY score ${signedNum(spy.score)}, #${spy.rank}).` : '.'),
     `Research regime: ${r.risk_mode}; rates ${r.rates_impulse}, USD ${r.usd_impulse}, inflation ${r.inflation_impulse}, growth ${r.growth_impulse}.`,
   ];
   if (f) thesis.push(riskBullet(f, position));
@@ -61,7 +62,13 @@ export function pitchFromEvaluation(spec: PersonaSpec, e: Evaluation, ctx: WeekC
   let indicators: KeyIndicator[];
   if (!f) {
     invalidation = `No snapshot data for ${selected.ticker} through ${ctx.snapshot.data_through}: stay FLAT until bars are available.`;
-    indicators = [{ name: `${selected.ticker} data availability`, expected_signal: 'bars appear in the next snapshot', flip_condition: 'a full 20-session history is available' }];
+    indicators = [
+      {
+        name: `${selected.ticker} data availability`,
+        expected_signal: 'bars appear in the next snapshot',
+        flip_condition: 'a full 20-session history is available',
+      },
+    ];
   } else {
     invalidation = position
       ? spec.invalidation(f, selection.direction, e.env)

@@ -29,6 +29,21 @@ function nthWeekdayOfMonth(date: string, weekday: number, n: number): string {
   return addDays(first, offset + 7 * (n - 1));
 }
 
+/**
+ * The usual Employment Situation Friday in the month of `date`: BLS publishes on the third Friday
+ * after the reference week (the Sunday–Saturday week containing the 12th) of the previous month,
+ * which lands between the 1st and the 9th. Agency holidays and shutdowns move it: hence "verify".
+ */
+function payrollsDate(date: string): string {
+  const year = Number(date.slice(0, 4));
+  const month = Number(date.slice(5, 7));
+  const prevYear = month === 1 ? year - 1 : year;
+  const prevMonth = month === 1 ? 12 : month - 1;
+  const twelfth = `${prevYear}-${String(prevMonth).padStart(2, '0')}-12`;
+  const saturday = addDays(twelfth, 6 - weekdayOf(twelfth));
+  return addDays(saturday, 6 + 14); // the first Friday after that Saturday is +6 days; two more weeks
+}
+
 /** A release set for a closed day typically moves to the session before. */
 function onOrBeforeTrading(date: string): string {
   return isTradingDay(date) ? date : previousTradingDay(date);
@@ -61,10 +76,19 @@ function eventsOn(date: string): CalendarEvent[] {
   const lastOfMonth = !sameMonth(nextTradingDay(date), date);
   const month = Number(date.slice(5, 7));
 
-  const firstFriday = nthWeekdayOfMonth(date, 5, 1);
-  if (onOrBeforeTrading(firstFriday) === date) {
-    const when = firstFriday === date ? 'first Friday of the month' : `first Friday ${firstFriday} is a market holiday, so typically the session before`;
-    out.push(event(date, `US Employment Situation (nonfarm payrolls, unemployment rate), 08:30 ET (${when})`, 'labor data: SPY, QQQ, IWM, TLT, IEF, UUP'));
+  const payrolls = payrollsDate(date);
+  if (onOrBeforeTrading(payrolls) === date) {
+    const when =
+      payrolls === date
+        ? 'third Friday after the survey reference week'
+        : `the usual Friday ${payrolls} is a market holiday, so typically the session before`;
+    out.push(
+      event(
+        date,
+        `US Employment Situation (nonfarm payrolls, unemployment rate), 08:30 ET (${when})`,
+        'labor data: SPY, QQQ, IWM, TLT, IEF, UUP',
+      ),
+    );
   }
   if (wd === 4) {
     out.push(event(date, 'US initial jobless claims, 08:30 ET (weekly, Thursday)', 'labor data: IWM, TLT, IEF'));
@@ -82,14 +106,22 @@ function eventsOn(date: string): CalendarEvent[] {
     out.push(event(date, 'Monthly equity options expiration (third Friday)', 'positioning and volatility: SPY, QQQ, IWM'));
   }
   if (isEarlyClose(date)) {
-    out.push(event(date, 'NYSE early close at 13:00 ET (thin liquidity into the holiday)', 'liquidity: all ten ETFs; the 14:00 and 15:50 checkpoints fall after the close'));
+    out.push(
+      event(
+        date,
+        'NYSE early close at 13:00 ET (thin liquidity into the holiday)',
+        'liquidity: all ten ETFs; the 14:00 and 15:50 checkpoints fall after the close',
+      ),
+    );
   }
   if (lastOfMonth) {
     const quarter = month % 3 === 0;
     out.push(
       event(
         date,
-        quarter ? 'Quarter-end: last session of the quarter (rebalancing and window-dressing flows)' : 'Month-end: last session of the month (rebalancing flows)',
+        quarter
+          ? 'Quarter-end: last session of the quarter (rebalancing and window-dressing flows)'
+          : 'Month-end: last session of the month (rebalancing flows)',
         'index and balanced-fund rebalancing: SPY, TLT, IEF, LQD',
       ),
     );

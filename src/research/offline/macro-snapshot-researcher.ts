@@ -18,7 +18,8 @@ const CALENDAR_DAYS = 7;
 
 /** Cite what the numbers really came from: the bundled bars, or whichever market data built the snapshot. */
 function citationFor(source: string, through: string): ResearchPack['citations'][number] {
-  if (source === 'bundled') return { source: 'bundled daily bars (Yahoo Finance via data/etf-daily)', url: null, note: `data through ${through}` };
+  if (source === 'bundled')
+    return { source: 'bundled daily bars (Yahoo Finance via data/etf-daily)', url: null, note: `data through ${through}` };
   return { source: `daily bars from market data "${source}"`, url: null, note: `data through ${through}` };
 }
 

@@ -3,7 +3,7 @@
  */
 import type { AssetSnapshot, MarketSnapshot } from '../../market/types.js';
 import type { RegimeReading } from './regime.js';
-import { assetsByTicker, pct, price, rsi, signedPct } from './snapshot-text.js';
+import { assetsByTicker, byText, pct, price, rsi, signedPct } from './snapshot-text.js';
 
 function vsSma(a: AssetSnapshot, sma: number | null, label: string): string {
   if (sma === null) return `${label} n/a`;
@@ -23,7 +23,9 @@ export function topNarratives(snapshot: MarketSnapshot, reading: RegimeReading):
     out.push(
       `Risk mode ${regime.risk_mode}: SPY ${price(spy.last_close)} (${vsSma(spy, spy.sma_200, 'SMA200')}), QQQ 1m ${signedPct(qqq.returns.m1)}, ` +
         `IWM 1m ${signedPct(iwm.returns.m1)} (${vsSma(iwm, iwm.sma_200, 'SMA200')})` +
-        (hyg && lqd ? `; credit: HYG 1m ${signedPct(hyg.returns.m1)} vs LQD ${signedPct(lqd.returns.m1)}, HYG ${pct(hyg.pct_from_52w_high)} below its 52w high.` : '.'),
+        (hyg && lqd
+          ? `; credit: HYG 1m ${signedPct(hyg.returns.m1)} vs LQD ${signedPct(lqd.returns.m1)}, HYG ${pct(hyg.pct_from_52w_high)} below its 52w high.`
+          : '.'),
     );
   }
   const tlt = by.get('TLT');
@@ -52,8 +54,8 @@ export function topNarratives(snapshot: MarketSnapshot, reading: RegimeReading):
   const withRsi = snapshot.assets.filter((a) => a.rsi_14 !== null);
   const withM1 = snapshot.assets.filter((a) => a.returns.m1 !== null);
   if (withRsi.length > 0 && withM1.length > 0) {
-    const byRsi = [...withRsi].sort((a, b) => (b.rsi_14 ?? 0) - (a.rsi_14 ?? 0) || a.ticker.localeCompare(b.ticker));
-    const byMove = [...withM1].sort((a, b) => Math.abs(b.returns.m1 ?? 0) - Math.abs(a.returns.m1 ?? 0) || a.ticker.localeCompare(b.ticker));
+    const byRsi = [...withRsi].sort((a, b) => (b.rsi_14 ?? 0) - (a.rsi_14 ?? 0) || byText(a.ticker, b.ticker));
+    const byMove = [...withM1].sort((a, b) => Math.abs(b.returns.m1 ?? 0) - Math.abs(a.returns.m1 ?? 0) || byText(a.ticker, b.ticker));
     const hi = byRsi[0] as AssetSnapshot;
     const lo = byRsi[byRsi.length - 1] as AssetSnapshot;
     const mover = byMove[0] as AssetSnapshot;

@@ -7,6 +7,11 @@
  */
 import type { AssetSnapshot, MarketSnapshot } from '../../market/types.js';
 
+/** Code-unit string order: unlike localeCompare it cannot vary with the machine's ICU/locale. */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Signed percentage of a fraction: 0.0437 → "+4.4%", -0.0152 → "-1.5%", null → "n/a". */
 export function signedPct(x: number | null | undefined, digits = 1): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
@@ -86,13 +91,13 @@ export function snapshotLevels(a: AssetSnapshot): Level[] {
 
 /** Nearest snapshot level strictly above the close (resistance), or null. */
 export function levelAbove(a: AssetSnapshot, levels: readonly Level[] = snapshotLevels(a)): Level | null {
-  const above = levels.filter((l) => l.value > a.last_close).sort((x, y) => x.value - y.value || x.name.localeCompare(y.name));
+  const above = levels.filter((l) => l.value > a.last_close).sort((x, y) => x.value - y.value || byText(x.name, y.name));
   return above[0] ?? null;
 }
 
 /** Nearest snapshot level strictly below the close (support), or null. */
 export function levelBelow(a: AssetSnapshot, levels: readonly Level[] = snapshotLevels(a)): Level | null {
-  const below = levels.filter((l) => l.value < a.last_close).sort((x, y) => y.value - x.value || x.name.localeCompare(y.name));
+  const below = levels.filter((l) => l.value < a.last_close).sort((x, y) => y.value - x.value || byText(x.name, y.name));
   return below[0] ?? null;
 }
 

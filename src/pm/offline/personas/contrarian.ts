@@ -4,10 +4,19 @@
  * strongest mover only when that move is extreme (RSI ≥ 70 and a 1m z-score ≥ 1.5): fading an
  * ordinary rally is just fighting the trend.
  */
-import { type Level, pct, rsi, signedNum, signedPct } from '../../../research/offline/snapshot-text.js';
+import { type Level, byText, pct, rsi, signedNum, signedPct } from '../../../research/offline/snapshot-text.js';
 import type { Direction } from '../../../schemas/index.js';
 import { clamp, type Features } from '../features.js';
-import { type PersonaSpec, type Scored, type Selection, closeVsLevel, macdIndicator, stopLevel, stopText, topOrFlat } from '../persona-spec.js';
+import {
+  type PersonaSpec,
+  type Scored,
+  type Selection,
+  closeVsLevel,
+  macdIndicator,
+  stopLevel,
+  stopText,
+  topOrFlat,
+} from '../persona-spec.js';
 
 /** Distance above the 52w low at which "near the low" stops counting. */
 const NEAR_LOW = 0.15;
@@ -33,7 +42,7 @@ function select(ranked: readonly Scored[]): Selection {
   if (!top) throw new Error('cannot select from an empty ranking');
   const extremes = ranked
     .filter((s) => s.f !== null && (s.f.rsi ?? 0) >= EXTREME_RSI && s.f.m1z >= EXTREME_M1Z)
-    .sort((a, b) => (b.f?.m1z ?? 0) - (a.f?.m1z ?? 0) || a.ticker.localeCompare(b.ticker));
+    .sort((a, b) => (b.f?.m1z ?? 0) - (a.f?.m1z ?? 0) || byText(a.ticker, b.ticker));
   const crowded = extremes[0];
   if (crowded?.f && crowded.score < 0 && -crowded.score >= top.score) {
     return {
@@ -44,7 +53,10 @@ function select(ranked: readonly Scored[]): Selection {
   }
   const pick = topOrFlat(ranked, 'contrarian');
   if (pick.direction !== 'LONG' || !top.f) return pick;
-  return { ...pick, why: `${top.ticker} is the most washed-out asset with turning momentum: ${pct(top.f.asset.pct_from_52w_low)} above its 52w low, score ${top.score.toFixed(2)}.` };
+  return {
+    ...pick,
+    why: `${top.ticker} has the best contrarian score, ${top.score.toFixed(2)}: 1m ${signedPct(top.f.m1)}, ${pct(top.f.asset.pct_from_52w_low)} above its 52w low, MACD hist ${signedNum(top.f.macdHist, 3)}, 1w ${signedPct(top.f.w1)}.`,
+  };
 }
 
 /** The 52w extreme or 2 ATRs, whichever is closer: a contrarian is wrong fast or not at all. */
@@ -56,12 +68,13 @@ function contrarianStop(f: Features, direction: Direction): Level {
 
 export const contrarian: PersonaSpec = {
   name: 'contrarian',
-  description: 'Contrarian: fades the strongest vol-adjusted 1m movers, favours assets near 52w lows with improving MACD/1w momentum; shorts an extreme crowded rally.',
+  description:
+    'Contrarian: fades the strongest vol-adjusted 1m movers, favours assets near 52w lows with improving MACD/1w momentum; shorts an extreme crowded rally.',
   horizon: '3D',
   score,
   select,
   invalidation(f, direction) {
-    return `Exit on a ${stopText(f, direction, contrarianStop(f, direction))}: the move is continuing, not turning.`;
+    return `Exit if ${stopText(f, direction, contrarianStop(f, direction))}: the move is continuing, not turning.`;
   },
   indicators(f, direction) {
     return [
@@ -69,8 +82,11 @@ export const contrarian: PersonaSpec = {
       macdIndicator(f, direction),
       {
         name: `${f.ticker} 1w return`,
-        expected_signal: `${direction === 'SHORT' ? 'turns negative' : 'stays positive'} (now ${signedPct(f.w1)})`,
-        flip_condition: direction === 'SHORT' ? `1w return above ${signedPct(Math.max(0, f.w1 ?? 0) + 0.01)}` : `1w return below ${signedPct(Math.min(0, f.w1 ?? 0) - 0.01)}`,
+        expected_signal: `${direction === 'SHORT' ? ((f.w1 ?? 0) < 0 ? 'stays' : 'turns') + ' negative' : ((f.w1 ?? 0) > 0 ? 'stays' : 'turns') + ' positive'} (now ${signedPct(f.w1)})`,
+        flip_condition:
+          direction === 'SHORT'
+            ? `1w return above ${signedPct(Math.max(0, f.w1 ?? 0) + 0.01)}`
+            : `1w return below ${signedPct(Math.min(0, f.w1 ?? 0) - 0.01)}`,
       },
     ];
   },

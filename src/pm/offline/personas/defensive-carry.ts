@@ -5,7 +5,17 @@
  */
 import { pct, price, signedNum } from '../../../research/offline/snapshot-text.js';
 import { clamp, vote, type Features } from '../features.js';
-import { type KeyIndicator, type PersonaSpec, type Scored, type Selection, closeVsLevel, confirmIndicator, stopLevel, stopText, topOrFlat } from '../persona-spec.js';
+import {
+  type KeyIndicator,
+  type PersonaSpec,
+  type Scored,
+  type Selection,
+  closeVsLevel,
+  confirmIndicator,
+  stopLevel,
+  stopText,
+  topOrFlat,
+} from '../persona-spec.js';
 
 /**
  * Qualitative carry tiers (income the holder earns, not a yield estimate): high-yield credit earns
@@ -62,12 +72,16 @@ function select(ranked: readonly Scored[], spy: Features | undefined): Selection
   }
   const pick = topOrFlat(ranked, 'carry-to-risk');
   if (pick.direction !== 'LONG' || !top.f) return pick;
-  return { ...pick, why: `${top.ticker} offers the best carry-to-risk: 20d vol ${pct(top.f.vol)}, score ${top.score.toFixed(2)}, while SPY vol is ${spy ? pct(spy.vol) : 'n/a'}.` };
+  return {
+    ...pick,
+    why: `${top.ticker} offers the best carry-to-risk: 20d vol ${pct(top.f.vol)}, score ${top.score.toFixed(2)}, while SPY vol is ${spy ? pct(spy.vol) : 'n/a'}.`,
+  };
 }
 
 export const defensiveCarry: PersonaSpec = {
   name: 'defensive-carry',
-  description: 'Defensive carry: income-earning, low-vol, low-equity-correlation assets in an uptrend; goes FLAT when SPY 20d vol > 20% and SPY is below its SMA50.',
+  description:
+    'Defensive carry: income-earning, low-vol, low-equity-correlation assets in an uptrend; goes FLAT when SPY 20d vol > 20% and SPY is below its SMA50.',
   horizon: '1W',
   score,
   select: (ranked, env) => select(ranked, env.features.get('SPY')),
@@ -80,7 +94,7 @@ export const defensiveCarry: PersonaSpec = {
   },
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
-    return `Exit on a ${stopText(f, direction, stop)} or if SPY 20d vol rises above ${pct(SPY_STRESS_VOL, 0)}.`;
+    return `Exit if ${stopText(f, direction, stop)} or if SPY 20d vol rises above ${pct(SPY_STRESS_VOL, 0)}.`;
   },
   indicators(f, direction, env) {
     const spy = env.features.get('SPY');

@@ -8,7 +8,6 @@ import { price, signedNum, signedPct } from '../../../research/offline/snapshot-
 import type { MacroRegime } from '../../../research/offline/regime.js';
 import { clamp, type Features } from '../features.js';
 import {
-  MIN_POSITION_SCORE,
   type PersonaSpec,
   type Scored,
   type Selection,
@@ -79,7 +78,10 @@ function score(f: Features, regime: MacroRegime): { score: number; reason: strin
   raw += confirm;
   const s = Math.tanh(raw / 2);
   const drivers = parts.length > 0 ? parts.join(', ') : 'no regime exposure';
-  return { score: s, reason: `macro score ${signedNum(s)}: ${drivers}; price check 1m ${signedPct(f.m1)} (z ${signedNum(f.m1z, 1)}) ${signedNum(confirm)}` };
+  return {
+    score: s,
+    reason: `macro score ${signedNum(s)}: ${drivers}; price check 1m ${signedPct(f.m1)} (z ${signedNum(f.m1z, 1)}) ${signedNum(confirm)}`,
+  };
 }
 
 /** In a MIXED regime the persona wants a clearer score before it takes risk. */
@@ -113,24 +115,28 @@ function select(ranked: readonly Scored[], regime: MacroRegime): Selection {
 
 export const macroRegime: PersonaSpec = {
   name: 'macro-regime',
-  description: "Top-down macro: maps the research regime (risk mode, rates, USD, inflation, growth impulses) onto each asset's sensitivities, confirmed by its 1m move.",
+  description:
+    "Top-down macro: maps the research regime (risk mode, rates, USD, inflation, growth impulses) onto each asset's sensitivities, confirmed by its 1m move.",
   horizon: '1W',
   score: (f, env) => score(f, env.regime),
   select: (ranked, env) => select(ranked, env.regime),
   invalidation(f, direction, env) {
-    const stop = stopLevel(f, direction, ['SMA50'], 2);
+    const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
     const spySma50 = env.features.get('SPY')?.asset.sma_50 ?? null;
     const mode = env.regime.risk_mode;
     const regimeCheck =
       spySma50 === null || mode === 'MIXED' || f.ticker === 'SPY'
         ? ''
         : `, or SPY closes ${mode === 'RISK_ON' ? 'below' : 'above'} its SMA50 at ${price(spySma50)} (the ${mode} read fails)`;
-    return `Exit on a ${stopText(f, direction, stop)}${regimeCheck}.`;
+    return `Exit if ${stopText(f, direction, stop)}${regimeCheck}.`;
   },
   indicators(f, direction, env) {
-    const stop = stopLevel(f, direction, ['SMA50'], 2);
+    const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
     const out = [closeVsLevel(f, direction, stop), macdIndicator(f, direction)];
-    const spyCheck = env.regime.risk_mode !== 'MIXED' ? confirmIndicator(env.features.get('SPY'), 'sma_50', env.regime.risk_mode === 'RISK_ON', `${env.regime.risk_mode} read`) : null;
+    const spyCheck =
+      env.regime.risk_mode !== 'MIXED'
+        ? confirmIndicator(env.features.get('SPY'), 'sma_50', env.regime.risk_mode === 'RISK_ON', `${env.regime.risk_mode} read`)
+        : null;
     if (spyCheck && f.ticker !== 'SPY') out.push(spyCheck);
     const tlt = env.features.get('TLT');
     if (tlt && f.ticker !== 'TLT' && env.regime.rates_impulse !== 'STABLE' && env.regime.rates_impulse !== 'MIXED') {

@@ -6,14 +6,24 @@
 import { price, rsi, signedNum } from '../../../research/offline/snapshot-text.js';
 import type { Direction } from '../../../schemas/index.js';
 import { clamp, type Features } from '../features.js';
-import { type PersonaSpec, type Scored, type Selection, closeVsLevel, rsiIndicator, stopLevel, stopText, topOrFlat } from '../persona-spec.js';
+import {
+  type PersonaSpec,
+  type Scored,
+  type Selection,
+  closeVsLevel,
+  rsiIndicator,
+  stopLevel,
+  stopText,
+  topOrFlat,
+} from '../persona-spec.js';
 
 const OVERBOUGHT_RSI = 70;
 
 function score(f: Features): { score: number; reason: string } {
   const rsiTerm = f.rsi === null ? 0 : clamp((50 - f.rsi) / 20, -1.5, 1.5);
   const stretchTerm = f.stretchAtr === null ? 0 : -clamp(f.stretchAtr / 2, -1.5, 1.5);
-  const s = clamp((rsiTerm + stretchTerm) / 2, -1, 1);
+  // tanh rather than a clamp: two extremes must still rank against each other, not tie at -1.
+  const s = Math.tanh(0.6 * (rsiTerm + stretchTerm));
   const a = f.asset;
   const stretch = f.stretchAtr === null ? 'n/a' : `${Math.abs(f.stretchAtr).toFixed(1)} ATR ${f.stretchAtr >= 0 ? 'above' : 'below'}`;
   return {
@@ -43,14 +53,15 @@ function select(ranked: readonly Scored[]): Selection {
 
 export const meanReversion: PersonaSpec = {
   name: 'mean-reversion',
-  description: 'Mean reversion: RSI(14) extremes and distance from SMA20 in ATRs; buys the most oversold, shorts an overbought extreme (RSI >= 70).',
+  description:
+    'Mean reversion: RSI(14) extremes and distance from SMA20 in ATRs; buys the most oversold, shorts an overbought extreme (RSI >= 70).',
   horizon: '3D',
   score,
   select,
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, [], 1.5);
     const rsiSide = direction === 'SHORT' ? 'above' : 'below';
-    return `Exit on a ${stopText(f, direction, stop)} or RSI(14) ${rsiSide} ${rsiLimit(f, direction)}: the stretch is extending, not reverting.`;
+    return `Exit if ${stopText(f, direction, stop)} or RSI(14) ${rsiSide} ${rsiLimit(f, direction)}: the stretch is extending, not reverting.`;
   },
   indicators(f, direction) {
     const stop = stopLevel(f, direction, [], 1.5);

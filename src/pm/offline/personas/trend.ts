@@ -49,13 +49,14 @@ function select(ranked: readonly Scored[]): Selection {
 
 export const trend: PersonaSpec = {
   name: 'trend',
-  description: 'Time-series momentum: vol-adjusted 3m/1m returns, price vs SMA50/SMA200 and MACD; owns the strongest trend, shorts a dominant downtrend.',
+  description:
+    'Time-series momentum: vol-adjusted 3m/1m returns, price vs SMA50/SMA200 and MACD; owns the strongest trend, shorts a dominant downtrend.',
   horizon: '1W',
   score,
   select,
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
-    return `Exit on a ${stopText(f, direction, stop)}: the trend would be broken.`;
+    return `Exit if ${stopText(f, direction, stop)}: the trend would be broken.`;
   },
   indicators(f, direction) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
