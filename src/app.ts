@@ -36,7 +36,8 @@ export interface OpenAppOptions {
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {
-  if (env.marketData !== 'bundled') throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
+  if (env.marketData !== 'bundled')
+    throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   if (env.broker !== 'sim') throw new UnsupportedAdapterError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
   const agents = buildAgents(env, config, options.offline === true);
   const marketData = new BundledMarketData({ dir: env.marketDataDir });

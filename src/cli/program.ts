@@ -40,7 +40,8 @@ const STEP_STAGES: Record<string, readonly StageName[]> = {
 function parseDate(value: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new InvalidArgumentError(`expected a date YYYY-MM-DD, got "${value}"`);
   const parsed = new Date(`${value}T00:00:00Z`);
-  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value) throw new InvalidArgumentError(`"${value}" is not a calendar date`);
+  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value)
+    throw new InvalidArgumentError(`"${value}" is not a calendar date`);
   return value;
 }
 
@@ -54,7 +55,11 @@ function weekCommand(program: Command, name: string, description: string, alias?
   const cmd = program
     .command(name)
     .description(description)
-    .addOption(new Option('--week <date>', 'the decision Wednesday, YYYY-MM-DD (default: the latest complete week in the data)').argParser(parseDate))
+    .addOption(
+      new Option('--week <date>', 'the decision Wednesday, YYYY-MM-DD (default: the latest complete week in the data)').argParser(
+        parseDate,
+      ),
+    )
     .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate))
     .option('--json', 'print the result object on stdout (logs go to stderr)')
     .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
@@ -69,16 +74,34 @@ export function buildProgram(io: CliIo): Command {
     .description('A council of LLM portfolio managers trading macro ETFs weekly, with anonymized peer review and six paper accounts.')
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      // Errors stay on one line (commander puts its suggestion on a second one).
+      outputError: (s, write) =>
+        write(
+          `llm-trading: ${s
+            .trim()
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' ')}\n`,
+        ),
+    });
 
   const runSteps = async (command: string, options: WeekOptions & { accountFilter?: number[] }, summary: boolean) => {
-    if (options.week && options.asOf && options.week !== options.asOf) throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
+    if (options.week && options.asOf && options.week !== options.asOf)
+      throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
     await withApp(io, options.offline === true, async (app) => {
       const week = await resolveWeek(options.week ?? options.asOf, app.config, app.marketData);
       const listener = progressPrinter((line) => io.stderr(`${line}\n`));
       io.stderr(`llm-trading ${command}: week ${week.week_id} (${app.store.location}, ${app.agents.mode} agents)\n`);
       const started = performance.now();
-      const { result, error } = await runWeek(app, week, STEP_STAGES[command] ?? [], { force: options.force, accountFilter: options.accountFilter }, listener);
+      const { result, error } = await runWeek(
+        app,
+        week,
+        STEP_STAGES[command] ?? [],
+        { force: options.force, accountFilter: options.accountFilter },
+        listener,
+      );
       if (options.json) io.stdout(`${JSON.stringify(error ? { ...result, error: error.message } : result, null, 2)}\n`);
       else if (summary || !error) io.stdout(`${renderSummary(result)}\n`);
       io.stderr(`done in ${((performance.now() - started) / 1000).toFixed(1)}s; artifacts in ${app.artifacts.dirOf(week.week_id)}\n`);
@@ -86,12 +109,17 @@ export function buildProgram(io: CliIo): Command {
     });
   };
 
-  weekCommand(program, 'run_weekly', 'run the whole weekly pipeline: snapshot → research → pitches → peer review → chairman → risk → execute', 'run-weekly').action((o) =>
-    runSteps('run_weekly', o, true),
-  );
+  weekCommand(
+    program,
+    'run_weekly',
+    'run the whole weekly pipeline: snapshot → research → pitches → peer review → chairman → risk → execute',
+    'run-weekly',
+  ).action((o) => runSteps('run_weekly', o, true));
   weekCommand(program, 'research', 'market snapshot and the research pack').action((o) => runSteps('research', o, false));
   weekCommand(program, 'pm_pitches', 'the five PM pitches (needs research)', 'pm-pitches').action((o) => runSteps('pm_pitches', o, false));
-  weekCommand(program, 'peer_review', 'anonymized peer review of the pitches (needs pm_pitches)', 'peer-review').action((o) => runSteps('peer_review', o, false));
+  weekCommand(program, 'peer_review', 'anonymized peer review of the pitches (needs pm_pitches)', 'peer-review').action((o) =>
+    runSteps('peer_review', o, false),
+  );
   weekCommand(program, 'chairman', "the chairman's council decision (needs peer_review)").action((o) => runSteps('chairman', o, false));
   weekCommand(program, 'execute', 'size each account’s trade (risk) and place the orders (needs chairman)')
     .option('--all-accounts', 'execute all six accounts')
@@ -114,7 +142,14 @@ export function buildProgram(io: CliIo): Command {
     .action(async (o) => {
       await withApp(io, true, async (app) => {
         const rows = await app.store.db.select().from(runs).orderBy(runs.weekId);
-        if (o.json) io.stdout(`${JSON.stringify(rows.map((r) => ({ week_id: r.weekId, asof_et: r.asofEt, status: r.status, mode: r.mode, error: r.error })), null, 2)}\n`);
+        if (o.json)
+          io.stdout(
+            `${JSON.stringify(
+              rows.map((r) => ({ week_id: r.weekId, asof_et: r.asofEt, status: r.status, mode: r.mode, error: r.error })),
+              null,
+              2,
+            )}\n`,
+          );
         else if (rows.length === 0) io.stdout('no runs yet: try `llm-trading run_weekly`\n');
         else for (const r of rows) io.stdout(`${r.weekId}  ${r.status.padEnd(10)} ${r.mode.padEnd(8)} ${r.error ?? ''}\n`);
       });
@@ -136,7 +171,11 @@ export function buildProgram(io: CliIo): Command {
         const states = [];
         for (const a of app.config.models.accounts) states.push(await app.broker.account(a.id));
         if (o.json) io.stdout(`${JSON.stringify(states, null, 2)}\n`);
-        else for (const s of states) io.stdout(`${s.accountId}  ${s.owner.padEnd(9)} cash ${s.cash.toFixed(2).padStart(12)}  equity ${s.equity.toFixed(2).padStart(12)}  ${s.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat'}\n`);
+        else
+          for (const s of states)
+            io.stdout(
+              `${s.accountId}  ${s.owner.padEnd(9)} cash ${s.cash.toFixed(2).padStart(12)}  equity ${s.equity.toFixed(2).padStart(12)}  ${s.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat'}\n`,
+            );
       });
     });
 

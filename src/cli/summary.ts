@@ -5,22 +5,31 @@ export function renderSummary(result: WeeklyResult): string {
   const lines: string[] = [];
   const offline = result.mode === 'offline';
   lines.push('');
-  lines.push(`LLM Trading — week ${result.week_id}  (decision ${result.asof_et}, bars through ${result.data_through}, fills at the ${result.fill_date} open)`);
-  lines.push(`status: ${result.status}${offline ? '  ·  agents: OFFLINE deterministic quant personas (no LLM calls)' : `  ·  agents: ${result.mode}`}`);
+  lines.push(
+    `LLM Trading — week ${result.week_id}  (decision ${result.asof_et}, bars through ${result.data_through}, fills at the ${result.fill_date} open)`,
+  );
+  lines.push(
+    `status: ${result.status}${offline ? '  ·  agents: OFFLINE deterministic quant personas (no LLM calls)' : `  ·  agents: ${result.mode}`}`,
+  );
 
   if (result.research) {
     const r = result.research.macro_regime;
     lines.push('', `Research (${result.research.model})`);
-    lines.push(`  regime ${r.risk_mode} · rates ${r.rates_impulse} · USD ${r.usd_impulse} · inflation ${r.inflation_impulse} · growth ${r.growth_impulse}`);
+    lines.push(
+      `  regime ${r.risk_mode} · rates ${r.rates_impulse} · USD ${r.usd_impulse} · inflation ${r.inflation_impulse} · growth ${r.growth_impulse}`,
+    );
     lines.push(...wrap(r.summary, 2));
   }
 
   if (result.decision) {
     const d = result.decision;
     lines.push('', `Council decision (chairman: ${d.model})`);
-    lines.push(`  ${d.selected_trade.direction} ${d.selected_trade.ticker}  conviction ${signed(d.conviction)}  horizon ${d.selected_trade.horizon}`);
+    lines.push(
+      `  ${d.selected_trade.direction} ${d.selected_trade.ticker}  conviction ${signed(d.conviction)}  horizon ${d.selected_trade.horizon}`,
+    );
     lines.push(...wrap(d.rationale, 2));
-    for (const dissent of d.dissent_summary) lines.push(...wrap(`dissent ${dissent.pitch_id} (${dissent.model}): ${dissent.key_concern}`, 2));
+    for (const dissent of d.dissent_summary)
+      lines.push(...wrap(`dissent ${dissent.pitch_id} (${dissent.model}): ${dissent.key_concern}`, 2));
   }
 
   if (result.pitches.length > 0) {
@@ -42,15 +51,24 @@ export function renderSummary(result: WeeklyResult): string {
     lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`);
     for (const a of result.accounts) {
       const trade = a.trade ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}` : 'no trade';
-      const order = a.order ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}` : '-';
+      const order = a.order
+        ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}`
+        : '-';
       const position = a.position ? `${a.position.qty} ${a.position.ticker} @ ${a.position.avgEntryPrice.toFixed(2)}` : 'flat';
-      lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`);
+      lines.push(
+        `  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`,
+      );
     }
   }
 
   const u = result.usage;
-  lines.push('', `usage: ${u.calls} LLM calls, ${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`);
-  const pending = Object.entries(result.stages).filter(([, s]) => s === 'pending').map(([name]) => name);
+  lines.push(
+    '',
+    `usage: ${u.calls} LLM calls, ${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`,
+  );
+  const pending = Object.entries(result.stages)
+    .filter(([, s]) => s === 'pending')
+    .map(([name]) => name);
   if (pending.length > 0) lines.push(`pending stages: ${pending.join(', ')}`);
   return lines.join('\n');
 }

@@ -43,12 +43,18 @@ describe('loadConfig', () => {
     expect(errorOf(configWith('models.yaml', (t) => t.replace('max_position: 0.95', 'max_position: 3')))).toMatch(
       /models\.yaml: risk\.max_position: .*(<=|less than or equal).*1/i,
     );
-    expect(errorOf(configWith('schedule.yaml', (t) => t.replace('"12:00"', '"12:75"')))).toMatch(/schedule\.yaml: checkpoints\.1: expected HH:MM/);
-    expect(errorOf(configWith('assets.yaml', (t) => t.replace('ticker: IWM', 'ticker: iwm')))).toMatch(/assets\.yaml: assets\.2\.ticker: expected an upper-case ticker symbol/);
+    expect(errorOf(configWith('schedule.yaml', (t) => t.replace('"12:00"', '"12:75"')))).toMatch(
+      /schedule\.yaml: checkpoints\.1: expected HH:MM/,
+    );
+    expect(errorOf(configWith('assets.yaml', (t) => t.replace('ticker: IWM', 'ticker: iwm')))).toMatch(
+      /assets\.yaml: assets\.2\.ticker: expected an upper-case ticker symbol/,
+    );
     expect(errorOf(configWith('models.yaml', (t) => t.replace('{ id: 4, owner: grok }', '{ id: 4, owner: claude }')))).toMatch(
       /models\.yaml: accounts\.3\.owner: expected "council" or a PM seat/,
     );
-    expect(errorOf(configWith('models.yaml', (t) => t.replace('quorum: 3', 'quorum: 9')))).toMatch(/models\.yaml: council\.quorum: expected at most 5/);
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('quorum: 3', 'quorum: 9')))).toMatch(
+      /models\.yaml: council\.quorum: expected at most 5/,
+    );
   });
 
   it('reports broken YAML and missing files with the file name', () => {

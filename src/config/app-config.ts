@@ -84,14 +84,19 @@ export function loadConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? D
   const seats = Object.entries(models.seats);
   const pmSeats = seats.filter(([, s]) => s.role === 'pm').map(([name]) => name);
   if (!seats.some(([, s]) => s.role === 'researcher')) throw new ConfigError(`${file}: seats: expected a seat with role researcher`);
-  if (seats.filter(([, s]) => s.role === 'chairman').length !== 1) throw new ConfigError(`${file}: seats: expected exactly one seat with role chairman`);
+  if (seats.filter(([, s]) => s.role === 'chairman').length !== 1)
+    throw new ConfigError(`${file}: seats: expected exactly one seat with role chairman`);
   if (pmSeats.length < 1) throw new ConfigError(`${file}: seats: expected at least one seat with role pm`);
   if (models.council.quorum > pmSeats.length) {
-    throw new ConfigError(`${file}: council.quorum: expected at most ${pmSeats.length} (the number of PM seats), got ${models.council.quorum}`);
+    throw new ConfigError(
+      `${file}: council.quorum: expected at most ${pmSeats.length} (the number of PM seats), got ${models.council.quorum}`,
+    );
   }
   models.accounts.forEach((account, i) => {
     if (account.owner !== 'council' && !pmSeats.includes(account.owner)) {
-      throw new ConfigError(`${file}: accounts.${i}.owner: expected "council" or a PM seat (${pmSeats.join(', ')}), got "${account.owner}"`);
+      throw new ConfigError(
+        `${file}: accounts.${i}.owner: expected "council" or a PM seat (${pmSeats.join(', ')}), got "${account.owner}"`,
+      );
     }
   });
   const tickers = assets.assets.map((a) => a.ticker);

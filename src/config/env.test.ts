@@ -21,7 +21,9 @@ describe('parseEnv', () => {
 
   it('rejects bad values naming the variable', () => {
     expect(() => parseEnv({ DB_MAX_POOL_SIZE: 'lots' })).toThrow(EnvError);
-    expect(() => parseEnv({ DB_MAX_POOL_SIZE: 'lots' })).toThrow('environment variable DB_MAX_POOL_SIZE: expected a positive number, got "lots"');
+    expect(() => parseEnv({ DB_MAX_POOL_SIZE: 'lots' })).toThrow(
+      'environment variable DB_MAX_POOL_SIZE: expected a positive number, got "lots"',
+    );
     expect(() => parseEnv({ BROKER: 'ibkr' })).toThrow(/environment variable BROKER/);
   });
 

@@ -9,7 +9,17 @@ function review(score: number, pitch_id: string): PeerReview {
     asof_et: '2024-03-06T08:00:00-05:00',
     reviewer_model: 'offline/test',
     pitch_id,
-    scores: { clarity: s, edge_plausibility: s, timing_catalyst: s, risk_definition: s, indicator_integrity: s, originality: s, tradeability: s, ranking_quality: s, ranking_trade_alignment: s },
+    scores: {
+      clarity: s,
+      edge_plausibility: s,
+      timing_catalyst: s,
+      risk_definition: s,
+      indicator_integrity: s,
+      originality: s,
+      tradeability: s,
+      ranking_quality: s,
+      ranking_trade_alignment: s,
+    },
     ranking_assessment: { top3_reasonableness: 'ok', bottom3_reasonableness: 'ok', missing_logic_flags: [] },
     trade_choice_assessment: { consistency_with_ranking: 'CONSISTENT', justification_quality: 'ok', invalidation_quality: 'ok' },
     kill_shot: 'x',
@@ -18,15 +28,16 @@ function review(score: number, pitch_id: string): PeerReview {
   };
 }
 
-const rec = (reviewer: string, target_seat: string, score: number): ReviewRecord => ({ reviewer, target_seat, pitch_id: `L-${target_seat}`, review: review(score, `L-${target_seat}`) });
+const rec = (reviewer: string, target_seat: string, score: number): ReviewRecord => ({
+  reviewer,
+  target_seat,
+  pitch_id: `L-${target_seat}`,
+  review: review(score, `L-${target_seat}`),
+});
 
 describe('aggregateReviews', () => {
   it('computes mean rank, mean score and first-place votes per seat', () => {
-    const records = [
-      rec('a', 'b', 8), rec('a', 'c', 6),
-      rec('b', 'a', 5), rec('b', 'c', 7),
-      rec('c', 'a', 4), rec('c', 'b', 9),
-    ];
+    const records = [rec('a', 'b', 8), rec('a', 'c', 6), rec('b', 'a', 5), rec('b', 'c', 7), rec('c', 'a', 4), rec('c', 'b', 9)];
     const rows = aggregateReviews(['a', 'b', 'c'], records);
     const by = Object.fromEntries(rows.map((r) => [r.seat, r]));
     expect(by.a).toMatchObject({ mean_rank: 2, mean_score: 4.5, votes: 0, review_count: 2 });

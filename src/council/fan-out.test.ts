@@ -5,10 +5,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fanOut', () => {
   it('returns outcomes in seat order with values and errors', async () => {
-    const out = await fanOut(['a', 'b', 'c'], async (seat) => {
-      if (seat === 'b') throw new Error('boom');
-      return seat.toUpperCase();
-    }, { concurrency: 3, deadlineMs: 1000 });
+    const out = await fanOut(
+      ['a', 'b', 'c'],
+      async (seat) => {
+        if (seat === 'b') throw new Error('boom');
+        return seat.toUpperCase();
+      },
+      { concurrency: 3, deadlineMs: 1000 },
+    );
     expect(out.map((o) => o.seat)).toEqual(['a', 'b', 'c']);
     expect(out[0]).toMatchObject({ ok: true, value: 'A' });
     expect(out[1]).toMatchObject({ ok: false, error: 'boom' });
@@ -17,23 +21,31 @@ describe('fanOut', () => {
   it('never runs more than `concurrency` calls at once', async () => {
     let running = 0;
     let peak = 0;
-    await fanOut(['1', '2', '3', '4', '5', '6'], async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await sleep(20);
-      running--;
-    }, { concurrency: 2, deadlineMs: 1000 });
+    await fanOut(
+      ['1', '2', '3', '4', '5', '6'],
+      async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(20);
+        running--;
+      },
+      { concurrency: 2, deadlineMs: 1000 },
+    );
     expect(peak).toBe(2);
   });
 
   it('ends a call that never answers at its deadline and aborts its signal', async () => {
     let aborted = false;
     const started = Date.now();
-    const out = await fanOut(['hang', 'fast'], (seat, signal) => {
-      if (seat === 'fast') return Promise.resolve('ok');
-      signal.addEventListener('abort', () => (aborted = true));
-      return new Promise(() => undefined);
-    }, { concurrency: 2, deadlineMs: 150 });
+    const out = await fanOut(
+      ['hang', 'fast'],
+      (seat, signal) => {
+        if (seat === 'fast') return Promise.resolve('ok');
+        signal.addEventListener('abort', () => (aborted = true));
+        return new Promise(() => undefined);
+      },
+      { concurrency: 2, deadlineMs: 150 },
+    );
     const elapsed = Date.now() - started;
     expect(out[0]).toMatchObject({ ok: false });
     expect(out[0]?.ok === false && out[0].error).toMatch(/deadline/);
@@ -53,6 +65,8 @@ describe('requireQuorum', () => {
     ];
     expect(() => requireQuorum('pm_pitches', outcomes, 1)).not.toThrow();
     expect(() => requireQuorum('pm_pitches', outcomes, 2)).toThrow(QuorumError);
-    expect(() => requireQuorum('pm_pitches', outcomes, 2)).toThrow('only 1 of 3 seats answered, quorum is 2 (b: timeout; c: invalid pitch)');
+    expect(() => requireQuorum('pm_pitches', outcomes, 2)).toThrow(
+      'only 1 of 3 seats answered, quorum is 2 (b: timeout; c: invalid pitch)',
+    );
   });
 });

@@ -2,9 +2,7 @@
  * Call many seats in parallel with a concurrency limit and a per-call deadline.
  * A call that ignores its AbortSignal still ends at the deadline: we stop waiting for it.
  */
-export type SeatOutcome<T> =
-  | { seat: string; ok: true; value: T; ms: number }
-  | { seat: string; ok: false; error: string; ms: number };
+export type SeatOutcome<T> = { seat: string; ok: true; value: T; ms: number } | { seat: string; ok: false; error: string; ms: number };
 
 export interface FanOutOptions {
   concurrency: number;

@@ -30,13 +30,19 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
   const coverage = await marketData.coverage(config.tickers);
   const day = config.schedule.weekly.day;
   if (date === undefined) return latestCompleteWeek(config, coverage.last);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`)) || new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date) {
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(date) ||
+    Number.isNaN(Date.parse(`${date}T00:00:00Z`)) ||
+    new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date
+  ) {
     throw new WeekError(`invalid date "${date}": expected YYYY-MM-DD`);
   }
   const weekday = weekdayName(date);
   if (weekday !== day) {
     const suggestion = shiftToWeekday(date, day);
-    throw new WeekError(`${date} is a ${capitalize(weekday)}; the weekly run is on ${capitalize(day)}s (config/schedule.yaml): use ${suggestion}`);
+    throw new WeekError(
+      `${date} is a ${capitalize(weekday)}; the weekly run is on ${capitalize(day)}s (config/schedule.yaml): use ${suggestion}`,
+    );
   }
   const week = weekOf(date, config);
   const earliest = sessionsAfter(coverage.first, MIN_HISTORY_SESSIONS);

@@ -1,7 +1,7 @@
 import type { App } from '../app.js';
 import type { AccountState, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
-import { addUsage, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
+import { addUsage, STAGES, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
 import type { WeekInfo } from './week.js';
 
 /** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
@@ -35,16 +35,20 @@ export interface WeeklyResult {
 
 type OutputOf = <S extends StageName>(stage: S) => StageOutputs[S] | null;
 
-export async function buildWeeklyResult(app: App, week: WeekInfo, status: WeeklyResult['status'], output: OutputOf): Promise<WeeklyResult> {
+export async function buildWeeklyResult(
+  app: App,
+  week: WeekInfo,
+  status: WeeklyResult['status'],
+  completed: ReadonlySet<StageName>,
+  output: OutputOf,
+): Promise<WeeklyResult> {
   const research = output('research');
   const pitches = output('pm_pitches');
   const review = output('peer_review');
   const chairman = output('chairman');
   const risk = output('risk');
   const execute = output('execute');
-  const stages = Object.fromEntries(
-    (['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const).map((s) => [s, output(s) ? 'completed' : 'pending']),
-  ) as WeeklyResult['stages'];
+  const stages = Object.fromEntries(STAGES.map((s) => [s, completed.has(s) ? 'completed' : 'pending'])) as WeeklyResult['stages'];
 
   let usage = ZERO_USAGE;
   if (research) usage = addUsage(usage, research.usage);
@@ -80,8 +84,22 @@ export async function buildWeeklyResult(app: App, week: WeekInfo, status: Weekly
     fill_date: week.fill_date,
     stages,
     research: research ? { ...research.pack, provider: research.provider, model: research.model } : null,
-    pitches: (pitches?.pitches ?? []).map((p) => ({ seat: p.seat, provider: p.provider, model: p.model, status: p.status, pitch: p.pitch, ...(p.error ? { error: p.error } : {}) })),
-    reviews: (review?.reviews ?? []).map((r) => ({ reviewer: r.reviewer, pitch_id: r.pitch_id, target_seat: r.target_seat, review: r.review, status: r.status, ...(r.error ? { error: r.error } : {}) })),
+    pitches: (pitches?.pitches ?? []).map((p) => ({
+      seat: p.seat,
+      provider: p.provider,
+      model: p.model,
+      status: p.status,
+      pitch: p.pitch,
+      ...(p.error ? { error: p.error } : {}),
+    })),
+    reviews: (review?.reviews ?? []).map((r) => ({
+      reviewer: r.reviewer,
+      pitch_id: r.pitch_id,
+      target_seat: r.target_seat,
+      review: r.review,
+      status: r.status,
+      ...(r.error ? { error: r.error } : {}),
+    })),
     aggregate: (review?.aggregate ?? []).map((a) => ({ seat: a.seat, mean_rank: a.mean_rank, mean_score: a.mean_score, votes: a.votes })),
     decision: chairman ? { ...chairman.decision, provider: chairman.provider, model: chairman.model } : null,
     accounts,
@@ -89,12 +107,18 @@ export async function buildWeeklyResult(app: App, week: WeekInfo, status: Weekly
   };
 }
 
-function tradeOf(owner: string, pitches: StageOutputs['pm_pitches'] | null, chairman: StageOutputs['chairman'] | null): WeeklyResult['accounts'][number]['trade'] {
+function tradeOf(
+  owner: string,
+  pitches: StageOutputs['pm_pitches'] | null,
+  chairman: StageOutputs['chairman'] | null,
+): WeeklyResult['accounts'][number]['trade'] {
   if (owner === 'council') {
     if (!chairman) return null;
     const { selected_trade, conviction } = chairman.decision;
     return { ticker: selected_trade.ticker, direction: selected_trade.direction, conviction };
   }
   const pitch = pitches?.pitches.find((p) => p.seat === owner)?.pitch;
-  return pitch ? { ticker: pitch.selected_trade.ticker, direction: pitch.selected_trade.direction, conviction: pitch.selected_trade.conviction } : null;
+  return pitch
+    ? { ticker: pitch.selected_trade.ticker, direction: pitch.selected_trade.direction, conviction: pitch.selected_trade.conviction }
+    : null;
 }

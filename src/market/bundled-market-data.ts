@@ -223,7 +223,14 @@ export class BundledMarketData implements MarketData {
       // a price nobody could see yet (the weekly decision at 08:00 relies on this).
       const previous = all[lastIndexOnOrBefore(all, date) - 1];
       if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time} (before the open)`);
-      return { ticker, date: previous.date, time: sessionHoursOrRegular(previous.date).close, price: previous.close, source: 'bar_close', approximate: false };
+      return {
+        ticker,
+        date: previous.date,
+        time: sessionHoursOrRegular(previous.date).close,
+        price: previous.close,
+        source: 'bar_close',
+        approximate: false,
+      };
     }
     return { ticker, ...intradayModelPrice(bar, session, time) };
   }

@@ -51,12 +51,7 @@ export interface PortfolioManager {
   readonly seat: string;
   pitch(ctx: WeekContext, research: ResearchPack, opts: CallOptions): Promise<AgentResult<PmPitch>>;
   /** Review one anonymized pitch of another PM. `own` is this PM's own pitch, as its point of view. */
-  review(
-    ctx: WeekContext,
-    target: AnonymizedPitch,
-    own: PmPitch | null,
-    opts: CallOptions,
-  ): Promise<AgentResult<PeerReview>>;
+  review(ctx: WeekContext, target: AnonymizedPitch, own: PmPitch | null, opts: CallOptions): Promise<AgentResult<PeerReview>>;
 }
 
 /** A pitch with everything the chairman may see after review is complete (de-anonymized). */

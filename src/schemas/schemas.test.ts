@@ -26,10 +26,13 @@ function pitch(overrides: Partial<{ direction: 'LONG' | 'SHORT' | 'FLAT'; convic
 }
 
 describe('generated JSON Schemas', () => {
-  it.each(Object.keys(PUBLISHED_SCHEMAS))('config/schemas/%s.schema.json matches the zod source (run `npm run schemas` after a change)', (name) => {
-    const checkedIn = readFileSync(join(import.meta.dirname, '..', '..', 'config', 'schemas', `${name}.schema.json`), 'utf8');
-    expect(checkedIn).toBe(renderJsonSchemaFile(name));
-  });
+  it.each(Object.keys(PUBLISHED_SCHEMAS))(
+    'config/schemas/%s.schema.json matches the zod source (run `npm run schemas` after a change)',
+    (name) => {
+      const checkedIn = readFileSync(join(import.meta.dirname, '..', '..', 'config', 'schemas', `${name}.schema.json`), 'utf8');
+      expect(checkedIn).toBe(renderJsonSchemaFile(name));
+    },
+  );
 
   it('declares JSON Schema 2020-12 with the fixed snake_case fields', () => {
     const schema = JSON.parse(renderJsonSchemaFile('pm_pitch_with_ranking'));
@@ -45,18 +48,35 @@ describe('rules JSON Schema cannot state', () => {
   });
 
   it('enforces the conviction sign against the direction', () => {
-    expect(PmPitch.safeParse(pitch({ direction: 'LONG', conviction: -1 })).error?.issues[0]?.message).toBe('conviction must be > 0 for LONG, got -1');
-    expect(PmPitch.safeParse(pitch({ direction: 'SHORT', conviction: 2 })).error?.issues[0]?.message).toBe('conviction must be < 0 for SHORT, got 2');
-    expect(PmPitch.safeParse(pitch({ direction: 'FLAT', conviction: 1 })).error?.issues[0]?.message).toBe('conviction must be 0 for FLAT, got 1');
+    expect(PmPitch.safeParse(pitch({ direction: 'LONG', conviction: -1 })).error?.issues[0]?.message).toBe(
+      'conviction must be > 0 for LONG, got -1',
+    );
+    expect(PmPitch.safeParse(pitch({ direction: 'SHORT', conviction: 2 })).error?.issues[0]?.message).toBe(
+      'conviction must be < 0 for SHORT, got 2',
+    );
+    expect(PmPitch.safeParse(pitch({ direction: 'FLAT', conviction: 1 })).error?.issues[0]?.message).toBe(
+      'conviction must be 0 for FLAT, got 1',
+    );
     expect(PmPitch.safeParse(pitch({ direction: 'FLAT', conviction: 0 })).success).toBe(true);
-    const decision = { week_id: '2024-03-06', asof_et: 'x'.repeat(10), selected_trade: { ticker: 'SPY', direction: 'SHORT', horizon: '1W' }, conviction: 1, rationale: 'r', dissent_summary: [], monitoring_plan: { checkpoints_et: [], invalidation_triggers: [], key_indicators: [] } };
+    const decision = {
+      week_id: '2024-03-06',
+      asof_et: 'x'.repeat(10),
+      selected_trade: { ticker: 'SPY', direction: 'SHORT', horizon: '1W' },
+      conviction: 1,
+      rationale: 'r',
+      dissent_summary: [],
+      monitoring_plan: { checkpoints_et: [], invalidation_triggers: [], key_indicators: [] },
+    };
     expect(ChairmanDecision.safeParse(decision).success).toBe(false);
   });
 
   it('requires every universe ticker ranked exactly once with unique ranks 1..N', () => {
     const p = PmPitch.parse(pitch());
     const dup = { ...p, instrument_ranking: p.instrument_ranking.map((r, i) => (i === 1 ? { ...r, ticker: 'SPY' } : r)) };
-    expect(pitchUniverseProblems(dup, UNIVERSE)).toEqual(['instrument_ranking: SPY is ranked more than once', 'instrument_ranking: missing QQQ']);
+    expect(pitchUniverseProblems(dup, UNIVERSE)).toEqual([
+      'instrument_ranking: SPY is ranked more than once',
+      'instrument_ranking: missing QQQ',
+    ]);
     const sameRank = { ...p, instrument_ranking: p.instrument_ranking.map((r, i) => (i === 2 ? { ...r, rank: 1 } : r)) };
     expect(pitchUniverseProblems(sameRank, UNIVERSE)).toContain('instrument_ranking: rank 1 is given to both SPY and IWM');
     const outOfRange = { ...p, instrument_ranking: p.instrument_ranking.map((r, i) => (i === 9 ? { ...r, rank: 11 } : r)) };

@@ -72,7 +72,9 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     await client.query('select 1');
   } catch (error) {
     await client.close().catch(() => undefined);
-    throw new StorageError(`cannot open the embedded database (${location}); it may be corrupted — move it away to start fresh: ${messageOf(error)}`);
+    throw new StorageError(
+      `cannot open the embedded database (${location}); it may be corrupted — move it away to start fresh: ${messageOf(error)}`,
+    );
   }
   const db = drizzlePglite(client, { schema });
   return {

@@ -14,7 +14,9 @@ export interface StoreFactory {
 
 export const storeFactories: StoreFactory[] = [
   { name: 'pglite', open: () => openStore({ memory: true }) },
-  ...(process.env.TEST_DATABASE_URL ? [{ name: 'postgres' as const, open: () => openTestPostgres(process.env.TEST_DATABASE_URL as string) }] : []),
+  ...(process.env.TEST_DATABASE_URL
+    ? [{ name: 'postgres' as const, open: () => openTestPostgres(process.env.TEST_DATABASE_URL as string) }]
+    : []),
 ];
 
 async function openTestPostgres(adminUrl: string): Promise<Store> {

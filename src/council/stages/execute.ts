@@ -30,7 +30,14 @@ export const executeStage: Stage<'execute'> = {
       for (const request of plan) {
         const result = await ctx.broker.submitOrder(request);
         orders.push(result);
-        await appendEvent(ctx.store.db, { key: `order:${request.clientOrderId}`, weekId: ctx.week.week_id, kind: 'order', stage: 'execute', seat: intent.owner, payload: { request, result } });
+        await appendEvent(ctx.store.db, {
+          key: `order:${request.clientOrderId}`,
+          weekId: ctx.week.week_id,
+          kind: 'order',
+          stage: 'execute',
+          seat: intent.owner,
+          payload: { request, result },
+        });
       }
     }
     const accounts: AccountState[] = [];

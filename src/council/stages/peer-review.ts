@@ -36,7 +36,8 @@ export const peerReviewStage: Stage<'peer_review'> = {
             const target = anonymize(label, pitchOf.get(label.target_seat) as PmPitch);
             const result = await pm.review(weekCtx, target, own, { signal });
             const review = parseAgentOutput('review', PeerReview, result.output);
-            if (review.pitch_id !== label.pitch_id) throw new InvalidOutputError(`invalid review: pitch_id "${review.pitch_id}", expected "${label.pitch_id}"`);
+            if (review.pitch_id !== label.pitch_id)
+              throw new InvalidOutputError(`invalid review: pitch_id "${review.pitch_id}", expected "${label.pitch_id}"`);
             entries.push({ ...label, status: 'ok', review, usage: result.usage });
             raw.push({ name: `${reviewer}-on-${label.pitch_id}`, text: result.raw });
           } catch (error) {
@@ -48,13 +49,25 @@ export const peerReviewStage: Stage<'peer_review'> = {
         if (failed.length > 0) throw Object.assign(new Error(failed.map((f) => `${f.pitch_id}: ${f.error}`).join('; ')), { entries, raw });
         return { entries, raw };
       },
-      { concurrency: ctx.config.models.council.concurrency, deadlineMs: ctx.config.models.council.call_deadline_seconds * 1000, signal: ctx.signal },
+      {
+        concurrency: ctx.config.models.council.concurrency,
+        deadlineMs: ctx.config.models.council.call_deadline_seconds * 1000,
+        signal: ctx.signal,
+      },
     );
 
     const entries: ReviewEntry[] = [];
     const raw: { name: string; text: string }[] = [];
     for (const o of outcomes) {
-      ctx.progress({ type: 'seat_finished', week_id: ctx.week.week_id, stage: 'peer_review', seat: o.seat, ok: o.ok, ms: o.ms, detail: o.ok ? `${o.value.entries.length} reviews` : o.error });
+      ctx.progress({
+        type: 'seat_finished',
+        week_id: ctx.week.week_id,
+        stage: 'peer_review',
+        seat: o.seat,
+        ok: o.ok,
+        ms: o.ms,
+        detail: o.ok ? `${o.value.entries.length} reviews` : o.error,
+      });
       if (o.ok) {
         entries.push(...o.value.entries);
         raw.push(...o.value.raw);
@@ -96,7 +109,17 @@ export const peerReviewStage: Stage<'peer_review'> = {
       });
     }
     for (const a of output.aggregate) {
-      await tx.insert(aggregates).values({ weekId, seat: a.seat, meanRank: a.mean_rank, meanScore: a.mean_score, votes: a.votes, reviewCount: a.review_count, rubricMeans: a.rubric_means });
+      await tx
+        .insert(aggregates)
+        .values({
+          weekId,
+          seat: a.seat,
+          meanRank: a.mean_rank,
+          meanScore: a.mean_score,
+          votes: a.votes,
+          reviewCount: a.review_count,
+          rubricMeans: a.rubric_means,
+        });
     }
   },
 };

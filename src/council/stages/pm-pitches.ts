@@ -23,10 +23,15 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
         const pitch = parseAgentOutput('pitch', PmPitch, result.output);
         const problems = pitchUniverseProblems(pitch, ctx.config.tickers);
         if (problems.length > 0) throw new InvalidOutputError(`invalid pitch: ${problems.join('; ')}`);
-        if (pitch.week_id !== ctx.week.week_id) throw new InvalidOutputError(`invalid pitch: week_id ${pitch.week_id}, expected ${ctx.week.week_id}`);
+        if (pitch.week_id !== ctx.week.week_id)
+          throw new InvalidOutputError(`invalid pitch: week_id ${pitch.week_id}, expected ${ctx.week.week_id}`);
         return { ...result, output: pitch };
       },
-      { concurrency: ctx.config.models.council.concurrency, deadlineMs: ctx.config.models.council.call_deadline_seconds * 1000, signal: ctx.signal },
+      {
+        concurrency: ctx.config.models.council.concurrency,
+        deadlineMs: ctx.config.models.council.call_deadline_seconds * 1000,
+        signal: ctx.signal,
+      },
     );
     const results: SeatPitch[] = outcomes.map((o) => {
       const seatConfig = ctx.config.models.seats[o.seat];
@@ -37,18 +42,44 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
         seat: o.seat,
         ok: o.ok,
         ms: o.ms,
-        detail: o.ok ? `${o.value.output.selected_trade.direction} ${o.value.output.selected_trade.ticker} (conviction ${o.value.output.selected_trade.conviction})` : o.error,
+        detail: o.ok
+          ? `${o.value.output.selected_trade.direction} ${o.value.output.selected_trade.ticker} (conviction ${o.value.output.selected_trade.conviction})`
+          : o.error,
       });
       return o.ok
-        ? { seat: o.seat, provider: o.value.provider, model: o.value.model, status: 'ok', pitch: o.value.output, usage: o.value.usage, ms: o.ms }
-        : { seat: o.seat, provider: ctx.agents.mode, model: seatConfig?.label ?? o.seat, status: 'failed', pitch: null, error: o.error, usage: ZERO_USAGE, ms: o.ms };
+        ? {
+            seat: o.seat,
+            provider: o.value.provider,
+            model: o.value.model,
+            status: 'ok',
+            pitch: o.value.output,
+            usage: o.value.usage,
+            ms: o.ms,
+          }
+        : {
+            seat: o.seat,
+            provider: ctx.agents.mode,
+            model: seatConfig?.label ?? o.seat,
+            status: 'failed',
+            pitch: null,
+            error: o.error,
+            usage: ZERO_USAGE,
+            ms: o.ms,
+          };
     });
     requireQuorum('pm_pitches', outcomes, ctx.config.models.council.quorum);
     const ok = results.filter((r) => r.status === 'ok').length;
     return {
       output: { pitches: results },
       raw: outcomes.flatMap((o) => (o.ok ? [{ name: o.seat, text: o.value.raw }] : [])),
-      summary: `${ok} of ${seats.length} pitches${ok < seats.length ? ` (failed: ${results.filter((r) => r.status === 'failed').map((r) => r.seat).join(', ')})` : ''}`,
+      summary: `${ok} of ${seats.length} pitches${
+        ok < seats.length
+          ? ` (failed: ${results
+              .filter((r) => r.status === 'failed')
+              .map((r) => r.seat)
+              .join(', ')})`
+          : ''
+      }`,
     };
   },
   async clear(tx: Tx, weekId) {
@@ -56,7 +87,9 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
   },
   async persist(tx, weekId, output) {
     for (const p of output.pitches) {
-      await tx.insert(pitches).values({ weekId, seat: p.seat, provider: p.provider, model: p.model, status: p.status, pitch: p.pitch, error: p.error ?? null });
+      await tx
+        .insert(pitches)
+        .values({ weekId, seat: p.seat, provider: p.provider, model: p.model, status: p.status, pitch: p.pitch, error: p.error ?? null });
     }
   },
 };

@@ -8,11 +8,11 @@ export const researchStage: Stage<'research'> = {
   name: 'research',
   inputs: ['snapshot'],
   async run(ctx) {
-    const [outcome] = await fanOut(
-      ['researcher'],
-      (_seat, signal) => ctx.agents.researcher.research(ctx.weekContext(), { signal }),
-      { concurrency: 1, deadlineMs: ctx.config.models.council.research_deadline_seconds * 1000, signal: ctx.signal },
-    );
+    const [outcome] = await fanOut(['researcher'], (_seat, signal) => ctx.agents.researcher.research(ctx.weekContext(), { signal }), {
+      concurrency: 1,
+      deadlineMs: ctx.config.models.council.research_deadline_seconds * 1000,
+      signal: ctx.signal,
+    });
     if (!outcome?.ok) throw new Error(`researcher: ${outcome?.error ?? 'no answer'}`);
     const result = outcome.value;
     const pack = parseAgentOutput('research pack', ResearchPack, result.output);

@@ -22,17 +22,44 @@ export const riskStage: Stage<'risk'> = {
     for (const account of accounts) {
       const trade = tradeFor(ctx, account.owner);
       if ('skipped' in trade) {
-        intents.push({ account_id: account.id, owner: account.owner, status: 'skipped', ticker: null, direction: null, conviction: null, target_qty: 0, reference_price: null, notes: trade.skipped });
+        intents.push({
+          account_id: account.id,
+          owner: account.owner,
+          status: 'skipped',
+          ticker: null,
+          direction: null,
+          conviction: null,
+          target_qty: 0,
+          reference_price: null,
+          notes: trade.skipped,
+        });
         continue;
       }
       const asset = ctx.output('snapshot').assets.find((a) => a.ticker === trade.ticker);
       if (!asset || !ctx.config.tickers.includes(trade.ticker)) {
-        intents.push({ account_id: account.id, owner: account.owner, status: 'skipped', ticker: trade.ticker, direction: trade.direction, conviction: trade.conviction, target_qty: 0, reference_price: null, notes: `${trade.ticker} is not in the universe` });
+        intents.push({
+          account_id: account.id,
+          owner: account.owner,
+          status: 'skipped',
+          ticker: trade.ticker,
+          direction: trade.direction,
+          conviction: trade.conviction,
+          target_qty: 0,
+          reference_price: null,
+          notes: `${trade.ticker} is not in the universe`,
+        });
         continue;
       }
       const state = await ctx.broker.account(account.id);
       const dailyVol = asset.realized_vol_20d !== null ? asset.realized_vol_20d / Math.sqrt(252) : asset.atr_pct;
-      const sized = sizePosition({ direction: trade.direction, conviction: trade.conviction, price: asset.last_close, dailyVol: dailyVol ?? 0.02, equity: state.equity, risk });
+      const sized = sizePosition({
+        direction: trade.direction,
+        conviction: trade.conviction,
+        price: asset.last_close,
+        dailyVol: dailyVol ?? 0.02,
+        equity: state.equity,
+        risk,
+      });
       intents.push({
         account_id: account.id,
         owner: account.owner,
@@ -77,7 +104,8 @@ function tradeFor(ctx: PipelineContext, owner: string): AccountTrade {
     return { ticker: decision.selected_trade.ticker, direction: decision.selected_trade.direction, conviction: decision.conviction };
   }
   const seat = ctx.output('pm_pitches').pitches.find((p) => p.seat === owner);
-  if (!seat || seat.status !== 'ok' || !seat.pitch) return { skipped: `seat ${owner} has no valid pitch this week (${seat?.error ?? 'not run'}): no trade` };
+  if (!seat || seat.status !== 'ok' || !seat.pitch)
+    return { skipped: `seat ${owner} has no valid pitch this week (${seat?.error ?? 'not run'}): no trade` };
   const t = seat.pitch.selected_trade;
   return { ticker: t.ticker, direction: t.direction, conviction: t.conviction };
 }

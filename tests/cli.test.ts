@@ -1,0 +1,164 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
+import { cli } from './helpers/cli.js';
+
+const WEEK = '2024-03-06';
+let root: string;
+const home = (name: string) => join(root, name);
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'lt-cli-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  return lines[0] as string;
+}
+
+describe('llm-trading run_weekly', () => {
+  const env = () => ({ LLM_TRADING_HOME: home('weekly') });
+
+  it('runs a whole week and prints the DESIGN §2 result with --json (logs on stderr)', async () => {
+    const run = await cli(['run_weekly', '--as-of', WEEK, '--json'], env());
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({
+      week_id: WEEK,
+      asof_et: '2024-03-06T08:00:00-05:00',
+      status: 'completed',
+      usage: { calls: 0, cost_usd: 0 },
+    });
+    for (const key of ['research', 'pitches', 'reviews', 'aggregate', 'decision', 'accounts', 'usage']) expect(result).toHaveProperty(key);
+    expect(result.accounts).toHaveLength(6);
+    expect(Object.keys(result.accounts[0]).sort()).toEqual(
+      expect.arrayContaining(['account_id', 'owner', 'trade', 'order', 'position', 'equity']),
+    );
+    expect(result.pitches[0]).toMatchObject({ seat: 'gpt', provider: 'offline', model: 'offline/trend', status: 'ok' });
+    expect(result.reviews[0]).toHaveProperty('target_seat');
+    expect(run.stderr).toMatch(/✔ chairman/);
+  });
+
+  it('is a no-op the second time, and prints a readable summary without --json', async () => {
+    const run = await cli(['run-weekly', '--week', WEEK], env());
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/research: skipped, already completed/);
+    expect(run.stdout).toMatch(/Council decision \(chairman: offline\/peer-weighted\)/);
+    expect(run.stdout).toMatch(/OFFLINE deterministic quant personas/);
+    expect(run.stdout).toMatch(/mean rank/);
+    expect(run.stdout.match(/^ {2}[1-6] {5}/gm)).toHaveLength(6);
+  });
+
+  it('status and accounts read what the run stored', async () => {
+    const status = await cli(['status', '--json'], env());
+    expect(JSON.parse(status.stdout)).toEqual([expect.objectContaining({ week_id: WEEK, status: 'completed', mode: 'offline' })]);
+    const accounts = await cli(['accounts', '--json'], env());
+    const states = JSON.parse(accounts.stdout);
+    expect(states).toHaveLength(6);
+    expect(states.every((s: { equity: number }) => s.equity > 90_000 && s.equity < 110_000)).toBe(true);
+  });
+});
+
+describe('step commands', () => {
+  const env = () => ({ LLM_TRADING_HOME: home('steps') });
+
+  it('a step before its inputs names the command to run first, and --json still reports how far it got', async () => {
+    const early = await cli(['pm_pitches', '--week', WEEK, '--json'], env());
+    expect(early.code).toBe(1);
+    expect(JSON.parse(early.stdout)).toMatchObject({ status: 'failed', stages: { snapshot: 'pending' } });
+    expect(early.stderr.trimEnd().split('\n').at(-1)).toBe(
+      `llm-trading: snapshot has not completed for week ${WEEK}: run \`llm-trading research --week ${WEEK}\` first`,
+    );
+  });
+
+  it('research → pm_pitches → peer_review → chairman → execute, each alone', async () => {
+    for (const step of [['research'], ['pm_pitches'], ['peer_review'], ['chairman'], ['execute', '--account', '3']]) {
+      const run = await cli([...step, '--week', WEEK, '--json'], env());
+      expect(run.code, `${step.join(' ')}: ${run.stderr}`).toBe(0);
+    }
+    const one = await cli(['status', '--json'], env());
+    expect(JSON.parse(one.stdout)[0].status).toBe('partial');
+    const all = await cli(['execute', '--all-accounts', '--week', WEEK, '--json'], env());
+    const result = JSON.parse(all.stdout);
+    expect(result.status).toBe('completed');
+    // Account 3 was executed first; the full run re-submitted its orders as duplicates (no second fill).
+    expect(
+      result.accounts.find((a: { account_id: number }) => a.account_id === 3).orders.every((o: { duplicate: boolean }) => o.duplicate),
+    ).toBe(true);
+    const again = await cli(['chairman', '--week', WEEK], env());
+    expect(again.stderr).toMatch(/chairman: skipped, already completed \(use --force to re-run\)/);
+  });
+});
+
+describe('bad input: one clear line on stderr, exit 1', () => {
+  const env = () => ({ LLM_TRADING_HOME: home('bad') });
+  const cases: [string, string[], RegExp][] = [
+    ['unknown command', ['run_weeky'], /^llm-trading: unknown command 'run_weeky' \(Did you mean run_weekly\?\)$/],
+    ['unknown flag', ['run_weekly', '--frobnicate'], /^llm-trading: unknown option '--frobnicate'$/],
+    ['malformed date', ['run_weekly', '--week', '2024-3-6'], /expected a date YYYY-MM-DD, got "2024-3-6"/],
+    ['impossible date', ['run_weekly', '--week', '2024-02-30'], /"2024-02-30" is not a calendar date/],
+    [
+      'not a Wednesday',
+      ['run_weekly', '--week', '2024-03-07'],
+      /^llm-trading: 2024-03-07 is a Thursday; the weekly run is on Wednesdays \(config\/schedule.yaml\): use 2024-03-06$/,
+    ],
+    [
+      'before the data',
+      ['run_weekly', '--week', '1999-01-06'],
+      /^llm-trading: no market data for the week of 1999-01-06: the bundled data covers 2010-01-04\.\.2025-06-27/,
+    ],
+    ['after the data', ['run_weekly', '--week', '2025-09-03'], /no market data for the week of 2025-09-03/],
+    ['unknown account', ['execute', '--account', '7'], /expected an account number 1\.\.6, got "7"/],
+    ['execute without accounts', ['execute'], /^llm-trading: execute needs --all-accounts or --account N$/],
+  ];
+  it.each(cases)('%s', async (_name, argv, message) => {
+    const run = await cli(argv, env());
+    expect(run.code).toBe(1);
+    expect(oneLine(run.stderr)).toMatch(message);
+    expect(run.stdout).toBe('');
+  });
+
+  it('leaves nothing behind after a rejected date', async () => {
+    const status = await cli(['status', '--json'], env());
+    expect(JSON.parse(status.stdout)).toEqual([]);
+  });
+
+  it('an invalid config file', async () => {
+    const dir = join(root, 'config');
+    cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'models.yaml'),
+      readFileSync(join(dir, 'models.yaml'), 'utf8').replace('starting_cash: 100000', 'starting_cash: -5'),
+    );
+    const run = await cli(['run_weekly'], { ...env(), LLM_TRADING_CONFIG_DIR: dir });
+    expect(run.code).toBe(1);
+    expect(oneLine(run.stderr)).toMatch(/^llm-trading: .*models\.yaml: risk\.starting_cash: .*0/);
+  });
+
+  it('an unwritable or corrupted LLM_TRADING_HOME', async () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const unwritable = await cli(['status'], { LLM_TRADING_HOME: file });
+    expect(unwritable.code).toBe(1);
+    expect(oneLine(unwritable.stderr)).toMatch(/^llm-trading: LLM_TRADING_HOME .*a-file is not a writable directory/);
+
+    const corrupted = join(root, 'corrupted');
+    mkdirSync(join(corrupted, 'pgdata'), { recursive: true });
+    writeFileSync(join(corrupted, 'pgdata', 'PG_VERSION'), 'garbage\n');
+    const run = await cli(['status'], { LLM_TRADING_HOME: corrupted });
+    expect(run.code).toBe(1);
+    expect(oneLine(run.stderr)).toMatch(/^llm-trading: cannot open the embedded database .* it may be corrupted/);
+  });
+
+  it('a DATABASE_URL that refuses connections, without showing its password', async () => {
+    const run = await cli(['status'], { DATABASE_URL: 'postgres://trader:s3cret-pw@127.0.0.1:1/llm', DB_COMMAND_TIMEOUT: '5' });
+    expect(run.code).toBe(1);
+    const line = oneLine(run.stderr);
+    expect(line).toMatch(/^llm-trading: cannot connect to postgresql:\/\/trader@127\.0\.0\.1:1\/llm: connect ECONNREFUSED/);
+    expect(line).not.toContain('s3cret-pw');
+  });
+});
