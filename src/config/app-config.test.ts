@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     expect(errorOf(configWith('models.yaml', (t) => t.replace('max_position: 0.95', 'max_position: 3')))).toMatch(
       /models\.yaml: risk\.max_position: .*(<=|less than or equal).*1/i,
     );
-    expect(errorOf(configWith('schedule.yaml', (t) => t.replace('"12:00"', '"12:75"')))).toMatch(
+    expect(errorOf(configWith('schedule.yaml', (t) => t.replace(/['"]12:00['"]/, '"12:75"')))).toMatch(
       /schedule\.yaml: checkpoints\.1: expected HH:MM/,
     );
     expect(errorOf(configWith('assets.yaml', (t) => t.replace('ticker: IWM', 'ticker: iwm')))).toMatch(
