@@ -61,6 +61,23 @@ export function renderSummary(result: WeeklyResult): string {
     }
   }
 
+  const held = result.held_to_week_end;
+  if (held) {
+    lines.push('', `Held to the ${held.date} close (no checkpoints yet; a preview, not the postmortem)`);
+    const ranked = [...held.accounts].sort((a, b) => b.pnl - a.pnl);
+    for (const a of ranked) lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(money(a.equity), 14)}${pct(a.pnl_pct)}`);
+    lines.push(`  benchmarks: FLAT ${pct(held.benchmarks.flat_pct)} · SPY buy-and-hold ${pct(held.benchmarks.spy_buy_hold_pct)}`);
+    const council = held.accounts.find((a) => a.owner === 'council');
+    const individuals = held.accounts.filter((a) => a.owner !== 'council');
+    if (council && individuals.length > 0) {
+      const beaten = individuals.filter((a) => council.pnl > a.pnl).length;
+      const mean = individuals.reduce((sum, a) => sum + a.pnl_pct, 0) / individuals.length;
+      lines.push(
+        `  council ${pct(council.pnl_pct)} beat ${beaten} of ${individuals.length} individual PMs (their mean ${pct(mean)}) this week`,
+      );
+    }
+  }
+
   const u = result.usage;
   lines.push(
     '',
@@ -79,6 +96,10 @@ function pad(text: string, width: number): string {
 
 function signed(n: number): string {
   return n > 0 ? `+${n}` : String(n);
+}
+
+function pct(x: number): string {
+  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
 }
 
 function fmt(n: number | null | undefined): string {

@@ -30,7 +30,19 @@ export interface WeeklyResult {
     notes: string | null;
   }[];
   usage: Usage;
+  /**
+   * Each account's equity if the week's positions were held untouched to the close of the last session
+   * of the week (no checkpoints), with the FLAT and SPY buy-and-hold benchmarks. Null while the week's
+   * end is not in the market data. A preview, not the postmortem: checkpoints may change positions.
+   */
+  held_to_week_end: HeldToWeekEnd | null;
   error?: string;
+}
+
+export interface HeldToWeekEnd {
+  date: string;
+  accounts: { account_id: number; owner: string; equity: number; pnl: number; pnl_pct: number }[];
+  benchmarks: { flat_pct: number; spy_buy_hold_pct: number };
 }
 
 type OutputOf = <S extends StageName>(stage: S) => StageOutputs[S] | null;
@@ -104,8 +116,35 @@ export async function buildWeeklyResult(
     decision: chairman ? { ...chairman.decision, provider: chairman.provider, model: chairman.model } : null,
     accounts,
     usage,
+    held_to_week_end: execute ? await heldToWeekEnd(app, week, execute) : null,
   };
 }
+
+async function heldToWeekEnd(app: App, week: WeekInfo, execute: StageOutputs['execute']): Promise<HeldToWeekEnd | null> {
+  const benchmark = app.config.assets.benchmark;
+  const [last] = await app.marketData.bars(benchmark, week.week_end, 1);
+  if (last?.date !== week.week_end) return null;
+  const close = async (ticker: string) => (await app.marketData.priceAt(ticker, week.week_end, '16:00')).price;
+  const accounts: HeldToWeekEnd['accounts'] = [];
+  for (const state of execute.accounts) {
+    let equity = state.cash;
+    for (const p of state.positions) equity += p.qty * (await close(p.ticker));
+    const start = app.config.models.risk.starting_cash;
+    const owner = app.config.models.accounts.find((a) => a.id === state.accountId)?.owner ?? '?';
+    accounts.push({
+      account_id: state.accountId,
+      owner,
+      equity: round2(equity),
+      pnl: round2(equity - start),
+      pnl_pct: round4((equity - start) / start),
+    });
+  }
+  const spyOpen = (await app.marketData.priceAt(benchmark, week.fill_date, '09:30')).price;
+  return { date: week.week_end, accounts, benchmarks: { flat_pct: 0, spy_buy_hold_pct: round4((await close(benchmark)) / spyOpen - 1) } };
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
 function tradeOf(
   owner: string,

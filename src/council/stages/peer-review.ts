@@ -109,17 +109,15 @@ export const peerReviewStage: Stage<'peer_review'> = {
       });
     }
     for (const a of output.aggregate) {
-      await tx
-        .insert(aggregates)
-        .values({
-          weekId,
-          seat: a.seat,
-          meanRank: a.mean_rank,
-          meanScore: a.mean_score,
-          votes: a.votes,
-          reviewCount: a.review_count,
-          rubricMeans: a.rubric_means,
-        });
+      await tx.insert(aggregates).values({
+        weekId,
+        seat: a.seat,
+        meanRank: a.mean_rank,
+        meanScore: a.mean_score,
+        votes: a.votes,
+        reviewCount: a.review_count,
+        rubricMeans: a.rubric_means,
+      });
     }
   },
 };
