@@ -39,6 +39,11 @@ export interface LlmRequest<T> {
   output: StructuredOutput<T>;
   /** Use the provider's asynchronous job API (submit, then poll), for deep research that takes minutes. */
   async?: boolean;
+  /**
+   * Per-HTTP-call timeout in seconds (for an async job: the whole job). Defaults to config/llm.yaml
+   * timeouts.call_seconds (research_seconds for async). `signal` still bounds everything.
+   */
+  timeoutSeconds?: number;
   signal: AbortSignal;
 }
 
@@ -53,6 +58,8 @@ export interface LlmUsage {
 
 /** One HTTP exchange (including failed attempts and cache hits), as stored in the audit log. */
 export interface LlmCallRecord {
+  /** Unique per record (the audit row's primary key and the event's idempotency key); set by the client. */
+  id?: string;
   weekId: string;
   stage: string;
   seat: string;
@@ -84,6 +91,8 @@ export interface LlmResult<T> {
   /** Citations returned by search-backed models (Perplexity), else []. */
   citations: readonly string[];
   calls: readonly LlmCallRecord[];
+  /** True when the value came from the response cache (no network call was made). */
+  cached?: boolean;
 }
 
 export interface LlmClient {

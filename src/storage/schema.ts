@@ -1,17 +1,7 @@
 // The database schema (drizzle). Migrations in ./migrations are generated from this file with
 // `npm run db:generate` and applied on open and by `llm-trading db migrate`.
 import { sql } from 'drizzle-orm';
-import {
-  bigserial,
-  doublePrecision,
-  integer,
-  jsonb,
-  numeric,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-} from 'drizzle-orm/pg-core';
+import { bigserial, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 const money = (name: string) => numeric(name, { precision: 20, scale: 6, mode: 'number' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -186,7 +176,57 @@ export const positions = pgTable(
     ticker: text('ticker').notNull(),
     qty: money('qty').notNull(),
     avgEntryPrice: money('avg_entry_price').notNull(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp('updated_at', { withTimezone: true })
+      .notNull()
+      .default(sql`now()`),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.ticker] })],
+);
+
+/**
+ * Content-addressed cache of validated LLM answers (src/llm/response-cache.ts). The key is the sha256
+ * of the canonical request; only answers that passed validation are written, so a replayed week
+ * makes zero network calls and never replays a broken answer.
+ */
+export const llmCache = pgTable('llm_cache', {
+  key: text('key').primaryKey(),
+  provider: text('provider').notNull(),
+  model: text('model').notNull(),
+  response: jsonb('response').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * Every LLM HTTP exchange (failed attempts and cache hits included), secrets redacted. Token and cost
+ * columns are flattened from `usage` so per-seat and per-run totals are plain SUMs.
+ */
+export const llmCalls = pgTable(
+  'llm_calls',
+  {
+    id: text('id').primaryKey(),
+    weekId: text('week_id').notNull(),
+    stage: text('stage').notNull(),
+    seat: text('seat').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    attempt: integer('attempt').notNull(),
+    status: text('status').notNull(),
+    httpStatus: integer('http_status'),
+    error: text('error'),
+    latencyMs: integer('latency_ms').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    reasoningTokens: integer('reasoning_tokens').notNull(),
+    cachedTokens: integer('cached_tokens').notNull(),
+    // Ten decimals: a cheap call costs fractions of a micro-dollar, and totals are sums of these.
+    costUsd: numeric('cost_usd', { precision: 20, scale: 10, mode: 'number' }).notNull(),
+    costSource: text('cost_source').notNull(),
+    usage: jsonb('usage').notNull(),
+    cacheKey: text('cache_key').notNull(),
+    request: jsonb('request').notNull(),
+    responseText: text('response_text'),
+    citations: jsonb('citations').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('llm_calls_week_idx').on(t.weekId, t.stage, t.seat)],
 );

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import type { LlmCallRecord, LlmCallSink } from '../ports/llm.js';
+import type { Db } from '../storage/db.js';
+import { appendEvent } from '../storage/event-store.js';
+import { llmCalls } from '../storage/schema.js';
+import { redactDeep } from './redact.js';
+
+/**
+ * The audit trail of LLM calls: one `llm_calls` row (queried for per-seat and per-run usage) and one
+ * 'llm_call' event (the append-only log holding every prompt and raw response) per HTTP exchange.
+ * Records are redacted again here — the client already did, but storage is the last line of defence.
+ */
+export class DbLlmCallSink implements LlmCallSink {
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: readonly string[] = [],
+  ) {}
+
+  async record(call: LlmCallRecord): Promise<void> {
+    const id = call.id ?? randomUUID();
+    const safe = redactDeep({ ...call, id }, this.secrets);
+    await this.db.transaction(async (tx) => {
+      await tx
+        .insert(llmCalls)
+        .values({
+          id,
+          weekId: safe.weekId,
+          stage: safe.stage,
+          seat: safe.seat,
+          provider: safe.provider,
+          model: safe.model,
+          attempt: safe.attempt,
+          status: safe.status,
+          httpStatus: safe.http_status,
+          error: safe.error,
+          latencyMs: Math.round(safe.latency_ms),
+          promptTokens: safe.usage.prompt_tokens,
+          completionTokens: safe.usage.completion_tokens,
+          reasoningTokens: safe.usage.reasoning_tokens,
+          cachedTokens: safe.usage.cached_tokens,
+          costUsd: safe.usage.cost_usd,
+          costSource: safe.cost_source,
+          usage: safe.usage,
+          cacheKey: safe.cache_key,
+          request: safe.request,
+          responseText: safe.response_text,
+          citations: [...safe.citations],
+        })
+        .onConflictDoNothing({ target: llmCalls.id });
+      await appendEvent(tx, {
+        key: `llm_call:${id}`,
+        weekId: safe.weekId,
+        kind: 'llm_call',
+        stage: safe.stage,
+        seat: safe.seat,
+        payload: safe,
+      });
+    });
+  }
+}
+
+/** Keeps records in memory (tests, and callers that persist them elsewhere). */
+export class MemoryLlmCallSink implements LlmCallSink {
+  readonly calls: LlmCallRecord[] = [];
+  async record(call: LlmCallRecord): Promise<void> {
+    this.calls.push(call);
+  }
+}
+
+export interface SeatLlmUsage {
+  stage: string;
+  seat: string;
+  calls: number;
+  cacheHits: number;
+  failedCalls: number;
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  cachedTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  /** True when some call's cost was unknown (cost_source 'none'), so costUsd is a lower bound. */
+  costIncomplete: boolean;
+}
+
+/** Per-stage, per-seat totals of one week's LLM calls (for `status`, the postmortem and `--json` usage). */
+export async function llmUsageOfWeek(db: Db, weekId: string, stage?: string): Promise<SeatLlmUsage[]> {
+  const where = stage ? and(eq(llmCalls.weekId, weekId), eq(llmCalls.stage, stage)) : eq(llmCalls.weekId, weekId);
+  const rows = await db
+    .select({
+      stage: llmCalls.stage,
+      seat: llmCalls.seat,
+      calls: sql<string>`count(*)`,
+      cacheHits: sql<string>`count(*) filter (where ${llmCalls.status} = 'cache_hit')`,
+      failedCalls: sql<string>`count(*) filter (where ${llmCalls.status} not in ('ok', 'cache_hit'))`,
+      promptTokens: sql<string>`coalesce(sum(${llmCalls.promptTokens}), 0)`,
+      completionTokens: sql<string>`coalesce(sum(${llmCalls.completionTokens}), 0)`,
+      reasoningTokens: sql<string>`coalesce(sum(${llmCalls.reasoningTokens}), 0)`,
+      cachedTokens: sql<string>`coalesce(sum(${llmCalls.cachedTokens}), 0)`,
+      costUsd: sql<string>`coalesce(sum(${llmCalls.costUsd}), 0)`,
+      latencyMs: sql<string>`coalesce(sum(${llmCalls.latencyMs}), 0)`,
+      unknownCost: sql<string>`count(*) filter (where ${llmCalls.costSource} = 'none' and ${llmCalls.status} = 'ok')`,
+    })
+    .from(llmCalls)
+    .where(where)
+    .groupBy(llmCalls.stage, llmCalls.seat)
+    .orderBy(llmCalls.stage, llmCalls.seat);
+  // Aggregates come back as strings from node-postgres (bigint/numeric) and as numbers from PGlite.
+  return rows.map((r) => ({
+    stage: r.stage,
+    seat: r.seat,
+    calls: Number(r.calls),
+    cacheHits: Number(r.cacheHits),
+    failedCalls: Number(r.failedCalls),
+    promptTokens: Number(r.promptTokens),
+    completionTokens: Number(r.completionTokens),
+    reasoningTokens: Number(r.reasoningTokens),
+    cachedTokens: Number(r.cachedTokens),
+    costUsd: Number(r.costUsd),
+    latencyMs: Number(r.latencyMs),
+    costIncomplete: Number(r.unknownCost) > 0,
+  }));
+}

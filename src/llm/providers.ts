@@ -1,0 +1,149 @@
+import type { Env } from '../config/env.js';
+import type { JsonMode, LlmConfig } from './llm-config.js';
+
+/**
+ * Provider presets: where an OpenAI-compatible endpoint lives, how to authenticate, which structured
+ * output mode it understands and whether it has an asynchronous job API. Base URLs come from Env (so
+ * every one can be pointed at a stand-in) and keys from Env or the variable a custom provider names.
+ */
+export interface ProviderPreset {
+  name: string;
+  baseURL: string;
+  /** Never logged, never stored: only the SDK client and the redactor see it. */
+  apiKey: string | undefined;
+  /** Where the key comes from, for messages ("set OPENROUTER_API_KEY"). */
+  keyEnv: string | undefined;
+  headers: Record<string, string>;
+  jsonMode: JsonMode;
+  /** response_format json_schema is understood (the strongest structured-output mode). */
+  supportsJsonSchema: boolean;
+  /** POST {asyncPath} then GET {asyncPath}/{id} (Perplexity's async chat completions). */
+  supportsAsync: boolean;
+  asyncPath: string | undefined;
+  /** OpenRouter: ask for usage accounting (`usage: {include: true}`) so `usage.cost` is reported. */
+  requestUsageAccounting: boolean;
+  builtin: boolean;
+}
+
+/** Attribution headers OpenRouter shows on its dashboards; they carry no secret. */
+const OPENROUTER_HEADERS = { 'HTTP-Referer': 'https://github.com/llm-trading/llm-trading', 'X-Title': 'LLM Trading' };
+
+function builtinPresets(env: Env): ProviderPreset[] {
+  const common = { supportsAsync: false, asyncPath: undefined, requestUsageAccounting: false, builtin: true, headers: {} };
+  return [
+    {
+      ...common,
+      name: 'requesty',
+      baseURL: env.baseUrls.requesty,
+      apiKey: env.keys.requesty,
+      keyEnv: 'REQUESTY_API_KEY',
+      jsonMode: 'json_schema',
+      supportsJsonSchema: true,
+    },
+    {
+      ...common,
+      name: 'openrouter',
+      baseURL: env.baseUrls.openrouter,
+      apiKey: env.keys.openrouter,
+      keyEnv: 'OPENROUTER_API_KEY',
+      headers: { ...OPENROUTER_HEADERS },
+      jsonMode: 'json_schema',
+      supportsJsonSchema: true,
+      requestUsageAccounting: true,
+    },
+    {
+      ...common,
+      name: 'perplexity',
+      baseURL: env.baseUrls.perplexity,
+      apiKey: env.keys.perplexity,
+      keyEnv: 'PERPLEXITY_API_KEY',
+      jsonMode: 'json_schema',
+      supportsJsonSchema: true,
+      supportsAsync: true,
+      asyncPath: '/async/chat/completions',
+    },
+    {
+      ...common,
+      name: 'gemini',
+      baseURL: env.baseUrls.gemini,
+      apiKey: env.keys.gemini,
+      keyEnv: 'GEMINI_API_KEY',
+      jsonMode: 'json_schema',
+      supportsJsonSchema: true,
+    },
+  ];
+}
+
+function customPresets(config: LlmConfig, processEnv: NodeJS.ProcessEnv): ProviderPreset[] {
+  return Object.entries(config.providers).map(([name, p]) => {
+    const key = p.api_key_env ? processEnv[p.api_key_env]?.trim() : undefined;
+    return {
+      name,
+      baseURL: p.base_url,
+      apiKey: key === '' ? undefined : key,
+      keyEnv: p.api_key_env,
+      headers: { ...(p.headers ?? {}) },
+      jsonMode: p.json_mode,
+      supportsJsonSchema: p.json_mode === 'json_schema',
+      supportsAsync: false,
+      asyncPath: undefined,
+      requestUsageAccounting: false,
+      builtin: false,
+    };
+  });
+}
+
+/** Every provider by name: the four built-ins, then config/llm.yaml's custom ones. */
+export function resolveProviders(env: Env, config: LlmConfig, processEnv: NodeJS.ProcessEnv = process.env): Map<string, ProviderPreset> {
+  return new Map([...builtinPresets(env), ...customPresets(config, processEnv)].map((p) => [p.name, p]));
+}
+
+/** A custom provider without api_key_env is a local server (Ollama, vLLM) that needs no key. */
+export function requiresKey(preset: ProviderPreset): boolean {
+  return preset.builtin || preset.keyEnv !== undefined;
+}
+
+/** Every secret the redactor must hide: all configured key values, present or not in use. */
+export function secretsOf(providers: Map<string, ProviderPreset>): string[] {
+  return [...providers.values()].map((p) => p.apiKey).filter((k): k is string => typeof k === 'string' && k.length > 0);
+}
+
+export interface ProviderDescription {
+  name: string;
+  baseURL: string;
+  /** Whether a key is configured — the key itself is never part of a description. */
+  keyPresent: boolean;
+  /** False for a local server declared without api_key_env: such a provider is usable without a key. */
+  keyRequired: boolean;
+  keyEnv: string | null;
+  jsonMode: JsonMode;
+  supportsAsync: boolean;
+  builtin: boolean;
+}
+
+/** For `llm-trading models`: what each provider points at and whether its key is set. */
+export function describeProviders(env: Env, config: LlmConfig, processEnv: NodeJS.ProcessEnv = process.env): ProviderDescription[] {
+  return [...resolveProviders(env, config, processEnv).values()].map((p) => ({
+    name: p.name,
+    baseURL: withoutCredentials(p.baseURL),
+    keyPresent: p.apiKey !== undefined,
+    keyRequired: requiresKey(p),
+    keyEnv: p.keyEnv ?? null,
+    jsonMode: p.jsonMode,
+    supportsAsync: p.supportsAsync,
+    builtin: p.builtin,
+  }));
+}
+
+/** A base URL may carry user:password or a ?key= query; neither belongs on a screen. */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '<unparseable base URL>';
+  }
+}

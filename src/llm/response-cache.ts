@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { ChatMessage, LlmUsage } from '../ports/llm.js';
+import type { Db } from '../storage/db.js';
+import { llmCache } from '../storage/schema.js';
+import type { CacheMode } from './llm-config.js';
+
+/**
+ * Content-addressed cache of validated answers. The key covers everything that shapes the answer
+ * (provider, model, messages, schema, sampling parameters), so a hit is exactly the answer this
+ * request would have been given before. Backtests and replays read it to make zero network calls.
+ */
+export interface CacheKeyParts {
+  provider: string;
+  model: string;
+  messages: readonly ChatMessage[];
+  schemaName: string;
+  jsonSchema: Record<string, unknown>;
+  temperature: number | null;
+  maxTokens: number | null;
+  /** Anything else that changes the answer (async mode, structured-output mode). */
+  params: Record<string, unknown>;
+}
+
+export function cacheKey(parts: CacheKeyParts): string {
+  return createHash('sha256').update(canonicalJson(parts)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level, so equal values always hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** What a hit gives back: the answer text, the value extracted from it, and who produced it. */
+export interface CachedAnswer {
+  raw: string;
+  value: unknown;
+  /** The model that answered (a fallback model when the primary failed). */
+  model: string;
+  citations: string[];
+  /** The original call's usage, for reference; a hit itself costs nothing. */
+  usage: LlmUsage;
+}
+
+export interface LlmResponseCache {
+  get(key: string): Promise<CachedAnswer | undefined>;
+  put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void>;
+}
+
+/**
+ * How the client uses the cache: the config's `cache.live` mode, unless the caller overrides it —
+ * 'use' (backtests, replays: read and write) or 'bypass' (`--no-cache`: never read, still write, so a
+ * later replay of this run makes no network calls).
+ */
+export type CacheOverride = 'use' | 'bypass';
+
+export function effectiveCacheMode(live: CacheMode, override: CacheOverride | undefined): CacheMode {
+  if (override === 'use') return 'read_write';
+  if (override === 'bypass') return 'write_only';
+  return live;
+}
+
+export class DbLlmResponseCache implements LlmResponseCache {
+  constructor(private readonly db: Db) {}
+
+  async get(key: string): Promise<CachedAnswer | undefined> {
+    const rows = await this.db.select({ response: llmCache.response }).from(llmCache).where(eq(llmCache.key, key)).limit(1);
+    return rows[0]?.response as CachedAnswer | undefined;
+  }
+
+  async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {
+    // The first validated answer stays: two racing identical requests must not flip a replay's input.
+    await this.db
+      .insert(llmCache)
+      .values({ key, provider: entry.provider, model: entry.model, response: entry.answer })
+      .onConflictDoNothing({ target: llmCache.key });
+  }
+}
+
+/** In-process cache (tests, or runs without a store). */
+export class MemoryLlmResponseCache implements LlmResponseCache {
+  readonly entries = new Map<string, CachedAnswer>();
+  async get(key: string): Promise<CachedAnswer | undefined> {
+    return this.entries.get(key);
+  }
+  async put(key: string, entry: { answer: CachedAnswer }): Promise<void> {
+    if (!this.entries.has(key)) this.entries.set(key, entry.answer);
+  }
+}

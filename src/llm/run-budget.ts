@@ -1,0 +1,83 @@
+import type { ChatMessage } from '../ports/llm.js';
+import type { Price } from './llm-config.js';
+
+/**
+ * The spending cap of one weekly run. The client asks for a reservation before every network call and
+ * settles it with the actual cost afterwards. Reservations count against the cap while calls are in
+ * flight, so five PMs calling in parallel cannot each see the same headroom and overshoot together.
+ */
+export class BudgetExceededError extends Error {
+  constructor(
+    readonly capUsd: number,
+    readonly spentUsd: number,
+    readonly estimateUsd: number,
+    what: string,
+  ) {
+    super(
+      `LLM budget of $${usd(capUsd)} per run would be exceeded by ${what}: ` +
+        `$${usd(spentUsd)} spent or in flight + an estimated $${usd(estimateUsd)} for this call`,
+    );
+    this.name = 'BudgetExceededError';
+  }
+}
+
+/** Dollars with up to 4 decimals and no trailing zeros: "10", "0.295", "0.0081". */
+function usd(n: number): string {
+  return String(Number(n.toFixed(4)));
+}
+
+export interface BudgetReservation {
+  readonly estimateUsd: number;
+  /** Replace the estimate with what the call actually cost (0 when it failed before any usage). */
+  settle(actualUsd: number): void;
+}
+
+export class RunBudget {
+  private spent = 0;
+  private inFlight = 0;
+
+  constructor(readonly capUsd: number) {
+    if (!(capUsd >= 0) || !Number.isFinite(capUsd)) throw new RangeError(`budget cap must be a finite number >= 0, got ${capUsd}`);
+  }
+
+  get spentUsd(): number {
+    return this.spent;
+  }
+
+  get remainingUsd(): number {
+    return Math.max(0, this.capUsd - this.spent - this.inFlight);
+  }
+
+  /** Throws BudgetExceededError (and reserves nothing) when spent + in flight + estimate would pass the cap. */
+  reserve(estimateUsd: number, what: string): BudgetReservation {
+    const committed = this.spent + this.inFlight;
+    if (committed + estimateUsd > this.capUsd) throw new BudgetExceededError(this.capUsd, committed, estimateUsd, what);
+    this.inFlight += estimateUsd;
+    let settled = false;
+    return {
+      estimateUsd,
+      settle: (actualUsd: number) => {
+        if (settled) return;
+        settled = true;
+        this.inFlight -= estimateUsd;
+        this.spent += Math.max(0, actualUsd);
+      },
+    };
+  }
+
+  /** Records a cost that was not reserved (none today; kept for callers that spend outside the client). */
+  charge(actualUsd: number): void {
+    this.spent += Math.max(0, actualUsd);
+  }
+}
+
+/**
+ * A deliberately pessimistic estimate: prompt characters / 4 as input tokens (no cache discount) and
+ * the full output allowance. An unknown price estimates 0 — the cap then only stops calls once the
+ * reported costs have used it up.
+ */
+export function estimateCallUsd(messages: readonly ChatMessage[], maxOutputTokens: number, price: Price | undefined): number {
+  if (!price) return 0;
+  const promptChars = messages.reduce((n, m) => n + m.content.length, 0);
+  return ((promptChars / 4) * price.input_per_mtok + maxOutputTokens * price.output_per_mtok) / 1_000_000;
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { extractJson } from '../../src/llm/json-extract.js';
+import { repairMessage, validateAnswer } from '../../src/llm/output-validation.js';
+import { GOOD_TRADE, TRADE_OUTPUT } from './fixtures.js';
+
+const good = JSON.stringify(GOOD_TRADE);
+
+describe('extractJson', () => {
+  it('parses plain JSON', () => {
+    expect(extractJson(good)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('finds JSON inside prose, including prose that contains braces', () => {
+    expect(extractJson(`Here you go:\n${good}\nThanks.`)).toEqual({ ok: true, value: GOOD_TRADE });
+    expect(extractJson(`I weighed {SPY, TLT} first. Final: ${good}`)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('prefers a fenced block and ignores <think> reasoning', () => {
+    const text = `<think>maybe {"ticker": "SPY"}</think>\nAnswer:\n\`\`\`json\n${good}\n\`\`\`\nDone.`;
+    expect(extractJson(text)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('repairs trailing commas', () => {
+    expect(extractJson('{"ticker": "GLD", "direction": "LONG", "conviction": 2, "reason": "x",}')).toEqual({
+      ok: true,
+      value: { ticker: 'GLD', direction: 'LONG', conviction: 2, reason: 'x' },
+    });
+    expect(extractJson('{"a": [1, 2, 3,],}')).toEqual({ ok: true, value: { a: [1, 2, 3] } });
+  });
+
+  it('reports truncated JSON as truncated instead of closing it', () => {
+    const result = extractJson(good.slice(0, 40));
+    expect(result.ok).toBe(false);
+    expect(result).toMatchObject({ truncated: true });
+    expect(extractJson('```json\n{"ticker": "GLD", "reason": "cut o')).toMatchObject({ ok: false, truncated: true });
+  });
+
+  it('reports an answer with no JSON', () => {
+    expect(extractJson('I would rather not say.')).toEqual({ ok: false, error: 'no JSON object found in the answer', truncated: false });
+    expect(extractJson('   ')).toMatchObject({ ok: false, truncated: false });
+  });
+
+  it('keeps brackets inside strings out of the bracket count', () => {
+    const value = { reason: 'range {1..3] and "quoted } brace"', n: 1 };
+    expect(extractJson(`pre ${JSON.stringify(value)} post`)).toEqual({ ok: true, value });
+  });
+});
+
+describe('validateAnswer', () => {
+  it('lists every schema error with its path, then the rule errors', () => {
+    const bad = validateAnswer(JSON.stringify({ ticker: 'XLE', direction: 'LONG', conviction: 7 }), TRADE_OUTPUT, 'stop');
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.errors).toHaveLength(3);
+    expect(bad.errors[0]).toMatch(/^ticker: .*SPY.*TLT.*GLD/);
+    expect(bad.errors[1]).toMatch(/^conviction: .*(<=|less than or equal).*2/i);
+    expect(bad.errors[2]).toMatch(/^reason: /);
+    const rule = validateAnswer(JSON.stringify({ ...GOOD_TRADE, conviction: -1 }), TRADE_OUTPUT, 'stop');
+    expect(rule).toEqual({ ok: false, errors: ['conviction: must be > 0 for a LONG trade'], truncated: false });
+  });
+
+  it('mentions the token limit when the answer stopped at finish_reason length', () => {
+    const cut = validateAnswer(good.slice(0, 30), TRADE_OUTPUT, 'length');
+    expect(cut).toMatchObject({ ok: false, truncated: true });
+    if (!cut.ok) expect(cut.errors[0]).toMatch(/output token limit/);
+  });
+
+  it('builds a re-ask that quotes the errors one per line', () => {
+    const message = repairMessage('mini_trade', ['ticker: bad', 'reason: missing'], false);
+    expect(message.role).toBe('user');
+    expect(message.content.split('\n')).toEqual(expect.arrayContaining(['- ticker: bad', '- reason: missing']));
+  });
+});

@@ -1,0 +1,159 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DbLlmCallSink, llmUsageOfWeek } from '../../src/llm/call-audit.js';
+import { createLlmClient } from '../../src/llm/index.js';
+import { LlmSeatError } from '../../src/llm/seat-error.js';
+import type { Store } from '../../src/storage/db.js';
+import { events, llmCache, llmCalls } from '../../src/storage/schema.js';
+import { reply, startStandIn, type StandIn, type StandInScript } from '../helpers/llm-stand-in.js';
+import { storeFactories } from '../helpers/stores.js';
+import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, tradeRequest } from './fixtures.js';
+
+describe.each(storeFactories)('LLM storage on $name', (factory) => {
+  let store: Store;
+  let standIns: StandIn[] = [];
+  beforeAll(async () => {
+    store = await factory.open();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+  afterEach(async () => {
+    await Promise.all(standIns.map((s) => s.close()));
+    standIns = [];
+  });
+
+  async function clientOn(script: StandInScript, cacheOverride?: 'use' | 'bypass') {
+    const standIn = await startStandIn(script);
+    standIns.push(standIn);
+    // The production wiring: DbLlmResponseCache + DbLlmCallSink redacting the env's keys.
+    const client = createLlmClient({
+      env: standInEnv(standIn.url),
+      config: testLlmConfig(),
+      db: store.db,
+      ...(cacheOverride ? { cacheOverride } : {}),
+    });
+    return { standIn, client };
+  }
+
+  it('a replay is answered from llm_cache with zero requests', async () => {
+    const weekId = '2024-05-01';
+    const live = await clientOn([reply.json(GOOD_TRADE, { cost: 0.031 })]);
+    const first = await live.client.complete(tradeRequest({ weekId }));
+    expect(first.cached).toBe(false);
+
+    const replay = await clientOn([], 'use');
+    const again = await replay.client.complete(tradeRequest({ weekId }));
+    expect(again).toMatchObject({ value: GOOD_TRADE, cached: true });
+    expect(replay.standIn.requests).toHaveLength(0);
+
+    const rows = await store.db.select().from(llmCache).where(eq(llmCache.key, first.calls[0]!.cache_key));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      provider: 'openrouter',
+      model: 'openai/gpt-5.1',
+      response: { value: GOOD_TRADE, model: 'openai/gpt-5.1' },
+    });
+
+    const calls = await store.db.select().from(llmCalls).where(eq(llmCalls.weekId, weekId)).orderBy(llmCalls.createdAt);
+    expect(calls.map((c) => [c.status, c.costUsd])).toEqual([
+      ['ok', 0.031],
+      ['cache_hit', 0],
+    ]);
+  });
+
+  it('--no-cache (bypass) asks the provider again even when an answer is cached', async () => {
+    const weekId = '2024-05-08';
+    await (await clientOn([reply.json(GOOD_TRADE)])).client.complete(tradeRequest({ weekId }));
+    const bypass = await clientOn([reply.json(GOOD_TRADE)], 'bypass');
+    expect((await bypass.client.complete(tradeRequest({ weekId }))).cached).toBe(false);
+    expect(bypass.standIn.requests).toHaveLength(1);
+  });
+
+  it('records every call as an llm_calls row and an llm_call event, and sums usage per seat', async () => {
+    const weekId = '2024-05-15';
+    const { client } = await clientOn([
+      reply.status(500),
+      reply.json(GOOD_TRADE, { cost: 0.01, usage: { prompt_tokens: 100, completion_tokens: 50, reasoning_tokens: 20, cached_tokens: 30 } }),
+      reply.json(GOOD_TRADE, { cost: 0.02, usage: { prompt_tokens: 200, completion_tokens: 60 } }),
+    ]);
+    const gpt = await client.complete(tradeRequest({ weekId }));
+    await client.complete(tradeRequest({ weekId, seat: 'sonnet', model: 'anthropic/claude-sonnet-4.5' }));
+
+    const rows = await store.db.select().from(llmCalls).where(eq(llmCalls.weekId, weekId));
+    expect(rows).toHaveLength(3);
+    const failed = rows.find((r) => r.status === 'http_error')!;
+    expect(failed).toMatchObject({ httpStatus: 500, seat: 'gpt', attempt: 1, costUsd: 0, costSource: 'none' });
+    const ok = rows.find((r) => r.id === gpt.calls[1]!.id)!;
+    expect(ok).toMatchObject({
+      status: 'ok',
+      attempt: 2,
+      promptTokens: 100,
+      completionTokens: 50,
+      reasoningTokens: 20,
+      cachedTokens: 30,
+      costUsd: 0.01,
+    });
+    expect(ok.usage).toEqual(gpt.calls[1]!.usage);
+    expect(ok.request).toMatchObject({ params: { model: 'openai/gpt-5.1', schema: 'mini_trade' } });
+
+    const logged = await store.db.select().from(events).where(eq(events.kind, 'llm_call'));
+    const ofWeek = logged.filter((e) => e.weekId === weekId);
+    expect(ofWeek.map((e) => e.idempotencyKey).sort()).toEqual(rows.map((r) => `llm_call:${r.id}`).sort());
+    expect(ofWeek.find((e) => e.idempotencyKey === `llm_call:${ok.id}`)!.payload).toMatchObject({
+      status: 'ok',
+      seat: 'gpt',
+      response_text: expect.stringContaining('GLD'),
+    });
+
+    // Recording the same call twice (a retried write) adds nothing.
+    await new DbLlmCallSink(store.db).record(gpt.calls[1]!);
+    expect(await store.db.select().from(llmCalls).where(eq(llmCalls.weekId, weekId))).toHaveLength(3);
+
+    const usage = await llmUsageOfWeek(store.db, weekId);
+    expect(usage).toEqual([
+      {
+        stage: 'pm_pitches',
+        seat: 'gpt',
+        calls: 2,
+        cacheHits: 0,
+        failedCalls: 1,
+        promptTokens: 100,
+        completionTokens: 50,
+        reasoningTokens: 20,
+        cachedTokens: 30,
+        costUsd: 0.01,
+        latencyMs: expect.any(Number),
+        costIncomplete: false,
+      },
+      expect.objectContaining({ seat: 'sonnet', calls: 1, failedCalls: 0, promptTokens: 200, costUsd: 0.02 }),
+    ]);
+  });
+
+  it('stores no key anywhere: not in llm_calls, events, llm_cache, nor in thrown messages', async () => {
+    const weekId = '2024-05-22';
+    // A gateway that echoes the Authorization header in its error, then a model that repeats it in its
+    // answer, and a prompt that (by mistake) contains a key.
+    const leaky = await clientOn([
+      reply.echoAuthorization(401),
+      reply.dynamic((req) => reply.json({ ...GOOD_TRADE, reason: `header was ${req.headers.authorization}` })),
+    ]);
+    const thrown: string[] = [];
+    try {
+      await leaky.client.complete(tradeRequest({ weekId }));
+    } catch (error) {
+      expect(error).toBeInstanceOf(LlmSeatError);
+      thrown.push((error as Error).message, String((error as Error).stack), JSON.stringify((error as LlmSeatError).calls));
+    }
+    const prompt = [{ role: 'user' as const, content: `context: my key is ${FAKE_KEYS.perplexity}` }];
+    const echoed = await leaky.client.complete(tradeRequest({ weekId, messages: prompt }));
+    thrown.push(JSON.stringify(echoed));
+    expect(echoed.value.reason).toBe('header was Bearer [REDACTED]');
+
+    const tables = await Promise.all([store.db.select().from(llmCalls), store.db.select().from(events), store.db.select().from(llmCache)]);
+    const text = [...tables.flat().map((row) => JSON.stringify(row)), ...thrown].join('\n');
+    expect(text).toContain('[REDACTED]');
+    for (const key of Object.values(FAKE_KEYS)) expect(text).not.toContain(key);
+    expect(leaky.standIn.requests[0]!.headers.authorization).toBe(`Bearer ${FAKE_KEYS.openrouter}`);
+  });
+});

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { redactDeep, redactSecrets } from '../../src/llm/redact.js';
+
+describe('redactSecrets', () => {
+  it('replaces configured keys, bearer tokens and provider-key-shaped strings', () => {
+    const text =
+      'key=my-custom-secret-1234 auth: Bearer abc.def-123 other sk-or-v1-0123456789abcdef pplx-0123456789abcdef AIza0123456789abcdefghijkl';
+    const out = redactSecrets(text, ['my-custom-secret-1234']);
+    expect(out).toBe('key=[REDACTED] auth: Bearer [REDACTED] other [REDACTED] [REDACTED] [REDACTED]');
+  });
+
+  it('ignores empty and tiny secrets instead of shredding the text', () => {
+    expect(redactSecrets('a normal sentence', ['', 'a'])).toBe('a normal sentence');
+  });
+
+  it('redacts inside nested values, keys included', () => {
+    const secret = 'zz-secret-value-42';
+    expect(redactDeep({ a: [`x ${secret}`], [secret]: { n: 1, s: secret } }, [secret])).toEqual({
+      a: ['x [REDACTED]'],
+      '[REDACTED]': { n: 1, s: '[REDACTED]' },
+    });
+  });
+});

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { BudgetExceededError, estimateCallUsd, RunBudget } from '../../src/llm/run-budget.js';
+
+describe('RunBudget', () => {
+  it('refuses a call whose estimate would pass the cap, and counts actual costs', () => {
+    const budget = new RunBudget(1);
+    const first = budget.reserve(0.6, 'call 1');
+    expect(() => budget.reserve(0.5, 'call 2')).toThrow(BudgetExceededError);
+    first.settle(0.2);
+    expect(budget.spentUsd).toBeCloseTo(0.2);
+    budget.reserve(0.5, 'call 2').settle(0.5);
+    expect(budget.spentUsd).toBeCloseTo(0.7);
+    expect(budget.remainingUsd).toBeCloseTo(0.3);
+    expect(() => budget.reserve(0.31, 'call 3')).toThrow(/budget of \$1 per run would be exceeded by call 3/);
+  });
+
+  it('counts reservations in flight, so parallel calls cannot overshoot together', () => {
+    const budget = new RunBudget(1);
+    const reservations = [budget.reserve(0.4, 'a'), budget.reserve(0.4, 'b')];
+    expect(() => budget.reserve(0.4, 'c')).toThrow(BudgetExceededError);
+    reservations.forEach((r) => r.settle(0.1));
+    reservations[0]!.settle(5); // settling twice has no effect
+    expect(budget.spentUsd).toBeCloseTo(0.2);
+  });
+
+  it('estimates prompt chars / 4 at the input price plus max tokens at the output price', () => {
+    const messages = [{ role: 'user' as const, content: 'x'.repeat(4000) }];
+    expect(estimateCallUsd(messages, 1000, { input_per_mtok: 2, output_per_mtok: 10 })).toBeCloseTo((1000 * 2 + 1000 * 10) / 1e6, 12);
+    expect(estimateCallUsd(messages, 1000, undefined)).toBe(0);
+  });
+});
