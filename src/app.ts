@@ -3,10 +3,8 @@ import type { Env } from './config/env.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
-import { OfflineChairman } from './pm/offline/peer-weighted-chairman.js';
-import { OfflinePortfolioManager, type PersonaName } from './pm/offline/offline-pm.js';
-import { OfflineResearcher } from './research/offline/macro-snapshot-researcher.js';
-import type { PortfolioManager } from './ports/agents.js';
+import { assignSeats, buildAgents } from './agent-roster.js';
+import { loadLlmConfig } from './llm/index.js';
 import type { Broker } from './ports/broker.js';
 import { SimulatedClock } from './ports/clock.js';
 import type { MarketData } from './ports/market-data.js';
@@ -31,6 +29,8 @@ export class UnsupportedAdapterError extends Error {}
 export interface OpenAppOptions {
   /** Force the offline agents even when LLM keys are present. */
   offline?: boolean;
+  /** --no-cache: always ask the models (answers are still recorded for replays). */
+  noCache?: boolean;
   /** An already open store (tests share one). */
   store?: Store;
 }
@@ -39,9 +39,18 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
   if (env.marketData !== 'bundled')
     throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   if (env.broker !== 'sim') throw new UnsupportedAdapterError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
-  const agents = buildAgents(env, config, options.offline === true);
+  const llmConfig = loadLlmConfig(config.dir);
+  // Seat assignment is validated before the database is opened, so a config error touches nothing.
+  assignSeats(env, config, llmConfig, options.offline === true);
   const marketData = new BundledMarketData({ dir: env.marketDataDir });
   const store = options.store ?? (await openStore({ databaseUrl: env.databaseUrl, home: env.home, pool: env.pool }));
+  const artifacts = new Artifacts(env.home);
+  const agents = buildAgents(env, config, llmConfig, {
+    offline: options.offline === true,
+    db: store.db,
+    artifacts,
+    ...(options.noCache ? { cacheOverride: 'bypass' as const } : {}),
+  });
   const clock = new SimulatedClock(new Date(0));
   const broker = new SimulatedBroker({ db: store.db, marketData, clock, execution: config.models.execution });
   return {
@@ -52,21 +61,9 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     broker,
     clock,
     agents,
-    artifacts: new Artifacts(env.home),
+    artifacts,
     close: async () => {
       if (!options.store) await store.close();
     },
   };
-}
-
-function buildAgents(env: Env, config: AppConfig, forceOffline: boolean): Agents {
-  if (!forceOffline && env.llmProvider !== 'offline') {
-    throw new UnsupportedAdapterError(`LLM seats (${env.llmProvider}) are not wired yet; run with --offline or LLM_PROVIDER=offline`);
-  }
-  const pms = new Map<string, PortfolioManager>();
-  for (const seat of config.pmSeats) {
-    const persona = config.models.seats[seat]?.offline as PersonaName;
-    pms.set(seat, new OfflinePortfolioManager(seat, persona));
-  }
-  return { researcher: new OfflineResearcher(), pms, chairman: new OfflineChairman(), mode: 'offline' };
 }

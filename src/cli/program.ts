@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { max } from 'drizzle-orm';
-import { openApp, type App } from '../app.js';
+import { openApp, type App, type OpenAppOptions } from '../app.js';
+import { assignSeats } from '../agent-roster.js';
+import { describeProviders, llmUsageOfWeek, loadLlmConfig } from '../llm/index.js';
 import { loadConfig } from '../config/app-config.js';
 import { parseEnv } from '../config/env.js';
 import { resolveWeek } from '../council/week.js';
@@ -26,6 +28,7 @@ interface WeekOptions {
   json?: boolean;
   offline?: boolean;
   force?: boolean;
+  cache?: boolean;
 }
 
 const STEP_STAGES: Record<string, readonly StageName[]> = {
@@ -63,7 +66,8 @@ function weekCommand(program: Command, name: string, description: string, alias?
     .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate))
     .option('--json', 'print the result object on stdout (logs go to stderr)')
     .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
-    .option('--force', 're-run stages that already completed');
+    .option('--force', 're-run stages that already completed')
+    .option('--no-cache', 'always ask the models (answers are still recorded for replays)');
   if (alias) cmd.alias(alias);
   return cmd;
 }
@@ -90,7 +94,7 @@ export function buildProgram(io: CliIo): Command {
   const runSteps = async (command: string, options: WeekOptions & { accountFilter?: number[] }, summary: boolean) => {
     if (options.week && options.asOf && options.week !== options.asOf)
       throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
-    await withApp(io, options.offline === true, async (app) => {
+    await withApp(io, { offline: options.offline === true, noCache: options.cache === false }, async (app) => {
       const week = await resolveWeek(options.week ?? options.asOf, app.config, app.marketData);
       const listener = progressPrinter((line) => io.stderr(`${line}\n`));
       io.stderr(`llm-trading ${command}: week ${week.week_id} (${app.store.location}, ${app.agents.mode} agents)\n`);
@@ -102,8 +106,9 @@ export function buildProgram(io: CliIo): Command {
         { force: options.force, accountFilter: options.accountFilter },
         listener,
       );
-      if (options.json) io.stdout(`${JSON.stringify(error ? { ...result, error: error.message } : result, null, 2)}\n`);
-      else if (summary || !error) io.stdout(`${renderSummary(result)}\n`);
+      const reported = error ? { ...result, error: error.message } : result;
+      if (options.json) io.stdout(`${JSON.stringify(reported, null, 2)}\n`);
+      else if (summary || !error) io.stdout(`${renderSummary(reported)}\n`);
       io.stderr(`done in ${((performance.now() - started) / 1000).toFixed(1)}s; artifacts in ${app.artifacts.dirOf(week.week_id)}\n`);
       if (error) throw new UsageError(error.message);
     });
@@ -140,18 +145,26 @@ export function buildProgram(io: CliIo): Command {
     .description('weekly runs recorded in the database')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      await withApp(io, true, async (app) => {
+      await withApp(io, { offline: true }, async (app) => {
         const rows = await app.store.db.select().from(runs).orderBy(runs.weekId);
-        if (o.json)
-          io.stdout(
-            `${JSON.stringify(
-              rows.map((r) => ({ week_id: r.weekId, asof_et: r.asofEt, status: r.status, mode: r.mode, error: r.error })),
-              null,
-              2,
-            )}\n`,
-          );
-        else if (rows.length === 0) io.stdout('no runs yet: try `llm-trading run_weekly`\n');
-        else for (const r of rows) io.stdout(`${r.weekId}  ${r.status.padEnd(10)} ${r.mode.padEnd(8)} ${r.error ?? ''}\n`);
+        const report = [];
+        for (const r of rows) {
+          const seats = await llmUsageOfWeek(app.store.db, r.weekId);
+          const usage = {
+            calls: seats.reduce((n, s) => n + s.calls, 0),
+            prompt_tokens: seats.reduce((n, s) => n + s.promptTokens, 0),
+            completion_tokens: seats.reduce((n, s) => n + s.completionTokens, 0),
+            cost_usd: Math.round(seats.reduce((n, s) => n + s.costUsd, 0) * 1e6) / 1e6,
+          };
+          report.push({ week_id: r.weekId, asof_et: r.asofEt, status: r.status, mode: r.mode, error: r.error, usage });
+        }
+        if (o.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+        else if (report.length === 0) io.stdout('no runs yet: try `llm-trading run_weekly`\n');
+        else
+          for (const r of report) {
+            const line = `${r.week_id}  ${r.status.padEnd(10)} ${r.mode.padEnd(20)} ${String(r.usage.calls).padStart(4)} calls  $${r.usage.cost_usd.toFixed(4)}`;
+            io.stdout(`${line}  ${r.error ?? ''}\n`);
+          }
       });
     });
 
@@ -160,7 +173,7 @@ export function buildProgram(io: CliIo): Command {
     .description('the six paper accounts: cash, positions, equity (marked at the last fill time)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      await withApp(io, true, async (app) => {
+      await withApp(io, { offline: true }, async (app) => {
         // The simulated world's "now" is the last time it acted: the latest order.
         const [last] = await app.store.db.select({ at: max(orders.submittedAt) }).from(orders);
         if (!last?.at) {
@@ -180,6 +193,33 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('models')
+    .description('every seat with its provider and model, and whether the provider key is present (never the key)')
+    .option('--json', 'machine-readable output')
+    .option('--offline', 'show the assignment as --offline would make it')
+    .action((o) => {
+      const env = parseEnv(io.env);
+      const config = loadConfig(io.env.LLM_TRADING_CONFIG_DIR);
+      const llmConfig = loadLlmConfig(config.dir);
+      const seats = assignSeats(env, config, llmConfig, o.offline === true);
+      const providers = describeProviders(env, llmConfig, io.env);
+      if (o.json) {
+        io.stdout(`${JSON.stringify({ seats, providers }, null, 2)}\n`);
+        return;
+      }
+      io.stdout(`${'seat'.padEnd(11)}${'role'.padEnd(11)}${'provider'.padEnd(12)}${'model'.padEnd(34)}key\n`);
+      for (const s of seats) {
+        const key = s.keyPresent === null ? '-' : s.keyPresent ? 'present' : 'MISSING';
+        io.stdout(
+          `${s.seat.padEnd(11)}${s.role.padEnd(11)}${s.provider.padEnd(12)}${s.model.padEnd(34)}${key}${s.note ? `  (${s.note})` : ''}\n`,
+        );
+      }
+      io.stdout(
+        `\nproviders: ${providers.map((p) => `${p.name} ${p.keyPresent ? 'key present' : p.keyRequired ? 'no key' : 'no key needed'} (${p.baseURL})`).join('; ')}\n`,
+      );
+    });
+
+  program
     .command('db')
     .description('database maintenance')
     .command('migrate')
@@ -194,10 +234,10 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
-async function withApp(io: CliIo, offline: boolean, body: (app: App) => Promise<void>): Promise<void> {
+async function withApp(io: CliIo, options: OpenAppOptions, body: (app: App) => Promise<void>): Promise<void> {
   const env = parseEnv(io.env);
   const config = loadConfig(io.env.LLM_TRADING_CONFIG_DIR);
-  const app = await openApp(env, config, { offline });
+  const app = await openApp(env, config, options);
   try {
     await body(app);
   } finally {

@@ -24,6 +24,8 @@ const Seat = z.object({
   role: z.enum(['researcher', 'pm', 'chairman']),
   label: z.string().min(1).optional(),
   offline: z.string().min(1),
+  /** Pin this seat to one provider (e.g. perplexity, or a custom server from config/llm.yaml). */
+  provider: z.string().min(1).optional(),
   models: z.record(z.string(), z.string().min(1)),
   temperature: z.number().min(0).max(2).default(0.7),
   fallbacks: z.record(z.string(), z.array(z.string().min(1))).optional(),

@@ -72,6 +72,8 @@ export interface Agents {
   chairman: Chairman;
   /** 'offline' or the LLM provider name, recorded with the run. */
   mode: string;
+  /** Who sits in each seat, for records of seats that failed before answering. */
+  assignments: ReadonlyMap<string, { provider: string; model: string }>;
 }
 
 export interface PipelineContext {

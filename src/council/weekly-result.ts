@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { llmUsageOfWeek } from '../llm/index.js';
 import type { AccountState, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { addUsage, STAGES, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
@@ -29,7 +30,8 @@ export interface WeeklyResult {
     cash: number | null;
     notes: string | null;
   }[];
-  usage: Usage;
+  /** Every LLM call of the week (failed attempts, re-asks and cache hits included), in total and per seat. */
+  usage: Usage & { cache_hits: number; by_seat: SeatUsage[] };
   /**
    * Each account's equity if the week's positions were held untouched to the close of the last session
    * of the week (no checkpoints), with the FLAT and SPY buy-and-hold benchmarks. Null while the week's
@@ -37,6 +39,21 @@ export interface WeeklyResult {
    */
   held_to_week_end: HeldToWeekEnd | null;
   error?: string;
+}
+
+export interface SeatUsage {
+  stage: string;
+  seat: string;
+  calls: number;
+  cache_hits: number;
+  failed_calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  reasoning_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+  latency_ms: number;
+  cost_incomplete: boolean;
 }
 
 export interface HeldToWeekEnd {
@@ -62,11 +79,26 @@ export async function buildWeeklyResult(
   const execute = output('execute');
   const stages = Object.fromEntries(STAGES.map((s) => [s, completed.has(s) ? 'completed' : 'pending'])) as WeeklyResult['stages'];
 
-  let usage = ZERO_USAGE;
-  if (research) usage = addUsage(usage, research.usage);
-  for (const p of pitches?.pitches ?? []) usage = addUsage(usage, p.usage);
-  for (const r of review?.reviews ?? []) usage = addUsage(usage, r.usage);
-  if (chairman) usage = addUsage(usage, chairman.usage);
+  const by_seat: SeatUsage[] = (await llmUsageOfWeek(app.store.db, week.week_id)).map((u) => ({
+    stage: u.stage,
+    seat: u.seat,
+    calls: u.calls,
+    cache_hits: u.cacheHits,
+    failed_calls: u.failedCalls,
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    reasoning_tokens: u.reasoningTokens,
+    cached_tokens: u.cachedTokens,
+    cost_usd: u.costUsd,
+    latency_ms: u.latencyMs,
+    cost_incomplete: u.costIncomplete,
+  }));
+  const total = by_seat.reduce(
+    (sum, u) =>
+      addUsage(sum, { calls: u.calls, prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cost_usd: u.cost_usd }),
+    ZERO_USAGE,
+  );
+  const usage = { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
 
   const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {
     const intent = risk?.intents.find((i) => i.account_id === account.id);

@@ -18,6 +18,12 @@ export class Artifacts {
     writeAtomic(join(dir, 'normalized', `${stage}.json`), `${JSON.stringify(normalized, null, 2)}\n`);
     for (const item of raw) writeAtomic(join(dir, 'raw', stage, `${safeName(item.name)}.txt`), item.text);
   }
+
+  /** One raw record of a stage, e.g. an LLM call: raw/<stage>/<name>.json (name may contain one folder). */
+  writeRaw(weekId: string, stage: string, name: string, text: string): void {
+    const parts = name.split('/').map(safeName);
+    writeAtomic(join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text);
+  }
 }
 
 function writeAtomic(path: string, text: string): void {

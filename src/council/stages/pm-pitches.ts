@@ -34,7 +34,7 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
       },
     );
     const results: SeatPitch[] = outcomes.map((o) => {
-      const seatConfig = ctx.config.models.seats[o.seat];
+      const assigned = ctx.agents.assignments.get(o.seat);
       ctx.progress({
         type: 'seat_finished',
         week_id: ctx.week.week_id,
@@ -58,8 +58,8 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
           }
         : {
             seat: o.seat,
-            provider: ctx.agents.mode,
-            model: seatConfig?.label ?? o.seat,
+            provider: assigned?.provider ?? 'unknown',
+            model: assigned?.model ?? 'unknown',
             status: 'failed',
             pitch: null,
             error: o.error,

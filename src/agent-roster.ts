@@ -1,0 +1,160 @@
+import { ConfigError, type AppConfig, type SeatConfig } from './config/app-config.js';
+import type { Env } from './config/env.js';
+import type { Agents } from './council/stage.js';
+import {
+  DbLlmCallSink,
+  DbLlmResponseCache,
+  describeProviders,
+  OpenAiCompatibleClient,
+  redactDeep,
+  resolveProviders,
+  RunBudget,
+  secretsOf,
+  type CacheOverride,
+  type LlmConfig,
+} from './llm/index.js';
+import { LlmChairman } from './pm/llm/llm-chairman.js';
+import { LlmPortfolioManager } from './pm/llm/llm-portfolio-manager.js';
+import { OfflineChairman } from './pm/offline/peer-weighted-chairman.js';
+import { isPersonaName, OfflinePortfolioManager } from './pm/offline/offline-pm.js';
+import type { LlmCallRecord, LlmCallSink } from './ports/llm.js';
+import type { PortfolioManager } from './ports/agents.js';
+import { LlmResearcher } from './research/llm/llm-researcher.js';
+import { OfflineResearcher } from './research/offline/macro-snapshot-researcher.js';
+import type { Artifacts } from './storage/artifacts.js';
+import type { Db } from './storage/db.js';
+
+/** Who sits in each seat: provider and model, or the offline persona. */
+export interface SeatAssignment {
+  seat: string;
+  role: SeatConfig['role'];
+  provider: string; // 'offline' or a provider name
+  model: string; // provider model id, or 'offline/<persona>'
+  fallbacks: string[];
+  keyPresent: boolean | null; // null for offline seats
+  note: string | null;
+}
+
+/**
+ * Assigns every seat. Without --offline, a seat runs on its pinned provider (seat.provider), the
+ * researcher on Perplexity when PERPLEXITY_API_KEY is set, and every other seat on the router chosen
+ * by LLM_PROVIDER / the keys present. A seat whose provider has no key falls back to its offline
+ * persona, and says so.
+ */
+export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, offline: boolean): SeatAssignment[] {
+  const providers = new Map(describeProviders(env, llmConfig).map((p) => [p.name, p]));
+  return Object.entries(config.models.seats).map(([seat, seatConfig]) => {
+    const offlineSeat = (note: string | null): SeatAssignment => ({
+      seat,
+      role: seatConfig.role,
+      provider: 'offline',
+      model: `offline/${seatConfig.offline}`,
+      fallbacks: [],
+      keyPresent: null,
+      note,
+    });
+    if (offline) return offlineSeat(null);
+    const provider = seatConfig.provider ?? (seatConfig.role === 'researcher' && env.keys.perplexity ? 'perplexity' : env.llmProvider);
+    if (provider === 'offline') return offlineSeat(null);
+    const preset = providers.get(provider);
+    if (!preset)
+      throw new ConfigError(
+        `config/models.yaml: seats.${seat}.provider: expected a provider of config/llm.yaml or a built-in one, got "${provider}"`,
+      );
+    const model = seatConfig.models[provider];
+    if (!model) {
+      if (seatConfig.role === 'researcher' && !seatConfig.provider)
+        return offlineSeat(`no ${provider} model for the researcher and no PERPLEXITY_API_KEY`);
+      throw new ConfigError(`config/models.yaml: seats.${seat}.models.${provider}: expected the ${provider} model id of this seat`);
+    }
+    if (preset.keyRequired && !preset.keyPresent) return offlineSeat(`no key for ${provider} (${preset.keyEnv ?? 'see .env.example'})`);
+    return {
+      seat,
+      role: seatConfig.role,
+      provider,
+      model,
+      fallbacks: seatConfig.fallbacks?.[provider] ?? [],
+      keyPresent: preset.keyPresent,
+      note: null,
+    };
+  });
+}
+
+export interface RosterOptions {
+  offline: boolean;
+  db: Db;
+  artifacts: Artifacts;
+  cacheOverride?: CacheOverride;
+}
+
+export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, options: RosterOptions): Agents {
+  const seats = assignSeats(env, config, llmConfig, options.offline);
+  for (const s of seats) {
+    const persona = config.models.seats[s.seat]?.offline;
+    if (s.role === 'pm' && (persona === undefined || !isPersonaName(persona))) {
+      throw new ConfigError(`config/models.yaml: seats.${s.seat}.offline: expected one of the offline personas, got "${persona}"`);
+    }
+  }
+  const online = seats.filter((s) => s.provider !== 'offline');
+  const client = online.length > 0 ? buildClient(env, llmConfig, options) : null;
+  const seat = (name: string) => seats.find((s) => s.seat === name) as SeatAssignment;
+  const llmOptions = (s: SeatAssignment) => ({
+    client: client as OpenAiCompatibleClient,
+    provider: s.provider,
+    model: s.model,
+    fallbackModels: s.fallbacks,
+    temperature: config.models.seats[s.seat]?.temperature ?? 0.7,
+    seat: s.seat,
+  });
+
+  const researcherSeat = seats.find((s) => s.role === 'researcher') as SeatAssignment;
+  const chairmanSeat = seats.find((s) => s.role === 'chairman') as SeatAssignment;
+  const pms = new Map<string, PortfolioManager>();
+  for (const name of config.pmSeats) {
+    const s = seat(name);
+    pms.set(
+      name,
+      s.provider === 'offline'
+        ? new OfflinePortfolioManager(name, config.models.seats[name]?.offline as never)
+        : new LlmPortfolioManager(llmOptions(s)),
+    );
+  }
+  const providers = [...new Set(online.map((s) => s.provider))];
+  return {
+    researcher: researcherSeat.provider === 'offline' ? new OfflineResearcher() : new LlmResearcher(llmOptions(researcherSeat)),
+    pms,
+    chairman: chairmanSeat.provider === 'offline' ? new OfflineChairman() : new LlmChairman(llmOptions(chairmanSeat)),
+    assignments: new Map(seats.map((s) => [s.seat, { provider: s.provider, model: s.model }])),
+    mode: providers.length === 0 ? 'offline' : online.length < seats.length ? `${providers.join('+')}+offline` : providers.join('+'),
+  };
+}
+
+function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOptions): OpenAiCompatibleClient {
+  const secrets = secretsOf(resolveProviders(env, llmConfig));
+  return new OpenAiCompatibleClient({
+    env,
+    config: llmConfig,
+    // One budget per process: a CLI command is one run.
+    budget: new RunBudget(llmConfig.budget_usd_per_run),
+    cache: new DbLlmResponseCache(options.db),
+    ...(options.cacheOverride ? { cacheOverride: options.cacheOverride } : {}),
+    sink: new ArtifactMirrorSink(new DbLlmCallSink(options.db, secrets), options.artifacts, secrets),
+  });
+}
+
+/** Records each call in the database and mirrors it, redacted, to runs/<week>/raw/<stage>/calls/. */
+class ArtifactMirrorSink implements LlmCallSink {
+  private sequence = 0;
+  constructor(
+    private readonly inner: LlmCallSink,
+    private readonly artifacts: Artifacts,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  async record(call: LlmCallRecord): Promise<void> {
+    await this.inner.record(call);
+    const safe = redactDeep(call, this.secrets);
+    const name = `calls/${safe.seat}-${String(++this.sequence).padStart(3, '0')}-${safe.status}`;
+    this.artifacts.writeRaw(safe.weekId, safe.stage, name, `${JSON.stringify(safe, null, 2)}\n`);
+  }
+}

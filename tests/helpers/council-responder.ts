@@ -1,0 +1,98 @@
+import type { App } from '../../src/app.js';
+import { runWeek } from '../../src/council/weekly.js';
+import { weekOf } from '../../src/council/week.js';
+import { openStore } from '../../src/storage/db.js';
+import type { StandInRequest, StandInScript, Reply } from './llm-stand-in.js';
+import { reply } from './llm-stand-in.js';
+import { testApp } from './app.js';
+
+/**
+ * Answers LLM requests of a weekly run the way a well-behaved model would: with valid JSON for the
+ * schema asked for. The answers are what the offline agents produce for the same week, so a test
+ * can run the real LLM seats, prompts, client and pipeline end to end against the stand-in server.
+ */
+export interface CouncilAnswers {
+  research: unknown;
+  pitchBySeat: Map<string, unknown>;
+  reviewBySeat: Map<string, Record<string, unknown>>;
+  decision: unknown;
+}
+
+export async function offlineAnswers(weekId: string): Promise<CouncilAnswers> {
+  const store = await openStore({ memory: true });
+  const app = await testApp(store);
+  try {
+    const { result, error } = await runWeek(
+      app,
+      weekOf(weekId, app.config),
+      ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'],
+      {},
+      () => undefined,
+    );
+    if (error) throw error;
+    const { provider: _p, model: _m, ...decision } = result.decision as Record<string, unknown>;
+    const { provider: _rp, model: _rm, ...research } = result.research as Record<string, unknown>;
+    return {
+      research,
+      pitchBySeat: new Map(result.pitches.map((p) => [p.seat, p.pitch])),
+      reviewBySeat: new Map(result.reviews.map((r) => [r.reviewer, r.review as Record<string, unknown>])),
+      decision,
+    };
+  } finally {
+    app.cleanup();
+    await store.close();
+  }
+}
+
+const SCHEMA_NAMES = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision'] as const;
+
+export function schemaNameOf(req: StandInRequest): string | null {
+  const named = req.chat?.response_format?.json_schema?.name;
+  if (named) return named;
+  const text = (req.chat?.messages ?? []).map((m) => m.content).join('\n');
+  return SCHEMA_NAMES.find((name) => text.includes(`${name}.schema.json`)) ?? null;
+}
+
+/** The seat a model id belongs to, from config/models.yaml for the given provider. */
+export function seatOfModel(app: Pick<App, 'config'>, provider: string): (model: string) => string | null {
+  const byModel = new Map(Object.entries(app.config.models.seats).map(([seat, s]) => [s.models[provider] ?? '', seat]));
+  return (model) => byModel.get(model) ?? null;
+}
+
+export function councilResponder(
+  answers: CouncilAnswers,
+  seatOf: (model: string) => string | null,
+  wrap: (req: StandInRequest, body: Reply) => Reply = (_r, b) => b,
+): StandInScript {
+  return (req) => {
+    const schema = schemaNameOf(req);
+    const seat = seatOf(req.chat?.model ?? '') ?? 'unknown';
+    const answer = (): unknown => {
+      switch (schema) {
+        case 'research_pack':
+          return answers.research;
+        case 'pm_pitch_with_ranking':
+          return answers.pitchBySeat.get(seat);
+        case 'peer_review_ranking_vs_choice': {
+          const label = /# Pitch under review: (Pitch [A-Z])/.exec((req.chat?.messages ?? []).map((m) => m.content).join('\n'))?.[1];
+          return { ...answers.reviewBySeat.get(seat), pitch_id: label };
+        }
+        case 'chairman_decision':
+          return answers.decision;
+        default:
+          return { error: `the stand-in does not know schema ${schema}` };
+      }
+    };
+    const value = answer();
+    return wrap(
+      req,
+      value === undefined
+        ? reply.text('I cannot answer that.')
+        : reply.json(value, {
+            usage: { prompt_tokens: 2000, completion_tokens: 800 },
+            cost: 0.01,
+            costStyle: schema === 'research_pack' ? 'perplexity' : 'openrouter',
+          }),
+    );
+  };
+}

@@ -1,0 +1,173 @@
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/app-config.js';
+import { openStore } from '../src/storage/db.js';
+import { cli } from './helpers/cli.js';
+import { councilResponder, offlineAnswers, seatOfModel, type CouncilAnswers } from './helpers/council-responder.js';
+import { fastConfigDir } from './helpers/fast-config.js';
+import { reply, startStandIn, type StandIn } from './helpers/llm-stand-in.js';
+
+const WEEK = '2024-03-06';
+const REQUESTY_KEY = 'rq-test-KEY-7f3a9c1e5b2d';
+const PERPLEXITY_KEY = 'pplx-test-KEY-4e8b0d6a2c9f';
+
+let answers: CouncilAnswers;
+let configDir: string;
+let root: string;
+const seatOf = seatOfModel({ config: loadConfig() }, 'requesty');
+
+beforeAll(async () => {
+  answers = await offlineAnswers(WEEK);
+  configDir = fastConfigDir({ callDeadlineSeconds: 5 });
+  root = mkdtempSync(join(tmpdir(), 'lt-llm-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+function envFor(standIn: StandIn, home: string): NodeJS.ProcessEnv {
+  return {
+    LLM_TRADING_HOME: join(root, home),
+    LLM_TRADING_CONFIG_DIR: configDir,
+    REQUESTY_API_KEY: REQUESTY_KEY,
+    REQUESTY_BASE_URL: `${standIn.url}/v1`,
+    PERPLEXITY_API_KEY: PERPLEXITY_KEY,
+    PERPLEXITY_BASE_URL: standIn.url,
+  };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe('real LLM seats against the local stand-in', () => {
+  let standIn: StandIn;
+  beforeAll(async () => {
+    standIn = await startStandIn(councilResponder(answers, seatOf));
+  });
+  afterAll(async () => standIn.close());
+
+  it('runs the week on Perplexity research and the Requesty models, with usage and cost per seat', async () => {
+    const run = await cli(['run_weekly', '--week', WEEK, '--json'], envFor(standIn, 'live'));
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe('completed');
+    expect(result.mode).toBe('perplexity+requesty');
+    expect(result.research).toMatchObject({ provider: 'perplexity', model: 'sonar-deep-research' });
+    expect(result.pitches.map((p: { model: string }) => p.model)).toEqual([
+      'openai/gpt-5.1',
+      'google/gemini-3-pro-preview',
+      'anthropic/claude-sonnet-4-5',
+      'xai/grok-4',
+      'deepseek/deepseek-chat',
+    ]);
+    expect(result.pitches[0].pitch.pm_model).toBe('openai/gpt-5.1');
+    expect(result.decision).toMatchObject({ provider: 'requesty', model: 'anthropic/claude-opus-4-5' });
+    // 1 research + 5 pitches + 20 reviews + 1 chairman, each answered once at $0.01 (reported by the provider).
+    expect(result.usage).toMatchObject({ calls: 27, cache_hits: 0, prompt_tokens: 27 * 2000, completion_tokens: 27 * 800, cost_usd: 0.27 });
+    expect(result.usage.by_seat).toContainEqual(
+      expect.objectContaining({ stage: 'research', seat: 'researcher', calls: 1, cost_usd: 0.01 }),
+    );
+    expect(result.usage.by_seat).toContainEqual(expect.objectContaining({ stage: 'peer_review', seat: 'gpt', calls: 4, cost_usd: 0.04 }));
+    // Research went through the asynchronous job API; the others through chat completions with the JSON Schema.
+    expect(standIn.requests.filter((r) => r.kind === 'async_submit')).toHaveLength(1);
+    const pitchRequest = standIn
+      .chatRequests()
+      .find((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
+    expect(pitchRequest?.headers.authorization).toBe(`Bearer ${REQUESTY_KEY}`);
+    // Reviewers never see model names of the pitches they review.
+    for (const r of standIn.chatRequests().filter((x) => x.chat?.response_format?.json_schema?.name === 'peer_review_ranking_vs_choice')) {
+      const text = JSON.stringify(r.chat?.messages);
+      for (const model of result.pitches.map((p: { model: string }) => p.model)) expect(text).not.toContain(model);
+    }
+
+    const status = await cli(['status', '--json'], envFor(standIn, 'live'));
+    expect(JSON.parse(status.stdout)[0].usage).toEqual({ calls: 27, prompt_tokens: 54000, completion_tokens: 21600, cost_usd: 0.27 });
+  });
+
+  it('keeps every key out of the database, the event log and the artifacts', async () => {
+    const env = envFor(standIn, 'live');
+    const store = await openStore({ home: env.LLM_TRADING_HOME as string });
+    try {
+      for (const table of ['llm_calls', 'events', 'stage_runs', 'pitches', 'reviews', 'decisions', 'runs', 'llm_cache']) {
+        // A whole-row text cast: every column, jsonb included, as the database stores it.
+        const rows = await store.db.execute(sql.raw(`select t::text as row from ${table} t`));
+        const text = JSON.stringify(rows);
+        expect(text.length).toBeGreaterThan(2);
+        expect(text).not.toContain(REQUESTY_KEY);
+        expect(text).not.toContain(PERPLEXITY_KEY);
+      }
+    } finally {
+      await store.close();
+    }
+    const files = filesUnder(join(env.LLM_TRADING_HOME as string, 'runs'));
+    expect(files.some((f) => f.includes(`${join('raw', 'pm_pitches', 'calls')}`))).toBe(true);
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      expect(text).not.toContain(REQUESTY_KEY);
+      expect(text).not.toContain(PERPLEXITY_KEY);
+    }
+  });
+
+  it('replays a finished week from the cache with zero network calls', async () => {
+    const before = standIn.requests.length;
+    const run = await cli(['run_weekly', '--week', WEEK, '--force', '--json'], envFor(standIn, 'live'));
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe('completed');
+    expect(standIn.requests.length).toBe(before);
+    expect(result.usage.cache_hits).toBe(27);
+    // --no-cache asks again.
+    const fresh = await cli(['research', '--week', WEEK, '--force', '--no-cache', '--json'], envFor(standIn, 'live'));
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(standIn.requests.filter((r) => r.kind === 'async_submit')).toHaveLength(2);
+  });
+});
+
+describe('a seat that keeps answering invalid output', () => {
+  let standIn: StandIn;
+  beforeAll(async () => {
+    standIn = await startStandIn(
+      councilResponder(answers, seatOf, (req, body) => {
+        // GPT's pitch always ranks only three instruments: the re-asks cannot fix it.
+        if (req.chat?.model === 'openai/gpt-5.1' && req.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking') {
+          const pitch = answers.pitchBySeat.get('gpt') as { instrument_ranking: unknown[] };
+          return reply.json({ ...pitch, instrument_ranking: pitch.instrument_ranking.slice(0, 3) });
+        }
+        if (req.chat?.response_format?.json_schema?.name === 'chairman_decision') {
+          // The chairman only sees the four valid pitches, so its dissent cannot name gpt's.
+          const decision = answers.decision as { dissent_summary: { pitch_id: string }[] };
+          return reply.json({ ...decision, dissent_summary: decision.dissent_summary.filter((d) => d.pitch_id !== 'gpt') });
+        }
+        return body;
+      }),
+    );
+  });
+  afterAll(async () => standIn.close());
+
+  it('fails that seat with the reason, completes with quorum, and never trades it', async () => {
+    const run = await cli(['run_weekly', '--week', WEEK], envFor(standIn, 'invalid'));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/✖ gpt .*instrument_ranking: missing/);
+    expect(run.stdout).toMatch(/gpt\s+openai\/gpt-5\.1\s+FAILED/);
+    expect(run.stdout).toMatch(/error: .*instrument_ranking: missing/);
+    const json = await cli(['run_weekly', '--week', WEEK, '--json'], envFor(standIn, 'invalid'));
+    const result = JSON.parse(json.stdout);
+    expect(result.pitches[0]).toMatchObject({ seat: 'gpt', status: 'failed', pitch: null });
+    expect(result.accounts[0]).toMatchObject({ account_id: 1, trade: null, orders: [] });
+    // The first answer plus two re-asks, each re-ask listing the validation errors.
+    const asks = standIn
+      .chatRequests()
+      .filter((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
+    expect(asks).toHaveLength(3);
+    expect(JSON.stringify(asks[1]?.chat?.messages?.at(-1))).toMatch(/missing/);
+  });
+});
