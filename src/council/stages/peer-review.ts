@@ -3,7 +3,7 @@ import { PeerReview, meanScore, type PmPitch } from '../../schemas/index.js';
 import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js';
 import { aggregateReviews } from '../aggregation.js';
 import { assignReviewLabels, type LabelAssignment } from '../anonymizer.js';
-import { errorMessage, fanOut, requireQuorum } from '../fan-out.js';
+import { fanOut, requireQuorum, type SeatOutcome } from '../fan-out.js';
 import { ZERO_USAGE, type PipelineContext, type ReviewEntry, type Stage } from '../stage.js';
 import { InvalidOutputError, parseAgentOutput } from './validate.js';
 import type { AnonymizedPitch } from '../../ports/agents.js';
@@ -23,31 +23,21 @@ export const peerReviewStage: Stage<'peer_review'> = {
     const pitchOf = new Map(okPitches.map((p) => [p.seat, p.pitch as PmPitch]));
     const weekCtx = ctx.weekContext();
 
+    // Every (reviewer, pitch) review is its own call, all in parallel under the concurrency limit,
+    // so the stage takes as long as its slowest review, not a reviewer's sum.
+    const byKey = new Map(labels.map((l) => [`${l.reviewer} on ${l.pitch_id}`, l]));
     const outcomes = await fanOut(
-      authors,
-      async (reviewer, signal) => {
-        const pm = ctx.agents.pms.get(reviewer);
-        if (!pm) throw new Error(`no agent for seat ${reviewer}`);
-        const own = pitchOf.get(reviewer) ?? null;
-        const entries: ReviewEntry[] = [];
-        const raw: { name: string; text: string }[] = [];
-        for (const label of labels.filter((l) => l.reviewer === reviewer)) {
-          try {
-            const target = anonymize(label, pitchOf.get(label.target_seat) as PmPitch);
-            const result = await pm.review(weekCtx, target, own, { signal });
-            const review = parseAgentOutput('review', PeerReview, result.output);
-            if (review.pitch_id !== label.pitch_id)
-              throw new InvalidOutputError(`invalid review: pitch_id "${review.pitch_id}", expected "${label.pitch_id}"`);
-            entries.push({ ...label, status: 'ok', review, usage: result.usage });
-            raw.push({ name: `${reviewer}-on-${label.pitch_id}`, text: result.raw });
-          } catch (error) {
-            if (signal.aborted) throw error;
-            entries.push({ ...label, status: 'failed', review: null, error: errorMessage(error), usage: ZERO_USAGE });
-          }
-        }
-        const failed = entries.filter((e) => e.status === 'failed');
-        if (failed.length > 0) throw Object.assign(new Error(failed.map((f) => `${f.pitch_id}: ${f.error}`).join('; ')), { entries, raw });
-        return { entries, raw };
+      [...byKey.keys()],
+      async (key, signal) => {
+        const label = byKey.get(key) as LabelAssignment;
+        const pm = ctx.agents.pms.get(label.reviewer);
+        if (!pm) throw new Error(`no agent for seat ${label.reviewer}`);
+        const target = anonymize(label, pitchOf.get(label.target_seat) as PmPitch);
+        const result = await pm.review(weekCtx, target, pitchOf.get(label.reviewer) ?? null, { signal });
+        const review = parseAgentOutput('review', PeerReview, result.output);
+        if (review.pitch_id !== label.pitch_id)
+          throw new InvalidOutputError(`invalid review: pitch_id "${review.pitch_id}", expected "${label.pitch_id}"`);
+        return { review, usage: result.usage, raw: result.raw };
       },
       {
         concurrency: ctx.config.models.council.concurrency,
@@ -59,6 +49,25 @@ export const peerReviewStage: Stage<'peer_review'> = {
     const entries: ReviewEntry[] = [];
     const raw: { name: string; text: string }[] = [];
     for (const o of outcomes) {
+      const label = byKey.get(o.seat) as LabelAssignment;
+      if (o.ok) {
+        entries.push({ ...label, status: 'ok', review: o.value.review, usage: o.value.usage });
+        raw.push({ name: `${label.reviewer}-on-${label.pitch_id}`, text: o.value.raw });
+      } else {
+        entries.push({ ...label, status: 'failed', review: null, error: o.error, usage: ZERO_USAGE });
+      }
+    }
+    // A reviewer counts toward the quorum when all of its reviews are valid.
+    const reviewerOutcomes: SeatOutcome<null>[] = authors.map((reviewer) => {
+      const own = outcomes.filter((o) => byKey.get(o.seat)?.reviewer === reviewer);
+      const ms = Math.max(0, ...own.map((o) => o.ms));
+      const failures = own.filter((o) => !o.ok).map((o) => `${byKey.get(o.seat)?.pitch_id}: ${o.ok ? '' : o.error}`);
+      return failures.length === 0
+        ? { seat: reviewer, ok: true, value: null, ms }
+        : { seat: reviewer, ok: false, error: failures.join('; '), ms };
+    });
+    for (const o of reviewerOutcomes) {
+      const count = entries.filter((e) => e.reviewer === o.seat && e.status === 'ok').length;
       ctx.progress({
         type: 'seat_finished',
         week_id: ctx.week.week_id,
@@ -66,25 +75,18 @@ export const peerReviewStage: Stage<'peer_review'> = {
         seat: o.seat,
         ok: o.ok,
         ms: o.ms,
-        detail: o.ok ? `${o.value.entries.length} reviews` : o.error,
+        detail: o.ok ? `${count} reviews` : o.error,
       });
-      if (o.ok) {
-        entries.push(...o.value.entries);
-        raw.push(...o.value.raw);
-      } else {
-        // Keep the reviews this reviewer did finish; mark the rest failed.
-        const done = labels.filter((l) => l.reviewer === o.seat);
-        for (const label of done) entries.push({ ...label, status: 'failed', review: null, error: o.error, usage: ZERO_USAGE });
-      }
     }
-    requireQuorum('peer_review', outcomes, Math.min(ctx.config.models.council.quorum, authors.length));
+    requireQuorum('peer_review', reviewerOutcomes, Math.min(ctx.config.models.council.quorum, authors.length));
     const records = entries.flatMap((e) => (e.status === 'ok' && e.review ? [{ ...e, review: e.review }] : []));
     const aggregate = aggregateReviews(authors, records);
     const leader = [...aggregate].sort((a, b) => (b.mean_score ?? 0) - (a.mean_score ?? 0))[0];
+    const reviewersOk = reviewerOutcomes.filter((o) => o.ok).length;
     return {
       output: { seed, labels, reviews: entries, aggregate },
       raw,
-      summary: `${records.length} reviews by ${outcomes.filter((o) => o.ok).length} reviewers; top: ${leader?.seat ?? '-'} (mean score ${leader?.mean_score ?? '-'})`,
+      summary: `${records.length} reviews by ${reviewersOk} reviewers; top: ${leader?.seat ?? '-'} (mean score ${leader?.mean_score ?? '-'})`,
     };
   },
   async clear(tx, weekId) {
