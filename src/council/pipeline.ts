@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Artifacts } from '../storage/artifacts.js';
 import type { Db } from '../storage/db.js';
-import { appendEvent } from '../storage/event-store.js';
+import { appendEvent, appendEvents } from '../storage/event-store.js';
 import { runs, stageRuns } from '../storage/schema.js';
 import { errorMessage } from './fan-out.js';
 import type { ProgressListener } from './progress.js';
@@ -126,16 +126,17 @@ export class Pipeline {
             target: [stageRuns.weekId, stageRuns.stage],
             set: { status: 'completed', output: result.output, error: null, startedAt: started, finishedAt: new Date() },
           });
-        for (const raw of result.raw ?? []) {
-          await appendEvent(tx, {
+        await appendEvents(
+          tx,
+          (result.raw ?? []).map((raw) => ({
             key: `${weekId}:${stage.name}:${attempt}:raw:${raw.name}`,
             weekId,
             kind: 'agent_raw',
             stage: stage.name,
             seat: raw.name,
             payload: { text: raw.text },
-          });
-        }
+          })),
+        );
         await appendEvent(tx, {
           key: `${weekId}:${stage.name}:${attempt}:completed`,
           weekId,

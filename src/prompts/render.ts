@@ -15,7 +15,7 @@
  * the file still reads as Markdown, and the split happens at the first user marker: data can only
  * follow it, so nothing in the data can move the boundary.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
@@ -41,22 +41,29 @@ export function promptsDir(dir?: string): string {
   return resolve(dir ?? (fromEnv && fromEnv.trim() !== '' ? fromEnv : fileURLToPath(PACKAGED_PROMPTS_DIR)));
 }
 
-const environments = new Map<string, nunjucks.Environment>();
+const environments = new Map<string, { env: nunjucks.Environment; stamps: Map<string, number> }>();
 
-function environment(dir: string): nunjucks.Environment {
-  let env = environments.get(dir);
-  if (!env) {
-    // noCache: a long-running scheduler picks up edited templates without a restart; compiling a
-    // template costs far less than the model call it prepares.
-    env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir, { noCache: true }), {
+/**
+ * One nunjucks Environment per prompts directory, with compiled templates cached. A template file
+ * whose modification time changed gets a fresh Environment, so a long-running scheduler picks up
+ * edited prompts without a restart while a run renders each template without recompiling it.
+ */
+function environment(dir: string, file: string): nunjucks.Environment {
+  const stamp = statSync(file).mtimeMs;
+  let entry = environments.get(dir);
+  if (entry && entry.stamps.has(file) && entry.stamps.get(file) !== stamp) entry = undefined;
+  if (!entry) {
+    const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir, { noCache: false }), {
       autoescape: false, // prompts are plain text, not HTML
       throwOnUndefined: true, // a missing variable is a bug, never an empty string in a prompt
       trimBlocks: true,
       lstripBlocks: true,
     });
-    environments.set(dir, env);
+    entry = { env, stamps: new Map() };
+    environments.set(dir, entry);
   }
-  return env;
+  entry.stamps.set(file, stamp);
+  return entry.env;
 }
 
 /** 'pm_pitch' → 'pm_pitch.md'; a name with an extension is used as is. */
@@ -101,7 +108,7 @@ export function renderPrompt(name: string, variables: object, options: RenderOpt
   if (!existsSync(file)) throw new PromptTemplateError(displayPath(file), null, 'prompt template not found');
   let text: string;
   try {
-    text = environment(dir).render(fileName, variables);
+    text = environment(dir, file).render(fileName, variables);
   } catch (error) {
     throw toPromptTemplateError(error, file);
   }

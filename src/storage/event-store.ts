@@ -14,19 +14,27 @@ export interface NewEvent {
 
 /** Append to the audit log. Returns false when an event with this key was already recorded. */
 export async function appendEvent(db: Db | Tx, event: NewEvent): Promise<boolean> {
+  return (await appendEvents(db, [event])) > 0;
+}
+
+/** Append several events in one statement; returns how many were new. */
+export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Promise<number> {
+  if (batch.length === 0) return 0;
   const inserted = await db
     .insert(events)
-    .values({
-      idempotencyKey: event.key,
-      weekId: event.weekId,
-      kind: event.kind,
-      stage: event.stage ?? null,
-      seat: event.seat ?? null,
-      payload: event.payload as object,
-    })
+    .values(
+      batch.map((event) => ({
+        idempotencyKey: event.key,
+        weekId: event.weekId,
+        kind: event.kind,
+        stage: event.stage ?? null,
+        seat: event.seat ?? null,
+        payload: event.payload as object,
+      })),
+    )
     .onConflictDoNothing({ target: events.idempotencyKey })
     .returning({ id: events.id });
-  return inserted.length > 0;
+  return inserted.length;
 }
 
 export async function eventsOfWeek(db: Db, weekId: string, kind?: string) {

@@ -77,8 +77,12 @@ export function councilResponder(
           const label = /# Pitch under review: (Pitch [A-Z])/.exec((req.chat?.messages ?? []).map((m) => m.content).join('\n'))?.[1];
           return { ...answers.reviewBySeat.get(seat), pitch_id: label };
         }
-        case 'chairman_decision':
-          return answers.decision;
+        case 'chairman_decision': {
+          // Dissent may only name the pitches the chairman was given (a failed seat has none).
+          const given = /Pitch ids: ([^.]*)\./.exec((req.chat?.messages ?? []).map((m) => m.content).join('\n'))?.[1]?.split(/,\s*/) ?? [];
+          const decision = answers.decision as { dissent_summary: { pitch_id: string }[] };
+          return { ...decision, dissent_summary: decision.dissent_summary.filter((d) => given.includes(d.pitch_id)) };
+        }
         default:
           return { error: `the stand-in does not know schema ${schema}` };
       }

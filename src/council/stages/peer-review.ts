@@ -95,31 +95,40 @@ export const peerReviewStage: Stage<'peer_review'> = {
     await tx.delete(aggregates).where(eq(aggregates.weekId, weekId));
   },
   async persist(tx, weekId, output) {
-    for (const l of output.labels) {
-      await tx.insert(reviewLabels).values({ weekId, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat });
+    // One multi-row statement per table: the stage's rows commit in a few round trips.
+    if (output.labels.length > 0) {
+      await tx
+        .insert(reviewLabels)
+        .values(output.labels.map((l) => ({ weekId, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat })));
     }
-    for (const r of output.reviews) {
-      await tx.insert(reviews).values({
-        weekId,
-        reviewer: r.reviewer,
-        pitchId: r.pitch_id,
-        targetSeat: r.target_seat,
-        status: r.status,
-        meanScore: r.review ? meanScore(r.review) : null,
-        review: r.review,
-        error: r.error ?? null,
-      });
+    if (output.reviews.length > 0) {
+      await tx.insert(reviews).values(
+        output.reviews.map((r) => ({
+          weekId,
+          reviewer: r.reviewer,
+          pitchId: r.pitch_id,
+          targetSeat: r.target_seat,
+          status: r.status,
+          meanScore: r.review ? meanScore(r.review) : null,
+          review: r.review,
+          error: r.error ?? null,
+        })),
+      );
     }
-    for (const a of output.aggregate) {
-      await tx.insert(aggregates).values({
-        weekId,
-        seat: a.seat,
-        meanRank: a.mean_rank,
-        meanScore: a.mean_score,
-        votes: a.votes,
-        reviewCount: a.review_count,
-        rubricMeans: a.rubric_means,
-      });
+    if (output.aggregate.length > 0) {
+      await tx
+        .insert(aggregates)
+        .values(
+          output.aggregate.map((a) => ({
+            weekId,
+            seat: a.seat,
+            meanRank: a.mean_rank,
+            meanScore: a.mean_score,
+            votes: a.votes,
+            reviewCount: a.review_count,
+            rubricMeans: a.rubric_means,
+          })),
+        );
     }
   },
 };

@@ -1,0 +1,120 @@
+/**
+ * npm run bench — how close the weekly pipeline's wall time comes to its critical path.
+ *
+ * A local OpenAI-compatible stand-in answers every seat with valid JSON after an injected latency
+ * (research 2 s; PMs 0.3–1.5 s; reviews 0.2–1.0 s by reviewer; chairman 0.8 s). The critical path is
+ * research + slowest PM + slowest review + chairman: what a perfectly parallel pipeline would take.
+ * Scenario 2 makes one PM never answer: the pitch stage must end at its deadline with quorum.
+ * Prints figures and exits 0; it asserts nothing (the tests do).
+ */
+import { rmSync } from 'node:fs';
+import { openApp } from '../src/app.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { parseEnv } from '../src/config/env.js';
+import { resolveWeek } from '../src/council/week.js';
+import { runWeek } from '../src/council/weekly.js';
+import { STAGES, type StageName } from '../src/council/stage.js';
+import { openStore } from '../src/storage/db.js';
+import { councilResponder, offlineAnswers, schemaNameOf, seatOfModel } from '../tests/helpers/council-responder.js';
+import { fastConfigDir } from '../tests/helpers/fast-config.js';
+import { startStandIn, type Reply, type StandInRequest } from '../tests/helpers/llm-stand-in.js';
+
+const WEEK = '2024-03-06';
+const RESEARCH_MS = 2000;
+const CHAIRMAN_MS = 800;
+const PM_MS: Record<string, number> = { gpt: 300, gemini: 700, sonnet: 1500, grok: 1000, deepseek: 500 };
+const REVIEW_MS: Record<string, number> = { gpt: 200, gemini: 400, sonnet: 1000, grok: 600, deepseek: 800 };
+const DEADLINE_S = 3;
+
+interface Measured {
+  wall: number;
+  critical: number;
+}
+
+async function scenario(name: string, hangingSeat: string | null, quiet = false): Promise<Measured> {
+  const config = loadConfig();
+  const seatOf = seatOfModel({ config }, 'requesty');
+  const answers = await offlineAnswers(WEEK);
+  const latency = (req: StandInRequest): number => {
+    const seat = seatOf(req.chat?.model ?? '') ?? '';
+    switch (schemaNameOf(req)) {
+      case 'research_pack':
+        return RESEARCH_MS;
+      case 'pm_pitch_with_ranking':
+        return PM_MS[seat] ?? 0;
+      case 'peer_review_ranking_vs_choice':
+        return REVIEW_MS[seat] ?? 0;
+      case 'chairman_decision':
+        return CHAIRMAN_MS;
+      default:
+        return 0;
+    }
+  };
+  const standIn = await startStandIn(
+    councilResponder(answers, seatOf, (req, body): Reply => {
+      if (hangingSeat && seatOf(req.chat?.model ?? '') === hangingSeat && schemaNameOf(req) === 'pm_pitch_with_ranking')
+        return { kind: 'hang' };
+      return { kind: 'delay', ms: latency(req), then: body };
+    }),
+  );
+  const configDir = fastConfigDir({ callDeadlineSeconds: DEADLINE_S });
+  const store = await openStore({ memory: true });
+  const env = parseEnv({
+    LLM_TRADING_HOME: `${configDir}/home`,
+    REQUESTY_API_KEY: 'bench-key',
+    REQUESTY_BASE_URL: `${standIn.url}/v1`,
+    PERPLEXITY_API_KEY: 'bench-key',
+    PERPLEXITY_BASE_URL: standIn.url,
+  });
+  const app = await openApp(env, loadConfig(configDir), { store, noCache: true });
+  const stageMs: Record<string, number> = {};
+  // As in the CLI: the week is resolved (and the bars loaded) before the pipeline starts.
+  const week = await resolveWeek(WEEK, app.config, app.marketData);
+  const t0 = performance.now();
+  const { result, error } = await runWeek(app, week, [...STAGES], {}, (e) => {
+    if (e.type === 'stage_completed' || e.type === 'stage_failed') stageMs[e.stage] = Math.round(e.ms);
+  });
+  const wall = performance.now() - t0;
+  await app.close();
+  await store.close();
+  await standIn.close();
+  rmSync(configDir, { recursive: true, force: true });
+  if (error || result.status !== 'completed') throw new Error(`${name}: the run did not complete: ${error?.message ?? result.status}`);
+
+  const answering = Object.keys(PM_MS).filter((s) => s !== hangingSeat);
+  const slowestPm = hangingSeat ? DEADLINE_S * 1000 : Math.max(...answering.map((s) => PM_MS[s] ?? 0));
+  const slowestReview = Math.max(...answering.map((s) => REVIEW_MS[s] ?? 0));
+  const critical = RESEARCH_MS + slowestPm + slowestReview + CHAIRMAN_MS;
+  const failed = result.pitches.filter((p) => p.status === 'failed').map((p) => `${p.seat} (${p.error})`);
+  if (quiet) return { wall, critical };
+  console.log(`\n${name}`);
+  console.log(
+    `  stages (ms): ${(['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as StageName[]).map((s) => `${s} ${stageMs[s] ?? '-'}`).join(', ')}`,
+  );
+  console.log(
+    `  LLM calls: ${result.usage.calls}; pitches ok ${result.pitches.filter((p) => p.status === 'ok').length}/5${failed.length ? `; failed: ${failed.join(', ')}` : ''}`,
+  );
+  console.log(
+    `  wall ${(wall / 1000).toFixed(3)} s vs critical path ${(critical / 1000).toFixed(3)} s${hangingSeat ? ` (incl. the ${DEADLINE_S} s deadline)` : ''}: ratio ${(wall / critical).toFixed(3)}`,
+  );
+  return { wall, critical };
+}
+
+const RUNS = 3;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const ratio = (m: Measured) => m.wall / m.critical;
+
+// The first run in a process pays for JIT compilation and first-use initialization; it is reported
+// apart, and the figures below are medians of warm runs.
+const cold = await scenario('warm-up', null, true);
+const normal: Measured[] = [];
+const hanging: Measured[] = [];
+for (let i = 1; i <= RUNS; i++) {
+  normal.push(await scenario(`1.${i} all seats answer (research 2 s, PMs 0.3–1.5 s, reviews 0.2–1.0 s, chairman 0.8 s)`, null));
+  hanging.push(await scenario(`2.${i} one PM (grok) never answers; per-call deadline ${DEADLINE_S} s`, 'grok'));
+}
+console.log('\nsummary (median of 3 warm runs; PGlite in memory; stand-in on 127.0.0.1)');
+console.log(
+  `  wall / critical path                 = ${median(normal.map(ratio)).toFixed(3)}   (target <= 1.05; cold first run ${ratio(cold).toFixed(3)})`,
+);
+console.log(`  wall / (critical path with deadline) = ${median(hanging.map(ratio)).toFixed(3)}`);
