@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ClockTime, Ticker } from '../schemas/common.js';
+import { ConfigError, displayPath, readYamlFile, validateConfig } from './yaml-file.js';
 
 const AssetsFile = z.object({
   benchmark: Ticker,
@@ -73,7 +72,7 @@ export interface AppConfig {
   tickers: string[];
 }
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** The config/ folder shipped with the package (src/config and dist/config are two levels down). */
 export const DEFAULT_CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
@@ -110,30 +109,5 @@ export function loadConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? D
 
 function loadYaml<T>(dir: string, name: string, schema: z.ZodType<T>): T {
   const path = join(dir, name);
-  const shown = displayPath(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError(`${shown}: cannot read the file`);
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (error) {
-    const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    throw new ConfigError(`${shown}: not valid YAML: ${first}`);
-  }
-  const result = schema.safeParse(data);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const key = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    throw new ConfigError(`${shown}: ${key}: ${issue?.message ?? 'invalid'}`);
-  }
-  return result.data;
-}
-
-function displayPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith('..') ? path : rel;
+  return validateConfig(schema, readYamlFile(path), displayPath(path));
 }

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_CONFIG_DIR } from '../config/app-config.js';
+import { DEFAULT_CONFIG_DIR } from '../config/app-config.js';
+import { ConfigError, displayPath, readYamlFile, validateConfig } from '../config/yaml-file.js';
 
 /**
  * config/llm.yaml: how the LLM client retries, repairs, times out, caches and prices calls, plus any
@@ -87,41 +86,16 @@ export type LlmConfig = z.infer<typeof LlmConfigFile>;
 
 export function loadLlmConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? DEFAULT_CONFIG_DIR): LlmConfig {
   const path = join(dir, 'llm.yaml');
-  const shown = displayPath(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError(`${shown}: cannot read the file`);
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (error) {
-    const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    throw new ConfigError(`${shown}: not valid YAML: ${first}`);
-  }
-  return parseLlmConfig(data, shown);
+  return parseLlmConfig(readYamlFile(path), displayPath(path));
 }
 
 /** Validates already-parsed YAML; `shown` names the file in the error message. */
 export function parseLlmConfig(data: unknown, shown = 'llm.yaml'): LlmConfig {
-  const result = LlmConfigFile.safeParse(data);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const key = issue && issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    throw new ConfigError(`${shown}: ${key}: ${issue?.message ?? 'invalid'}`);
-  }
-  const config = result.data;
+  const config = validateConfig(LlmConfigFile, data, shown);
   if (config.retries.base_ms > config.retries.max_ms) {
     throw new ConfigError(
       `${shown}: retries.base_ms: expected at most retries.max_ms (${config.retries.max_ms}), got ${config.retries.base_ms}`,
     );
   }
   return config;
-}
-
-function displayPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel.startsWith('..') ? path : rel;
 }

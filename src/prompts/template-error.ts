@@ -5,7 +5,7 @@
  * from the template source.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { displayPath } from '../config/yaml-file.js';
 
 export class PromptTemplateError extends Error {
   constructor(
@@ -21,10 +21,7 @@ export class PromptTemplateError extends Error {
 }
 
 /** A path as a user would type it: relative to the working directory when inside it. */
-export function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
-}
+export { displayPath };
 
 interface ParsedError {
   path: string | null;

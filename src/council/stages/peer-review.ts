@@ -116,19 +116,17 @@ export const peerReviewStage: Stage<'peer_review'> = {
       );
     }
     if (output.aggregate.length > 0) {
-      await tx
-        .insert(aggregates)
-        .values(
-          output.aggregate.map((a) => ({
-            weekId,
-            seat: a.seat,
-            meanRank: a.mean_rank,
-            meanScore: a.mean_score,
-            votes: a.votes,
-            reviewCount: a.review_count,
-            rubricMeans: a.rubric_means,
-          })),
-        );
+      await tx.insert(aggregates).values(
+        output.aggregate.map((a) => ({
+          weekId,
+          seat: a.seat,
+          meanRank: a.mean_rank,
+          meanScore: a.mean_score,
+          votes: a.votes,
+          reviewCount: a.review_count,
+          rubricMeans: a.rubric_means,
+        })),
+      );
     }
   },
 };

@@ -86,18 +86,16 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
     await tx.delete(pitches).where(eq(pitches.weekId, weekId));
   },
   async persist(tx, weekId, output) {
-    await tx
-      .insert(pitches)
-      .values(
-        output.pitches.map((p) => ({
-          weekId,
-          seat: p.seat,
-          provider: p.provider,
-          model: p.model,
-          status: p.status,
-          pitch: p.pitch,
-          error: p.error ?? null,
-        })),
-      );
+    await tx.insert(pitches).values(
+      output.pitches.map((p) => ({
+        weekId,
+        seat: p.seat,
+        provider: p.provider,
+        model: p.model,
+        status: p.status,
+        pitch: p.pitch,
+        error: p.error ?? null,
+      })),
+    );
   },
 };
