@@ -5,9 +5,11 @@
  * (research 2 s; PMs 0.3–1.5 s; reviews 0.2–1.0 s by reviewer; chairman 0.8 s). The critical path is
  * research + slowest PM + slowest review + chairman: what a perfectly parallel pipeline would take.
  * Scenario 2 makes one PM never answer: the pitch stage must end at its deadline with quorum.
+ * The stand-in runs in a worker thread (scripts/bench-stand-in.ts), like a provider on another machine.
  * Prints figures and exits 0; it asserts nothing (the tests do).
  */
 import { rmSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { parseEnv } from '../src/config/env.js';
@@ -15,9 +17,8 @@ import { resolveWeek } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
 import { STAGES, type StageName } from '../src/council/stage.js';
 import { openStore } from '../src/storage/db.js';
-import { councilResponder, offlineAnswers, schemaNameOf, seatOfModel } from '../tests/helpers/council-responder.js';
 import { fastConfigDir } from '../tests/helpers/fast-config.js';
-import { startStandIn, type Reply, type StandInRequest } from '../tests/helpers/llm-stand-in.js';
+import type { StandInLatencies } from './bench-stand-in.js';
 
 const WEEK = '2024-03-06';
 const RESEARCH_MS = 2000;
@@ -32,39 +33,31 @@ interface Measured {
 }
 
 async function scenario(name: string, hangingSeat: string | null, quiet = false): Promise<Measured> {
-  const config = loadConfig();
-  const seatOf = seatOfModel({ config }, 'requesty');
-  const answers = await offlineAnswers(WEEK);
-  const latency = (req: StandInRequest): number => {
-    const seat = seatOf(req.chat?.model ?? '') ?? '';
-    switch (schemaNameOf(req)) {
-      case 'research_pack':
-        return RESEARCH_MS;
-      case 'pm_pitch_with_ranking':
-        return PM_MS[seat] ?? 0;
-      case 'peer_review_ranking_vs_choice':
-        return REVIEW_MS[seat] ?? 0;
-      case 'chairman_decision':
-        return CHAIRMAN_MS;
-      default:
-        return 0;
-    }
-  };
-  const standIn = await startStandIn(
-    councilResponder(answers, seatOf, (req, body): Reply => {
-      if (hangingSeat && seatOf(req.chat?.model ?? '') === hangingSeat && schemaNameOf(req) === 'pm_pitch_with_ranking')
-        return { kind: 'hang' };
-      return { kind: 'delay', ms: latency(req), then: body };
-    }),
-  );
+  // A TypeScript worker needs tsx registered inside it before its module loads.
+  const entry = new URL('./bench-stand-in.ts', import.meta.url).href;
+  const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, {
+    eval: true,
+    workerData: {
+      weekId: WEEK,
+      researchMs: RESEARCH_MS,
+      chairmanMs: CHAIRMAN_MS,
+      pmMs: PM_MS,
+      reviewMs: REVIEW_MS,
+      hangingSeat,
+    } satisfies StandInLatencies,
+  });
+  const { url } = await new Promise<{ url: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
   const configDir = fastConfigDir({ callDeadlineSeconds: DEADLINE_S });
   const store = await openStore({ memory: true });
   const env = parseEnv({
     LLM_TRADING_HOME: `${configDir}/home`,
     REQUESTY_API_KEY: 'bench-key',
-    REQUESTY_BASE_URL: `${standIn.url}/v1`,
+    REQUESTY_BASE_URL: `${url}/v1`,
     PERPLEXITY_API_KEY: 'bench-key',
-    PERPLEXITY_BASE_URL: standIn.url,
+    PERPLEXITY_BASE_URL: url,
   });
   const app = await openApp(env, loadConfig(configDir), { store, noCache: true });
   const stageMs: Record<string, number> = {};
@@ -77,7 +70,8 @@ async function scenario(name: string, hangingSeat: string | null, quiet = false)
   const wall = performance.now() - t0;
   await app.close();
   await store.close();
-  await standIn.close();
+  worker.postMessage('close');
+  await new Promise((resolve) => worker.once('exit', resolve));
   rmSync(configDir, { recursive: true, force: true });
   if (error || result.status !== 'completed') throw new Error(`${name}: the run did not complete: ${error?.message ?? result.status}`);
 
