@@ -122,6 +122,22 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       expect(order.clientOrderId).toMatch(new RegExp(`^lt-${WEEK}-a${order.accountId}-weekly-`));
     }
 
+    // The week-end preview marks the open positions at the close of the week's last session.
+    expect(result.held_to_week_end?.date).toBe('2024-03-12');
+    for (const account of result.accounts) {
+      let expected = account.cash as number;
+      for (const p of account.position ? [account.position] : []) {
+        const [bar] = await app.marketData.bars(p.ticker, '2024-03-12', 1);
+        expected += p.qty * bar!.close;
+      }
+      const held = result.held_to_week_end?.accounts.find((a) => a.account_id === account.account_id);
+      expect(held?.equity).toBeCloseTo(expected, 2);
+      expect(held?.pnl_pct).toBeCloseTo((expected - 100_000) / 100_000, 4);
+    }
+    const [spyOpen] = await app.marketData.bars('SPY', '2024-03-06', 1);
+    const [spyClose] = await app.marketData.bars('SPY', '2024-03-12', 1);
+    expect(result.held_to_week_end?.benchmarks.spy_buy_hold_pct).toBeCloseTo(spyClose!.close / spyOpen!.open - 1, 4);
+
     // Persisted: the label→seat map, reviews, aggregate, decision, intents, a stage row per stage.
     expect(await rowCount(store, reviewLabels)).toBe(20);
     expect(await rowCount(store, aggregates)).toBe(5);
