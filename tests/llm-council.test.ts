@@ -155,6 +155,10 @@ describe('a seat that keeps answering invalid output', () => {
     expect(run.stderr).toMatch(/✖ gpt .*instrument_ranking: missing/);
     expect(run.stdout).toMatch(/gpt\s+openai\/gpt-5\.1\s+FAILED/);
     expect(run.stdout).toMatch(/error: .*instrument_ranking: missing/);
+    // Per-seat usage: the first answer and two re-asks of gpt, all three invalid.
+    expect(run.stdout).toMatch(/LLM usage per seat/);
+    expect(run.stdout).toMatch(/pm_pitches\s+gpt\s+3\s+0\s+0\s+/);
+    expect(run.stdout).toMatch(/usage: \d+ LLM calls \(0 from cache\)/);
     const json = await cli(['run_weekly', '--week', WEEK, '--json'], envFor(standIn, 'invalid'));
     const result = JSON.parse(json.stdout);
     expect(result.pitches[0]).toMatchObject({ seat: 'gpt', status: 'failed', pitch: null });

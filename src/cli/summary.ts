@@ -79,10 +79,20 @@ export function renderSummary(result: WeeklyResult): string {
   }
 
   const u = result.usage;
-  lines.push(
-    '',
-    `usage: ${u.calls} LLM calls, ${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`,
-  );
+  if (u.by_seat.length > 0) {
+    lines.push('', 'LLM usage per seat (all attempts, re-asks and cache hits; cost + = some cost unknown)');
+    lines.push(
+      `  ${pad('stage', 13)}${pad('seat', 12)}${pad('calls', 7)}${pad('cached', 8)}${pad('failed', 8)}${pad('tokens in/out', 17)}${pad('cost', 11)}latency`,
+    );
+    for (const s of u.by_seat) {
+      const tokens = `${s.prompt_tokens}/${s.completion_tokens}`;
+      const cost = `$${s.cost_usd.toFixed(4)}${s.cost_incomplete ? '+' : ''}`;
+      const counts = `${pad(String(s.calls), 7)}${pad(String(s.cache_hits), 8)}${pad(String(s.failed_calls), 8)}`;
+      lines.push(`  ${pad(s.stage, 13)}${pad(s.seat, 12)}${counts}${pad(tokens, 17)}${pad(cost, 11)}${(s.latency_ms / 1000).toFixed(1)}s`);
+    }
+  }
+  const totals = `${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`;
+  lines.push('', `usage: ${u.calls} LLM calls (${u.cache_hits} from cache), ${totals}`);
   const pending = Object.entries(result.stages)
     .filter(([, s]) => s === 'pending')
     .map(([name]) => name);
