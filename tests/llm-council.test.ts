@@ -157,7 +157,7 @@ describe('a seat that keeps answering invalid output', () => {
     expect(run.stdout).toMatch(/error: .*instrument_ranking: missing/);
     // Per-seat usage: the first answer and two re-asks of gpt, all three invalid.
     expect(run.stdout).toMatch(/LLM usage per seat/);
-    expect(run.stdout).toMatch(/pm_pitches\s+gpt\s+3\s+0\s+0\s+/);
+    expect(run.stdout).toMatch(/pm_pitches\s+gpt\s+3\s+0\s+3\s+/);
     expect(run.stdout).toMatch(/usage: \d+ LLM calls \(0 from cache\)/);
     const json = await cli(['run_weekly', '--week', WEEK, '--json'], envFor(standIn, 'invalid'));
     const result = JSON.parse(json.stdout);
