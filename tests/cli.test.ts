@@ -166,3 +166,29 @@ describe('bad input: one clear line on stderr, exit 1', () => {
     expect(line).not.toContain('s3cret-pw');
   });
 });
+
+describe('llm-trading models', () => {
+  it('shows each seat on the router whose key is present, with that router’s model ids, and never a key', async () => {
+    const key = 'or-secret-key-1234567890';
+    const run = await cli(['models', '--json'], { OPENROUTER_API_KEY: key });
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain(key);
+    const { seats, providers } = JSON.parse(run.stdout);
+    expect(seats.find((s: { seat: string }) => s.seat === 'sonnet')).toMatchObject({
+      provider: 'openrouter',
+      model: 'anthropic/claude-sonnet-4.5',
+      keyPresent: true,
+    });
+    expect(seats.find((s: { seat: string }) => s.seat === 'researcher')).toMatchObject({
+      provider: 'offline',
+      note: expect.stringMatching(/no PERPLEXITY_API_KEY/),
+    });
+    expect(providers.find((p: { name: string }) => p.name === 'openrouter')).toMatchObject({ keyPresent: true });
+
+    const requesty = await cli(['models'], { REQUESTY_API_KEY: 'rq', PERPLEXITY_API_KEY: 'pp' });
+    expect(requesty.stdout).toMatch(/sonnet\s+pm\s+requesty\s+anthropic\/claude-sonnet-4-5\s+present/);
+    expect(requesty.stdout).toMatch(/researcher\s+researcher\s+perplexity\s+sonar-deep-research\s+present/);
+    const offline = await cli(['models', '--offline'], { REQUESTY_API_KEY: 'rq' });
+    expect(offline.stdout).toMatch(/gpt\s+pm\s+offline\s+offline\/trend/);
+  });
+});

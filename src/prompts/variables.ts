@@ -75,12 +75,24 @@ export function universeVariables(universe: readonly Asset[]): UniverseVariables
   return { universe: universe.map((a) => ({ ...a })), tickers: universe.map((a) => a.ticker).join(', '), n_instruments: universe.length };
 }
 
+// A week's 27 prompts share one snapshot: format its table once per snapshot object.
+const snapshotTables = new WeakMap<WeekContext['snapshot'], string>();
+
+function snapshotTable(snapshot: WeekContext['snapshot']): string {
+  let table = snapshotTables.get(snapshot);
+  if (table === undefined) {
+    table = formatSnapshotTable(snapshot);
+    snapshotTables.set(snapshot, table);
+  }
+  return table;
+}
+
 function weekVariables(ctx: WeekContext, schemaName: string): WeekVariables {
   return {
     week_id: ctx.week_id,
     asof_et: ctx.asof_et,
     data_through: ctx.snapshot.data_through,
-    snapshot_table: formatSnapshotTable(ctx.snapshot),
+    snapshot_table: snapshotTable(ctx.snapshot),
     json_schema: compactJson(toJsonSchema(schemaName)),
   };
 }
