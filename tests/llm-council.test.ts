@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { cli } from './helpers/cli.js';
-import { councilResponder, offlineAnswers, seatOfModel, type CouncilAnswers } from './helpers/council-responder.js';
+import { councilResponder, offlineAnswers, schemaNameOf, seatOfModel, type CouncilAnswers } from './helpers/council-responder.js';
 import { fastConfigDir } from './helpers/fast-config.js';
 import { reply, startStandIn, type StandIn } from './helpers/llm-stand-in.js';
 
@@ -169,5 +169,38 @@ describe('a seat that keeps answering invalid output', () => {
       .filter((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
     expect(asks).toHaveLength(3);
     expect(JSON.stringify(asks[1]?.chat?.messages?.at(-1))).toMatch(/missing/);
+  });
+});
+
+describe('the per-run budget', () => {
+  let standIn: StandIn;
+  let tinyBudget: string;
+  beforeAll(async () => {
+    standIn = await startStandIn(councilResponder(answers, seatOf));
+    // Research is priced at about $0.03 by the price table's estimate; the cap allows it and nothing more.
+    tinyBudget = fastConfigDir({ callDeadlineSeconds: 5, budgetUsd: 0.05 });
+  });
+  afterAll(async () => {
+    await standIn.close();
+    rmSync(tinyBudget, { recursive: true, force: true });
+  });
+
+  it('stops the run before a call would exceed the cap, without sending it', async () => {
+    const env = { ...envFor(standIn, 'budget'), LLM_TRADING_CONFIG_DIR: tinyBudget };
+    const run = await cli(['run_weekly', '--week', WEEK, '--json'], env);
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe('partial');
+    expect(result.error).toMatch(/budget/i);
+    // The quorum failure names every seat the budget stopped, and the estimate that would have exceeded it.
+    for (const seat of ['gpt', 'gemini', 'sonnet', 'grok']) {
+      expect(result.error).toMatch(new RegExp(`${seat}: LLM budget of \\$0\\.05 per run would be exceeded by ${seat}'s call`));
+    }
+    // Only the calls that fit went out (research, then DeepSeek's cheap pitch); the rest were refused unsent.
+    expect(standIn.chatRequests().map((r) => [schemaNameOf(r), r.chat?.model])).toEqual([
+      ['research_pack', 'sonar-deep-research'],
+      ['pm_pitch_with_ranking', 'deepseek/deepseek-chat'],
+    ]);
+    expect(result.accounts.every((a: { orders: unknown[] }) => a.orders.length === 0)).toBe(true);
   });
 });

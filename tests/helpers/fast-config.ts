@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG_DIR } from '../../src/config/app-config.js';
  * A copy of the shipped config/ with test-speed timings: async research polled every 20 ms, retry
  * backoff in milliseconds, and the given per-seat deadline. Everything else is the shipped config.
  */
-export function fastConfigDir(options: { callDeadlineSeconds?: number; maxRepairs?: number } = {}): string {
+export function fastConfigDir(options: { callDeadlineSeconds?: number; maxRepairs?: number; budgetUsd?: number } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'lt-config-'));
   cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
   const edit = (file: string, pairs: [RegExp, string][]) => {
@@ -23,6 +23,9 @@ export function fastConfigDir(options: { callDeadlineSeconds?: number; maxRepair
     [/base_ms: \d+/, 'base_ms: 5'],
     [/max_ms: \d+/, 'max_ms: 20'],
     ...(options.maxRepairs !== undefined ? ([[/max_repairs: \d+/, `max_repairs: ${options.maxRepairs}`]] as [RegExp, string][]) : []),
+    ...(options.budgetUsd !== undefined
+      ? ([[/budget_usd_per_run: [\d.]+/, `budget_usd_per_run: ${options.budgetUsd}`]] as [RegExp, string][])
+      : []),
   ]);
   if (options.callDeadlineSeconds !== undefined)
     edit('models.yaml', [[/call_deadline_seconds: \d+/, `call_deadline_seconds: ${options.callDeadlineSeconds}`]]);
