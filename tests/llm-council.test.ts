@@ -192,6 +192,7 @@ describe('the per-run budget', () => {
     const result = JSON.parse(run.stdout);
     expect(result.status).toBe('partial');
     expect(result.error).toMatch(/budget/i);
+    expect(result.failed_stage).toMatchObject({ stage: 'pm_pitches', error: expect.stringMatching(/^pm_pitches failed: .*quorum is 3/) });
     // The quorum failure names every seat the budget stopped, and the estimate that would have exceeded it.
     for (const seat of ['gpt', 'gemini', 'sonnet', 'grok']) {
       expect(result.error).toMatch(new RegExp(`${seat}: LLM budget of \\$0\\.05 per run would be exceeded by ${seat}'s call`));

@@ -38,6 +38,8 @@ export interface WeeklyResult {
    * end is not in the market data. A preview, not the postmortem: checkpoints may change positions.
    */
   held_to_week_end: HeldToWeekEnd | null;
+  /** The stage that stopped the run, when one failed (its output was not kept). */
+  failed_stage?: { stage: StageName; error: string };
   error?: string;
 }
 

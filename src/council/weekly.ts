@@ -11,7 +11,7 @@ import { pmPitchesStage } from './stages/pm-pitches.js';
 import { researchStage } from './stages/research.js';
 import { riskStage } from './stages/risk.js';
 import { snapshotStage } from './stages/snapshot.js';
-import { Pipeline, type RunOptions } from './pipeline.js';
+import { Pipeline, StageFailedError, type RunOptions } from './pipeline.js';
 import type { ProgressListener } from './progress.js';
 import { STAGES, type PipelineContext, type Stage, type StageName, type StageOutputs } from './stage.js';
 import type { WeekInfo } from './week.js';
@@ -90,6 +90,7 @@ export async function runWeek(
     return pipeline.has(s) ? pipeline.output(week.week_id, s) : null;
   };
   const result = await buildWeeklyResult(app, week, status, completed, output);
+  if (error instanceof StageFailedError) result.failed_stage = { stage: error.stage, error: error.message };
   return { result, error };
 }
 
