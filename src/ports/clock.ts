@@ -1,9 +1,7 @@
-/** The time the system acts at. Real: the wall clock. Simulated: set by the pipeline (backtests, demo). */
+/** The time the system acts at. Simulated: set by the pipeline (backtests, demo); a wall clock comes with live trading. */
 export interface Clock {
   now(): Date;
 }
-
-export const wallClock: Clock = { now: () => new Date() };
 
 export class SimulatedClock implements Clock {
   constructor(private current: Date) {}
