@@ -259,6 +259,28 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
     expect(researchRuns.filter((e) => e.stage === 'research')).toHaveLength(1);
   });
 
+  it("carries the accounts into the next week: last week's positions are closed or resized, never doubled", async () => {
+    const all = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
+    const first = await runWeek(app, weekOf(WEEK, app.config), all, {}, listener);
+    const second = await runWeek(app, weekOf('2024-03-13', app.config), all, {}, listener);
+    expect(second.error).toBeNull();
+    for (const account of second.result.accounts) {
+      const before = first.result.accounts.find((a) => a.account_id === account.account_id)?.position;
+      const trade = account.trade;
+      // One instrument per account: after the second week's orders, at most one position, the new trade's.
+      expect(account.position === null || account.position.ticker === trade?.ticker).toBe(true);
+      if (before && trade && before.ticker !== trade.ticker) {
+        expect(account.orders[0]).toMatchObject({ ticker: before.ticker, clientOrderId: expect.stringMatching(/-weekly-close-/) });
+        expect(account.orders[0]?.qty).toBe(Math.abs(before.qty));
+      }
+      for (const order of account.orders) expect(order.clientOrderId).toMatch(/^lt-2024-03-13-/);
+    }
+    // Cash plus positions at the second fill day's open is the first week's equity carried forward
+    // (minus slippage and commission), not a fresh $100k.
+    const equities = second.result.accounts.map((a) => a.equity as number);
+    expect(equities.some((e) => Math.abs(e - 100_000) > 50)).toBe(true);
+  });
+
   it('names the command to run first when a step runs before its inputs exist', async () => {
     const week = weekOf(WEEK, app.config);
     const { error, result } = await runWeek(app, week, ['peer_review'], {}, listener);
