@@ -192,3 +192,15 @@ describe('llm-trading models', () => {
     expect(offline.stdout).toMatch(/gpt\s+pm\s+offline\s+offline\/trend/);
   });
 });
+
+describe('llm-trading db migrate', () => {
+  it('applies the migrations to the embedded database and says where', async () => {
+    const run = await cli(['db', 'migrate'], { LLM_TRADING_HOME: home('migrate') });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^migrations applied to pglite at .*migrate\/pgdata$/m);
+    const again = await cli(['db', 'migrate'], { LLM_TRADING_HOME: home('migrate') });
+    expect(again.code).toBe(0);
+    const status = await cli(['status', '--json'], { LLM_TRADING_HOME: home('migrate') });
+    expect(JSON.parse(status.stdout)).toEqual([]);
+  });
+});
