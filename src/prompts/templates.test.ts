@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../ports/llm.js';
 import { sampleWeek, SEATS, type SampleWeek } from '../pm/llm/fixtures.js';
+import { RUBRIC } from '../schemas/peer-review.js';
 import { toJsonSchema } from '../schemas/json-schema.js';
 import { compactJson } from './format.js';
 import { promptsDir, renderPrompt } from './render.js';
@@ -111,19 +112,8 @@ describe('peer_review', () => {
     const messages = renderPrompt(PROMPTS.peerReview, peerReviewVariables(week.ctx, { pitch_id: 'Pitch C', pitch: visible }, own));
     expectCachingOrder(messages, 'peer_review_ranking_vs_choice', [...weeklyFacts(week), 'Pitch C']);
     const [system, user] = messages.map((m) => m.content) as [string, string];
-    for (const key of [
-      'clarity',
-      'edge_plausibility',
-      'timing_catalyst',
-      'risk_definition',
-      'indicator_integrity',
-      'originality',
-      'tradeability',
-      'ranking_quality',
-      'ranking_trade_alignment',
-    ]) {
-      expect(system).toContain(`- \`${key}\`:`);
-    }
+    // Every rubric item of the schema is explained to the reviewer.
+    for (const key of RUBRIC) expect(system).toContain(`- \`${key}\`:`);
     expect(system).toContain('integer from 1 to 10');
     expect(system).toContain('`kill_shot`: the single most likely way this trade fails within the next 7 days');
     expect(user).toContain('# Pitch under review: Pitch C');
