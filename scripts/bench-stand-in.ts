@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../src/config/app-config.js';
 import { councilResponder, offlineAnswers, schemaNameOf, seatOfModel } from '../tests/helpers/council-responder.js';
-import { startStandIn, type Reply, type StandInRequest } from '../tests/helpers/llm-stand-in.js';
+import { reply, startStandIn, type Reply, type StandInRequest } from '../tests/helpers/llm-stand-in.js';
 
 export interface StandInLatencies {
   weekId: string;
@@ -42,7 +42,10 @@ const standIn = await startStandIn(
   councilResponder(answers, seatOf, (req, body): Reply => {
     if (spec.hangingSeat && seatOf(req.chat?.model ?? '') === spec.hangingSeat && schemaNameOf(req) === 'pm_pitch_with_ranking')
       return { kind: 'hang' };
-    return { kind: 'delay', ms: latency(req), then: body };
+    // Deep research is an async job that runs for its latency (the submit answers at once); the other
+    // seats answer their chat completion after theirs.
+    if (req.kind === 'async_submit') return reply.asyncJobFor(latency(req), body);
+    return reply.delay(latency(req), body);
   }),
 );
 parentPort?.postMessage({ url: standIn.url });

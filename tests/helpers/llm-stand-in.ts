@@ -58,7 +58,7 @@ export type Reply =
   | { kind: 'stall_body' }
   | { kind: 'drop' }
   | { kind: 'delay'; ms: number; then: Reply }
-  | { kind: 'async'; pollsUntilDone: number; then: Reply }
+  | { kind: 'async'; pollsUntilDone: number; then: Reply; /** and not before this long after the submit */ readyAfterMs?: number }
   | { kind: 'dynamic'; build: (req: StandInRequest) => Reply };
 
 /** Builders for every behaviour the client must handle. */
@@ -115,6 +115,8 @@ export const reply = {
   delay: (ms: number, then: Reply): Reply => ({ kind: 'delay', ms, then }),
   /** An async job: IN_PROGRESS for `polls − 1` polls, then COMPLETED with `then` (or FAILED if `then` is an error). */
   asyncJob: (polls: number, then: Reply): Reply => ({ kind: 'async', pollsUntilDone: polls, then }),
+  /** An async job that runs for `ms` from its submit, as a real one does: IN_PROGRESS until then, whatever the polls. */
+  asyncJobFor: (ms: number, then: Reply): Reply => ({ kind: 'async', pollsUntilDone: 1, then, readyAfterMs: ms }),
   dynamic: (build: (req: StandInRequest) => Reply): Reply => ({ kind: 'dynamic', build }),
 };
 
@@ -139,6 +141,8 @@ interface Job {
   model: string;
   polls: number;
   pollsUntilDone: number;
+  /** Date.now() before which the job stays IN_PROGRESS. */
+  readyAt: number;
   then: Reply;
   request: StandInRequest;
 }
@@ -228,7 +232,7 @@ export async function startStandIn(script: StandInScript, options: StandInOption
       case 'async': {
         if (req.kind !== 'async_submit')
           return sendJson(res, 400, { error: { message: 'stand-in: an async reply needs an async submit' } });
-        return submitJob(res, req, r.pollsUntilDone, r.then);
+        return submitJob(res, req, r.pollsUntilDone, r.then, r.readyAfterMs ?? 0);
       }
       case 'completion':
         if (req.kind === 'async_submit') return submitJob(res, req, 1, r);
@@ -236,10 +240,10 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     }
   }
 
-  function submitJob(res: ServerResponse, req: StandInRequest, pollsUntilDone: number, then: Reply): void {
+  function submitJob(res: ServerResponse, req: StandInRequest, pollsUntilDone: number, then: Reply, readyAfterMs = 0): void {
     const id = `job-${jobs.size + 1}`;
     const model = req.chat?.model ?? 'unknown';
-    jobs.set(id, { id, model, polls: 0, pollsUntilDone, then, request: req });
+    jobs.set(id, { id, model, polls: 0, pollsUntilDone, readyAt: Date.now() + readyAfterMs, then, request: req });
     sendJson(res, 200, {
       id,
       model,
@@ -258,7 +262,8 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     if (!job) return sendJson(res, 404, { error: { message: `no async job ${id}` } });
     job.polls++;
     const base = { id, model: job.model, created_at: Math.floor(Date.now() / 1000) };
-    if (job.polls < job.pollsUntilDone) return sendJson(res, 200, { ...base, status: 'IN_PROGRESS', response: null });
+    if (job.polls < job.pollsUntilDone || Date.now() < job.readyAt)
+      return sendJson(res, 200, { ...base, status: 'IN_PROGRESS', response: null });
     let outcome = job.then;
     while (outcome.kind === 'dynamic') outcome = outcome.build(job.request);
     if (outcome.kind === 'completion') {

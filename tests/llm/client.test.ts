@@ -307,6 +307,20 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(sink.calls[0]!.request.params).toMatchObject({ async: true, job_id: 'job-1' });
   });
 
+  it('polls a running async job until it completes, and returns within a poll interval of completion', async () => {
+    const { standIn, client } = await setup([reply.asyncJobFor(200, reply.json(GOOD_TRADE))]);
+    const started = Date.now();
+    const result = await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    const elapsed = Date.now() - started;
+    expect(result.value).toEqual(GOOD_TRADE);
+    expect(elapsed).toBeGreaterThanOrEqual(200);
+    // poll_seconds is 0.02 in the test config; generous slack for a loaded CI machine.
+    expect(elapsed).toBeLessThan(200 + 250);
+    const polls = standIn.requests.filter((r) => r.kind === 'async_poll');
+    expect(polls.length).toBeGreaterThan(3);
+    expect(standIn.chatRequests()).toHaveLength(1);
+  });
+
   it('resubmits a FAILED async job, and gives up at the job deadline without resubmitting', async () => {
     const { standIn, client } = await setup([reply.asyncJob(1, reply.status(500)), reply.asyncJob(2, reply.json(GOOD_TRADE))]);
     const result = await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
