@@ -78,6 +78,8 @@ interface Mark {
 }
 
 type OrderRow = typeof orders.$inferSelect;
+type AccountRow = typeof accounts.$inferSelect;
+type PositionRow = typeof positions.$inferSelect;
 
 /** What the transaction decided, for the audit event and the result. */
 interface Outcome {
@@ -124,9 +126,9 @@ export class SimulatedBroker implements Broker {
   async account(accountId: number): Promise<AccountState> {
     const now = this.#clock.now();
     const et = utcToEt(now);
-    const [acct] = await this.#db.select().from(accounts).where(eq(accounts.id, accountId));
-    if (!acct) throw new Error(`unknown account ${accountId}`);
-    const rows = await this.#db.select().from(positions).where(eq(positions.accountId, accountId)).orderBy(asc(positions.ticker));
+    const held = await this.#accountWithPositions(this.#db, accountId);
+    if (!held) throw new Error(`unknown account ${accountId}`);
+    const { account: acct, positions: rows } = held;
 
     const out: Position[] = [];
     let approximateMarks = false;
@@ -162,10 +164,6 @@ export class SimulatedBroker implements Broker {
 
   async submitOrder(request: OrderRequest): Promise<OrderResult> {
     checkClientOrderId(request.clientOrderId);
-    // Fast path for a re-run: no market data needed. The transaction below still decides races.
-    const known = await this.#readOrder(this.#db, request.clientOrderId, true);
-    if (known) return known;
-
     const now = this.#clock.now();
     const et = utcToEt(now);
     const invalid = validateRequest(request);
@@ -226,6 +224,8 @@ export class SimulatedBroker implements Broker {
     quote: PriceQuote,
     context: { et: { date: string; time: string }; now: Date },
   ): Promise<Outcome | Rejection> {
+    // Lock first, then read the positions: on PostgreSQL a joined read would see the positions as
+    // they were before waiting for the lock, not as the order that held it left them.
     const [acct] = await tx.select().from(accounts).where(eq(accounts.id, request.accountId)).for('update');
     if (!acct) return new Rejection(`unknown account ${request.accountId}`);
     const held = await tx.select().from(positions).where(eq(positions.accountId, request.accountId));
@@ -361,6 +361,19 @@ export class SimulatedBroker implements Broker {
         payload: { broker: this.name, request, ...detail },
       })
       .onConflictDoNothing({ target: events.idempotencyKey });
+  }
+
+  /** The account row and its positions (by ticker) in one round trip; for reading, not for orders (see #fill). */
+  async #accountWithPositions(db: Db, accountId: number): Promise<{ account: AccountRow; positions: PositionRow[] } | null> {
+    const rows = await db
+      .select({ account: accounts, position: positions })
+      .from(accounts)
+      .leftJoin(positions, eq(positions.accountId, accounts.id))
+      .where(eq(accounts.id, accountId))
+      .orderBy(asc(positions.ticker));
+    const first = rows[0];
+    if (!first) return null;
+    return { account: first.account, positions: rows.flatMap((r) => (r.position ? [r.position] : [])) };
   }
 
   async #readOrder(db: Db | Tx, clientOrderId: string, duplicate: boolean): Promise<OrderResult | null> {
