@@ -30,10 +30,12 @@ export function smaSeries(values: readonly number[], period: number): (number | 
 
 /** EMA, null until `period` inputs have been seen (trading-signals' notion of stable). */
 export function emaSeries(values: readonly number[], period: number): (number | null)[] {
+  // Counted here rather than asked of `ema.isStable`, which answers by throwing and catching an
+  // error for every unstable input (a measurable cost over 10 tickers × 600 bars × 4 EMAs).
   const ema = new EMA(period);
-  return values.map((v) => {
+  return values.map((v, i) => {
     const r = ema.add(v);
-    return ema.isStable ? r : null;
+    return i + 1 >= period ? r : null;
   });
 }
 
@@ -46,9 +48,13 @@ export function rsiSeries(values: readonly number[], period = 14): (number | nul
 /** MACD(fast, slow, signal) on EMAs; null until the signal line has `signal` MACD values behind it. */
 export function macdSeries(values: readonly number[], fast = 12, slow = 26, signal = 9): (MacdValue | null)[] {
   const macd = new MACD(new EMA(fast), new EMA(slow), new EMA(signal));
+  // The signal EMA is fed one MACD value per non-null result; it is stable after `signal` of them.
+  let signalInputs = 0;
   return values.map((v) => {
     const r = macd.add(v);
-    return r !== null && macd.signal.isStable ? { macd: r.macd, signal: r.signal, histogram: r.histogram } : null;
+    if (r === null) return null;
+    signalInputs++;
+    return signalInputs >= signal ? { macd: r.macd, signal: r.signal, histogram: r.histogram } : null;
   });
 }
 
