@@ -9,6 +9,7 @@ import { redactDeep } from './redact.js';
 /**
  * The audit trail of LLM calls: one `llm_calls` row (queried for per-seat and per-run usage) and one
  * 'llm_call' event (the append-only log holding every prompt and raw response) per HTTP exchange.
+ * The prompt and response are stored once, in the event: they are most of a call's bytes.
  * Records are redacted again here — the client already did, but storage is the last line of defence.
  */
 export class DbLlmCallSink implements LlmCallSink {
@@ -43,8 +44,7 @@ export class DbLlmCallSink implements LlmCallSink {
           costSource: safe.cost_source,
           usage: safe.usage,
           cacheKey: safe.cache_key,
-          request: safe.request,
-          responseText: safe.response_text,
+          params: safe.request.params,
           citations: [...safe.citations],
         })
         .onConflictDoNothing({ target: llmCalls.id });

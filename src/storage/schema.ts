@@ -198,7 +198,9 @@ export const llmCache = pgTable('llm_cache', {
 
 /**
  * Every LLM HTTP exchange (failed attempts and cache hits included), secrets redacted. Token and cost
- * columns are flattened from `usage` so per-seat and per-run totals are plain SUMs.
+ * columns are flattened from `usage` so per-seat and per-run totals are plain SUMs. The prompt and the
+ * raw response are not repeated here: they are in the call's 'llm_call' event (idempotency key
+ * 'llm_call:' || id), which holds the whole record.
  */
 export const llmCalls = pgTable(
   'llm_calls',
@@ -223,8 +225,8 @@ export const llmCalls = pgTable(
     costSource: text('cost_source').notNull(),
     usage: jsonb('usage').notNull(),
     cacheKey: text('cache_key').notNull(),
-    request: jsonb('request').notNull(),
-    responseText: text('response_text'),
+    /** The request's parameters (model, schema, temperature, async job id…), not its messages. */
+    params: jsonb('params').notNull(),
     citations: jsonb('citations').notNull(),
     createdAt: createdAt(),
   },

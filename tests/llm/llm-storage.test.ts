@@ -95,7 +95,7 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
       costUsd: 0.01,
     });
     expect(ok.usage).toEqual(gpt.calls[1]!.usage);
-    expect(ok.request).toMatchObject({ params: { model: 'openai/gpt-5.1', schema: 'mini_trade' } });
+    expect(ok.params).toMatchObject({ model: 'openai/gpt-5.1', schema: 'mini_trade' });
 
     const logged = await store.db.select().from(events).where(eq(events.kind, 'llm_call'));
     const ofWeek = logged.filter((e) => e.weekId === weekId);
@@ -104,6 +104,7 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
       status: 'ok',
       seat: 'gpt',
       response_text: expect.stringContaining('GLD'),
+      request: { messages: [expect.objectContaining({ role: 'system' }), expect.objectContaining({ role: 'user' })] },
     });
 
     // Recording the same call twice (a retried write) adds nothing.
