@@ -123,8 +123,15 @@ export class Pipeline {
             finishedAt: new Date(),
           })
           .onConflictDoUpdate({
+            // `excluded`: the output is sent once, not a second time for the update (it can be tens of KB).
             target: [stageRuns.weekId, stageRuns.stage],
-            set: { status: 'completed', output: result.output, error: null, startedAt: started, finishedAt: new Date() },
+            set: {
+              status: 'completed',
+              output: sql`excluded.output`,
+              error: null,
+              startedAt: sql`excluded.started_at`,
+              finishedAt: sql`excluded.finished_at`,
+            },
           });
         await appendEvents(
           tx,

@@ -79,8 +79,10 @@ export const riskStage: Stage<'risk'> = {
     await tx.delete(tradeIntents).where(eq(tradeIntents.weekId, weekId));
   },
   async persist(tx, weekId, output) {
-    for (const i of output.intents.filter((x) => x.status === 'trade')) {
-      await tx.insert(tradeIntents).values({
+    const trades = output.intents.filter((x) => x.status === 'trade');
+    if (trades.length === 0) return;
+    await tx.insert(tradeIntents).values(
+      trades.map((i) => ({
         weekId,
         checkpoint: 'weekly',
         accountId: i.account_id,
@@ -91,8 +93,8 @@ export const riskStage: Stage<'risk'> = {
         targetQty: i.target_qty,
         referencePrice: i.reference_price as number,
         notes: i.notes,
-      });
-    }
+      })),
+    );
   },
 };
 
