@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
@@ -59,13 +60,13 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PGlite;
   let location: string;
   if (options.memory || !options.home) {
-    client = new PGlite();
+    client = new PGlite({ parsers: PGLITE_PARSERS });
     location = 'pglite (in memory)';
   } else {
     const dataDir = join(options.home, 'pgdata');
     ensureWritableDir(options.home, 'LLM_TRADING_HOME');
     location = `pglite at ${dataDir}`;
-    client = new PGlite(dataDir);
+    client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
   }
   try {
     await client.waitReady;
@@ -76,7 +77,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
       `cannot open the embedded database (${location}); it may be corrupted — move it away to start fresh: ${messageOf(error)}`,
     );
   }
-  const db = drizzlePglite(client, { schema });
+  const db = drizzlePglite(withSharedParsers(client), { schema });
   return {
     db: db as unknown as Db,
     kind: 'pglite',
