@@ -6,6 +6,9 @@
  * research + slowest PM + slowest review + chairman: what a perfectly parallel pipeline would take.
  * Scenario 2 makes one PM never answer: the pitch stage must end at its deadline with quorum.
  * The stand-in runs in a worker thread (scripts/bench-stand-in.ts), like a provider on another machine.
+ * The store is PGlite in memory (the embedded default); with BENCH_DATABASE_URL set to a PostgreSQL
+ * server (e.g. postgres://postgres@127.0.0.1:5432/postgres) the scenarios run again on a scratch
+ * database there, created and dropped by the bench.
  * Prints figures and exits 0; it asserts nothing (the tests do).
  */
 import { rmSync } from 'node:fs';
@@ -16,8 +19,9 @@ import { parseEnv } from '../src/config/env.js';
 import { resolveWeek } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
 import { STAGES, type StageName } from '../src/council/stage.js';
-import { openStore } from '../src/storage/db.js';
+import { openStore, type Store } from '../src/storage/db.js';
 import { fastConfigDir } from '../tests/helpers/fast-config.js';
+import { openScratchPostgres } from '../tests/helpers/stores.js';
 import type { StandInLatencies } from './bench-stand-in.js';
 
 const WEEK = '2024-03-06';
@@ -32,7 +36,7 @@ interface Measured {
   critical: number;
 }
 
-async function scenario(name: string, hangingSeat: string | null, quiet = false): Promise<Measured> {
+async function scenario(name: string, hangingSeat: string | null, openBenchStore: () => Promise<Store>, quiet = false): Promise<Measured> {
   // A TypeScript worker needs tsx registered inside it before its module loads.
   const entry = new URL('./bench-stand-in.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, {
@@ -51,7 +55,7 @@ async function scenario(name: string, hangingSeat: string | null, quiet = false)
     worker.once('error', reject);
   });
   const configDir = fastConfigDir({ callDeadlineSeconds: DEADLINE_S });
-  const store = await openStore({ memory: true });
+  const store = await openBenchStore();
   const env = parseEnv({
     LLM_TRADING_HOME: `${configDir}/home`,
     REQUESTY_API_KEY: 'bench-key',
@@ -98,17 +102,27 @@ const RUNS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ratio = (m: Measured) => m.wall / m.critical;
 
-// The first run in a process pays for JIT compilation and first-use initialization; it is reported
-// apart, and the figures below are medians of warm runs.
-const cold = await scenario('warm-up', null, true);
-const normal: Measured[] = [];
-const hanging: Measured[] = [];
-for (let i = 1; i <= RUNS; i++) {
-  normal.push(await scenario(`1.${i} all seats answer (research 2 s, PMs 0.3–1.5 s, reviews 0.2–1.0 s, chairman 0.8 s)`, null));
-  hanging.push(await scenario(`2.${i} one PM (grok) never answers; per-call deadline ${DEADLINE_S} s`, 'grok'));
+async function suite(storeName: string, openBenchStore: () => Promise<Store>): Promise<void> {
+  console.log(`\n=== store: ${storeName}`);
+  // The first run in a process pays for JIT compilation and first-use initialization; it is reported
+  // apart, and the figures below are medians of warm runs.
+  const cold = await scenario('warm-up', null, openBenchStore, true);
+  const normal: Measured[] = [];
+  const hanging: Measured[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    normal.push(
+      await scenario(`1.${i} all seats answer (research 2 s, PMs 0.3–1.5 s, reviews 0.2–1.0 s, chairman 0.8 s)`, null, openBenchStore),
+    );
+    hanging.push(await scenario(`2.${i} one PM (grok) never answers; per-call deadline ${DEADLINE_S} s`, 'grok', openBenchStore));
+  }
+  console.log(`\nsummary on ${storeName} (median of ${RUNS} warm runs; stand-in on 127.0.0.1)`);
+  console.log(
+    `  wall / critical path                 = ${median(normal.map(ratio)).toFixed(3)}   (target <= 1.05; cold first run ${ratio(cold).toFixed(3)})`,
+  );
+  console.log(`  wall / (critical path with deadline) = ${median(hanging.map(ratio)).toFixed(3)}`);
 }
-console.log('\nsummary (median of 3 warm runs; PGlite in memory; stand-in on 127.0.0.1)');
-console.log(
-  `  wall / critical path                 = ${median(normal.map(ratio)).toFixed(3)}   (target <= 1.05; cold first run ${ratio(cold).toFixed(3)})`,
-);
-console.log(`  wall / (critical path with deadline) = ${median(hanging.map(ratio)).toFixed(3)}`);
+
+await suite('PGlite in memory (the embedded default)', () => openStore({ memory: true }));
+const serverUrl = process.env.BENCH_DATABASE_URL;
+if (serverUrl) await suite(`PostgreSQL (a scratch database on ${new URL(serverUrl).host})`, () => openScratchPostgres(serverUrl));
+else console.log('\n(set BENCH_DATABASE_URL to a PostgreSQL server to run the same scenarios on it)');

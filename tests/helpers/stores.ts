@@ -15,11 +15,12 @@ export interface StoreFactory {
 export const storeFactories: StoreFactory[] = [
   { name: 'pglite', open: () => openStore({ memory: true }) },
   ...(process.env.TEST_DATABASE_URL
-    ? [{ name: 'postgres' as const, open: () => openTestPostgres(process.env.TEST_DATABASE_URL as string) }]
+    ? [{ name: 'postgres' as const, open: () => openScratchPostgres(process.env.TEST_DATABASE_URL as string) }]
     : []),
 ];
 
-async function openTestPostgres(adminUrl: string): Promise<Store> {
+/** A store on a new database of the server at `adminUrl`, dropped when the store closes. */
+export async function openScratchPostgres(adminUrl: string): Promise<Store> {
   const name = `llm_trading_test_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
