@@ -8,7 +8,8 @@ import {
   OpenAiCompatibleClient,
   redactDeep,
   resolveProviders,
-  RunBudget,
+  WeeklyBudgets,
+  weekSpendUsd,
   secretsOf,
   type CacheOverride,
   type LlmConfig,
@@ -134,8 +135,8 @@ function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOptions): Op
   return new OpenAiCompatibleClient({
     env,
     config: llmConfig,
-    // One budget per process: a CLI command is one run.
-    budget: new RunBudget(llmConfig.budget_usd_per_run),
+    // Per week's run, across commands: what the week's calls already cost counts.
+    budget: new WeeklyBudgets(llmConfig.budget_usd_per_run, (weekId) => weekSpendUsd(options.db, weekId)),
     cache: new DbLlmResponseCache(options.db),
     ...(options.cacheOverride ? { cacheOverride: options.cacheOverride } : {}),
     sink: new ArtifactMirrorSink(new DbLlmCallSink(options.db, secrets), options.artifacts, secrets),

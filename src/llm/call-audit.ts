@@ -68,6 +68,15 @@ export class MemoryLlmCallSink implements LlmCallSink {
   }
 }
 
+/** What a week's recorded calls cost so far (the start of its budget when a later command resumes it). */
+export async function weekSpendUsd(db: Db, weekId: string): Promise<number> {
+  const [row] = await db
+    .select({ cost: sql<string>`coalesce(sum(${llmCalls.costUsd}), 0)` })
+    .from(llmCalls)
+    .where(eq(llmCalls.weekId, weekId));
+  return Number(row?.cost ?? 0);
+}
+
 export interface SeatLlmUsage {
   stage: string;
   seat: string;

@@ -4,20 +4,20 @@
  */
 import type { Env } from '../config/env.js';
 import type { Db } from '../storage/db.js';
-import { DbLlmCallSink } from './call-audit.js';
+import { DbLlmCallSink, weekSpendUsd } from './call-audit.js';
 import type { LlmConfig } from './llm-config.js';
 import { OpenAiCompatibleClient } from './openai-compatible-client.js';
 import { resolveProviders, secretsOf } from './providers.js';
 import { DbLlmResponseCache, type CacheOverride } from './response-cache.js';
-import type { RunBudget } from './run-budget.js';
+import { WeeklyBudgets, type RunBudget } from './run-budget.js';
 
-export { DbLlmCallSink, MemoryLlmCallSink, llmUsageOfWeek, type SeatLlmUsage } from './call-audit.js';
+export { DbLlmCallSink, MemoryLlmCallSink, llmUsageOfWeek, weekSpendUsd, type SeatLlmUsage } from './call-audit.js';
 export { BUILTIN_PROVIDERS, loadLlmConfig, parseLlmConfig, type LlmConfig } from './llm-config.js';
 export { OpenAiCompatibleClient, type OpenAiCompatibleClientOptions } from './openai-compatible-client.js';
 export { describeProviders, resolveProviders, secretsOf, type ProviderDescription, type ProviderPreset } from './providers.js';
 export { redactDeep, redactSecrets, REDACTED } from './redact.js';
 export { cacheKey, DbLlmResponseCache, MemoryLlmResponseCache, type CacheOverride, type LlmResponseCache } from './response-cache.js';
-export { BudgetExceededError, RunBudget } from './run-budget.js';
+export { BudgetExceededError, RunBudget, WeeklyBudgets } from './run-budget.js';
 export { LlmSeatError, type SeatFailureKind } from './seat-error.js';
 export { addUsage, ZERO_USAGE } from './usage-cost.js';
 
@@ -26,8 +26,8 @@ export interface CreateLlmClientOptions {
   config: LlmConfig;
   /** The run's database: validated answers are cached in llm_cache, every call audited in llm_calls + events. */
   db?: Db;
-  /** One per weekly run (default: a new RunBudget(config.budget_usd_per_run)). */
-  budget?: RunBudget;
+  /** Default: per week's run, continuing what the database says the week already spent. */
+  budget?: RunBudget | WeeklyBudgets;
   /** 'use' for backtests/replays, 'bypass' for --no-cache; default: config cache.live. */
   cacheOverride?: CacheOverride;
   processEnv?: NodeJS.ProcessEnv;
@@ -39,7 +39,7 @@ export function createLlmClient(options: CreateLlmClientOptions): OpenAiCompatib
   return new OpenAiCompatibleClient({
     env,
     config,
-    ...(budget ? { budget } : {}),
+    ...(budget ? { budget } : db ? { budget: new WeeklyBudgets(config.budget_usd_per_run, (weekId) => weekSpendUsd(db, weekId)) } : {}),
     ...(cacheOverride ? { cacheOverride } : {}),
     ...(processEnv ? { processEnv } : {}),
     ...(db ? { cache: new DbLlmResponseCache(db), sink: new DbLlmCallSink(db, secrets) } : {}),

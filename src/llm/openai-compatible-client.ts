@@ -10,7 +10,7 @@ import { requiresKey, resolveProviders, secretsOf, type ProviderPreset } from '.
 import { redactDeep, redactSecrets } from './redact.js';
 import { cacheKey, effectiveCacheMode, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 import { retryWait, sleep as defaultSleep } from './retry-policy.js';
-import { BudgetExceededError, estimateCallUsd, RunBudget, type BudgetReservation } from './run-budget.js';
+import { BudgetExceededError, estimateCallUsd, RunBudget, WeeklyBudgets, type BudgetReservation } from './run-budget.js';
 import { LlmSeatError, type SeatFailureKind } from './seat-error.js';
 import { addUsage, costedUsage, priceFor, ZERO_USAGE, type CostedUsage } from './usage-cost.js';
 
@@ -18,10 +18,10 @@ export interface OpenAiCompatibleClientOptions {
   env: Env;
   config: LlmConfig;
   /**
-   * The weekly run's spending cap. Create one RunBudget per run and pass it here (one client per run,
-   * or several clients sharing the budget). Default: a new RunBudget(config.budget_usd_per_run).
+   * The spending cap: per week's run (WeeklyBudgets, the default: a new WeeklyBudgets of
+   * config.budget_usd_per_run that knows no earlier spending), or one RunBudget for every call.
    */
-  budget?: RunBudget;
+  budget?: RunBudget | WeeklyBudgets;
   /** Where validated answers are cached; no cache when absent. */
   cache?: LlmResponseCache;
   /** 'use' for backtests and replays (always read), 'bypass' for --no-cache; default: config cache.live. */
@@ -69,7 +69,7 @@ interface CallContext<T> {
  * BudgetExceededError; it never invents a value.
  */
 export class OpenAiCompatibleClient implements LlmClient {
-  readonly budget: RunBudget;
+  private readonly budget: RunBudget | WeeklyBudgets;
   private readonly config: LlmConfig;
   private readonly providers: Map<string, ProviderPreset>;
   private readonly secrets: string[];
@@ -85,7 +85,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.config = options.config;
     this.providers = resolveProviders(options.env, options.config, options.processEnv);
     this.secrets = secretsOf(this.providers);
-    this.budget = options.budget ?? new RunBudget(options.config.budget_usd_per_run);
+    this.budget = options.budget ?? new WeeklyBudgets(options.config.budget_usd_per_run);
     this.cache = options.cache;
     this.cacheMode = options.cache ? effectiveCacheMode(options.config.cache.live, options.cacheOverride) : 'off';
     this.sink = options.sink;
@@ -298,8 +298,9 @@ export class OpenAiCompatibleClient implements LlmClient {
   ): Promise<BudgetReservation> {
     const maxTokens = ctx.request.maxTokens ?? this.config.budget_estimate_output_tokens;
     const estimate = estimateCallUsd(conversation, maxTokens, price);
+    const budget = this.budget instanceof RunBudget ? this.budget : await this.budget.of(ctx.request.weekId);
     try {
-      return this.budget.reserve(estimate, `${ctx.request.seat}'s call to ${ctx.preset.name}/${model}`);
+      return budget.reserve(estimate, `${ctx.request.seat}'s call to ${ctx.preset.name}/${model}`);
     } catch (error) {
       if (!(error instanceof BudgetExceededError)) throw error;
       await this.record(ctx, {

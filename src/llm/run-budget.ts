@@ -65,9 +65,42 @@ export class RunBudget {
     };
   }
 
-  /** Records a cost that was not reserved (none today; kept for callers that spend outside the client). */
+  /** Records a cost that was not reserved: what earlier commands spent on the same run (WeeklyBudgets). */
   charge(actualUsd: number): void {
     this.spent += Math.max(0, actualUsd);
+  }
+}
+
+/**
+ * The budgets of weekly runs, one per week_id: a run is one week's pipeline, whichever commands carry
+ * it out. A week resumed by a later command (`run_weekly` after a failed stage, or `pm_pitches` and then
+ * `peer_review`) continues that week's budget: what its calls already cost (`priorSpendUsd`, read from
+ * llm_calls) counts from the first call on.
+ */
+export class WeeklyBudgets {
+  private readonly budgets = new Map<string, Promise<RunBudget>>();
+
+  constructor(
+    readonly capUsd: number,
+    private readonly priorSpendUsd: (weekId: string) => Promise<number> = async () => 0,
+  ) {
+    new RunBudget(capUsd); // validates the cap now rather than at the first call
+  }
+
+  /** The week's budget, created on first use with the week's earlier spending already charged. */
+  of(weekId: string): Promise<RunBudget> {
+    let budget = this.budgets.get(weekId);
+    if (!budget) {
+      budget = this.priorSpendUsd(weekId).then((spent) => {
+        const fresh = new RunBudget(this.capUsd);
+        fresh.charge(spent);
+        return fresh;
+      });
+      // A failed read is not remembered: the next call asks again.
+      budget.catch(() => this.budgets.delete(weekId));
+      this.budgets.set(weekId, budget);
+    }
+    return budget;
   }
 }
 

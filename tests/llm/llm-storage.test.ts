@@ -62,6 +62,29 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     ]);
   });
 
+  it("a later command continues the week's budget: what the week's calls cost counts", async () => {
+    const weekId = '2024-05-29';
+    // Each client is what one CLI command builds; the cap is $0.05 per week's run.
+    const capped = (script: StandInScript) =>
+      clientOn(script).then(({ standIn }) => ({
+        standIn,
+        client: createLlmClient({ env: standInEnv(standIn.url), config: testLlmConfig({ budget_usd_per_run: 0.05 }), db: store.db }),
+      }));
+    const first = await capped([reply.json(GOOD_TRADE, { cost: 0.045 })]);
+    await first.client.complete(tradeRequest({ weekId }));
+
+    const resumed = await capped([reply.json(GOOD_TRADE, { cost: 0.01 })]);
+    // Not the cached request (another temperature); its estimate (~$0.008) fits a fresh budget, not this one.
+    const error = await resumed.client.complete(tradeRequest({ weekId, seat: 'sonnet', temperature: 0.2 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String(error)).toMatch(/budget of \$0\.05 per run would be exceeded by sonnet's call .*\$0\.045 spent/);
+    expect(resumed.standIn.chatRequests()).toHaveLength(0);
+
+    // Another week has its own budget.
+    const otherWeek = await resumed.client.complete(tradeRequest({ weekId: '2024-06-05', seat: 'sonnet', temperature: 0.2 }));
+    expect(otherWeek.value).toEqual(GOOD_TRADE);
+  });
+
   it('--no-cache (bypass) asks the provider again even when an answer is cached', async () => {
     const weekId = '2024-05-08';
     await (await clientOn([reply.json(GOOD_TRADE)])).client.complete(tradeRequest({ weekId }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetExceededError, estimateCallUsd, RunBudget } from '../../src/llm/run-budget.js';
+import { BudgetExceededError, estimateCallUsd, RunBudget, WeeklyBudgets } from '../../src/llm/run-budget.js';
 
 describe('RunBudget', () => {
   it('refuses a call whose estimate would pass the cap, and counts actual costs', () => {
@@ -27,5 +27,36 @@ describe('RunBudget', () => {
     const messages = [{ role: 'user' as const, content: 'x'.repeat(4000) }];
     expect(estimateCallUsd(messages, 1000, { input_per_mtok: 2, output_per_mtok: 10 })).toBeCloseTo((1000 * 2 + 1000 * 10) / 1e6, 12);
     expect(estimateCallUsd(messages, 1000, undefined)).toBe(0);
+  });
+});
+
+describe('WeeklyBudgets', () => {
+  it("starts each week's budget from what the week already spent, reading it once per week", async () => {
+    const reads: string[] = [];
+    const budgets = new WeeklyBudgets(1, async (weekId) => {
+      reads.push(weekId);
+      return weekId === '2024-03-06' ? 0.8 : 0;
+    });
+    const [resumed, again, other] = await Promise.all([budgets.of('2024-03-06'), budgets.of('2024-03-06'), budgets.of('2024-03-13')]);
+    expect(again).toBe(resumed);
+    expect(reads).toEqual(['2024-03-06', '2024-03-13']);
+    expect(resumed.spentUsd).toBeCloseTo(0.8);
+    expect(() => resumed.reserve(0.3, 'a resumed call')).toThrow(/\$0\.8 spent or in flight \+ an estimated \$0\.3/);
+    expect(() => other.reserve(0.3, 'another week')).not.toThrow();
+  });
+
+  it('asks again after a failed read instead of remembering the failure', async () => {
+    let fail = true;
+    const budgets = new WeeklyBudgets(1, async () => {
+      if (fail) throw new Error('database unavailable');
+      return 0.25;
+    });
+    await expect(budgets.of('2024-03-06')).rejects.toThrow('database unavailable');
+    fail = false;
+    expect((await budgets.of('2024-03-06')).spentUsd).toBeCloseTo(0.25);
+  });
+
+  it('refuses an invalid cap when created', () => {
+    expect(() => new WeeklyBudgets(-1)).toThrow(RangeError);
   });
 });
