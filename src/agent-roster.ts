@@ -20,6 +20,7 @@ import { OfflineChairman } from './pm/offline/peer-weighted-chairman.js';
 import { isPersonaName, OfflinePortfolioManager } from './pm/offline/offline-pm.js';
 import type { LlmCallRecord, LlmCallSink } from './ports/llm.js';
 import type { PortfolioManager } from './ports/agents.js';
+import { PROMPTS } from './prompts/variables.js';
 import { LlmResearcher } from './research/llm/llm-researcher.js';
 import { OfflineResearcher } from './research/offline/macro-snapshot-researcher.js';
 import type { Artifacts } from './storage/artifacts.js';
@@ -86,6 +87,23 @@ export interface RosterOptions {
   db: Db;
   artifacts: Artifacts;
   cacheOverride?: CacheOverride;
+  /** Where the LLM seats' prompt templates are (default: LLM_TRADING_PROMPTS_DIR, else the packaged ones). */
+  promptsDir?: string;
+}
+
+/** The prompt templates the LLM-backed seats will render (offline seats render none). */
+export function promptsOfOnlineSeats(seats: readonly SeatAssignment[]): string[] {
+  const names = new Set<string>();
+  for (const s of seats) {
+    if (s.provider === 'offline') continue;
+    if (s.role === 'researcher') names.add(PROMPTS.research);
+    if (s.role === 'pm') {
+      names.add(PROMPTS.pmPitch);
+      names.add(PROMPTS.peerReview);
+    }
+    if (s.role === 'chairman') names.add(PROMPTS.chairman);
+  }
+  return [...names];
 }
 
 export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, options: RosterOptions): Agents {
@@ -106,6 +124,7 @@ export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, o
     fallbackModels: s.fallbacks,
     temperature: config.models.seats[s.seat]?.temperature ?? 0.7,
     seat: s.seat,
+    ...(options.promptsDir ? { promptsDir: options.promptsDir } : {}),
   });
 
   const researcherSeat = seats.find((s) => s.role === 'researcher') as SeatAssignment;

@@ -1,13 +1,15 @@
+import { join } from 'node:path';
 import type { AppConfig } from './config/app-config.js';
 import type { Env } from './config/env.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
-import { assignSeats, buildAgents } from './agent-roster.js';
+import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
 import { loadLlmConfig } from './llm/index.js';
 import type { Broker } from './ports/broker.js';
 import { SimulatedClock } from './ports/clock.js';
 import type { MarketData } from './ports/market-data.js';
+import { compilePrompt } from './prompts/render.js';
 import { Artifacts } from './storage/artifacts.js';
 import { openStore, type Store } from './storage/db.js';
 
@@ -40,13 +42,17 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   if (env.broker !== 'sim') throw new UnsupportedAdapterError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
   const llmConfig = loadLlmConfig(config.dir);
-  // Seat assignment is validated before the database is opened, so a config error touches nothing.
-  assignSeats(env, config, llmConfig, options.offline === true);
+  // Seat assignment and the LLM seats' prompt templates are checked before the database is opened,
+  // so a config or template error touches nothing and costs nothing.
+  const seats = assignSeats(env, config, llmConfig, options.offline === true);
+  const promptsDir = env.promptsDir ?? join(config.dir, 'prompts');
+  for (const name of promptsOfOnlineSeats(seats)) compilePrompt(name, { dir: promptsDir });
   const marketData = new BundledMarketData({ dir: env.marketDataDir });
   const store = options.store ?? (await openStore({ databaseUrl: env.databaseUrl, home: env.home, pool: env.pool }));
   const artifacts = new Artifacts(env.home);
   const agents = buildAgents(env, config, llmConfig, {
     offline: options.offline === true,
+    promptsDir,
     db: store.db,
     artifacts,
     ...(options.noCache ? { cacheOverride: 'bypass' as const } : {}),

@@ -191,6 +191,12 @@ describe('llm-trading models', () => {
     const offline = await cli(['models', '--offline'], { REQUESTY_API_KEY: 'rq' });
     expect(offline.stdout).toMatch(/gpt\s+pm\s+offline\s+offline\/trend/);
   });
+
+  it('reads the packaged config when LLM_TRADING_CONFIG_DIR is blank, as in a copied .env.example', async () => {
+    const run = await cli(['models'], { LLM_TRADING_CONFIG_DIR: '  ', REQUESTY_API_KEY: 'rq' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/sonnet\s+pm\s+requesty\s+anthropic\/claude-sonnet-4-5/);
+  });
 });
 
 describe('llm-trading db migrate', () => {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +169,36 @@ describe('a seat that keeps answering invalid output', () => {
       .filter((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
     expect(asks).toHaveLength(3);
     expect(JSON.stringify(asks[1]?.chat?.messages?.at(-1))).toMatch(/missing/);
+  });
+});
+
+describe('a broken prompt template', () => {
+  let standIn: StandIn;
+  let prompts: string;
+  let brokenLine: number;
+  beforeAll(async () => {
+    standIn = await startStandIn(councilResponder(answers, seatOf));
+    prompts = mkdtempSync(join(tmpdir(), 'lt-prompts-'));
+    cpSync(join(configDir, 'prompts'), prompts, { recursive: true });
+    const chairman = join(prompts, 'chairman.md');
+    const lines = readFileSync(chairman, 'utf8').split('\n');
+    brokenLine = lines.indexOf('<!-- system -->') + 2;
+    lines.splice(brokenLine - 1, 0, '{% if week_id %}never closed');
+    writeFileSync(chairman, lines.join('\n'));
+  });
+  afterAll(async () => {
+    await standIn.close();
+    rmSync(prompts, { recursive: true, force: true });
+  });
+
+  it('stops the run before any call is paid for, naming the file and line', async () => {
+    const env = { ...envFor(standIn, 'broken-prompt'), LLM_TRADING_PROMPTS_DIR: prompts };
+    const run = await cli(['run_weekly', '--week', WEEK], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`chairman\\.md:${brokenLine}: .*never closed`));
+    expect(standIn.requests).toHaveLength(0);
+    // Nothing was written: the database was not even opened.
+    expect(existsSync(join(root, 'broken-prompt', 'pgdata'))).toBe(false);
   });
 });
 

@@ -199,7 +199,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--offline', 'show the assignment as --offline would make it')
     .action((o) => {
       const env = parseEnv(io.env);
-      const config = loadConfig(io.env.LLM_TRADING_CONFIG_DIR);
+      const config = loadConfig(configDirOf(io.env));
       const llmConfig = loadLlmConfig(config.dir);
       const seats = assignSeats(env, config, llmConfig, o.offline === true);
       const providers = describeProviders(env, llmConfig, io.env);
@@ -236,7 +236,7 @@ export function buildProgram(io: CliIo): Command {
 
 async function withApp(io: CliIo, options: OpenAppOptions, body: (app: App) => Promise<void>): Promise<void> {
   const env = parseEnv(io.env);
-  const config = loadConfig(io.env.LLM_TRADING_CONFIG_DIR);
+  const config = loadConfig(configDirOf(io.env));
   const app = await openApp(env, config, options);
   try {
     await body(app);
@@ -260,4 +260,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`llm-trading: ${message.split('\n')[0]}\n`);
     return 1;
   }
+}
+
+/** LLM_TRADING_CONFIG_DIR, or undefined (the packaged config/) when unset or blank, as in a copied .env.example. */
+function configDirOf(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env.LLM_TRADING_CONFIG_DIR?.trim();
+  return dir ? dir : undefined;
 }

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   GEMINI_API_KEY: optionalString,
   GEMINI_BASE_URL: optionalString,
   MARKET_DATA_DIR: optionalString,
+  LLM_TRADING_PROMPTS_DIR: optionalString,
   LLM_PROVIDER: optionalEnum(['offline', 'requesty', 'openrouter'] as const),
   BROKER: optionalEnum(['sim', 'alpaca'] as const),
   MARKET_DATA: optionalEnum(['bundled', 'alpaca'] as const),
@@ -53,6 +54,8 @@ export interface Env {
   pool: { min: number; max: number; commandTimeoutMs: number };
   home: string;
   marketDataDir: string | undefined;
+  /** LLM_TRADING_PROMPTS_DIR; unset: the prompts/ folder of the config directory. */
+  promptsDir: string | undefined;
   llmProvider: 'offline' | 'requesty' | 'openrouter';
   broker: 'sim' | 'alpaca';
   marketData: 'bundled' | 'alpaca';
@@ -78,6 +81,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     pool: { min: e.DB_MIN_POOL_SIZE, max: e.DB_MAX_POOL_SIZE, commandTimeoutMs: e.DB_COMMAND_TIMEOUT * 1000 },
     home: resolve(e.LLM_TRADING_HOME ?? '.llm-trading'),
     marketDataDir: e.MARKET_DATA_DIR,
+    promptsDir: e.LLM_TRADING_PROMPTS_DIR === undefined ? undefined : resolve(e.LLM_TRADING_PROMPTS_DIR),
     llmProvider,
     broker: e.BROKER ?? 'sim',
     marketData: e.MARKET_DATA ?? 'bundled',

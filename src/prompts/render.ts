@@ -114,3 +114,19 @@ export function renderPrompt(name: string, variables: object, options: RenderOpt
   }
   return splitSections(text, displayPath(file));
 }
+
+/**
+ * Compiles config/prompts/<name>.md without rendering it, so a syntax error or a missing file is
+ * reported when a run starts — before deep research has been paid for — not at the stage that needs it.
+ */
+export function compilePrompt(name: string, options: RenderOptions = {}): void {
+  const dir = promptsDir(options.dir);
+  const fileName = templateFileName(name);
+  const file = join(dir, fileName);
+  if (!existsSync(file)) throw new PromptTemplateError(displayPath(file), null, 'prompt template not found');
+  try {
+    environment(dir, file).getTemplate(fileName, true);
+  } catch (error) {
+    throw toPromptTemplateError(error, file);
+  }
+}
