@@ -223,6 +223,14 @@ describe('the per-run budget', () => {
     expect(result.status).toBe('partial');
     expect(result.error).toMatch(/budget/i);
     expect(result.failed_stage).toMatchObject({ stage: 'pm_pitches', error: expect.stringMatching(/^pm_pitches failed: .*quorum is 3/) });
+    // Seat by seat, for scripts: who answered, and why the others did not.
+    expect(result.failed_stage.seats).toEqual([
+      { seat: 'gpt', ok: false, error: expect.stringMatching(/LLM budget of \$0\.05 per run would be exceeded/) },
+      { seat: 'gemini', ok: false, error: expect.stringMatching(/LLM budget/) },
+      { seat: 'sonnet', ok: false, error: expect.stringMatching(/LLM budget/) },
+      { seat: 'grok', ok: false, error: expect.stringMatching(/LLM budget/) },
+      { seat: 'deepseek', ok: true },
+    ]);
     // The quorum failure names every seat the budget stopped, and the estimate that would have exceeded it.
     for (const seat of ['gpt', 'gemini', 'sonnet', 'grok']) {
       expect(result.error).toMatch(new RegExp(`${seat}: LLM budget of \\$0\\.05 per run would be exceeded by ${seat}'s call`));

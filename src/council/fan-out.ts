@@ -60,7 +60,21 @@ async function callWithDeadline<T>(
   }
 }
 
-export class QuorumError extends Error {}
+/** Too few seats answered. `seats` says, seat by seat, who answered and why the others did not. */
+export class QuorumError extends Error {
+  constructor(
+    message: string,
+    readonly seats: readonly SeatStatus[],
+  ) {
+    super(message);
+  }
+}
+
+export interface SeatStatus {
+  seat: string;
+  ok: boolean;
+  error?: string;
+}
 
 /** Throws when fewer than `quorum` seats answered, naming every failed seat and why. */
 export function requireQuorum<T>(what: string, outcomes: readonly SeatOutcome<T>[], quorum: number): void {
@@ -70,7 +84,10 @@ export function requireQuorum<T>(what: string, outcomes: readonly SeatOutcome<T>
     .filter((o): o is Extract<SeatOutcome<T>, { ok: false }> => !o.ok)
     .map((o) => `${o.seat}: ${o.error}`)
     .join('; ');
-  throw new QuorumError(`${what}: only ${ok} of ${outcomes.length} seats answered, quorum is ${quorum} (${failures})`);
+  throw new QuorumError(
+    `${what}: only ${ok} of ${outcomes.length} seats answered, quorum is ${quorum} (${failures})`,
+    outcomes.map((o) => (o.ok ? { seat: o.seat, ok: true } : { seat: o.seat, ok: false, error: o.error })),
+  );
 }
 
 export function errorMessage(error: unknown): string {

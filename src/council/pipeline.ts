@@ -4,7 +4,7 @@ import type { Artifacts } from '../storage/artifacts.js';
 import type { Db } from '../storage/db.js';
 import { appendEvent, appendEvents } from '../storage/event-store.js';
 import { runs, stageRuns } from '../storage/schema.js';
-import { errorMessage } from './fan-out.js';
+import { errorMessage, QuorumError, type SeatStatus } from './fan-out.js';
 import type { ProgressListener } from './progress.js';
 import { STAGES, type PipelineContext, type Stage, type StageName, type StageOutputs } from './stage.js';
 
@@ -14,6 +14,8 @@ export class StageFailedError extends Error {
   constructor(
     readonly stage: StageName,
     message: string,
+    /** For a stage that missed its quorum: each seat, answered or not and why. */
+    readonly seats?: readonly SeatStatus[],
   ) {
     super(`${stage} failed: ${message}`);
   }
@@ -104,7 +106,7 @@ export class Pipeline {
       const message = errorMessage(error);
       await this.recordFailure(weekId, stage.name, attempt, started, message);
       this.listener({ type: 'stage_failed', week_id: weekId, stage: stage.name, ms: performance.now() - t0, error: message });
-      throw new StageFailedError(stage.name, message);
+      throw new StageFailedError(stage.name, message, error instanceof QuorumError ? error.seats : undefined);
     }
     const downstream = forced ? STAGES.slice(STAGES.indexOf(stage.name) + 1).filter((s) => s !== 'execute') : [];
     try {

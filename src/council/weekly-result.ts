@@ -4,6 +4,7 @@ import type { AccountState, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { addUsage, STAGES, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
 import type { WeekInfo } from './week.js';
+import type { SeatStatus } from './fan-out.js';
 
 /** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
 export interface WeeklyResult {
@@ -38,8 +39,11 @@ export interface WeeklyResult {
    * end is not in the market data. A preview, not the postmortem: checkpoints may change positions.
    */
   held_to_week_end: HeldToWeekEnd | null;
-  /** The stage that stopped the run, when one failed (its output was not kept). */
-  failed_stage?: { stage: StageName; error: string };
+  /**
+   * The stage that stopped the run, when one failed (its output was not kept); for a missed quorum,
+   * `seats` lists each seat (for peer_review, each reviewer), whether it answered, and why not.
+   */
+  failed_stage?: { stage: StageName; error: string; seats?: SeatStatus[] };
   error?: string;
 }
 

@@ -90,7 +90,8 @@ export async function runWeek(
     return pipeline.has(s) ? pipeline.output(week.week_id, s) : null;
   };
   const result = await buildWeeklyResult(app, week, status, completed, output);
-  if (error instanceof StageFailedError) result.failed_stage = { stage: error.stage, error: error.message };
+  if (error instanceof StageFailedError)
+    result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
   return { result, error };
 }
 
