@@ -1,4 +1,5 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { Agent } from 'undici';
 import type { ProviderPreset } from './providers.js';
 import { isRetryableStatus } from './retry-policy.js';
 import { asRecord } from './usage-cost.js';
@@ -25,6 +26,15 @@ export interface ExchangeOptions {
   /** The caller's signal (stage deadline, run cancellation); our timeout is layered on top. */
   signal: AbortSignal;
 }
+
+/**
+ * The HTTP connection pool of every provider call. Node's fetch gives up on a response whose headers
+ * (or next body chunk) take more than 300 s, whatever timeout the caller set: a synchronous deep
+ * research or a long-thinking chairman would fail at five minutes and be retried as a network error.
+ * Here those transport timers are off; each exchange's own deadline (ExchangeOptions.timeoutMs, an
+ * AbortSignal over headers and body) is the one limit.
+ */
+const providerConnections = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
 
 export class ChatTransport {
   private readonly clients = new Map<string, OpenAI>();
@@ -63,6 +73,7 @@ export class ChatTransport {
         logLevel: 'off',
         defaultHeaders: preset.headers,
         maxRetries: 0,
+        fetchOptions: { dispatcher: providerConnections },
       });
       this.clients.set(preset.name, client);
     }
