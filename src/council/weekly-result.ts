@@ -4,6 +4,7 @@ import type { AccountState, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { addUsage, STAGES, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
 import type { WeekInfo } from './week.js';
+import type { Db } from '../storage/db.js';
 import type { SeatStatus } from './fan-out.js';
 
 /** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
@@ -85,26 +86,7 @@ export async function buildWeeklyResult(
   const execute = output('execute');
   const stages = Object.fromEntries(STAGES.map((s) => [s, completed.has(s) ? 'completed' : 'pending'])) as WeeklyResult['stages'];
 
-  const by_seat: SeatUsage[] = (await llmUsageOfWeek(app.store.db, week.week_id)).map((u) => ({
-    stage: u.stage,
-    seat: u.seat,
-    calls: u.calls,
-    cache_hits: u.cacheHits,
-    failed_calls: u.failedCalls,
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    reasoning_tokens: u.reasoningTokens,
-    cached_tokens: u.cachedTokens,
-    cost_usd: u.costUsd,
-    latency_ms: u.latencyMs,
-    cost_incomplete: u.costIncomplete,
-  }));
-  const total = by_seat.reduce(
-    (sum, u) =>
-      addUsage(sum, { calls: u.calls, prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cost_usd: u.cost_usd }),
-    ZERO_USAGE,
-  );
-  const usage = { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
+  const usage = await weekUsage(app.store.db, week.week_id);
 
   const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {
     const intent = risk?.intents.find((i) => i.account_id === account.id);
@@ -158,10 +140,36 @@ export async function buildWeeklyResult(
   };
 }
 
+/** Every LLM call of a week, in total and per (stage, seat): for `--json`, `status` and the postmortem. */
+export async function weekUsage(db: Db, weekId: string): Promise<WeeklyResult['usage']> {
+  const by_seat: SeatUsage[] = (await llmUsageOfWeek(db, weekId)).map((u) => ({
+    stage: u.stage,
+    seat: u.seat,
+    calls: u.calls,
+    cache_hits: u.cacheHits,
+    failed_calls: u.failedCalls,
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    reasoning_tokens: u.reasoningTokens,
+    cached_tokens: u.cachedTokens,
+    cost_usd: u.costUsd,
+    latency_ms: u.latencyMs,
+    cost_incomplete: u.costIncomplete,
+  }));
+  const total = by_seat.reduce(
+    (sum, u) =>
+      addUsage(sum, { calls: u.calls, prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cost_usd: u.cost_usd }),
+    ZERO_USAGE,
+  );
+  const usage = { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
+  return usage;
+}
+
 async function heldToWeekEnd(app: App, week: WeekInfo, execute: StageOutputs['execute']): Promise<HeldToWeekEnd | null> {
   const benchmark = app.config.assets.benchmark;
-  const [last] = await app.marketData.bars(benchmark, week.week_end, 1);
-  if (last?.date !== week.week_end) return null;
+  // Only once every instrument has its week-end bar (the bundled UUP and USO end earlier than SPY).
+  const { last } = await app.marketData.coverage([...app.config.tickers, benchmark]);
+  if (last < week.week_end) return null;
   const close = async (ticker: string) => (await app.marketData.priceAt(ticker, week.week_end, '16:00')).price;
   const accounts: HeldToWeekEnd['accounts'] = [];
   for (const state of execute.accounts) {
