@@ -12,6 +12,8 @@ import { openStore } from '../storage/db.js';
 import { orders, runs } from '../storage/schema.js';
 import { progressPrinter } from './progress-printer.js';
 import { renderSummary } from './summary.js';
+import { renderPostmortem } from './postmortem-summary.js';
+import { runPostmortem } from '../metrics/postmortem.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -91,7 +93,13 @@ export function buildProgram(io: CliIo): Command {
         ),
     });
 
-  const runSteps = async (command: string, options: WeekOptions & { accountFilter?: number[] }, summary: boolean) => {
+  const runSteps = async (
+    command: string,
+    options: WeekOptions & { accountFilter?: number[] },
+    summary: boolean,
+    /** The demo follows the week with its postmortem (which replaces the held-to-week-end preview). */
+    withPostmortem = false,
+  ) => {
     if (options.week && options.asOf && options.week !== options.asOf)
       throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
     await withApp(io, { offline: options.offline === true, noCache: options.cache === false }, async (app) => {
@@ -108,7 +116,8 @@ export function buildProgram(io: CliIo): Command {
       );
       const reported = error ? { ...result, error: error.message } : result;
       if (options.json) io.stdout(`${JSON.stringify(reported, null, 2)}\n`);
-      else if (summary || !error) io.stdout(`${renderSummary(reported)}\n`);
+      else if (summary || !error) io.stdout(`${renderSummary(reported, { preview: !withPostmortem })}\n`);
+      if (withPostmortem && !error && !options.json) io.stdout(`${renderPostmortem(await runPostmortem(app, week), { usage: false })}\n`);
       io.stderr(`done in ${((performance.now() - started) / 1000).toFixed(1)}s; artifacts in ${app.artifacts.dirOf(week.week_id)}\n`);
       if (error) throw new UsageError(error.message);
     });
@@ -136,9 +145,29 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('postmortem')
+    .description("the week's results: P/L, drawdown, turnover, hit rate per account, the council against the PMs, benchmarks, LLM cost")
+    .addOption(
+      new Option('--week <date>', 'the decision Wednesday, YYYY-MM-DD (default: the latest complete week in the data)').argParser(
+        parseDate,
+      ),
+    )
+    .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate))
+    .option('--json', 'print the postmortem object on stdout')
+    .action(async (o) => {
+      if (o.week && o.asOf && o.week !== o.asOf) throw new UsageError(`--week ${o.week} and --as-of ${o.asOf} disagree; give one`);
+      // No agent is asked anything: the postmortem reads what the week stored.
+      await withApp(io, { offline: true }, async (app) => {
+        const week = await resolveWeek(o.week ?? o.asOf, app.config, app.marketData);
+        const postmortem = await runPostmortem(app, week);
+        io.stdout(o.json ? `${JSON.stringify(postmortem, null, 2)}\n` : `${renderPostmortem(postmortem)}\n`);
+      });
+    });
+
+  program
     .command('demo', { hidden: true })
     .description('npm start: one whole offline week on the embedded defaults, with a readable summary')
-    .action(() => runSteps('run_weekly', { offline: true }, true));
+    .action(() => runSteps('run_weekly', { offline: true }, true, true));
 
   program
     .command('status')

@@ -1,7 +1,8 @@
 import type { WeeklyResult } from '../council/weekly-result.js';
+import { fmt, money, pad, pct, signed, wrap } from './format.js';
 
 /** The human-readable end-of-run summary: the council's trade, each PM, the peer review, the accounts. */
-export function renderSummary(result: WeeklyResult): string {
+export function renderSummary(result: WeeklyResult, options: { preview?: boolean } = {}): string {
   const lines: string[] = [];
   const offline = result.mode === 'offline';
   lines.push('');
@@ -62,8 +63,8 @@ export function renderSummary(result: WeeklyResult): string {
   }
 
   const held = result.held_to_week_end;
-  if (held) {
-    lines.push('', `Held to the ${held.date} close (no checkpoints yet; a preview, not the postmortem)`);
+  if (held && options.preview !== false) {
+    lines.push('', `Held to the ${held.date} close (no checkpoints yet; a preview: \`llm-trading postmortem\` measures the week)`);
     const ranked = [...held.accounts].sort((a, b) => b.pnl - a.pnl);
     for (const a of ranked) lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(money(a.equity), 14)}${pct(a.pnl_pct)}`);
     lines.push(`  benchmarks: FLAT ${pct(held.benchmarks.flat_pct)} · SPY buy-and-hold ${pct(held.benchmarks.spy_buy_hold_pct)}`);
@@ -78,7 +79,17 @@ export function renderSummary(result: WeeklyResult): string {
     }
   }
 
-  const u = result.usage;
+  lines.push(...usageLines(result.usage));
+  const pending = Object.entries(result.stages)
+    .filter(([, s]) => s === 'pending')
+    .map(([name]) => name);
+  if (pending.length > 0) lines.push(`pending stages: ${pending.join(', ')}`);
+  return lines.join('\n');
+}
+
+/** The LLM usage table per seat and the totals line. */
+export function usageLines(u: WeeklyResult['usage']): string[] {
+  const lines: string[] = [];
   if (u.by_seat.length > 0) {
     lines.push('', 'LLM usage per seat (all attempts, re-asks and cache hits; cost + = some cost unknown)');
     lines.push(
@@ -93,43 +104,5 @@ export function renderSummary(result: WeeklyResult): string {
   }
   const totals = `${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens, $${u.cost_usd.toFixed(4)}`;
   lines.push('', `usage: ${u.calls} LLM calls (${u.cache_hits} from cache), ${totals}`);
-  const pending = Object.entries(result.stages)
-    .filter(([, s]) => s === 'pending')
-    .map(([name]) => name);
-  if (pending.length > 0) lines.push(`pending stages: ${pending.join(', ')}`);
-  return lines.join('\n');
-}
-
-function pad(text: string, width: number): string {
-  return text.length >= width ? `${text.slice(0, width - 1)} ` : text.padEnd(width);
-}
-
-function signed(n: number): string {
-  return n > 0 ? `+${n}` : String(n);
-}
-
-function pct(x: number): string {
-  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
-}
-
-function fmt(n: number | null | undefined): string {
-  return n === null || n === undefined ? '-' : n.toFixed(2);
-}
-
-function money(n: number | null): string {
-  return n === null ? '-' : `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
-}
-
-function wrap(text: string, indent: number, width = 100): string[] {
-  const words = text.split(/\s+/);
-  const out: string[] = [];
-  let line = '';
-  for (const word of words) {
-    if (line.length + word.length + 1 > width - indent && line) {
-      out.push(' '.repeat(indent) + line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) out.push(' '.repeat(indent) + line);
-  return out;
+  return lines;
 }

@@ -1,0 +1,171 @@
+/**
+ * The week's postmortem (`llm-trading postmortem --week W`): each account's P/L, max drawdown,
+ * turnover, conviction volatility, panic exits and hit rate, the council against the individual PMs,
+ * the FLAT and SPY buy-and-hold benchmarks, and what the week's LLM calls cost. Measured from the
+ * fills and the daily closes (week-performance.ts); kept as a 'postmortem' event and as
+ * runs/<week_id>/normalized/postmortem.json.
+ */
+import { and, eq, inArray, lte } from 'drizzle-orm';
+import type { App } from '../app.js';
+import { weekUsage, type WeeklyResult } from '../council/weekly-result.js';
+import type { WeekInfo } from '../council/week.js';
+import type { StageOutputs } from '../council/stage.js';
+import { etToUtc, SESSION_OPEN, sessionHours, tradingDaysBetween } from '../market/calendar.js';
+import { appendEvent } from '../storage/event-store.js';
+import { accounts as accountRows, fills as fillRows, stageRuns } from '../storage/schema.js';
+import {
+  councilVsIndividuals,
+  maxDrawdown,
+  measureWeek,
+  type AccountWeek,
+  type CouncilVsIndividuals,
+  type FillOfAccount,
+} from './week-performance.js';
+
+export interface Postmortem {
+  week_id: string;
+  asof_et: string;
+  /** The close the week is measured from (the last one the decision saw). */
+  data_through: string;
+  fill_date: string;
+  week_end: string;
+  /** The last close measured: week_end once the week is over. */
+  through: string;
+  complete: boolean;
+  accounts: AccountWeek[];
+  council_vs_individuals: CouncilVsIndividuals;
+  benchmarks: {
+    flat: { pnl_pct: number; max_drawdown: number };
+    spy_buy_hold: { ticker: string; pnl_pct: number; max_drawdown: number };
+  };
+  /** Checkpoints run this week (they change convictions and make panic exits possible). */
+  checkpoints: number;
+  usage: WeeklyResult['usage'];
+  notes: string[];
+}
+
+export class PostmortemError extends Error {}
+
+export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmortem> {
+  const { risk, execute } = await weekOutputs(app, week.week_id);
+  if (!execute || !risk) {
+    throw new PostmortemError(
+      `the week of ${week.week_id} has not been executed: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
+    );
+  }
+  const { last } = await app.marketData.coverage(app.config.tickers);
+  const through = last < week.week_end ? last : week.week_end;
+  if (through < week.fill_date) throw new PostmortemError(`no closing prices after the ${week.fill_date} fill yet`);
+  const sessions = tradingDaysBetween(week.fill_date, through);
+  const closeInstant = (session: string) => etToUtc(session, sessionHours(session).close);
+
+  const closes = new Map<string, number>();
+  for (const ticker of app.config.tickers) {
+    for (const bar of await app.marketData.bars(ticker, through, sessions.length + 10)) closes.set(`${ticker} ${bar.date}`, bar.close);
+  }
+  const close = (ticker: string, session: string): number => {
+    const value = closes.get(`${ticker} ${session}`);
+    if (value === undefined) throw new PostmortemError(`no ${ticker} close on ${session} in ${app.marketData.name}`);
+    return value;
+  };
+
+  const configured = app.config.models.accounts;
+  const stored = await app.store.db
+    .select()
+    .from(accountRows)
+    .where(
+      inArray(
+        accountRows.id,
+        configured.map((a) => a.id),
+      ),
+    );
+  const fills: FillOfAccount[] = (
+    await app.store.db
+      .select()
+      .from(fillRows)
+      .where(
+        and(
+          inArray(
+            fillRows.accountId,
+            configured.map((a) => a.id),
+          ),
+          lte(fillRows.filledAt, closeInstant(through)),
+        ),
+      )
+  ).map((f) => ({
+    accountId: f.accountId,
+    filledAt: f.filledAt,
+    ticker: f.ticker,
+    side: f.side as FillOfAccount['side'],
+    qty: f.qty,
+    price: f.price,
+    commission: f.commission,
+  }));
+
+  const accounts = measureWeek({
+    dataThrough: week.data_through,
+    sessions,
+    weekStartsAt: etToUtc(week.fill_date, SESSION_OPEN),
+    closeInstant,
+    accounts: configured.flatMap((a) => {
+      const row = stored.find((s) => s.id === a.id);
+      return row ? [{ id: a.id, owner: a.owner, startingCash: row.startingCash }] : [];
+    }),
+    fills,
+    close,
+    convictions: new Map(risk.intents.map((i) => [i.account_id, i.status === 'trade' && i.conviction !== null ? [i.conviction] : []])),
+    checkpointExits: new Map(),
+  });
+
+  const benchmark = app.config.assets.benchmark;
+  const spyPath = [week.data_through, ...sessions].map((d) => close(benchmark, d));
+  const complete = through === week.week_end;
+  const postmortem: Postmortem = {
+    week_id: week.week_id,
+    asof_et: week.asof_et,
+    data_through: week.data_through,
+    fill_date: week.fill_date,
+    week_end: week.week_end,
+    through,
+    complete,
+    accounts,
+    council_vs_individuals: councilVsIndividuals(accounts),
+    benchmarks: {
+      flat: { pnl_pct: 0, max_drawdown: 0 },
+      spy_buy_hold: {
+        ticker: benchmark,
+        pnl_pct: Math.round(((spyPath.at(-1) as number) / (spyPath[0] as number) - 1) * 10_000) / 10_000,
+        max_drawdown: maxDrawdown(spyPath),
+      },
+    },
+    checkpoints: 0,
+    usage: await weekUsage(app.store.db, week.week_id),
+    notes: [
+      ...(complete ? [] : [`the week is not over: measured through the ${through} close (the week ends ${week.week_end})`]),
+      `measured close to close, from the ${week.data_through} close; a drawdown inside a session is not seen`,
+      'distributions are not credited (the simulated broker does not pay them)',
+      'no checkpoints ran this week: each conviction path has one point, so conviction volatility and panic exits are 0',
+    ],
+  };
+
+  await appendEvent(app.store.db, {
+    key: `postmortem:${week.week_id}:${through}`,
+    weekId: week.week_id,
+    kind: 'postmortem',
+    payload: postmortem,
+  });
+  app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []);
+  return postmortem;
+}
+
+async function weekOutputs(app: App, weekId: string): Promise<{ risk?: StageOutputs['risk']; execute?: StageOutputs['execute'] }> {
+  const rows = await app.store.db
+    .select({ stage: stageRuns.stage, output: stageRuns.output })
+    .from(stageRuns)
+    .where(and(eq(stageRuns.weekId, weekId), eq(stageRuns.status, 'completed'), inArray(stageRuns.stage, ['risk', 'execute'])));
+  const of = (stage: string) => rows.find((r) => r.stage === stage)?.output;
+  return {
+    ...(of('risk') ? { risk: of('risk') as StageOutputs['risk'] } : {}),
+    ...(of('execute') ? { execute: of('execute') as StageOutputs['execute'] } : {}),
+  };
+}
