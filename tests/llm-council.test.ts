@@ -91,6 +91,12 @@ describe('real LLM seats against the local stand-in', () => {
 
     const status = await cli(['status', '--json'], envFor(standIn, 'live'));
     expect(JSON.parse(status.stdout)[0].usage).toEqual({ calls: 27, prompt_tokens: 54000, completion_tokens: 21600, cost_usd: 0.27 });
+    // The postmortem reports the same cost, per seat and in total, and asks no model anything.
+    const before = standIn.requests.length;
+    const postmortem = await cli(['postmortem', '--week', WEEK, '--json'], envFor(standIn, 'live'));
+    expect(postmortem.code, postmortem.stderr).toBe(0);
+    expect(JSON.parse(postmortem.stdout).usage).toEqual(result.usage);
+    expect(standIn.requests.length).toBe(before);
   });
 
   it('keeps every key out of the database, the event log and the artifacts', async () => {
