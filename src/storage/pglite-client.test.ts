@@ -17,6 +17,7 @@ const at = new Date('2024-03-10T07:30:00.123Z'); // the US DST switch, as a UTC 
 const row = { id: 'a', at, naive: new Date('2024-11-03T06:00:00.000Z'), day: '2024-03-10', span: '1 day 02:00:00' };
 
 async function roundTrip(db: ReturnType<typeof drizzle>) {
+  await db.execute(sql`drop table if exists samples`);
   await db.execute(
     sql`create table samples (id text primary key, at timestamptz not null, naive timestamp not null, day date not null, span interval not null)`,
   );
@@ -27,15 +28,15 @@ async function roundTrip(db: ReturnType<typeof drizzle>) {
 }
 
 describe('withSharedParsers', () => {
-  const clients: PGlite[] = [];
+  // Two instances for the file: starting PGlite takes about a second each.
+  const reference = new PGlite();
+  const shared = new PGlite({ parsers: PGLITE_PARSERS });
   afterAll(async () => {
-    for (const c of clients) await c.close();
+    await reference.close();
+    await shared.close();
   });
 
   it('reads dates, timestamps and intervals exactly as drizzle does with its per-query parsers', async () => {
-    const reference = new PGlite();
-    const shared = new PGlite({ parsers: PGLITE_PARSERS });
-    clients.push(reference, shared);
     const expected = await roundTrip(drizzle(reference));
     const actual = await roundTrip(drizzle(withSharedParsers(shared)));
     expect(expected.plain).toEqual(row);
@@ -45,8 +46,7 @@ describe('withSharedParsers', () => {
   });
 
   it('sends no per-query parsers to PGlite, inside transactions too', async () => {
-    const client = new PGlite({ parsers: PGLITE_PARSERS });
-    clients.push(client);
+    const client = shared;
     const seen: unknown[] = [];
     const original = client.query.bind(client);
     vi.spyOn(client, 'query').mockImplementation((query, params, options) => {
