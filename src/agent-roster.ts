@@ -6,6 +6,7 @@ import {
   DbLlmResponseCache,
   describeProviders,
   OpenAiCompatibleClient,
+  priceFor,
   redactDeep,
   resolveProviders,
   WeeklyBudgets,
@@ -70,6 +71,9 @@ export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, o
       throw new ConfigError(`config/models.yaml: seats.${seat}.models.${provider}: expected the ${provider} model id of this seat`);
     }
     if (preset.keyRequired && !preset.keyPresent) return offlineSeat(`no key for ${provider} (${preset.keyEnv ?? 'see .env.example'})`);
+    // Without a price the budget cannot estimate the seat's calls, and the cost is unknown unless the
+    // provider reports it: worth saying before the run, not discovering after.
+    const unpriced = priceFor(llmConfig.prices, provider, model) === undefined;
     return {
       seat,
       role: seatConfig.role,
@@ -77,7 +81,7 @@ export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, o
       model,
       fallbacks: seatConfig.fallbacks?.[provider] ?? [],
       keyPresent: preset.keyPresent,
-      note: null,
+      note: unpriced ? `no price for ${model} in config/llm.yaml: the budget cannot estimate its calls` : null,
     };
   });
 }

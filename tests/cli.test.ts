@@ -192,6 +192,21 @@ describe('llm-trading models', () => {
     expect(offline.stdout).toMatch(/gpt\s+pm\s+offline\s+offline\/trend/);
   });
 
+  it('says which seat has no price, so the budget cannot estimate its calls', async () => {
+    const dir = join(root, 'unpriced-config');
+    cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
+    const models = join(dir, 'models.yaml');
+    writeFileSync(models, readFileSync(models, 'utf8').replace('requesty: openai/gpt-5.1,', 'requesty: openai/gpt-9-preview,'));
+    const run = await cli(['models', '--json'], { LLM_TRADING_CONFIG_DIR: dir, REQUESTY_API_KEY: 'rq' });
+    expect(run.code, run.stderr).toBe(0);
+    const { seats } = JSON.parse(run.stdout);
+    expect(seats.find((s: { seat: string }) => s.seat === 'gpt')).toMatchObject({
+      model: 'openai/gpt-9-preview',
+      note: 'no price for openai/gpt-9-preview in config/llm.yaml: the budget cannot estimate its calls',
+    });
+    expect(seats.filter((s: { note: string | null }) => s.note?.startsWith('no price'))).toHaveLength(1);
+  });
+
   it('reads the packaged config when LLM_TRADING_CONFIG_DIR is blank, as in a copied .env.example', async () => {
     const run = await cli(['models'], { LLM_TRADING_CONFIG_DIR: '  ', REQUESTY_API_KEY: 'rq' });
     expect(run.code, run.stderr).toBe(0);

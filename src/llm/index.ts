@@ -19,7 +19,7 @@ export { redactDeep, redactSecrets, REDACTED } from './redact.js';
 export { cacheKey, DbLlmResponseCache, MemoryLlmResponseCache, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 export { BudgetExceededError, RunBudget, WeeklyBudgets } from './run-budget.js';
 export { LlmSeatError, type SeatFailureKind } from './seat-error.js';
-export { addUsage, ZERO_USAGE } from './usage-cost.js';
+export { addUsage, priceFor, ZERO_USAGE } from './usage-cost.js';
 
 export interface CreateLlmClientOptions {
   env: Env;
