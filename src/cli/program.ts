@@ -2,7 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from '@commande
 import { max } from 'drizzle-orm';
 import { openApp, type App, type OpenAppOptions } from '../app.js';
 import { assignSeats } from '../agent-roster.js';
-import { describeProviders, llmUsageOfWeek, loadLlmConfig } from '../llm/index.js';
+import { describeProviders, loadLlmConfig } from '../llm/index.js';
+import { weekUsage } from '../council/weekly-result.js';
 import { loadConfig } from '../config/app-config.js';
 import { parseEnv } from '../config/env.js';
 import { resolveWeek } from '../council/week.js';
@@ -178,13 +179,7 @@ export function buildProgram(io: CliIo): Command {
         const rows = await app.store.db.select().from(runs).orderBy(runs.weekId);
         const report = [];
         for (const r of rows) {
-          const seats = await llmUsageOfWeek(app.store.db, r.weekId);
-          const usage = {
-            calls: seats.reduce((n, s) => n + s.calls, 0),
-            prompt_tokens: seats.reduce((n, s) => n + s.promptTokens, 0),
-            completion_tokens: seats.reduce((n, s) => n + s.completionTokens, 0),
-            cost_usd: Math.round(seats.reduce((n, s) => n + s.costUsd, 0) * 1e6) / 1e6,
-          };
+          const usage = await weekUsage(app.store.db, r.weekId);
           report.push({ week_id: r.weekId, asof_et: r.asofEt, status: r.status, mode: r.mode, error: r.error, usage });
         }
         if (o.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
@@ -193,6 +188,16 @@ export function buildProgram(io: CliIo): Command {
           for (const r of report) {
             const line = `${r.week_id}  ${r.status.padEnd(10)} ${r.mode.padEnd(20)} ${String(r.usage.calls).padStart(4)} calls  $${r.usage.cost_usd.toFixed(4)}`;
             io.stdout(`${line}  ${r.error ?? ''}\n`);
+            // Per seat, all stages together: where the week's money went.
+            const bySeat = new Map<string, { calls: number; cost: number }>();
+            for (const u of r.usage.by_seat) {
+              const seat = bySeat.get(u.seat) ?? { calls: 0, cost: 0 };
+              bySeat.set(u.seat, { calls: seat.calls + u.calls, cost: seat.cost + u.cost_usd });
+            }
+            const order = Object.keys(app.config.models.seats);
+            const seats = [...bySeat].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+            if (seats.length > 0)
+              io.stdout(`    ${seats.map(([seat, u]) => `${seat} ${u.calls} calls $${u.cost.toFixed(4)}`).join(' · ')}\n`);
           }
       });
     });
