@@ -57,16 +57,26 @@ function parseAccount(value: string): number {
   return n;
 }
 
-function weekCommand(program: Command, name: string, description: string, alias?: string) {
-  const cmd = program
-    .command(name)
-    .description(description)
+/** The --week / --as-of pair every week command takes. */
+function withWeekOptions(cmd: Command) {
+  return cmd
     .addOption(
       new Option('--week <date>', 'the decision Wednesday, YYYY-MM-DD (default: the latest complete week in the data)').argParser(
         parseDate,
       ),
     )
-    .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate))
+    .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate));
+}
+
+/** The week the user asked for: --week or --as-of (they must agree), else undefined (the latest complete week). */
+function chosenWeek(options: { week?: string; asOf?: string }): string | undefined {
+  if (options.week && options.asOf && options.week !== options.asOf)
+    throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
+  return options.week ?? options.asOf;
+}
+
+function weekCommand(program: Command, name: string, description: string, alias?: string) {
+  const cmd = withWeekOptions(program.command(name).description(description))
     .option('--json', 'print the result object on stdout (logs go to stderr)')
     .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
     .option('--force', 're-run stages that already completed')
@@ -101,10 +111,9 @@ export function buildProgram(io: CliIo): Command {
     /** The demo follows the week with its postmortem (which replaces the held-to-week-end preview). */
     withPostmortem = false,
   ) => {
-    if (options.week && options.asOf && options.week !== options.asOf)
-      throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
+    const asked = chosenWeek(options);
     await withApp(io, { offline: options.offline === true, noCache: options.cache === false }, async (app) => {
-      const week = await resolveWeek(options.week ?? options.asOf, app.config, app.marketData);
+      const week = await resolveWeek(asked, app.config, app.marketData);
       const listener = progressPrinter((line) => io.stderr(`${line}\n`));
       io.stderr(`llm-trading ${command}: week ${week.week_id} (${app.store.location}, ${app.agents.mode} agents)\n`);
       const started = performance.now();
@@ -145,21 +154,17 @@ export function buildProgram(io: CliIo): Command {
       return runSteps('execute', { ...o, accountFilter: o.account !== undefined ? [o.account] : undefined }, false);
     });
 
-  program
-    .command('postmortem')
-    .description("the week's results: P/L, drawdown, turnover, hit rate per account, the council against the PMs, benchmarks, LLM cost")
-    .addOption(
-      new Option('--week <date>', 'the decision Wednesday, YYYY-MM-DD (default: the latest complete week in the data)').argParser(
-        parseDate,
-      ),
-    )
-    .addOption(new Option('--as-of <date>', 'same as --week').argParser(parseDate))
+  withWeekOptions(
+    program
+      .command('postmortem')
+      .description("the week's results: P/L, drawdown, turnover, hit rate per account, the council against the PMs, benchmarks, LLM cost"),
+  )
     .option('--json', 'print the postmortem object on stdout')
     .action(async (o) => {
-      if (o.week && o.asOf && o.week !== o.asOf) throw new UsageError(`--week ${o.week} and --as-of ${o.asOf} disagree; give one`);
+      const asked = chosenWeek(o);
       // No agent is asked anything: the postmortem reads what the week stored.
       await withApp(io, { offline: true }, async (app) => {
-        const week = await resolveWeek(o.week ?? o.asOf, app.config, app.marketData);
+        const week = await resolveWeek(asked, app.config, app.marketData);
         const postmortem = await runPostmortem(app, week);
         io.stdout(o.json ? `${JSON.stringify(postmortem, null, 2)}\n` : `${renderPostmortem(postmortem)}\n`);
       });

@@ -161,8 +161,7 @@ export async function weekUsage(db: Db, weekId: string): Promise<WeeklyResult['u
       addUsage(sum, { calls: u.calls, prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cost_usd: u.cost_usd }),
     ZERO_USAGE,
   );
-  const usage = { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
-  return usage;
+  return { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
 }
 
 async function heldToWeekEnd(app: App, week: WeekInfo, execute: StageOutputs['execute']): Promise<HeldToWeekEnd | null> {

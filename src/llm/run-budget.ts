@@ -21,6 +21,10 @@ export class BudgetExceededError extends Error {
   }
 }
 
+function checkCap(capUsd: number): void {
+  if (!(capUsd >= 0) || !Number.isFinite(capUsd)) throw new RangeError(`budget cap must be a finite number >= 0, got ${capUsd}`);
+}
+
 /** Dollars with up to 4 decimals and no trailing zeros: "10", "0.295", "0.0081". */
 function usd(n: number): string {
   return String(Number(n.toFixed(4)));
@@ -37,7 +41,7 @@ export class RunBudget {
   private inFlight = 0;
 
   constructor(readonly capUsd: number) {
-    if (!(capUsd >= 0) || !Number.isFinite(capUsd)) throw new RangeError(`budget cap must be a finite number >= 0, got ${capUsd}`);
+    checkCap(capUsd);
   }
 
   get spentUsd(): number {
@@ -84,7 +88,7 @@ export class WeeklyBudgets {
     readonly capUsd: number,
     private readonly priorSpendUsd: (weekId: string) => Promise<number> = async () => 0,
   ) {
-    new RunBudget(capUsd); // validates the cap now rather than at the first call
+    checkCap(capUsd); // now, rather than at the week's first call
   }
 
   /** The week's budget, created on first use with the week's earlier spending already charged. */
