@@ -36,15 +36,35 @@ export interface SeatAssignment {
   fallbacks: string[];
   keyPresent: boolean | null; // null for offline seats
   note: string | null;
+  /** False when the seat cannot run as configured (only in `report` mode; a run stops instead). */
+  available: boolean;
+}
+
+/** A seat meant to run on an LLM cannot (no key, no model for the router): the run stops before any call. */
+export class SeatUnavailableError extends ConfigError {}
+
+export interface AssignOptions {
+  /** --offline: every seat runs its offline persona. */
+  offline: boolean;
+  /** --allow-offline-seats / allow_offline_seats: a seat whose provider has no key runs its persona instead of stopping the run. */
+  allowOfflineSeats?: boolean;
+  /** `llm-trading models`: describe a seat that cannot run (available: false) instead of throwing. */
+  report?: boolean;
 }
 
 /**
  * Assigns every seat. Without --offline, a seat runs on its pinned provider (seat.provider), the
  * researcher on Perplexity when PERPLEXITY_API_KEY is set, and every other seat on the router chosen
- * by LLM_PROVIDER / the keys present. A seat whose provider has no key falls back to its offline
- * persona, and says so.
+ * by LLM_PROVIDER / the keys present; with no LLM key at all every seat is its offline persona.
+ *
+ * A seat meant for an LLM that cannot have one — its provider's key is missing, or the router has no
+ * model for it — stops the run here, before anything is paid for, naming the seat and the variable.
+ * Only with allowOfflineSeats does it run its offline persona, and then it is named by the persona
+ * (`offline/trend`) in every output, never by the model it was meant to be.
  */
-export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, offline: boolean): SeatAssignment[] {
+export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, options: AssignOptions): SeatAssignment[] {
+  const { offline } = options;
+  const allowOffline = options.allowOfflineSeats === true || config.models.allow_offline_seats;
   const providers = new Map(describeProviders(env, llmConfig).map((p) => [p.name, p]));
   return Object.entries(config.models.seats).map(([seat, seatConfig]) => {
     const offlineSeat = (note: string | null): SeatAssignment => ({
@@ -55,6 +75,7 @@ export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, o
       fallbacks: [],
       keyPresent: null,
       note,
+      available: true,
     });
     if (offline) return offlineSeat(null);
     const provider = seatConfig.provider ?? (seatConfig.role === 'researcher' && env.keys.perplexity ? 'perplexity' : env.llmProvider);
@@ -64,13 +85,36 @@ export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, o
       throw new ConfigError(
         `config/models.yaml: seats.${seat}.provider: expected a provider of config/llm.yaml or a built-in one, got "${provider}"`,
       );
+    const persona = `offline/${seatConfig.offline}`;
+    const unavailable = (why: string, fix: string, model: string): SeatAssignment => {
+      if (allowOffline) return offlineSeat(`${why}: runs its offline persona ${persona} (offline seats allowed)`);
+      const message = `seat ${seat} cannot run on an LLM: ${why}; ${fix}, or pass --allow-offline-seats (allow_offline_seats: true in config/models.yaml) to run its offline persona ${persona}, labelled as such`;
+      if (!options.report) throw new SeatUnavailableError(message);
+      return {
+        seat,
+        role: seatConfig.role,
+        provider,
+        model,
+        fallbacks: [],
+        keyPresent: preset.keyRequired ? preset.keyPresent : null,
+        note: `a run would stop: ${why} (${fix}, or --allow-offline-seats)`,
+        available: false,
+      };
+    };
     const model = seatConfig.models[provider];
     if (!model) {
       if (seatConfig.role === 'researcher' && !seatConfig.provider)
-        return offlineSeat(`no ${provider} model for the researcher and no PERPLEXITY_API_KEY`);
+        return unavailable(
+          `PERPLEXITY_API_KEY is not set and config/models.yaml has no ${provider} model for it`,
+          `set PERPLEXITY_API_KEY or add seats.${seat}.models.${provider}`,
+          '-',
+        );
       throw new ConfigError(`config/models.yaml: seats.${seat}.models.${provider}: expected the ${provider} model id of this seat`);
     }
-    if (preset.keyRequired && !preset.keyPresent) return offlineSeat(`no key for ${provider} (${preset.keyEnv ?? 'see .env.example'})`);
+    if (preset.keyRequired && !preset.keyPresent) {
+      const variable = preset.keyEnv ?? 'its key variable (see .env.example)';
+      return unavailable(`its provider ${provider} has no key (${variable} is not set)`, `set ${variable}`, model);
+    }
     // Without a price the budget cannot estimate the seat's calls, and the cost is unknown unless the
     // provider reports it: worth saying before the run, not discovering after.
     const unpriced = priceFor(llmConfig.prices, provider, model) === undefined;
@@ -82,13 +126,17 @@ export function assignSeats(env: Env, config: AppConfig, llmConfig: LlmConfig, o
       fallbacks: seatConfig.fallbacks?.[provider] ?? [],
       keyPresent: preset.keyPresent,
       note: unpriced ? `no price for ${model} in config/llm.yaml: the budget cannot estimate its calls` : null,
+      available: true,
     };
   });
 }
 
 export interface RosterOptions {
   offline: boolean;
+  allowOfflineSeats?: boolean;
   db: Db;
+  /** The portfolio whose runs make the calls (their usage, budget and audit records). */
+  portfolio: string;
   artifacts: Artifacts;
   cacheOverride?: CacheOverride;
   /** Where the LLM seats' prompt templates are (default: LLM_TRADING_PROMPTS_DIR, else the packaged ones). */
@@ -111,7 +159,7 @@ export function promptsOfOnlineSeats(seats: readonly SeatAssignment[]): string[]
 }
 
 export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, options: RosterOptions): Agents {
-  const seats = assignSeats(env, config, llmConfig, options.offline);
+  const seats = assignSeats(env, config, llmConfig, { offline: options.offline, allowOfflineSeats: options.allowOfflineSeats === true });
   for (const s of seats) {
     const persona = config.models.seats[s.seat]?.offline;
     if (s.role === 'pm' && (persona === undefined || !isPersonaName(persona))) {
@@ -159,10 +207,10 @@ function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOptions): Op
     env,
     config: llmConfig,
     // Per week's run, across commands: what the week's calls already cost counts.
-    budget: new WeeklyBudgets(llmConfig.budget_usd_per_run, (weekId) => weekSpendUsd(options.db, weekId)),
+    budget: new WeeklyBudgets(llmConfig.budget_usd_per_run, (weekId) => weekSpendUsd(options.db, { portfolio: options.portfolio, weekId })),
     cache: new DbLlmResponseCache(options.db),
     ...(options.cacheOverride ? { cacheOverride: options.cacheOverride } : {}),
-    sink: new ArtifactMirrorSink(new DbLlmCallSink(options.db, secrets), options.artifacts, secrets),
+    sink: new ArtifactMirrorSink(new DbLlmCallSink(options.db, options.portfolio, secrets), options.artifacts, secrets),
   });
 }
 

@@ -6,70 +6,111 @@ import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
 import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
 import { loadLlmConfig } from './llm/index.js';
+import { checkPortfolioName, DEFAULT_PORTFOLIO, type PortfolioKind } from './portfolio/portfolio.js';
 import type { Broker } from './ports/broker.js';
 import { SimulatedClock } from './ports/clock.js';
 import type { MarketData } from './ports/market-data.js';
 import { compilePrompt } from './prompts/render.js';
 import { Artifacts } from './storage/artifacts.js';
-import { openStore, type Store } from './storage/db.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, openStore, type Store } from './storage/db.js';
+import { UserError } from './errors.js';
 
-/** The adapters of one process, chosen from the environment and config (DESIGN §3). */
+/** The adapters of one process, chosen from the environment and config (DESIGN §3), for one portfolio. */
 export interface App {
   env: Env;
   config: AppConfig;
   store: Store;
+  /** The portfolio every run, account and order of this App belongs to. */
+  portfolio: string;
+  portfolioKind: PortfolioKind;
   marketData: MarketData;
   broker: Broker;
   clock: SimulatedClock;
   agents: Agents;
   artifacts: Artifacts;
+  /** How long a command waits for a lock another process holds (the week, the portfolio's books). */
+  lockTimeoutMs: number;
   close(): Promise<void>;
 }
 
-export class UnsupportedAdapterError extends Error {}
+export class UnsupportedAdapterError extends UserError {}
 
 export interface OpenAppOptions {
   /** Force the offline agents even when LLM keys are present. */
   offline?: boolean;
+  /** Run a seat whose provider has no key as its (labelled) offline persona instead of stopping. */
+  allowOfflineSeats?: boolean;
   /** --no-cache: always ask the models (answers are still recorded for replays). */
   noCache?: boolean;
   /** An already open store (tests share one). */
   store?: Store;
+  /** Market data already loaded (the CLI resolves the week with it before opening the database). */
+  marketData?: MarketData;
+  /** The portfolio (default: LLM_TRADING_PORTFOLIO, else `default`). */
+  portfolio?: string;
+  portfolioKind?: PortfolioKind;
+  /** Waiting for another process: the embedded database, the week, the books (default 600 s). */
+  lockTimeoutMs?: number;
+  /** What this process is doing (shown to a process that waits for it). */
+  command?: string;
+  /** Told when this process starts waiting for another one. */
+  onWait?: (what: string) => void;
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {
   if (env.marketData !== 'bundled')
     throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   if (env.broker !== 'sim') throw new UnsupportedAdapterError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
+  const portfolio = checkPortfolioName(options.portfolio ?? env.portfolio ?? DEFAULT_PORTFOLIO);
   const llmConfig = loadLlmConfig(config.dir);
   // Seat assignment and the LLM seats' prompt templates are checked before the database is opened,
   // so a config or template error touches nothing and costs nothing.
-  const seats = assignSeats(env, config, llmConfig, options.offline === true);
+  const assignOptions = { offline: options.offline === true, allowOfflineSeats: options.allowOfflineSeats === true };
+  const seats = assignSeats(env, config, llmConfig, assignOptions);
   const promptsDir = env.promptsDir ?? join(config.dir, 'prompts');
   for (const name of promptsOfOnlineSeats(seats)) compilePrompt(name, { dir: promptsDir });
-  const marketData = new BundledMarketData({ dir: env.marketDataDir });
-  const store = options.store ?? (await openStore({ databaseUrl: env.databaseUrl, home: env.home, pool: env.pool }));
-  const artifacts = new Artifacts(env.home);
-  const agents = buildAgents(env, config, llmConfig, {
-    offline: options.offline === true,
-    promptsDir,
-    db: store.db,
-    artifacts,
-    ...(options.noCache ? { cacheOverride: 'bypass' as const } : {}),
-  });
-  const clock = new SimulatedClock(new Date(0));
-  const broker = new SimulatedBroker({ db: store.db, marketData, clock, execution: config.models.execution });
-  return {
-    env,
-    config,
-    store,
-    marketData,
-    broker,
-    clock,
-    agents,
-    artifacts,
-    close: async () => {
-      if (!options.store) await store.close();
-    },
-  };
+  const marketData = options.marketData ?? new BundledMarketData({ dir: env.marketDataDir });
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const store =
+    options.store ??
+    (await openStore({
+      databaseUrl: env.databaseUrl,
+      home: env.home,
+      pool: env.pool,
+      lockTimeoutMs,
+      command: options.command ?? 'llm-trading',
+      ...(options.onWait ? { onLockWait: (holder: string) => options.onWait?.(`${holder} has the embedded database open`) } : {}),
+    }));
+  try {
+    const artifacts = new Artifacts(env.home, portfolio);
+    const agents = buildAgents(env, config, llmConfig, {
+      ...assignOptions,
+      promptsDir,
+      db: store.db,
+      portfolio,
+      artifacts,
+      ...(options.noCache ? { cacheOverride: 'bypass' as const } : {}),
+    });
+    const clock = new SimulatedClock(new Date(0));
+    const broker = new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
+    return {
+      env,
+      config,
+      store,
+      portfolio,
+      portfolioKind: options.portfolioKind ?? 'live',
+      marketData,
+      broker,
+      clock,
+      agents,
+      artifacts,
+      lockTimeoutMs,
+      close: async () => {
+        if (!options.store) await store.close();
+      },
+    };
+  } catch (error) {
+    if (!options.store) await store.close().catch(() => undefined);
+    throw error;
+  }
 }

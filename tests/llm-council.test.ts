@@ -93,7 +93,7 @@ describe('real LLM seats against the local stand-in', () => {
     expect(JSON.parse(status.stdout)[0].usage).toEqual(result.usage);
     expect(result.usage).toMatchObject({ calls: 27, prompt_tokens: 54000, completion_tokens: 21600, cost_usd: 0.27 });
     const readable = await cli(['status'], envFor(standIn, 'live'));
-    expect(readable.stdout).toMatch(/2024-03-06 {2}completed .* {2}27 calls {2}\$0\.2700/);
+    expect(readable.stdout).toMatch(/2024-03-06\s+completed\s+.*\s27\s+\$0\.2700/);
     // Per seat, all stages together: a PM's pitch and its four reviews; the researcher; the chairman.
     expect(readable.stdout).toMatch(/^ {4}researcher 1 calls \$0\.0100 · gpt 5 calls \$0\.0500 · .*chairman 1 calls \$0\.0100/m);
     // The postmortem reports the same cost, per seat and in total, and asks no model anything.

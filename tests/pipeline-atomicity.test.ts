@@ -33,15 +33,17 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
       const real = WEEKLY_STAGES.get('pm_pitches') as Stage<'pm_pitches'>;
       const failing: Stage<'pm_pitches'> = {
         ...real,
-        async persist(tx, weekId, output) {
-          await real.persist?.(tx, weekId, output); // five rows written inside the transaction…
+        async persist(tx, run, output) {
+          await real.persist?.(tx, run, output); // five rows written inside the transaction…
           throw new Error('disk full'); // …then the write fails
         },
       };
       const stages = new Map(WEEKLY_STAGES).set('pm_pitches', failing as unknown as Stage);
-      const pipeline = new Pipeline(store.db, new Artifacts(app.home), stages, () => undefined);
-      await pipeline.load(WEEK);
+      const run = { portfolio: app.portfolio, weekId: WEEK };
+      const pipeline = new Pipeline(store.db, new Artifacts(app.home, app.portfolio), stages, () => undefined, run);
+      await pipeline.load();
       const ctx = {
+        portfolio: app.portfolio,
         week,
         config: app.config,
         store,
@@ -50,12 +52,12 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
         clock: app.clock,
         agents: app.agents,
         progress: () => undefined,
-        output: <S extends Parameters<typeof pipeline.output>[1]>(s: S) => pipeline.output(WEEK, s),
+        output: <S extends Parameters<typeof pipeline.output>[0]>(s: S) => pipeline.output(s),
         weekContext: () => ({
           week_id: WEEK,
           asof_et: week.asof_et,
           universe: app.config.assets.assets,
-          snapshot: pipeline.output(WEEK, 'snapshot'),
+          snapshot: pipeline.output('snapshot'),
         }),
       };
       await expect(pipeline.run(ctx, ['pm_pitches'])).rejects.toThrow(StageFailedError);

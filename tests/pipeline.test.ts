@@ -6,6 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { App } from '../src/app.js';
 import { runWeek } from '../src/council/weekly.js';
 import { resolveWeek, weekOf } from '../src/council/week.js';
+import { portfolioTag } from '../src/portfolio/portfolio.js';
+import { measurePostmortem } from '../src/metrics/postmortem.js';
 import type { ProgressEvent } from '../src/council/progress.js';
 import { BundledMarketData, defaultMarketDataDir } from '../src/market/bundled-market-data.js';
 import type { PortfolioManager } from '../src/ports/agents.js';
@@ -119,10 +121,13 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       const [bar] = await app.marketData.bars(order.ticker, '2024-03-06', 1);
       const expected = bar!.open * (order.side === 'buy' ? 1.0002 : 0.9998);
       expect(order.filledAvgPrice).toBeCloseTo(expected, 4);
-      expect(order.clientOrderId).toMatch(new RegExp(`^lt-${WEEK}-a${order.accountId}-weekly-`));
+      expect(order.clientOrderId).toMatch(
+        new RegExp(`^lt-${portfolioTag(app.portfolio)}-20240306-a${order.accountId}-w-\\d+[oarc][A-Z]+$`),
+      );
     }
 
-    // The week-end preview marks the open positions at the close of the week's last session.
+    // held_to_week_end is the postmortem's own measurement (one definition of a week's P/L): positions
+    // marked at the close of the week's last session, P/L from the data_through close, SPY from that close.
     expect(result.held_to_week_end?.date).toBe('2024-03-12');
     for (const account of result.accounts) {
       let expected = account.cash as number;
@@ -132,11 +137,23 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       }
       const held = result.held_to_week_end?.accounts.find((a) => a.account_id === account.account_id);
       expect(held?.equity).toBeCloseTo(expected, 2);
-      expect(held?.pnl_pct).toBeCloseTo((expected - 100_000) / 100_000, 4);
     }
-    const [spyOpen] = await app.marketData.bars('SPY', '2024-03-06', 1);
+    const [spyStart] = await app.marketData.bars('SPY', '2024-03-05', 1);
     const [spyClose] = await app.marketData.bars('SPY', '2024-03-12', 1);
-    expect(result.held_to_week_end?.benchmarks.spy_buy_hold_pct).toBeCloseTo(spyClose!.close / spyOpen!.open - 1, 4);
+    expect(result.held_to_week_end?.benchmarks.spy_buy_hold_pct).toBeCloseTo(spyClose!.close / spyStart!.close - 1, 4);
+    const postmortem = await measurePostmortem(app, weekOf(WEEK, app.config));
+    expect(result.held_to_week_end?.accounts).toEqual(
+      postmortem.accounts.map((a) => ({
+        account_id: a.account_id,
+        owner: a.owner,
+        agent: a.agent,
+        equity: a.end_equity,
+        pnl: a.pnl,
+        pnl_pct: a.pnl_pct,
+      })),
+    );
+    expect(result.held_to_week_end?.benchmarks.spy_buy_hold_pct).toBe(postmortem.benchmarks.spy_buy_hold.pnl_pct);
+    expect(result.held_to_week_end?.council_vs_individuals.beat).toBe(postmortem.council_vs_individuals.beat);
 
     // Persisted: the label→seat map, reviews, aggregate, decision, intents, a stage row per stage.
     expect(await rowCount(store, reviewLabels)).toBe(20);
@@ -154,12 +171,12 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       'risk',
       'execute',
     ]);
-    expect(readdirSync(join(app.home, 'runs', WEEK, 'normalized')).sort()).toContain('chairman.json');
+    expect(readdirSync(join(app.home, 'runs', app.portfolio, WEEK, 'normalized')).sort()).toContain('chairman.json');
     const [stored] = await store.db.select().from(decisions);
-    expect(JSON.parse(readFileSync(join(app.home, 'runs', WEEK, 'normalized', 'chairman.json'), 'utf8')).decision).toEqual(
+    expect(JSON.parse(readFileSync(join(app.home, 'runs', app.portfolio, WEEK, 'normalized', 'chairman.json'), 'utf8')).decision).toEqual(
       stored?.decision,
     );
-    expect(readdirSync(join(app.home, 'runs', WEEK, 'raw', 'pm_pitches')).sort()).toEqual([
+    expect(readdirSync(join(app.home, 'runs', app.portfolio, WEEK, 'raw', 'pm_pitches')).sort()).toEqual([
       'deepseek.txt',
       'gemini.txt',
       'gpt.txt',
@@ -270,10 +287,10 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       // One instrument per account: after the second week's orders, at most one position, the new trade's.
       expect(account.position === null || account.position.ticker === trade?.ticker).toBe(true);
       if (before && trade && before.ticker !== trade.ticker) {
-        expect(account.orders[0]).toMatchObject({ ticker: before.ticker, clientOrderId: expect.stringMatching(/-weekly-close-/) });
+        expect(account.orders[0]).toMatchObject({ ticker: before.ticker, clientOrderId: expect.stringMatching(/-w-0c[A-Z]+$/) });
         expect(account.orders[0]?.qty).toBe(Math.abs(before.qty));
       }
-      for (const order of account.orders) expect(order.clientOrderId).toMatch(/^lt-2024-03-13-/);
+      for (const order of account.orders) expect(order.clientOrderId).toMatch(/^lt-[0-9a-f]{8}-20240313-/);
     }
     // Cash plus positions at the second fill day's open is the first week's equity carried forward
     // (minus slippage and commission), not a fresh $100k.

@@ -101,8 +101,8 @@ describe('llm-trading postmortem', () => {
     const store = await openStore({ home: home('weeks') });
     const kept = await store.db.select().from(events).where(eq(events.kind, 'postmortem'));
     await store.close();
-    expect(kept.map((e) => e.idempotencyKey)).toEqual(['postmortem:2024-03-06:2024-03-12']);
-    const artifact = join(home('weeks'), 'runs', '2024-03-06', 'normalized', 'postmortem.json');
+    expect(kept.map((e) => e.idempotencyKey)).toEqual(['postmortem:default:2024-03-06:2024-03-12']);
+    const artifact = join(home('weeks'), 'runs', 'default', '2024-03-06', 'normalized', 'postmortem.json');
     expect(JSON.parse(readFileSync(artifact, 'utf8'))).toEqual(pm);
   });
 
@@ -143,8 +143,8 @@ describe('postmortem of a week that is not over, or not run', () => {
     const run = await cli(['postmortem', '--week', '2024-03-06'], { LLM_TRADING_HOME: home('empty') });
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
-      'llm-trading: the week of 2024-03-06 has not been executed: run `llm-trading run_weekly --week 2024-03-06` first',
+      'llm-trading: the week of 2024-03-06 has not been executed in portfolio default: run `llm-trading run_weekly --week 2024-03-06` first',
     );
-    expect(existsSync(join(home('empty'), 'runs', '2024-03-06', 'normalized', 'postmortem.json'))).toBe(false);
+    expect(existsSync(join(home('empty'), 'runs', 'default', '2024-03-06', 'normalized', 'postmortem.json'))).toBe(false);
   });
 });

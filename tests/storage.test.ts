@@ -26,24 +26,35 @@ describe.each(storeFactories)('storage on $name', (factory) => {
   });
 
   it('appends events once per idempotency key and reads them back in order', async () => {
-    expect(await appendEvent(store.db, { key: 'k1', weekId: 'w', kind: 'order', payload: { n: 1 } })).toBe(true);
-    expect(await appendEvent(store.db, { key: 'k1', weekId: 'w', kind: 'order', payload: { n: 2 } })).toBe(false);
-    expect(await appendEvent(store.db, { key: 'k2', weekId: 'w', kind: 'fill', payload: { n: 3 } })).toBe(true);
-    const rows = await eventsOfWeek(store.db, 'w');
+    const p = 'default';
+    expect(await appendEvent(store.db, { key: 'k1', portfolio: p, weekId: 'w', kind: 'order', payload: { n: 1 } })).toBe(true);
+    expect(await appendEvent(store.db, { key: 'k1', portfolio: p, weekId: 'w', kind: 'order', payload: { n: 2 } })).toBe(false);
+    expect(await appendEvent(store.db, { key: 'k2', portfolio: p, weekId: 'w', kind: 'fill', payload: { n: 3 } })).toBe(true);
+    expect(await appendEvent(store.db, { key: 'k3', portfolio: 'other', weekId: 'w', kind: 'fill', payload: { n: 4 } })).toBe(true);
+    const rows = await eventsOfWeek(store.db, { portfolio: p, weekId: 'w' });
     expect(rows.map((r) => [r.idempotencyKey, r.payload])).toEqual([
       ['k1', { n: 1 }],
       ['k2', { n: 3 }],
     ]);
-    expect((await eventsOfWeek(store.db, 'w', 'fill')).map((r) => r.idempotencyKey)).toEqual(['k2']);
+    expect((await eventsOfWeek(store.db, { portfolio: p, weekId: 'w' }, 'fill')).map((r) => r.idempotencyKey)).toEqual(['k2']);
   });
 
   it('rolls a failed transaction back completely', async () => {
     await expect(
       store.db.transaction(async (tx) => {
-        await appendEvent(tx, { key: 'inside', weekId: 'w', kind: 'x', payload: {} });
+        await appendEvent(tx, { key: 'inside', portfolio: 'default', weekId: 'w', kind: 'x', payload: {} });
         await tx
           .insert(runs)
-          .values({ weekId: 'w', asofEt: 'a', dataThrough: 'd', fillDate: 'f', mode: 'offline', seed: 's', status: 'running' });
+          .values({
+            portfolio: 'default',
+            weekId: 'w',
+            asofEt: 'a',
+            dataThrough: 'd',
+            fillDate: 'f',
+            mode: 'offline',
+            seed: 's',
+            status: 'running',
+          });
         throw new Error('crash before commit');
       }),
     ).rejects.toThrow('crash before commit');

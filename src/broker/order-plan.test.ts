@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkpointSlug, clientOrderId, planOrders, type PlanInput } from './order-plan.js';
+import { portfolioTag } from '../portfolio/portfolio.js';
+import { checkpointSlug, clientOrderId, MAX_CLIENT_ORDER_ID, planOrders, type OrderIdParts, type PlanInput } from './order-plan.js';
 
-const base = { weekId: '2024-03-06', accountId: 3, checkpoint: 'weekly' } as const;
+const TAG = portfolioTag('default');
+const base = { portfolioTag: TAG, weekId: '2024-03-06', accountId: 3, checkpoint: 'weekly', sequence: 0 } as const;
 const plan = (input: Pick<PlanInput, 'positions' | 'target'> & Partial<PlanInput>) => planOrders({ ...base, ...input });
 /** The fields that matter, in order. */
 const brief = (input: Parameters<typeof plan>[0]) =>
@@ -10,7 +12,7 @@ const brief = (input: Parameters<typeof plan>[0]) =>
 describe('planOrders', () => {
   it('opens a long from flat', () => {
     expect(brief({ positions: [], target: { ticker: 'SPY', qty: 120 } })).toEqual([
-      { id: 'lt-2024-03-06-a3-weekly-open-SPY', action: 'open-SPY', ticker: 'SPY', side: 'buy', qty: 120 },
+      { id: `lt-${TAG}-20240306-a3-w-0oSPY`, action: 'open-SPY', ticker: 'SPY', side: 'buy', qty: 120 },
     ]);
   });
 
@@ -40,8 +42,8 @@ describe('planOrders', () => {
 
   it('flips with a close then an open', () => {
     expect(brief({ positions: [{ ticker: 'GLD', qty: 50 }], target: { ticker: 'GLD', qty: -30 } })).toEqual([
-      { id: 'lt-2024-03-06-a3-weekly-close-GLD', action: 'close-GLD', ticker: 'GLD', side: 'sell', qty: 50 },
-      { id: 'lt-2024-03-06-a3-weekly-open-GLD', action: 'open-GLD', ticker: 'GLD', side: 'sell', qty: 30 },
+      { id: `lt-${TAG}-20240306-a3-w-0cGLD`, action: 'close-GLD', ticker: 'GLD', side: 'sell', qty: 50 },
+      { id: `lt-${TAG}-20240306-a3-w-1oGLD`, action: 'open-GLD', ticker: 'GLD', side: 'sell', qty: 30 },
     ]);
     expect(brief({ positions: [{ ticker: 'GLD', qty: -30 }], target: { ticker: 'GLD', qty: 20 } })).toMatchObject([
       { action: 'close-GLD', side: 'buy', qty: 30 },
@@ -83,9 +85,10 @@ describe('planOrders', () => {
   });
 
   it('fills in the order fields the broker needs', () => {
-    const [o] = planOrders({ ...base, checkpoint: '2024-03-07T09:00', positions: [], target: { ticker: 'IEF', qty: 10 } });
+    const [o] = planOrders({ ...base, checkpoint: '2024-03-07T09:00', sequence: 4, positions: [], target: { ticker: 'IEF', qty: 10 } });
     expect(o).toEqual({
-      clientOrderId: 'lt-2024-03-06-a3-2024-03-07T0900-open-IEF',
+      clientOrderId: `lt-${TAG}-20240306-a3-202403070900-4oIEF`,
+      sequence: 4,
       accountId: 3,
       weekId: '2024-03-06',
       checkpoint: '2024-03-07T09:00',
@@ -104,22 +107,49 @@ describe('client order ids', () => {
     expect(plan(input).map((o) => o.clientOrderId)).toEqual(plan(input).map((o) => o.clientOrderId));
   });
 
-  it('differ by week, account, checkpoint and action', () => {
+  const id = (parts: Partial<OrderIdParts> = {}) =>
+    clientOrderId({
+      portfolioTag: TAG,
+      weekId: '2024-03-06',
+      accountId: 1,
+      checkpoint: 'weekly',
+      sequence: 0,
+      action: 'open',
+      ticker: 'SPY',
+      ...parts,
+    });
+
+  it('differ by portfolio, week, account, checkpoint, sequence and leg', () => {
     const ids = [
-      clientOrderId('2024-03-06', 1, 'weekly', 'open-SPY'),
-      clientOrderId('2024-03-13', 1, 'weekly', 'open-SPY'),
-      clientOrderId('2024-03-06', 2, 'weekly', 'open-SPY'),
-      clientOrderId('2024-03-06', 1, '2024-03-07T09:00', 'open-SPY'),
-      clientOrderId('2024-03-06', 1, '2024-03-07T12:00', 'open-SPY'),
-      clientOrderId('2024-03-06', 1, 'weekly', 'close-SPY'),
+      id(),
+      id({ portfolioTag: portfolioTag('backtest-1') }),
+      id({ weekId: '2024-03-13' }),
+      id({ accountId: 2 }),
+      id({ checkpoint: '2024-03-07T09:00' }),
+      id({ checkpoint: '2024-03-07T12:00' }),
+      id({ sequence: 1 }),
+      id({ action: 'close' }),
+      id({ ticker: 'QQQ' }),
     ];
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('number the legs of a plan from the account’s orders so far, so a re-plan from the same state gets the same ids', () => {
+    const held = [{ ticker: 'SPY', qty: 100 }];
+    const first = plan({ positions: held, target: { ticker: 'QQQ', qty: 50 }, sequence: 1 });
+    expect(first.map((o) => [o.action, o.sequence])).toEqual([
+      ['close-SPY', 1],
+      ['open-QQQ', 2],
+    ]);
+    // Killed after the close was recorded: the resumed plan starts from flat and from 2 orders.
+    const resumed = plan({ positions: [], target: { ticker: 'QQQ', qty: 50 }, sequence: 2 });
+    expect(resumed.map((o) => o.clientOrderId)).toEqual([first[1]!.clientOrderId]);
+  });
+
   it('slug checkpoints to [A-Za-z0-9-]', () => {
-    expect(checkpointSlug('weekly')).toBe('weekly');
-    expect(checkpointSlug('2024-03-07T09:00')).toBe('2024-03-07T0900');
-    expect(checkpointSlug('2024-03-07 15:50')).toBe('2024-03-07T1550');
+    expect(checkpointSlug('weekly')).toBe('w');
+    expect(checkpointSlug('2024-03-07T09:00')).toBe('202403070900');
+    expect(checkpointSlug('2024-03-07 15:50')).toBe('202403071550');
     const odd = checkpointSlug('after close / re-run');
     expect(odd).toMatch(/^after-close-re-run-[0-9a-f]{10}$/);
     // Two texts that clean to the same letters still get different slugs.
@@ -128,11 +158,20 @@ describe('client order ids', () => {
     expect(() => checkpointSlug('  ')).toThrow(/empty/);
   });
 
-  it('stay within 128 safe characters however long the parts are', () => {
-    const long = clientOrderId('2024-03-06', 6, 'x'.repeat(200), 'open-SPY');
-    expect(long.length).toBeLessThanOrEqual(128);
+  it('stay within 48 safe, printable characters however long the parts are', () => {
+    // The longest ordinary id: a checkpoint, a two-digit sequence, a five-letter ticker, account 6.
+    const ordinary = id({ checkpoint: '2024-03-07T15:50', sequence: 99, action: 'reduce', ticker: 'ABCDE', accountId: 6 });
+    expect(ordinary).toBe(`lt-${TAG}-20240306-a6-202403071550-99rABCDE`);
+    expect(ordinary.length).toBeLessThanOrEqual(MAX_CLIENT_ORDER_ID);
+    const long = id({ checkpoint: 'x'.repeat(200) });
+    expect(long.length).toBeLessThanOrEqual(48);
     expect(long).toMatch(/^[A-Za-z0-9-]+$/);
-    expect(clientOrderId('2024-03-06', 6, 'x'.repeat(200), 'open-SPY')).toBe(long);
-    expect(clientOrderId('2024-03-06', 6, 'x'.repeat(200), 'open-QQQ')).not.toBe(long);
+    expect(id({ checkpoint: 'x'.repeat(200) })).toBe(long);
+    expect(id({ checkpoint: 'x'.repeat(200), ticker: 'QQQ' })).not.toBe(long);
+  });
+
+  it('refuse a malformed portfolio tag or sequence', () => {
+    expect(() => id({ portfolioTag: 'default' })).toThrow(/portfolio tag/);
+    expect(() => id({ sequence: -1 })).toThrow(/sequence/);
   });
 });

@@ -97,7 +97,7 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
     const opened = await openBackend(backend);
     store = opened.store;
     closeStore = opened.close;
-    broker = new SimulatedBroker({ db: store.db, marketData: market, clock, execution });
+    broker = new SimulatedBroker({ db: store.db, portfolio: 'test', marketData: market, clock, execution });
     await broker.ensureAccounts(
       Array.from({ length: 20 }, (_, i) => ({ id: i + 1, owner: `owner-${i + 1}` })),
       100_000,
@@ -224,7 +224,7 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
     });
 
     it('fills at the bundled data price: the 09:30 open is a real print', async () => {
-      const bundled = new SimulatedBroker({ db: store.db, marketData: new BundledMarketData(), clock, execution });
+      const bundled = new SimulatedBroker({ db: store.db, portfolio: 'test', marketData: new BundledMarketData(), clock, execution });
       at(WED, '09:30');
       const result = await bundled.submitOrder(order(5, 'open-SPY-bundled', 'SPY', 'buy', 3));
       // SPY open on 2024-03-06 is 510.549988; × 1.0002 = 510.6520979976 → 510.652098
@@ -243,7 +243,7 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
       at(WED, '10:00');
       await broker.submitOrder(order(7, 'open-SPY', 'SPY', 'sell', 190));
       const spike = new FakeMarketData().set('SPY', THU, 1_100);
-      const spiked = new SimulatedBroker({ db: store.db, marketData: spike, clock, execution });
+      const spiked = new SimulatedBroker({ db: store.db, portfolio: 'test', marketData: spike, clock, execution });
       at(THU, '10:00');
       const cover = await spiked.submitOrder(order(7, 'close-SPY', 'SPY', 'buy', 190));
       expect(cover.status).toBe('filled');
@@ -299,6 +299,7 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
       // A stray fill row with this id makes the fill insert violate its unique key mid-transaction.
       await store.db.insert(fills).values({
         clientOrderId: request.clientOrderId,
+        portfolio: 'test',
         accountId: 99,
         ticker: 'SPY',
         side: 'buy',
@@ -326,8 +327,8 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
       const [event] = await store.db
         .select()
         .from(events)
-        .where(eq(events.idempotencyKey, `sim-broker:${request.clientOrderId}`));
-      expect(event).toMatchObject({ kind: 'sim_order', payload: { status: 'rejected' } });
+        .where(eq(events.idempotencyKey, `order:${request.clientOrderId}`));
+      expect(event).toMatchObject({ kind: 'order', portfolio: 'test', payload: { status: 'rejected', result: { status: 'rejected' } } });
       expect(await fillCount(request.clientOrderId)).toBe(0);
       expect(await cashOf(request.accountId)).toBe(cash);
       expect(await positionsOf(request.accountId)).toEqual(before);
@@ -372,7 +373,7 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
     it('an unknown account', async () => {
       at(WED, '10:00');
       const result = await broker.submitOrder(order(999, 'open-SPY', 'SPY', 'buy', 1));
-      expect(result).toMatchObject({ status: 'rejected', rejectReason: 'unknown account 999' });
+      expect(result).toMatchObject({ status: 'rejected', rejectReason: 'unknown account 999 in portfolio test' });
     });
 
     it('throws (records nothing) for a missing client_order_id', async () => {

@@ -40,10 +40,14 @@
  * second insert waits on the first's key and then finds it, so there is exactly one fill.
  * A duplicate id with different details (ticker, qty…) returns the stored order, as a broker would.
  *
- * Each order also writes an `events` row (kind 'sim_order', key 'sim-broker:<client_order_id>')
- * holding the quote it was filled at; `approximatePrice` of a stored order is read back from it.
+ * Each order also writes its audit event in the same transaction (kind 'order', key
+ * 'order:<client_order_id>': the request, the outcome and the quote it was filled at), so an order
+ * never exists without its event; `approximatePrice` of a stored order is read back from it.
+ *
+ * Portfolios. A broker instance keeps the books of one portfolio: its accounts, orders, fills and
+ * positions carry the portfolio's name, and it never reads or writes another's.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ModelsConfig } from '../config/app-config.js';
 import { addDays, utcToEt } from '../market/calendar.js';
 import type { PriceQuote } from '../market/types.js';
@@ -52,10 +56,13 @@ import type { Clock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Db, Tx } from '../storage/db.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
+import { approximateFromEvent, orderResultOf } from '../ledger/orders.js';
 import { roundCash, roundPrice, roundQty } from './money.js';
 
 export interface SimulatedBrokerOptions {
   db: Db;
+  /** The portfolio whose books this broker keeps. */
+  portfolio: string;
   marketData: MarketData;
   clock: Clock;
   execution: ModelsConfig['execution'];
@@ -67,8 +74,10 @@ export interface SimulatedBrokerOptions {
 
 /** Alpaca's limit for client_order_id; ours are built by order-plan.ts well under it. */
 const MAX_CLIENT_ORDER_ID = 128;
-const EVENT_KIND = 'sim_order';
-const eventKey = (clientOrderId: string): string => `sim-broker:${clientOrderId}`;
+const EVENT_KIND = 'order';
+const eventKey = (clientOrderId: string): string => `order:${clientOrderId}`;
+/** Before portfolios the event of a simulated order had this key; such orders are still read. */
+const legacyEventKey = (clientOrderId: string): string => `sim-broker:${clientOrderId}`;
 
 /** A price to value a position with, and whether it is a real print at this instant. */
 interface Mark {
@@ -94,6 +103,7 @@ class Rejection {
 export class SimulatedBroker implements Broker {
   readonly name = 'sim';
   readonly #db: Db;
+  readonly #portfolio: string;
   readonly #marketData: MarketData;
   readonly #clock: Clock;
   readonly #execution: ModelsConfig['execution'];
@@ -102,6 +112,7 @@ export class SimulatedBroker implements Broker {
 
   constructor(options: SimulatedBrokerOptions) {
     this.#db = options.db;
+    this.#portfolio = options.portfolio;
     this.#marketData = options.marketData;
     this.#clock = options.clock;
     this.#execution = options.execution;
@@ -119,8 +130,8 @@ export class SimulatedBroker implements Broker {
     const cash = roundCash(startingCash);
     await this.#db
       .insert(accounts)
-      .values(list.map((a) => ({ id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })))
-      .onConflictDoNothing({ target: accounts.id });
+      .values(list.map((a) => ({ portfolio: this.#portfolio, id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })))
+      .onConflictDoNothing({ target: [accounts.portfolio, accounts.id] });
   }
 
   async account(accountId: number): Promise<AccountState> {
@@ -185,10 +196,12 @@ export class SimulatedBroker implements Broker {
         .insert(orders)
         .values({
           clientOrderId: request.clientOrderId,
+          portfolio: this.#portfolio,
           accountId: request.accountId,
           weekId: request.weekId,
           checkpoint: request.checkpoint,
           action: request.action,
+          sequence: request.sequence ?? null,
           ticker: request.ticker,
           side: request.side,
           // A malformed qty is stored as 0 so the rejected order can still be recorded.
@@ -213,7 +226,7 @@ export class SimulatedBroker implements Broker {
         const result = await this.#fill(tx, request, quote as PriceQuote, context);
         outcome = result instanceof Rejection ? await this.#reject(tx, request, result.reason, context) : result;
       }
-      return toResult(outcome.row, outcome.approximatePrice, false);
+      return orderResultOf(outcome.row, outcome.approximatePrice, false);
     });
   }
 
@@ -226,9 +239,16 @@ export class SimulatedBroker implements Broker {
   ): Promise<Outcome | Rejection> {
     // Lock first, then read the positions: on PostgreSQL a joined read would see the positions as
     // they were before waiting for the lock, not as the order that held it left them.
-    const [acct] = await tx.select().from(accounts).where(eq(accounts.id, request.accountId)).for('update');
-    if (!acct) return new Rejection(`unknown account ${request.accountId}`);
-    const held = await tx.select().from(positions).where(eq(positions.accountId, request.accountId));
+    const [acct] = await tx
+      .select()
+      .from(accounts)
+      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId)))
+      .for('update');
+    if (!acct) return new Rejection(`unknown account ${request.accountId} in portfolio ${this.#portfolio}`);
+    const held = await tx
+      .select()
+      .from(positions)
+      .where(and(eq(positions.portfolio, this.#portfolio), eq(positions.accountId, request.accountId)));
     const before = held.find((p) => p.ticker === request.ticker);
 
     const qty = roundQty(request.qty);
@@ -282,8 +302,13 @@ export class SimulatedBroker implements Broker {
     }
 
     // Position: re-average on increase, keep on reduction, reset when crossing zero, delete at zero.
+    const positionKey = and(
+      eq(positions.portfolio, this.#portfolio),
+      eq(positions.accountId, request.accountId),
+      eq(positions.ticker, request.ticker),
+    );
     if (q1 === 0) {
-      await tx.delete(positions).where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
+      await tx.delete(positions).where(positionKey);
     } else {
       let avg: number;
       if (!before || q0 === 0) avg = price;
@@ -291,12 +316,10 @@ export class SimulatedBroker implements Broker {
       else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
       else avg = before.avgEntryPrice;
       if (before) {
-        await tx
-          .update(positions)
-          .set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now })
-          .where(and(eq(positions.accountId, request.accountId), eq(positions.ticker, request.ticker)));
+        await tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now }).where(positionKey);
       } else {
         await tx.insert(positions).values({
+          portfolio: this.#portfolio,
           accountId: request.accountId,
           ticker: request.ticker,
           qty: q1,
@@ -306,9 +329,13 @@ export class SimulatedBroker implements Broker {
       }
     }
 
-    await tx.update(accounts).set({ cash: cashAfter }).where(eq(accounts.id, request.accountId));
+    await tx
+      .update(accounts)
+      .set({ cash: cashAfter })
+      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId)));
     await tx.insert(fills).values({
       clientOrderId: request.clientOrderId,
+      portfolio: this.#portfolio,
       accountId: request.accountId,
       ticker: request.ticker,
       side: request.side,
@@ -329,7 +356,7 @@ export class SimulatedBroker implements Broker {
       })
       .where(eq(orders.clientOrderId, request.clientOrderId))
       .returning();
-    await this.#audit(tx, request, {
+    await this.#audit(tx, request, row as OrderRow, quote.approximate, {
       status: 'filled',
       quote,
       fill: { qty, price, commission, notional, cashDelta: roundCash(cashDelta) },
@@ -345,20 +372,21 @@ export class SimulatedBroker implements Broker {
       .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
       .where(eq(orders.clientOrderId, request.clientOrderId))
       .returning();
-    await this.#audit(tx, request, { status: 'rejected', reason, quote: context.quote });
+    await this.#audit(tx, request, row as OrderRow, false, { status: 'rejected', reason, quote: context.quote });
     return { row: row as OrderRow, approximatePrice: false };
   }
 
-  async #audit(tx: Tx, request: OrderRequest, detail: Record<string, unknown>): Promise<void> {
+  async #audit(tx: Tx, request: OrderRequest, row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>): Promise<void> {
     await tx
       .insert(events)
       .values({
         idempotencyKey: eventKey(request.clientOrderId),
+        portfolio: this.#portfolio,
         weekId: request.weekId,
         kind: EVENT_KIND,
-        stage: null,
+        stage: request.checkpoint === 'weekly' ? 'execute' : 'checkpoint',
         seat: null,
-        payload: { broker: this.name, request, ...detail },
+        payload: { broker: this.name, request, result: orderResultOf(row, approximatePrice, false), ...detail },
       })
       .onConflictDoNothing({ target: events.idempotencyKey });
   }
@@ -368,8 +396,8 @@ export class SimulatedBroker implements Broker {
     const rows = await db
       .select({ account: accounts, position: positions })
       .from(accounts)
-      .leftJoin(positions, eq(positions.accountId, accounts.id))
-      .where(eq(accounts.id, accountId))
+      .leftJoin(positions, and(eq(positions.portfolio, accounts.portfolio), eq(positions.accountId, accounts.id)))
+      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, accountId)))
       .orderBy(asc(positions.ticker));
     const first = rows[0];
     if (!first) return null;
@@ -379,17 +407,17 @@ export class SimulatedBroker implements Broker {
   async #readOrder(db: Db | Tx, clientOrderId: string, duplicate: boolean): Promise<OrderResult | null> {
     const [row] = await db.select().from(orders).where(eq(orders.clientOrderId, clientOrderId));
     if (!row) return null;
-    let approximate = false;
+    if (row.portfolio !== this.#portfolio)
+      throw new Error(`order ${clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
+    let payload: unknown = null;
     if (row.status === 'filled') {
       const [event] = await db
         .select({ payload: events.payload })
         .from(events)
-        .where(eq(events.idempotencyKey, eventKey(clientOrderId)));
-      const quote = (event?.payload as { quote?: { approximate?: unknown } } | undefined)?.quote;
-      // Without the event we cannot show the price was a real print, so say it may not be.
-      approximate = quote?.approximate !== false;
+        .where(inArray(events.idempotencyKey, [eventKey(clientOrderId), legacyEventKey(clientOrderId)]));
+      payload = event?.payload;
     }
-    return toResult(row, approximate, duplicate);
+    return orderResultOf(row, approximateFromEvent(row.status, payload), duplicate);
   }
 
   /**
@@ -426,25 +454,6 @@ function validateRequest(request: OrderRequest): string | null {
   }
   if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
   return null;
-}
-
-function toResult(row: OrderRow, approximatePrice: boolean, duplicate: boolean): OrderResult {
-  return {
-    clientOrderId: row.clientOrderId,
-    accountId: row.accountId,
-    ticker: row.ticker,
-    side: row.side as Side,
-    qty: row.qty,
-    status: row.status as OrderResult['status'],
-    filledQty: row.filledQty ?? 0,
-    filledAvgPrice: row.filledAvgPrice,
-    commission: row.commission ?? 0,
-    submittedAt: row.submittedAt.toISOString(),
-    filledAt: row.filledAt ? row.filledAt.toISOString() : null,
-    rejectReason: row.rejectReason,
-    duplicate,
-    approximatePrice,
-  };
 }
 
 function messageOf(error: unknown): string {

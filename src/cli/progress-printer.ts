@@ -19,6 +19,9 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
       case 'seat_finished':
         write(`    ${event.ok ? '·' : '✖'} ${event.seat} ${seconds(event.ms)} ${event.detail}`);
         break;
+      case 'waiting':
+        write(`… waiting for ${event.what} (up to --lock-timeout)`);
+        break;
     }
   };
 }

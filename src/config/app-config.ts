@@ -32,6 +32,8 @@ const Seat = z.object({
 
 const Fraction = z.number().gt(0).max(1);
 const ModelsFile = z.object({
+  /** A seat meant for an LLM whose provider has no key may run its offline persona (labelled so). */
+  allow_offline_seats: z.boolean().default(false),
   seats: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'seat names are lower-case words'), Seat),
   accounts: z
     .array(z.object({ id: z.number().int().min(1).max(6), owner: z.string().min(1) }))
@@ -49,6 +51,8 @@ const ModelsFile = z.object({
     max_position: Fraction,
     target_daily_vol: z.number().positive().max(0.2),
     conviction_scale: z.object({ '1': Fraction, '2': Fraction }),
+    /** An account whose owner failed this week: 'flat' closes its position, 'hold' keeps it. */
+    on_seat_failure: z.enum(['flat', 'hold']).default('flat'),
   }),
   execution: z.object({
     slippage_bps: z.number().min(0).max(500),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { UserError } from '../errors.js';
 
 /**
  * The process environment, parsed once. Every variable of the README's configuration table is here.
@@ -47,6 +48,7 @@ const EnvSchema = z.object({
   LLM_PROVIDER: optionalEnum(['offline', 'requesty', 'openrouter'] as const),
   BROKER: optionalEnum(['sim', 'alpaca'] as const),
   MARKET_DATA: optionalEnum(['bundled', 'alpaca'] as const),
+  LLM_TRADING_PORTFOLIO: optionalString,
 });
 
 export interface Env {
@@ -59,11 +61,13 @@ export interface Env {
   llmProvider: 'offline' | 'requesty' | 'openrouter';
   broker: 'sim' | 'alpaca';
   marketData: 'bundled' | 'alpaca';
+  /** LLM_TRADING_PORTFOLIO: the portfolio commands act on when --portfolio is not given. */
+  portfolio: string | undefined;
   keys: { requesty?: string; openrouter?: string; perplexity?: string; gemini?: string };
   baseUrls: { requesty: string; openrouter: string; perplexity: string; gemini: string };
 }
 
-export class EnvError extends Error {}
+export class EnvError extends UserError {}
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = EnvSchema.safeParse(source);
@@ -85,6 +89,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     llmProvider,
     broker: e.BROKER ?? 'sim',
     marketData: e.MARKET_DATA ?? 'bundled',
+    portfolio: e.LLM_TRADING_PORTFOLIO,
     keys,
     baseUrls: {
       requesty: e.REQUESTY_BASE_URL ?? 'https://router.requesty.ai/v1',

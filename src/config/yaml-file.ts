@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { UserError } from '../errors.js';
 
 /** A configuration file that is missing, not YAML, or not what its schema expects. */
-export class ConfigError extends Error {}
+export class ConfigError extends UserError {}
 
 /** A path as the user would type it: relative to the working directory when inside it. */
 export function displayPath(file: string): string {

@@ -6,6 +6,7 @@ import type { SimulatedClock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { ChairmanDecision, Direction, PeerReview, PmPitch, ResearchPack } from '../schemas/index.js';
 import type { Store, Tx } from '../storage/db.js';
+import type { RunKey } from '../storage/run-key.js';
 import type { AggregateRow } from './aggregation.js';
 import type { LabelAssignment } from './anonymizer.js';
 import type { ProgressEvent } from './progress.js';
@@ -53,6 +54,10 @@ export interface TradeIntent {
   target_qty: number;
   reference_price: number | null;
   notes: string;
+  /** The account's owner failed this week (its target follows risk.on_seat_failure). */
+  seat_failed?: boolean;
+  /** The account's equity as the decision saw it (the sizing base). */
+  equity_at_decision?: number;
 }
 
 /** What each stage persists and later stages read. */
@@ -77,6 +82,8 @@ export interface Agents {
 }
 
 export interface PipelineContext {
+  /** The portfolio whose books this run trades. */
+  portfolio: string;
   week: WeekInfo;
   config: AppConfig;
   store: Store;
@@ -113,9 +120,9 @@ export interface Stage<S extends StageName = StageName> {
   inputs: readonly StageName[];
   run(ctx: PipelineContext): Promise<StageResult<StageOutputs[S]>>;
   /** Writes the queryable rows of this output; called inside the stage's transaction after `clear`. */
-  persist?(tx: Tx, weekId: string, output: StageOutputs[S]): Promise<void>;
+  persist?(tx: Tx, run: RunKey, output: StageOutputs[S]): Promise<void>;
   /** Deletes this stage's rows for the week (before a re-run, and when an upstream stage is re-run). */
-  clear?(tx: Tx, weekId: string): Promise<void>;
+  clear?(tx: Tx, run: RunKey): Promise<void>;
 }
 
 export const ZERO_USAGE: Usage = { calls: 0, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 };

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config/app-config.js';
 import { addDays, etIso, nextTradingDay, previousTradingDay, tradingDayOnOrAfter } from '../market/calendar.js';
 import type { MarketData } from '../ports/market-data.js';
+import { UserError } from '../errors.js';
 
 /**
  * The dates of one weekly run. The run happens before the open on the decision day (Wednesday, or the
@@ -19,7 +20,7 @@ export interface WeekInfo {
   week_end: string;
 }
 
-export class WeekError extends Error {}
+export class WeekError extends UserError {}
 
 /** Sessions of history the snapshot needs before the first decision (52-week high/low, SMA200). */
 const MIN_HISTORY_SESSIONS = 260;

@@ -1,14 +1,17 @@
 import type { App } from '../app.js';
-import { llmUsageOfWeek } from '../llm/index.js';
 import type { AccountState, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
-import { addUsage, STAGES, ZERO_USAGE, type StageName, type StageOutputs, type Usage } from './stage.js';
+import { STAGES, type StageName, type StageOutputs } from './stage.js';
+import { weekUsage, type WeekUsage } from './week-usage.js';
 import type { WeekInfo } from './week.js';
-import type { Db } from '../storage/db.js';
 import type { SeatStatus } from './fan-out.js';
+import { accountAgents } from './account-agents.js';
+import { measurePostmortem, PostmortemError, type Postmortem } from '../metrics/postmortem.js';
 
 /** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
 export interface WeeklyResult {
+  /** The portfolio the week was run in. */
+  portfolio: string;
   week_id: string;
   asof_et: string;
   status: 'completed' | 'partial' | 'failed';
@@ -24,6 +27,8 @@ export interface WeeklyResult {
   accounts: {
     account_id: number;
     owner: string;
+    /** What sat in the owner's seat this week: the model id, or the offline persona (`offline/trend`). */
+    agent: string | null;
     trade: { ticker: string; direction: string; conviction: number } | null;
     order: OrderResult | null;
     orders: OrderResult[];
@@ -31,15 +36,20 @@ export interface WeeklyResult {
     equity: number | null;
     cash: number | null;
     notes: string | null;
+    /** The owner failed this week: the account went flat (or held, per risk.on_seat_failure). */
+    seat_failed: boolean;
   }[];
   /** Every LLM call of the week (failed attempts, re-asks and cache hits included), in total and per seat. */
-  usage: Usage & { cache_hits: number; by_seat: SeatUsage[] };
+  usage: WeekUsage;
   /**
-   * Each account's equity if the week's positions were held untouched to the close of the last session
-   * of the week (no checkpoints), with the FLAT and SPY buy-and-hold benchmarks. Null while the week's
-   * end is not in the market data. A preview, not the postmortem: checkpoints may change positions.
+   * The week's result as the postmortem measures it (same definitions, same numbers: from the
+   * data_through close to the close of the week's last session, SPY bought at the data_through close),
+   * once the week's last close is in the market data; null before. `llm-trading postmortem` has the
+   * full measurement.
    */
   held_to_week_end: HeldToWeekEnd | null;
+  /** The command was refused before anything was written (missing inputs, a week in the portfolio's past). */
+  refused?: boolean;
   /**
    * The stage that stopped the run, when one failed (its output was not kept); for a missed quorum,
    * `seats` lists each seat (for peer_review, each reviewer), whether it answered, and why not.
@@ -48,25 +58,11 @@ export interface WeeklyResult {
   error?: string;
 }
 
-export interface SeatUsage {
-  stage: string;
-  seat: string;
-  calls: number;
-  cache_hits: number;
-  failed_calls: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  reasoning_tokens: number;
-  cached_tokens: number;
-  cost_usd: number;
-  latency_ms: number;
-  cost_incomplete: boolean;
-}
-
 export interface HeldToWeekEnd {
   date: string;
-  accounts: { account_id: number; owner: string; equity: number; pnl: number; pnl_pct: number }[];
+  accounts: { account_id: number; owner: string; agent: string; equity: number; pnl: number; pnl_pct: number }[];
   benchmarks: { flat_pct: number; spy_buy_hold_pct: number };
+  council_vs_individuals: { beat: number; of: number; individuals_mean_pnl_pct: number | null };
 }
 
 type OutputOf = <S extends StageName>(stage: S) => StageOutputs[S] | null;
@@ -86,7 +82,9 @@ export async function buildWeeklyResult(
   const execute = output('execute');
   const stages = Object.fromEntries(STAGES.map((s) => [s, completed.has(s) ? 'completed' : 'pending'])) as WeeklyResult['stages'];
 
-  const usage = await weekUsage(app.store.db, week.week_id);
+  const run = { portfolio: app.portfolio, weekId: week.week_id };
+  const usage = await weekUsage(app.store.db, run);
+  const agents = accountAgents(app.config, pitches, chairman);
 
   const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {
     const intent = risk?.intents.find((i) => i.account_id === account.id);
@@ -96,6 +94,7 @@ export async function buildWeeklyResult(
     return {
       account_id: account.id,
       owner: account.owner,
+      agent: agents.get(account.owner) ?? null,
       trade,
       // The order that opens (or adjusts to) the week's position; `orders` has every order.
       order: orders.find((o) => trade && o.ticker === trade.ticker) ?? orders.at(-1) ?? null,
@@ -104,10 +103,12 @@ export async function buildWeeklyResult(
       equity: state?.equity ?? null,
       cash: state?.cash ?? null,
       notes: intent?.notes ?? null,
+      seat_failed: intent?.seat_failed === true,
     };
   });
 
   return {
+    portfolio: app.portfolio,
     week_id: week.week_id,
     asof_et: week.asof_et,
     status,
@@ -136,60 +137,35 @@ export async function buildWeeklyResult(
     decision: chairman ? { ...chairman.decision, provider: chairman.provider, model: chairman.model } : null,
     accounts,
     usage,
-    held_to_week_end: execute ? await heldToWeekEnd(app, week, execute) : null,
+    held_to_week_end: execute ? await heldToWeekEnd(app, week) : null,
   };
 }
 
-/** Every LLM call of a week, in total and per (stage, seat): for `--json`, `status` and the postmortem. */
-export async function weekUsage(db: Db, weekId: string): Promise<WeeklyResult['usage']> {
-  const by_seat: SeatUsage[] = (await llmUsageOfWeek(db, weekId)).map((u) => ({
-    stage: u.stage,
-    seat: u.seat,
-    calls: u.calls,
-    cache_hits: u.cacheHits,
-    failed_calls: u.failedCalls,
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    reasoning_tokens: u.reasoningTokens,
-    cached_tokens: u.cachedTokens,
-    cost_usd: u.costUsd,
-    latency_ms: u.latencyMs,
-    cost_incomplete: u.costIncomplete,
-  }));
-  const total = by_seat.reduce(
-    (sum, u) =>
-      addUsage(sum, { calls: u.calls, prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, cost_usd: u.cost_usd }),
-    ZERO_USAGE,
-  );
-  return { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
-}
-
-async function heldToWeekEnd(app: App, week: WeekInfo, execute: StageOutputs['execute']): Promise<HeldToWeekEnd | null> {
-  const benchmark = app.config.assets.benchmark;
-  // Only once every instrument has its week-end bar (the bundled UUP and USO end earlier than SPY).
-  const { last } = await app.marketData.coverage([...app.config.tickers, benchmark]);
-  if (last < week.week_end) return null;
-  const close = async (ticker: string) => (await app.marketData.priceAt(ticker, week.week_end, '16:00')).price;
-  const accounts: HeldToWeekEnd['accounts'] = [];
-  for (const state of execute.accounts) {
-    let equity = state.cash;
-    for (const p of state.positions) equity += p.qty * (await close(p.ticker));
-    const start = app.config.models.risk.starting_cash;
-    const owner = app.config.models.accounts.find((a) => a.id === state.accountId)?.owner ?? '?';
-    accounts.push({
-      account_id: state.accountId,
-      owner,
-      equity: round2(equity),
-      pnl: round2(equity - start),
-      pnl_pct: round4((equity - start) / start),
-    });
+/** The postmortem's own measurement, once the week is over in the data (see WeeklyResult.held_to_week_end). */
+async function heldToWeekEnd(app: App, week: WeekInfo): Promise<HeldToWeekEnd | null> {
+  let postmortem: Postmortem;
+  try {
+    postmortem = await measurePostmortem(app, week);
+  } catch (error) {
+    if (error instanceof PostmortemError) return null;
+    throw error;
   }
-  const spyOpen = (await app.marketData.priceAt(benchmark, week.fill_date, '09:30')).price;
-  return { date: week.week_end, accounts, benchmarks: { flat_pct: 0, spy_buy_hold_pct: round4((await close(benchmark)) / spyOpen - 1) } };
+  if (!postmortem.complete) return null;
+  const vs = postmortem.council_vs_individuals;
+  return {
+    date: postmortem.week_end,
+    accounts: postmortem.accounts.map((a) => ({
+      account_id: a.account_id,
+      owner: a.owner,
+      agent: a.agent,
+      equity: a.end_equity,
+      pnl: a.pnl,
+      pnl_pct: a.pnl_pct,
+    })),
+    benchmarks: { flat_pct: postmortem.benchmarks.flat.pnl_pct, spy_buy_hold_pct: postmortem.benchmarks.spy_buy_hold.pnl_pct },
+    council_vs_individuals: { beat: vs.beat, of: vs.of, individuals_mean_pnl_pct: vs.individuals_mean_pnl_pct },
+  };
 }
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
-const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
 function tradeOf(
   owner: string,

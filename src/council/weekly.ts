@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import type { App } from '../app.js';
+import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
+import { checkTimeMovesForward, ensurePortfolio, TimeTravelError } from '../portfolio/portfolio.js';
 import type { WeekContext } from '../ports/agents.js';
+import { describeError } from '../errors.js';
+import { ofRun, type RunKey } from '../storage/run-key.js';
 import { runs } from '../storage/schema.js';
-import { errorMessage } from './fan-out.js';
 import { executeStage } from './stages/execute.js';
 import { chairmanStage } from './stages/chairman.js';
 import { peerReviewStage } from './stages/peer-review.js';
@@ -11,7 +13,7 @@ import { pmPitchesStage } from './stages/pm-pitches.js';
 import { researchStage } from './stages/research.js';
 import { riskStage } from './stages/risk.js';
 import { snapshotStage } from './stages/snapshot.js';
-import { Pipeline, StageFailedError, type RunOptions } from './pipeline.js';
+import { MissingInputError, Pipeline, StageFailedError, type RunOptions } from './pipeline.js';
 import type { ProgressListener } from './progress.js';
 import { STAGES, type PipelineContext, type Stage, type StageName, type StageOutputs } from './stage.js';
 import type { WeekInfo } from './week.js';
@@ -24,6 +26,9 @@ export const WEEKLY_STAGES = new Map<StageName, Stage>(
   ]),
 );
 
+/** The stages that touch the books: they run under the portfolio's books lock, in time order. */
+const TRADING_STAGES: readonly StageName[] = ['risk', 'execute'];
+
 export interface WeeklyRunOptions extends RunOptions {
   accountFilter?: readonly number[];
   signal?: AbortSignal;
@@ -35,9 +40,21 @@ export interface WeeklyRunOutcome {
   error: Error | null;
 }
 
+/** Lock names: the week being run, and the books of the portfolio (see storage/locks.ts). */
+export const weekLockName = (run: RunKey) => `week:${run.portfolio}:${run.weekId}`;
+export const booksLockName = (portfolio: string) => `books:${portfolio}`;
+
 /**
  * Runs the given stages of one week (all of them for run_weekly), resuming after completed ones, and
  * returns the machine-readable result — also when a stage fails, so scripts see how far it got.
+ *
+ * Concurrency. The whole run holds the week's lock: a second process on the same week waits, then
+ * finds the stages done and resumes after them instead of re-running them. Risk and execute also hold
+ * the portfolio's books lock, under which the portfolio's clock is checked: a week before the
+ * portfolio's latest traded week is refused (time only moves forward in a portfolio).
+ *
+ * Nothing is written for a command that cannot run (a step whose inputs are missing, a week in the
+ * portfolio's past): those checks come before the run row.
  */
 export async function runWeek(
   app: App,
@@ -46,10 +63,124 @@ export async function runWeek(
   options: WeeklyRunOptions,
   listener: ProgressListener,
 ): Promise<WeeklyRunOutcome> {
-  const pipeline = new Pipeline(app.store.db, app.artifacts, WEEKLY_STAGES, listener);
-  await ensureRunRow(app, week);
-  await pipeline.load(week.week_id);
-  const ctx: PipelineContext = {
+  const run: RunKey = { portfolio: app.portfolio, weekId: week.week_id };
+  const pipeline = new Pipeline(app.store.db, app.artifacts, WEEKLY_STAGES, listener, run);
+  const waitFor = (what: string) => ({
+    timeoutMs: app.lockTimeoutMs,
+    onWait: () => listener({ type: 'waiting', week_id: week.week_id, what }),
+  });
+  const releaseWeek = await app.store.locks.acquire(weekLockName(run), waitFor(`another process running the week of ${week.week_id}`));
+  try {
+    return await runLocked(app, week, run, pipeline, stages, options, listener, waitFor);
+  } finally {
+    await releaseWeek();
+  }
+}
+
+async function runLocked(
+  app: App,
+  week: WeekInfo,
+  run: RunKey,
+  pipeline: Pipeline,
+  stages: readonly StageName[],
+  options: WeeklyRunOptions,
+  listener: ProgressListener,
+  waitFor: (what: string) => { timeoutMs: number; onWait: () => void },
+): Promise<WeeklyRunOutcome> {
+  await pipeline.load();
+  const ctx = contextOf(app, week, pipeline, options, listener);
+  // Executing a subset of accounts places their orders but does not complete the stage: the week's
+  // execution is done only when every account has been executed.
+  const partialExecution = options.accountFilter !== undefined && stages.includes('execute');
+  const pipelineStages = partialExecution ? stages.filter((s) => s !== 'execute') : stages;
+  const decisionStages = pipelineStages.filter((s) => !TRADING_STAGES.includes(s));
+  const tradingStages = pipelineStages.filter((s) => TRADING_STAGES.includes(s));
+  const trades = partialExecution || tradingStages.some((s) => options.force || !pipeline.has(s));
+  const firstOrderAt = etToUtc(week.fill_date, SESSION_OPEN);
+
+  // A re-run of a finished week reads what it stored and writes nothing.
+  const nothingToDo = !partialExecution && !options.force && pipelineStages.every((s) => pipeline.has(s));
+
+  let error: Error | null = null;
+  let partialOutput: StageOutputs['execute'] | null = null;
+  let started = false;
+  try {
+    if (nothingToDo) {
+      for (const stage of pipelineStages)
+        listener({ type: 'stage_skipped', week_id: week.week_id, stage, reason: 'already completed (use --force to re-run)' });
+      return await finish(app, week, pipeline, null, null);
+    }
+    // Refusals first: they leave nothing behind and cost nothing.
+    pipeline.check(pipelineStages);
+    if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id, firstOrderAt);
+    await ensurePortfolio(app.store.db, {
+      name: app.portfolio,
+      kind: app.portfolioKind,
+      broker: app.broker.name,
+      startingCash: app.config.models.risk.starting_cash,
+    });
+    await ensureRunRow(app, week, run);
+    started = true;
+    await pipeline.run(ctx, decisionStages, options);
+    if (tradingStages.length > 0 || partialExecution) {
+      const releaseBooks = await app.store.locks.acquire(
+        booksLockName(app.portfolio),
+        waitFor(`another process trading portfolio ${app.portfolio}`),
+      );
+      try {
+        // Again under the lock: another process may have traded a later week meanwhile.
+        if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id, firstOrderAt);
+        await pipeline.run(ctx, tradingStages, options);
+        if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
+      } finally {
+        await releaseBooks();
+      }
+    }
+  } catch (e) {
+    error = e instanceof Error ? e : new Error(describeError(e));
+  }
+  const status = statusOf(pipeline, error);
+  if (started) {
+    try {
+      await app.store.db
+        .update(runs)
+        .set({ status, error: error ? describeError(error) : null, updatedAt: new Date() })
+        .where(ofRun(runs, run));
+    } catch (e) {
+      // The database itself failed (a full disk): the run's own error is the one to report.
+      error ??= e instanceof Error ? e : new Error(describeError(e));
+    }
+  }
+  return finish(app, week, pipeline, error, partialOutput);
+}
+
+function statusOf(pipeline: Pipeline, error: Error | null): WeeklyResult['status'] {
+  const completed = STAGES.filter((s) => pipeline.has(s)).length;
+  return completed === STAGES.length ? 'completed' : error && completed === 0 ? 'failed' : 'partial';
+}
+
+async function finish(
+  app: App,
+  week: WeekInfo,
+  pipeline: Pipeline,
+  error: Error | null,
+  partialOutput: StageOutputs['execute'] | null,
+): Promise<WeeklyRunOutcome> {
+  const completed = new Set(STAGES.filter((s) => pipeline.has(s)));
+  const output = <S extends StageName>(s: S): StageOutputs[S] | null => {
+    if (s === 'execute' && partialOutput) return partialOutput as StageOutputs[S];
+    return pipeline.has(s) ? pipeline.output(s) : null;
+  };
+  const result = await buildWeeklyResult(app, week, statusOf(pipeline, error), completed, output);
+  if (error instanceof StageFailedError)
+    result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
+  if (error instanceof MissingInputError || error instanceof TimeTravelError) result.refused = true;
+  return { result, error };
+}
+
+function contextOf(app: App, week: WeekInfo, pipeline: Pipeline, options: WeeklyRunOptions, listener: ProgressListener): PipelineContext {
+  return {
+    portfolio: app.portfolio,
     week,
     config: app.config,
     store: app.store,
@@ -60,39 +191,14 @@ export async function runWeek(
     accountFilter: options.accountFilter,
     signal: options.signal,
     progress: listener,
-    output: (stage) => pipeline.output(week.week_id, stage),
+    output: (stage) => pipeline.output(stage),
     weekContext: (): WeekContext => ({
       week_id: week.week_id,
       asof_et: week.asof_et,
       universe: app.config.assets.assets,
-      snapshot: pipeline.output(week.week_id, 'snapshot'),
+      snapshot: pipeline.output('snapshot'),
     }),
   };
-  // Executing a subset of accounts places their orders but does not complete the stage: the week's
-  // execution is done only when every account has been executed.
-  const partialExecution = options.accountFilter !== undefined && stages.includes('execute');
-  let error: Error | null = null;
-  let partialOutput: StageOutputs['execute'] | null = null;
-  try {
-    await pipeline.run(ctx, partialExecution ? stages.filter((s) => s !== 'execute') : stages, options);
-    if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
-  } catch (e) {
-    error = e instanceof Error ? e : new Error(errorMessage(e));
-  }
-  const completed = new Set(STAGES.filter((s) => pipeline.has(s)));
-  const status = completed.size === STAGES.length ? 'completed' : error && completed.size === 0 ? 'failed' : 'partial';
-  await app.store.db
-    .update(runs)
-    .set({ status, error: error?.message ?? null, updatedAt: new Date() })
-    .where(eq(runs.weekId, week.week_id));
-  const output = <S extends StageName>(s: S): StageOutputs[S] | null => {
-    if (s === 'execute' && partialOutput) return partialOutput as StageOutputs[S];
-    return pipeline.has(s) ? pipeline.output(week.week_id, s) : null;
-  };
-  const result = await buildWeeklyResult(app, week, status, completed, output);
-  if (error instanceof StageFailedError)
-    result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
-  return { result, error };
 }
 
 async function runPartialExecution(
@@ -103,9 +209,7 @@ async function runPartialExecution(
   const t0 = performance.now();
   listener({ type: 'stage_started', week_id: ctx.week.week_id, stage: 'execute' });
   const { output, summary } = await executeStage.run(ctx);
-  const note = alreadyCompleted
-    ? ' (the week was already executed: orders are duplicates)'
-    : '; run `execute --all-accounts` to complete the stage';
+  const note = alreadyCompleted ? ' (the week was already executed)' : '; run `execute --all-accounts` to complete the stage';
   listener({
     type: 'stage_completed',
     week_id: ctx.week.week_id,
@@ -117,7 +221,7 @@ async function runPartialExecution(
 }
 
 /** The run row records the week's dates and the anonymizer seed before any stage runs. */
-async function ensureRunRow(app: App, week: WeekInfo): Promise<void> {
+async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void> {
   const seed =
     app.agents.mode === 'offline'
       ? createHash('sha256').update(`offline:${week.week_id}`).digest('hex').slice(0, 16)
@@ -125,7 +229,7 @@ async function ensureRunRow(app: App, week: WeekInfo): Promise<void> {
   await app.store.db
     .insert(runs)
     .values({
-      weekId: week.week_id,
+      ...run,
       asofEt: week.asof_et,
       dataThrough: week.data_through,
       fillDate: week.fill_date,
@@ -134,4 +238,6 @@ async function ensureRunRow(app: App, week: WeekInfo): Promise<void> {
       status: 'running',
     })
     .onConflictDoNothing();
+  // A resumed run is running again (it may have been left 'partial' or 'running' by a killed process).
+  await app.store.db.update(runs).set({ status: 'running', updatedAt: new Date() }).where(ofRun(runs, run));
 }

@@ -3,6 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { LlmCallRecord, LlmCallSink } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
 import { appendEvent } from '../storage/event-store.js';
+import { ofRun, type RunKey } from '../storage/run-key.js';
 import { llmCalls } from '../storage/schema.js';
 import { redactDeep } from './redact.js';
 
@@ -15,6 +16,8 @@ import { redactDeep } from './redact.js';
 export class DbLlmCallSink implements LlmCallSink {
   constructor(
     private readonly db: Db,
+    /** The portfolio whose runs make these calls (usage and budgets are per portfolio and week). */
+    private readonly portfolio: string,
     private readonly secrets: readonly string[] = [],
   ) {}
 
@@ -26,6 +29,7 @@ export class DbLlmCallSink implements LlmCallSink {
         .insert(llmCalls)
         .values({
           id,
+          portfolio: this.portfolio,
           weekId: safe.weekId,
           stage: safe.stage,
           seat: safe.seat,
@@ -50,6 +54,7 @@ export class DbLlmCallSink implements LlmCallSink {
         .onConflictDoNothing({ target: llmCalls.id });
       await appendEvent(tx, {
         key: `llm_call:${id}`,
+        portfolio: this.portfolio,
         weekId: safe.weekId,
         kind: 'llm_call',
         stage: safe.stage,
@@ -69,11 +74,11 @@ export class MemoryLlmCallSink implements LlmCallSink {
 }
 
 /** What a week's recorded calls cost so far (the start of its budget when a later command resumes it). */
-export async function weekSpendUsd(db: Db, weekId: string): Promise<number> {
+export async function weekSpendUsd(db: Db, run: RunKey): Promise<number> {
   const [row] = await db
     .select({ cost: sql<string>`coalesce(sum(${llmCalls.costUsd}), 0)` })
     .from(llmCalls)
-    .where(eq(llmCalls.weekId, weekId));
+    .where(ofRun(llmCalls, run));
   return Number(row?.cost ?? 0);
 }
 
@@ -94,8 +99,8 @@ export interface SeatLlmUsage {
 }
 
 /** Per-stage, per-seat totals of one week's LLM calls (for `status`, the postmortem and `--json` usage). */
-export async function llmUsageOfWeek(db: Db, weekId: string, stage?: string): Promise<SeatLlmUsage[]> {
-  const where = stage ? and(eq(llmCalls.weekId, weekId), eq(llmCalls.stage, stage)) : eq(llmCalls.weekId, weekId);
+export async function llmUsageOfWeek(db: Db, run: RunKey, stage?: string): Promise<SeatLlmUsage[]> {
+  const where = stage ? and(ofRun(llmCalls, run), eq(llmCalls.stage, stage)) : ofRun(llmCalls, run);
   const rows = await db
     .select({
       stage: llmCalls.stage,

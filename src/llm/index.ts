@@ -24,8 +24,11 @@ export { addUsage, priceFor, ZERO_USAGE } from './usage-cost.js';
 export interface CreateLlmClientOptions {
   env: Env;
   config: LlmConfig;
-  /** The run's database: validated answers are cached in llm_cache, every call audited in llm_calls + events. */
-  db?: Db;
+  /**
+   * The run's database and portfolio: validated answers are cached in llm_cache (shared by every
+   * portfolio), every call audited in llm_calls + events under the portfolio.
+   */
+  storage?: { db: Db; portfolio: string };
   /** Default: per week's run, continuing what the database says the week already spent. */
   budget?: RunBudget | WeeklyBudgets;
   /** 'use' for backtests/replays, 'bypass' for --no-cache; default: config cache.live. */
@@ -34,14 +37,22 @@ export interface CreateLlmClientOptions {
 }
 
 export function createLlmClient(options: CreateLlmClientOptions): OpenAiCompatibleClient {
-  const { env, config, db, budget, cacheOverride, processEnv } = options;
+  const { env, config, storage, budget, cacheOverride, processEnv } = options;
   const secrets = secretsOf(resolveProviders(env, config, processEnv));
   return new OpenAiCompatibleClient({
     env,
     config,
-    ...(budget ? { budget } : db ? { budget: new WeeklyBudgets(config.budget_usd_per_run, (weekId) => weekSpendUsd(db, weekId)) } : {}),
+    ...(budget
+      ? { budget }
+      : storage
+        ? {
+            budget: new WeeklyBudgets(config.budget_usd_per_run, (weekId) =>
+              weekSpendUsd(storage.db, { portfolio: storage.portfolio, weekId }),
+            ),
+          }
+        : {}),
     ...(cacheOverride ? { cacheOverride } : {}),
     ...(processEnv ? { processEnv } : {}),
-    ...(db ? { cache: new DbLlmResponseCache(db), sink: new DbLlmCallSink(db, secrets) } : {}),
+    ...(storage ? { cache: new DbLlmResponseCache(storage.db), sink: new DbLlmCallSink(storage.db, storage.portfolio, secrets) } : {}),
   });
 }

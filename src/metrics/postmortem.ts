@@ -7,9 +7,11 @@
  */
 import { and, eq, inArray, lte } from 'drizzle-orm';
 import type { App } from '../app.js';
-import { weekUsage, type WeeklyResult } from '../council/weekly-result.js';
+import { weekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
-import type { StageOutputs } from '../council/stage.js';
+import type { StageName, StageOutputs } from '../council/stage.js';
+import { accountAgents } from '../council/account-agents.js';
+import { ofRun } from '../storage/run-key.js';
 import { etToUtc, SESSION_OPEN, sessionHours, tradingDaysBetween } from '../market/calendar.js';
 import { appendEvent } from '../storage/event-store.js';
 import { accounts as accountRows, fills as fillRows, stageRuns } from '../storage/schema.js';
@@ -21,8 +23,10 @@ import {
   type CouncilVsIndividuals,
   type FillOfAccount,
 } from './week-performance.js';
+import { UserError } from '../errors.js';
 
 export interface Postmortem {
+  portfolio: string;
   week_id: string;
   asof_et: string;
   /** The close the week is measured from (the last one the decision saw). */
@@ -32,7 +36,7 @@ export interface Postmortem {
   /** The last close measured: week_end once the week is over. */
   through: string;
   complete: boolean;
-  accounts: AccountWeek[];
+  accounts: (AccountWeek & { agent: string })[];
   council_vs_individuals: CouncilVsIndividuals;
   benchmarks: {
     flat: { pnl_pct: number; max_drawdown: number };
@@ -40,17 +44,32 @@ export interface Postmortem {
   };
   /** Checkpoints run this week (they change convictions and make panic exits possible). */
   checkpoints: number;
-  usage: WeeklyResult['usage'];
+  usage: WeekUsage;
   notes: string[];
 }
 
-export class PostmortemError extends Error {}
+export class PostmortemError extends UserError {}
 
+/** Measures the week and records the postmortem (a 'postmortem' event and runs/…/normalized/postmortem.json). */
 export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmortem> {
-  const { risk, execute } = await weekOutputs(app, week.week_id);
+  const postmortem = await measurePostmortem(app, week);
+  await appendEvent(app.store.db, {
+    key: `postmortem:${app.portfolio}:${week.week_id}:${postmortem.through}`,
+    portfolio: app.portfolio,
+    weekId: week.week_id,
+    kind: 'postmortem',
+    payload: postmortem,
+  });
+  app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []);
+  return postmortem;
+}
+
+/** The week measured from the ledger and the daily closes; reads only. */
+export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postmortem> {
+  const { risk, execute, agents } = await weekOutputs(app, week.week_id);
   if (!execute || !risk) {
     throw new PostmortemError(
-      `the week of ${week.week_id} has not been executed: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
+      `the week of ${week.week_id} has not been executed in portfolio ${app.portfolio}: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
     );
   }
   const { last } = await app.marketData.coverage(app.config.tickers);
@@ -74,9 +93,12 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     .select()
     .from(accountRows)
     .where(
-      inArray(
-        accountRows.id,
-        configured.map((a) => a.id),
+      and(
+        eq(accountRows.portfolio, app.portfolio),
+        inArray(
+          accountRows.id,
+          configured.map((a) => a.id),
+        ),
       ),
     );
   const fills: FillOfAccount[] = (
@@ -85,6 +107,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
       .from(fillRows)
       .where(
         and(
+          eq(fillRows.portfolio, app.portfolio),
           inArray(
             fillRows.accountId,
             configured.map((a) => a.id),
@@ -102,7 +125,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     commission: f.commission,
   }));
 
-  const accounts = measureWeek({
+  const measured = measureWeek({
     dataThrough: week.data_through,
     sessions,
     weekStartsAt: etToUtc(week.fill_date, SESSION_OPEN),
@@ -117,10 +140,12 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     checkpointExits: new Map(),
   });
 
+  const accounts = measured.map((a) => ({ ...a, agent: agents.get(a.owner) ?? 'unknown' }));
   const benchmark = app.config.assets.benchmark;
   const spyPath = [week.data_through, ...sessions].map((d) => close(benchmark, d));
   const complete = through === week.week_end;
-  const postmortem: Postmortem = {
+  return {
+    portfolio: app.portfolio,
     week_id: week.week_id,
     asof_et: week.asof_et,
     data_through: week.data_through,
@@ -139,7 +164,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
       },
     },
     checkpoints: 0,
-    usage: await weekUsage(app.store.db, week.week_id),
+    usage: await weekUsage(app.store.db, { portfolio: app.portfolio, weekId: week.week_id }),
     notes: [
       ...(complete ? [] : [`the week is not over: measured through the ${through} close (the week ends ${week.week_end})`]),
       `measured close to close, from the ${week.data_through} close; a drawdown inside a session is not seen`,
@@ -147,25 +172,32 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
       'no checkpoints ran this week: each conviction path has one point, so conviction volatility and panic exits are 0',
     ],
   };
-
-  await appendEvent(app.store.db, {
-    key: `postmortem:${week.week_id}:${through}`,
-    weekId: week.week_id,
-    kind: 'postmortem',
-    payload: postmortem,
-  });
-  app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []);
-  return postmortem;
 }
 
-async function weekOutputs(app: App, weekId: string): Promise<{ risk?: StageOutputs['risk']; execute?: StageOutputs['execute'] }> {
+interface WeekOutputs {
+  risk?: StageOutputs['risk'];
+  execute?: StageOutputs['execute'];
+  /** Model id or offline persona of each account's owner this week. */
+  agents: Map<string, string>;
+}
+
+async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
   const rows = await app.store.db
     .select({ stage: stageRuns.stage, output: stageRuns.output })
     .from(stageRuns)
-    .where(and(eq(stageRuns.weekId, weekId), eq(stageRuns.status, 'completed'), inArray(stageRuns.stage, ['risk', 'execute'])));
-  const of = (stage: string) => rows.find((r) => r.stage === stage)?.output;
+    .where(
+      and(
+        ofRun(stageRuns, { portfolio: app.portfolio, weekId }),
+        eq(stageRuns.status, 'completed'),
+        inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
+      ),
+    );
+  const of = <S extends StageName>(stage: S) => rows.find((r) => r.stage === stage)?.output as StageOutputs[S] | undefined;
+  const risk = of('risk');
+  const execute = of('execute');
   return {
-    ...(of('risk') ? { risk: of('risk') as StageOutputs['risk'] } : {}),
-    ...(of('execute') ? { execute: of('execute') as StageOutputs['execute'] } : {}),
+    ...(risk ? { risk } : {}),
+    ...(execute ? { execute } : {}),
+    agents: accountAgents(app.config, of('pm_pitches'), of('chairman')),
   };
 }

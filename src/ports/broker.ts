@@ -1,10 +1,16 @@
-/** Orders, positions and accounts. Adapters: the simulated broker (in the DB), Alpaca paper (later). */
+/**
+ * Orders, positions and accounts of one portfolio. Adapters: the simulated broker (in the DB), Alpaca
+ * paper (later). Every adapter records the orders it was sent and their fills in the ledger tables
+ * (orders, fills) with an 'order:<client_order_id>' event, in one transaction with the order's state.
+ */
 
 export type Side = 'buy' | 'sell';
 
 export interface OrderRequest {
-  /** Derived from (week, account, checkpoint, action): a re-submit with the same id never doubles an order. */
+  /** Derived from the intent (src/broker/order-plan.ts): a re-submit with the same id never doubles an order. */
   clientOrderId: string;
+  /** The order's place among the account's orders at this checkpoint of this week (part of the id). */
+  sequence?: number;
   accountId: number;
   weekId: string;
   /** 'weekly' for the Wednesday execution, or the checkpoint time 'HH:MM' with its date. */

@@ -6,8 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { displayPath } from '../config/yaml-file.js';
+import { UserError } from '../errors.js';
 
-export class PromptTemplateError extends Error {
+export class PromptTemplateError extends UserError {
   constructor(
     /** The template file, relative to the working directory when inside it. */
     readonly file: string,

@@ -1,22 +1,35 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
- * Human-readable copies of each stage's data under <home>/runs/<week_id>/: normalized/<stage>.json
- * (the validated output) and raw/<stage>/<name>.txt (what each agent returned, verbatim).
- * Written after the database commit, from the same data; files are replaced atomically.
+ * Human-readable copies of each stage's data under <home>/runs/<portfolio>/<week_id>/:
+ * normalized/<stage>.json (the validated output) and raw/<stage>/<name>.txt (what each agent
+ * returned, verbatim). The pipeline writes a stage's files inside the database transaction that
+ * commits the stage (a failed write rolls the stage back) and rewrites missing ones on resume, so the
+ * files follow the database. Each file is replaced atomically (a temporary file, then a rename).
  */
 export class Artifacts {
-  constructor(private readonly home: string) {}
+  constructor(
+    private readonly home: string,
+    private readonly portfolio: string,
+  ) {}
 
   dirOf(weekId: string): string {
-    return join(this.home, 'runs', weekId);
+    return join(this.home, 'runs', this.portfolio, weekId);
+  }
+
+  normalizedPath(weekId: string, stage: string): string {
+    return join(this.dirOf(weekId), 'normalized', `${stage}.json`);
+  }
+
+  hasStage(weekId: string, stage: string): boolean {
+    return existsSync(this.normalizedPath(weekId, stage));
   }
 
   writeStage(weekId: string, stage: string, normalized: unknown, raw: readonly { name: string; text: string }[]): void {
-    const dir = this.dirOf(weekId);
-    writeAtomic(join(dir, 'normalized', `${stage}.json`), `${JSON.stringify(normalized, null, 2)}\n`);
-    for (const item of raw) writeAtomic(join(dir, 'raw', stage, `${safeName(item.name)}.txt`), item.text);
+    for (const item of raw) writeAtomic(join(this.dirOf(weekId), 'raw', stage, `${safeName(item.name)}.txt`), item.text);
+    // The normalized file last: its presence says the stage's files are complete.
+    writeAtomic(this.normalizedPath(weekId, stage), `${JSON.stringify(normalized, null, 2)}\n`);
   }
 
   /** One raw record of a stage, e.g. an LLM call: raw/<stage>/<name>.json (name may contain one folder). */
@@ -24,13 +37,46 @@ export class Artifacts {
     const parts = name.split('/').map(safeName);
     writeAtomic(join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text);
   }
+
+  /**
+   * Removes temporary files a killed process left in the week's folder (`<file>.<pid>.tmp` of a pid
+   * that is not running). Returns how many were removed.
+   */
+  sweepTemporaryFiles(weekId: string): number {
+    const dir = this.dirOf(weekId);
+    if (!existsSync(dir)) return 0;
+    let removed = 0;
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      const m = /\.(\d+)\.tmp$/.exec(entry.name);
+      if (!entry.isFile() || !m || isRunning(Number(m[1]))) continue;
+      rmSync(join(entry.parentPath, entry.name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
 }
 
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function safeName(name: string): string {

@@ -10,6 +10,9 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { describeDatabaseUrl } from '../config/env.js';
+import { describeError, isNoSpace } from '../errors.js';
+import { acquireHomeLock, type HomeLock } from './home-lock.js';
+import { AdvisoryLocks, ProcessLocks, type Locks } from './locks.js';
 import * as schema from './schema.js';
 
 /** One drizzle database type for both engines: the code above storage never asks which it got. */
@@ -23,6 +26,8 @@ export interface Store {
   kind: 'pglite' | 'postgres';
   /** Where the data lives, without credentials. */
   location: string;
+  /** Named locks shared by every process on this database (see locks.ts). */
+  locks: Locks;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,7 +46,15 @@ export interface StoreOptions {
   pool?: { min: number; max: number; commandTimeoutMs: number };
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /** Embedded database on disk: how long to wait for another process that has it open (default 600 s). */
+  lockTimeoutMs?: number;
+  /** What this process is doing, shown to another process waiting for the embedded database. */
+  command?: string;
+  /** Called once when another process holds the embedded database and this one starts waiting. */
+  onLockWait?: (holder: string) => void;
 }
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options) : await openPglite(options);
@@ -50,7 +63,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await store.migrate();
     } catch (error) {
       await store.close().catch(() => undefined);
-      throw new StorageError(`cannot apply migrations to ${store.location}: ${messageOf(error)}`);
+      throw new StorageError(`cannot apply migrations to ${store.location}: ${describeError(error)}`);
     }
   }
   return store;
@@ -59,6 +72,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PGlite;
   let location: string;
+  let homeLock: HomeLock | undefined;
   if (options.memory || !options.home) {
     client = new PGlite({ parsers: PGLITE_PARSERS });
     location = 'pglite (in memory)';
@@ -66,6 +80,12 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     const dataDir = join(options.home, 'pgdata');
     ensureWritableDir(options.home, 'LLM_TRADING_HOME');
     location = `pglite at ${dataDir}`;
+    // One process at a time in the data folder, taken before PGlite touches it.
+    homeLock = await acquireHomeLock(`${dataDir}.lock`, {
+      timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      command: options.command ?? 'llm-trading',
+      ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+    });
     client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
   }
   try {
@@ -73,17 +93,27 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     await client.query('select 1');
   } catch (error) {
     await client.close().catch(() => undefined);
-    throw new StorageError(
-      `cannot open the embedded database (${location}); it may be corrupted — move it away to start fresh: ${messageOf(error)}`,
-    );
+    homeLock?.release();
+    // No other process has the folder (we hold its lock): a full disk, or a damaged folder.
+    const advice = isNoSpace(error)
+      ? 'free some space and run again'
+      : 'no other process has it open, so the folder may be damaged: keep a copy of it before changing anything';
+    throw new StorageError(`cannot open the embedded database (${location}): ${describeError(error)}; ${advice}`);
   }
   const db = drizzlePglite(withSharedParsers(client), { schema });
   return {
     db: db as unknown as Db,
     kind: 'pglite',
     location,
+    locks: new ProcessLocks(),
     migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        homeLock?.release();
+      }
+    },
   };
 }
 
@@ -105,13 +135,14 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new StorageError(`cannot connect to ${location}: ${messageOf(error)}`);
+    throw new StorageError(`cannot connect to ${location}: ${describeError(error)}`);
   }
   const db = drizzleNodePg(pool, { schema });
   return {
     db: db as unknown as Db,
     kind: 'postgres',
     location,
+    locks: new AdvisoryLocks(pool),
     migrate: () => migrateNodePg(db, { migrationsFolder: MIGRATIONS }),
     close: () => pool.end(),
   };
@@ -122,12 +153,6 @@ function ensureWritableDir(dir: string, what: string): void {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
   } catch (error) {
-    throw new StorageError(`${what} ${dir} is not a writable directory: ${messageOf(error)}`);
+    throw new StorageError(`${what} ${dir} is not a writable directory: ${describeError(error)}`);
   }
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return messageOf(error.errors[0]);
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
 }

@@ -1,10 +1,13 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db, Tx } from './db.js';
+import type { RunKey } from './run-key.js';
 import { events } from './schema.js';
 
 export interface NewEvent {
   /** Unique: appending an event whose key exists is a no-op, so retries never duplicate the log. */
   key: string;
+  /** The portfolio the event belongs to (null for none). */
+  portfolio: string | null;
   weekId: string | null;
   kind: string;
   stage?: string | null;
@@ -25,6 +28,7 @@ export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Pro
     .values(
       batch.map((event) => ({
         idempotencyKey: event.key,
+        portfolio: event.portfolio,
         weekId: event.weekId,
         kind: event.kind,
         stage: event.stage ?? null,
@@ -37,7 +41,12 @@ export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Pro
   return inserted.length;
 }
 
-export async function eventsOfWeek(db: Db, weekId: string, kind?: string) {
-  const where = kind ? and(eq(events.weekId, weekId), eq(events.kind, kind)) : eq(events.weekId, weekId);
-  return db.select().from(events).where(where).orderBy(asc(events.id));
+export async function eventsOfWeek(db: Db | Tx, run: RunKey, kind?: string) {
+  const where = [eq(events.portfolio, run.portfolio), eq(events.weekId, run.weekId)];
+  if (kind) where.push(eq(events.kind, kind));
+  return db
+    .select()
+    .from(events)
+    .where(and(...where))
+    .orderBy(asc(events.id));
 }

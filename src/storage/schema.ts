@@ -5,51 +5,85 @@ import { bigserial, doublePrecision, index, integer, jsonb, numeric, pgTable, pr
 
 const money = (name: string) => numeric(name, { precision: 20, scale: 6, mode: 'number' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+/**
+ * The portfolio a row belongs to (src/portfolio/). No default: a write that forgets it fails instead of
+ * landing in another portfolio's books.
+ */
+const portfolio = () => text('portfolio').notNull();
+
+/**
+ * A named set of six accounts with its own books and its own clock (time only moves forward in it):
+ * `default` for a user's weekly runs, `demo` for npm start, one per backtest.
+ */
+export const portfolios = pgTable('portfolios', {
+  name: text('name').primaryKey(),
+  /** 'live' (a user's weekly runs), 'demo' (npm start) or 'backtest'. */
+  kind: text('kind').notNull(),
+  /** The broker adapter that trades its accounts ('sim'; 'alpaca' later): a portfolio never mixes two. */
+  broker: text('broker').notNull(),
+  startingCash: money('starting_cash').notNull(),
+  createdAt: createdAt(),
+});
 
 /** One weekly run: its dates, the random seed of the anonymizer and how far it got. */
-export const runs = pgTable('runs', {
-  weekId: text('week_id').primaryKey(),
-  asofEt: text('asof_et').notNull(),
-  dataThrough: text('data_through').notNull(),
-  fillDate: text('fill_date').notNull(),
-  mode: text('mode').notNull(),
-  seed: text('seed').notNull(),
-  status: text('status').notNull(),
-  error: text('error'),
-  createdAt: createdAt(),
-  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const runs = pgTable(
+  'runs',
+  {
+    portfolio: portfolio(),
+    weekId: text('week_id').notNull(),
+    asofEt: text('asof_et').notNull(),
+    dataThrough: text('data_through').notNull(),
+    fillDate: text('fill_date').notNull(),
+    mode: text('mode').notNull(),
+    seed: text('seed').notNull(),
+    status: text('status').notNull(),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId] })],
+);
 
 /** Each stage's persisted output; a row with status 'completed' means the stage need not run again. */
 export const stageRuns = pgTable(
   'stage_runs',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     stage: text('stage').notNull(),
     status: text('status').notNull(),
     output: jsonb('output'),
     error: text('error'),
+    /** The attempt that produced the output: its events (raw answers) carry it in their keys. */
+    attempt: text('attempt'),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     finishedAt: timestamp('finished_at', { withTimezone: true }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.stage] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.stage] })],
 );
 
 /** Append-only audit log: prompts, raw responses, outputs, decisions, orders, fills. */
-export const events = pgTable('events', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
-  idempotencyKey: text('idempotency_key').notNull().unique(),
-  weekId: text('week_id'),
-  kind: text('kind').notNull(),
-  stage: text('stage'),
-  seat: text('seat'),
-  payload: jsonb('payload').notNull(),
-  createdAt: createdAt(),
-});
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    /** Null for events of no portfolio (none yet). */
+    portfolio: text('portfolio'),
+    weekId: text('week_id'),
+    kind: text('kind').notNull(),
+    stage: text('stage'),
+    seat: text('seat'),
+    payload: jsonb('payload').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('events_portfolio_week_idx').on(t.portfolio, t.weekId, t.kind)],
+);
 
 export const pitches = pgTable(
   'pitches',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     seat: text('seat').notNull(),
     provider: text('provider').notNull(),
@@ -58,24 +92,26 @@ export const pitches = pgTable(
     pitch: jsonb('pitch'),
     error: text('error'),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.seat] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.seat] })],
 );
 
 /** Which anonymous label each reviewer saw for which seat (labels are shuffled per reviewer). */
 export const reviewLabels = pgTable(
   'review_labels',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     reviewer: text('reviewer').notNull(),
     pitchId: text('pitch_id').notNull(),
     targetSeat: text('target_seat').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.reviewer, t.pitchId] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.reviewer, t.pitchId] })],
 );
 
 export const reviews = pgTable(
   'reviews',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     reviewer: text('reviewer').notNull(),
     pitchId: text('pitch_id').notNull(),
@@ -85,12 +121,13 @@ export const reviews = pgTable(
     review: jsonb('review'),
     error: text('error'),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.reviewer, t.pitchId] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.reviewer, t.pitchId] })],
 );
 
 export const aggregates = pgTable(
   'aggregates',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     seat: text('seat').notNull(),
     meanRank: doublePrecision('mean_rank'),
@@ -99,79 +136,108 @@ export const aggregates = pgTable(
     reviewCount: integer('review_count').notNull(),
     rubricMeans: jsonb('rubric_means').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.seat] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.seat] })],
 );
 
-export const decisions = pgTable('decisions', {
-  weekId: text('week_id').primaryKey(),
-  provider: text('provider').notNull(),
-  model: text('model').notNull(),
-  decision: jsonb('decision').notNull(),
-});
+export const decisions = pgTable(
+  'decisions',
+  {
+    portfolio: portfolio(),
+    weekId: text('week_id').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    decision: jsonb('decision').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId] })],
+);
 
 /** The risk stage's output: what each account should hold after this checkpoint. */
 export const tradeIntents = pgTable(
   'trade_intents',
   {
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     checkpoint: text('checkpoint').notNull(),
     accountId: integer('account_id').notNull(),
     owner: text('owner').notNull(),
-    ticker: text('ticker').notNull(),
+    /** Null when the account's owner failed and it goes flat. */
+    ticker: text('ticker'),
     direction: text('direction').notNull(),
     conviction: integer('conviction').notNull(),
     targetQty: money('target_qty').notNull(),
-    referencePrice: money('reference_price').notNull(),
+    referencePrice: money('reference_price'),
     notes: text('notes').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.weekId, t.checkpoint, t.accountId] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.weekId, t.checkpoint, t.accountId] })],
 );
 
-export const accounts = pgTable('accounts', {
-  id: integer('id').primaryKey(),
-  owner: text('owner').notNull(),
-  broker: text('broker').notNull(),
-  startingCash: money('starting_cash').notNull(),
-  cash: money('cash').notNull(),
-  createdAt: createdAt(),
-});
+export const accounts = pgTable(
+  'accounts',
+  {
+    portfolio: portfolio(),
+    id: integer('id').notNull(),
+    owner: text('owner').notNull(),
+    broker: text('broker').notNull(),
+    startingCash: money('starting_cash').notNull(),
+    cash: money('cash').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.id] })],
+);
 
-export const orders = pgTable('orders', {
-  clientOrderId: text('client_order_id').primaryKey(),
-  accountId: integer('account_id').notNull(),
-  weekId: text('week_id').notNull(),
-  checkpoint: text('checkpoint').notNull(),
-  action: text('action').notNull(),
-  ticker: text('ticker').notNull(),
-  side: text('side').notNull(),
-  qty: money('qty').notNull(),
-  orderType: text('order_type').notNull(),
-  status: text('status').notNull(),
-  submittedAt: timestamp('submitted_at', { withTimezone: true }).notNull(),
-  filledAt: timestamp('filled_at', { withTimezone: true }),
-  filledQty: money('filled_qty'),
-  filledAvgPrice: money('filled_avg_price'),
-  commission: money('commission'),
-  rejectReason: text('reject_reason'),
-  brokerOrderId: text('broker_order_id'),
-});
+/**
+ * Every order any broker was sent, filled or not. The client_order_id is unique across portfolios: it
+ * carries a tag of the portfolio's name (src/broker/order-plan.ts).
+ */
+export const orders = pgTable(
+  'orders',
+  {
+    clientOrderId: text('client_order_id').primaryKey(),
+    portfolio: portfolio(),
+    accountId: integer('account_id').notNull(),
+    weekId: text('week_id').notNull(),
+    checkpoint: text('checkpoint').notNull(),
+    action: text('action').notNull(),
+    /** The order's place among the account's orders at its checkpoint (null for orders older than portfolios). */
+    sequence: integer('sequence'),
+    ticker: text('ticker').notNull(),
+    side: text('side').notNull(),
+    qty: money('qty').notNull(),
+    orderType: text('order_type').notNull(),
+    status: text('status').notNull(),
+    submittedAt: timestamp('submitted_at', { withTimezone: true }).notNull(),
+    filledAt: timestamp('filled_at', { withTimezone: true }),
+    filledQty: money('filled_qty'),
+    filledAvgPrice: money('filled_avg_price'),
+    commission: money('commission'),
+    rejectReason: text('reject_reason'),
+    brokerOrderId: text('broker_order_id'),
+  },
+  (t) => [index('orders_portfolio_week_idx').on(t.portfolio, t.weekId, t.accountId, t.checkpoint)],
+);
 
-export const fills = pgTable('fills', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
-  clientOrderId: text('client_order_id').notNull().unique(),
-  accountId: integer('account_id').notNull(),
-  ticker: text('ticker').notNull(),
-  side: text('side').notNull(),
-  qty: money('qty').notNull(),
-  price: money('price').notNull(),
-  commission: money('commission').notNull(),
-  filledAt: timestamp('filled_at', { withTimezone: true }).notNull(),
-});
+export const fills = pgTable(
+  'fills',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    clientOrderId: text('client_order_id').notNull().unique(),
+    portfolio: portfolio(),
+    accountId: integer('account_id').notNull(),
+    ticker: text('ticker').notNull(),
+    side: text('side').notNull(),
+    qty: money('qty').notNull(),
+    price: money('price').notNull(),
+    commission: money('commission').notNull(),
+    filledAt: timestamp('filled_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('fills_portfolio_account_idx').on(t.portfolio, t.accountId, t.filledAt)],
+);
 
 /** Signed quantity: negative for a short. A row with qty 0 is deleted. */
 export const positions = pgTable(
   'positions',
   {
+    portfolio: portfolio(),
     accountId: integer('account_id').notNull(),
     ticker: text('ticker').notNull(),
     qty: money('qty').notNull(),
@@ -180,7 +246,7 @@ export const positions = pgTable(
       .notNull()
       .default(sql`now()`),
   },
-  (t) => [primaryKey({ columns: [t.accountId, t.ticker] })],
+  (t) => [primaryKey({ columns: [t.portfolio, t.accountId, t.ticker] })],
 );
 
 /**
@@ -206,6 +272,7 @@ export const llmCalls = pgTable(
   'llm_calls',
   {
     id: text('id').primaryKey(),
+    portfolio: portfolio(),
     weekId: text('week_id').notNull(),
     stage: text('stage').notNull(),
     seat: text('seat').notNull(),
@@ -230,5 +297,5 @@ export const llmCalls = pgTable(
     citations: jsonb('citations').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index('llm_calls_week_idx').on(t.weekId, t.stage, t.seat)],
+  (t) => [index('llm_calls_week_idx').on(t.portfolio, t.weekId, t.stage, t.seat)],
 );

@@ -17,6 +17,6 @@ export async function testApp(store: Store, env: NodeJS.ProcessEnv = {}): Promis
 export async function resetStore(store: Store): Promise<void> {
   const { sql } = await import('drizzle-orm');
   await store.db.execute(
-    sql`truncate runs, stage_runs, events, pitches, review_labels, reviews, aggregates, decisions, trade_intents, accounts, orders, fills, positions, llm_calls, llm_cache restart identity`,
+    sql`truncate portfolios, runs, stage_runs, events, pitches, review_labels, reviews, aggregates, decisions, trade_intents, accounts, orders, fills, positions, llm_calls, llm_cache restart identity`,
   );
 }

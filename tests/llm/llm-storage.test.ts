@@ -30,7 +30,7 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     const client = createLlmClient({
       env: standInEnv(standIn.url),
       config: testLlmConfig(),
-      db: store.db,
+      storage: { db: store.db, portfolio: 'default' },
       ...(cacheOverride ? { cacheOverride } : {}),
     });
     return { standIn, client };
@@ -68,7 +68,11 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     const capped = (script: StandInScript) =>
       clientOn(script).then(({ standIn }) => ({
         standIn,
-        client: createLlmClient({ env: standInEnv(standIn.url), config: testLlmConfig({ budget_usd_per_run: 0.05 }), db: store.db }),
+        client: createLlmClient({
+          env: standInEnv(standIn.url),
+          config: testLlmConfig({ budget_usd_per_run: 0.05 }),
+          storage: { db: store.db, portfolio: 'default' },
+        }),
       }));
     const first = await capped([reply.json(GOOD_TRADE, { cost: 0.045 })]);
     await first.client.complete(tradeRequest({ weekId }));
@@ -131,10 +135,10 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     });
 
     // Recording the same call twice (a retried write) adds nothing.
-    await new DbLlmCallSink(store.db).record(gpt.calls[1]!);
+    await new DbLlmCallSink(store.db, 'default').record(gpt.calls[1]!);
     expect(await store.db.select().from(llmCalls).where(eq(llmCalls.weekId, weekId))).toHaveLength(3);
 
-    const usage = await llmUsageOfWeek(store.db, weekId);
+    const usage = await llmUsageOfWeek(store.db, { portfolio: 'default', weekId });
     expect(usage).toEqual([
       {
         stage: 'pm_pitches',

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { ofRun } from '../../storage/run-key.js';
 import type { ReviewedPitch } from '../../ports/agents.js';
 import { ChairmanDecision, type PmPitch } from '../../schemas/index.js';
 import { decisions } from '../../storage/schema.js';
@@ -46,10 +46,10 @@ export const chairmanStage: Stage<'chairman'> = {
       summary: `${t.direction} ${t.ticker} (conviction ${decision.conviction}, ${t.horizon})`,
     };
   },
-  async clear(tx, weekId) {
-    await tx.delete(decisions).where(eq(decisions.weekId, weekId));
+  async clear(tx, run) {
+    await tx.delete(decisions).where(ofRun(decisions, run));
   },
-  async persist(tx, weekId, output) {
-    await tx.insert(decisions).values({ weekId, provider: output.provider, model: output.model, decision: output.decision });
+  async persist(tx, run, output) {
+    await tx.insert(decisions).values({ ...run, provider: output.provider, model: output.model, decision: output.decision });
   },
 };

@@ -1,12 +1,20 @@
 import { planOrders } from '../../broker/order-plan.js';
+import { roundQty } from '../../broker/money.js';
+import { recordedOrders } from '../../ledger/orders.js';
 import { etToUtc, SESSION_OPEN } from '../../market/calendar.js';
-import type { AccountState, OrderResult } from '../../ports/broker.js';
-import { appendEvent } from '../../storage/event-store.js';
+import { portfolioTag } from '../../portfolio/portfolio.js';
+import type { AccountState, Broker, OrderResult } from '../../ports/broker.js';
 import type { Stage } from '../stage.js';
 
+/** The weekly execution's checkpoint label (orders of the intraday checkpoints carry their time). */
+const WEEKLY = 'weekly';
+
 /**
- * Places each account's orders at the fill day's open. Orders are idempotent by client_order_id, so
- * re-running after a crash never doubles a trade; every order, filled or rejected, is recorded.
+ * Places each account's orders at the fill day's open: from what the account holds now to the risk
+ * stage's target. The plan starts from the account's current position and the orders it already has
+ * this week, so a re-run or a crash-restart places exactly what is missing: nothing twice, nothing
+ * skipped (see src/broker/order-plan.ts for the order ids). The stage's result lists every order the
+ * week's execution placed, read back from the ledger — those of an earlier, interrupted run included.
  */
 export const executeStage: Stage<'execute'> = {
   name: 'execute',
@@ -15,37 +23,65 @@ export const executeStage: Stage<'execute'> = {
     const { intents } = ctx.output('risk');
     ctx.clock.set(etToUtc(ctx.week.fill_date, SESSION_OPEN));
     const selected = intents.filter((i) => !ctx.accountFilter || ctx.accountFilter.includes(i.account_id));
-    const orders: OrderResult[] = [];
+    const tag = portfolioTag(ctx.portfolio);
+    let placed = 0;
     for (const intent of selected) {
       if (intent.status !== 'trade') continue;
+      const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, {
+        weekId: ctx.week.week_id,
+        checkpoint: WEEKLY,
+        accountId: intent.account_id,
+      });
       const state = await ctx.broker.account(intent.account_id);
       const target = intent.direction === 'FLAT' || intent.ticker === null ? null : { ticker: intent.ticker, qty: intent.target_qty };
       const plan = planOrders({
+        portfolioTag: tag,
         weekId: ctx.week.week_id,
         accountId: intent.account_id,
-        checkpoint: 'weekly',
-        positions: state.positions.map((p) => ({ ticker: p.ticker, qty: p.qty })),
+        checkpoint: WEEKLY,
+        sequence: earlier.length,
+        positions: await withOpenOrders(ctx.broker, state, earlier),
         target,
       });
       for (const request of plan) {
         const result = await ctx.broker.submitOrder(request);
-        orders.push(result);
-        await appendEvent(ctx.store.db, {
-          key: `order:${request.clientOrderId}`,
-          weekId: ctx.week.week_id,
-          kind: 'order',
-          stage: 'execute',
-          seat: intent.owner,
-          payload: { request, result },
-        });
+        if (!result.duplicate) placed++;
       }
     }
+    const orders = (await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY })).filter(
+      (o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId),
+    );
     const accounts: AccountState[] = [];
     for (const account of ctx.config.models.accounts) accounts.push(await ctx.broker.account(account.id));
     const rejected = orders.filter((o) => o.status === 'rejected').length;
+    const earlierRuns = orders.length - placed;
     return {
       output: { fill_date: ctx.week.fill_date, orders, accounts },
-      summary: `${orders.length} orders at the ${ctx.week.fill_date} open${rejected ? `, ${rejected} rejected` : ''}`,
+      summary:
+        `${placed} orders at the ${ctx.week.fill_date} open` +
+        (earlierRuns > 0 ? ` (${earlierRuns} placed earlier this week)` : '') +
+        (rejected ? `, ${rejected} rejected` : ''),
     };
   },
 };
+
+/**
+ * The account's positions plus what its orders still open at the broker will add: a plan made while an
+ * order is working must not order the same shares again. (The simulated broker fills or rejects at
+ * once; a real broker's opening-auction order stays open until the open.)
+ */
+async function withOpenOrders(
+  broker: Broker,
+  state: AccountState,
+  earlier: readonly OrderResult[],
+): Promise<{ ticker: string; qty: number }[]> {
+  const held = new Map(state.positions.map((p) => [p.ticker, p.qty]));
+  for (const order of earlier) {
+    if (order.status !== 'accepted') continue;
+    const now = (await broker.getOrder(order.clientOrderId)) ?? order;
+    if (now.status !== 'accepted') continue;
+    const open = roundQty(now.qty - now.filledQty) * (now.side === 'buy' ? 1 : -1);
+    held.set(now.ticker, roundQty((held.get(now.ticker) ?? 0) + open));
+  }
+  return [...held].map(([ticker, qty]) => ({ ticker, qty }));
+}

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { ofRun } from '../../storage/run-key.js';
 import { PeerReview, meanScore, type PmPitch } from '../../schemas/index.js';
 import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js';
 import { aggregateReviews } from '../aggregation.js';
@@ -89,22 +89,22 @@ export const peerReviewStage: Stage<'peer_review'> = {
       summary: `${records.length} reviews by ${reviewersOk} reviewers; top: ${leader?.seat ?? '-'} (mean score ${leader?.mean_score ?? '-'})`,
     };
   },
-  async clear(tx, weekId) {
-    await tx.delete(reviewLabels).where(eq(reviewLabels.weekId, weekId));
-    await tx.delete(reviews).where(eq(reviews.weekId, weekId));
-    await tx.delete(aggregates).where(eq(aggregates.weekId, weekId));
+  async clear(tx, run) {
+    await tx.delete(reviewLabels).where(ofRun(reviewLabels, run));
+    await tx.delete(reviews).where(ofRun(reviews, run));
+    await tx.delete(aggregates).where(ofRun(aggregates, run));
   },
-  async persist(tx, weekId, output) {
+  async persist(tx, run, output) {
     // One multi-row statement per table: the stage's rows commit in a few round trips.
     if (output.labels.length > 0) {
       await tx
         .insert(reviewLabels)
-        .values(output.labels.map((l) => ({ weekId, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat })));
+        .values(output.labels.map((l) => ({ ...run, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat })));
     }
     if (output.reviews.length > 0) {
       await tx.insert(reviews).values(
         output.reviews.map((r) => ({
-          weekId,
+          ...run,
           reviewer: r.reviewer,
           pitchId: r.pitch_id,
           targetSeat: r.target_seat,
@@ -118,7 +118,7 @@ export const peerReviewStage: Stage<'peer_review'> = {
     if (output.aggregate.length > 0) {
       await tx.insert(aggregates).values(
         output.aggregate.map((a) => ({
-          weekId,
+          ...run,
           seat: a.seat,
           meanRank: a.mean_rank,
           meanScore: a.mean_score,
@@ -139,7 +139,10 @@ function anonymize(label: LabelAssignment, pitch: PmPitch): AnonymizedPitch {
 
 /** The shuffle seed was recorded with the run before any stage ran (see runWeek). */
 async function reviewSeed(ctx: PipelineContext): Promise<string> {
-  const [run] = await ctx.store.db.select({ seed: runs.seed }).from(runs).where(eq(runs.weekId, ctx.week.week_id));
+  const [run] = await ctx.store.db
+    .select({ seed: runs.seed })
+    .from(runs)
+    .where(ofRun(runs, { portfolio: ctx.portfolio, weekId: ctx.week.week_id }));
   if (!run) throw new Error(`no run row for week ${ctx.week.week_id}`);
   return run.seed;
 }

@@ -1,7 +1,7 @@
 import { PmPitch, pitchUniverseProblems } from '../../schemas/index.js';
 import type { Tx } from '../../storage/db.js';
 import { pitches } from '../../storage/schema.js';
-import { eq } from 'drizzle-orm';
+import { ofRun } from '../../storage/run-key.js';
 import { fanOut, requireQuorum } from '../fan-out.js';
 import { ZERO_USAGE, type SeatPitch, type Stage } from '../stage.js';
 import { InvalidOutputError, parseAgentOutput } from './validate.js';
@@ -82,13 +82,13 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
       }`,
     };
   },
-  async clear(tx: Tx, weekId) {
-    await tx.delete(pitches).where(eq(pitches.weekId, weekId));
+  async clear(tx: Tx, run) {
+    await tx.delete(pitches).where(ofRun(pitches, run));
   },
-  async persist(tx, weekId, output) {
+  async persist(tx, run, output) {
     await tx.insert(pitches).values(
       output.pitches.map((p) => ({
-        weekId,
+        ...run,
         seat: p.seat,
         provider: p.provider,
         model: p.model,

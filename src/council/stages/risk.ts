@@ -1,14 +1,24 @@
-import { eq } from 'drizzle-orm';
 import { etToUtc } from '../../market/calendar.js';
+import { bookAtDecision } from '../../ledger/decision-equity.js';
 import { sizePosition } from '../../risk/position-sizing.js';
 import type { Direction } from '../../schemas/index.js';
+import { ofRun } from '../../storage/run-key.js';
 import { tradeIntents } from '../../storage/schema.js';
 import type { PipelineContext, Stage, TradeIntent } from '../stage.js';
 
 /**
  * Risk turns each account's trade into a target position: universe only, one instrument per account,
  * size from conviction and volatility under the caps of config/models.yaml. These limits bind every
- * agent, offline or LLM. An account whose seat failed gets no trade (never a default one).
+ * agent, offline or LLM.
+ *
+ * Equity is the account's as the decision saw it: its fills before the decision instant, marked at
+ * the snapshot's closes (the previous session's). The week's own fills never feed back into its
+ * sizing, so a re-run (`--force`) of an executed week targets what the first run targeted unless the
+ * decision changed.
+ *
+ * An account whose owner failed this week never gets a default trade: with `risk.on_seat_failure:
+ * flat` (the default) its target is no position — whatever it held is closed — and with `hold` its
+ * position is left alone. Either way the intent records why.
  */
 export const riskStage: Stage<'risk'> = {
   name: 'risk',
@@ -16,30 +26,37 @@ export const riskStage: Stage<'risk'> = {
   async run(ctx) {
     const { accounts, risk } = ctx.config.models;
     await ctx.broker.ensureAccounts(accounts, risk.starting_cash);
-    // Equity is marked at the decision time (before the open: the previous close).
-    ctx.clock.set(etToUtc(ctx.week.fill_date, ctx.config.schedule.weekly.time));
+    const decidedAt = etToUtc(ctx.week.fill_date, ctx.config.schedule.weekly.time);
+    ctx.clock.set(decidedAt);
+    const snapshot = ctx.output('snapshot');
+    const closeOf = (ticker: string): number => {
+      const asset = snapshot.assets.find((a) => a.ticker === ticker);
+      if (!asset) throw new Error(`account holds ${ticker}, which the week's snapshot does not price`);
+      return asset.last_close;
+    };
     const intents: TradeIntent[] = [];
     for (const account of accounts) {
+      const base = { account_id: account.id, owner: account.owner };
       const trade = tradeFor(ctx, account.owner);
-      if ('skipped' in trade) {
+      if ('failed' in trade) {
+        const flat = risk.on_seat_failure === 'flat';
         intents.push({
-          account_id: account.id,
-          owner: account.owner,
-          status: 'skipped',
+          ...base,
+          status: flat ? 'trade' : 'skipped',
           ticker: null,
-          direction: null,
-          conviction: null,
+          direction: flat ? 'FLAT' : null,
+          conviction: flat ? 0 : null,
           target_qty: 0,
           reference_price: null,
-          notes: trade.skipped,
+          notes: `${trade.failed}: ${flat ? 'FLAT (risk.on_seat_failure: flat), any position is closed' : 'position held (risk.on_seat_failure: hold)'}`,
+          seat_failed: true,
         });
         continue;
       }
-      const asset = ctx.output('snapshot').assets.find((a) => a.ticker === trade.ticker);
+      const asset = snapshot.assets.find((a) => a.ticker === trade.ticker);
       if (!asset || !ctx.config.tickers.includes(trade.ticker)) {
         intents.push({
-          account_id: account.id,
-          owner: account.owner,
+          ...base,
           status: 'skipped',
           ticker: trade.ticker,
           direction: trade.direction,
@@ -50,19 +67,18 @@ export const riskStage: Stage<'risk'> = {
         });
         continue;
       }
-      const state = await ctx.broker.account(account.id);
+      const { equity } = await bookAtDecision(ctx.store.db, ctx.portfolio, account.id, decidedAt, closeOf);
       const dailyVol = asset.realized_vol_20d !== null ? asset.realized_vol_20d / Math.sqrt(252) : asset.atr_pct;
       const sized = sizePosition({
         direction: trade.direction,
         conviction: trade.conviction,
         price: asset.last_close,
         dailyVol: dailyVol ?? 0.02,
-        equity: state.equity,
+        equity,
         risk,
       });
       intents.push({
-        account_id: account.id,
-        owner: account.owner,
+        ...base,
         status: 'trade',
         ticker: trade.ticker,
         direction: trade.direction,
@@ -70,35 +86,40 @@ export const riskStage: Stage<'risk'> = {
         target_qty: sized.targetQty,
         reference_price: asset.last_close,
         notes: sized.notes,
+        equity_at_decision: equity,
       });
     }
     const trading = intents.filter((i) => i.status === 'trade').length;
-    return { output: { intents }, summary: `${trading} of ${intents.length} accounts sized` };
+    const failed = intents.filter((i) => i.seat_failed).length;
+    return {
+      output: { intents },
+      summary: `${trading} of ${intents.length} accounts sized${failed ? ` (${failed} seat${failed > 1 ? 's' : ''} failed: ${risk.on_seat_failure})` : ''}`,
+    };
   },
-  async clear(tx, weekId) {
-    await tx.delete(tradeIntents).where(eq(tradeIntents.weekId, weekId));
+  async clear(tx, run) {
+    await tx.delete(tradeIntents).where(ofRun(tradeIntents, run));
   },
-  async persist(tx, weekId, output) {
+  async persist(tx, run, output) {
     const trades = output.intents.filter((x) => x.status === 'trade');
     if (trades.length === 0) return;
     await tx.insert(tradeIntents).values(
       trades.map((i) => ({
-        weekId,
+        ...run,
         checkpoint: 'weekly',
         accountId: i.account_id,
         owner: i.owner,
-        ticker: i.ticker as string,
+        ticker: i.ticker,
         direction: i.direction as string,
-        conviction: i.conviction as number,
+        conviction: i.conviction ?? 0,
         targetQty: i.target_qty,
-        referencePrice: i.reference_price as number,
+        referencePrice: i.reference_price,
         notes: i.notes,
       })),
     );
   },
 };
 
-type AccountTrade = { ticker: string; direction: Direction; conviction: number } | { skipped: string };
+type AccountTrade = { ticker: string; direction: Direction; conviction: number } | { failed: string };
 
 function tradeFor(ctx: PipelineContext, owner: string): AccountTrade {
   if (owner === 'council') {
@@ -107,7 +128,7 @@ function tradeFor(ctx: PipelineContext, owner: string): AccountTrade {
   }
   const seat = ctx.output('pm_pitches').pitches.find((p) => p.seat === owner);
   if (!seat || seat.status !== 'ok' || !seat.pitch)
-    return { skipped: `seat ${owner} has no valid pitch this week (${seat?.error ?? 'not run'}): no trade` };
+    return { failed: `seat ${owner} has no valid pitch this week (${seat?.error ?? 'not run'})` };
   const t = seat.pitch.selected_trade;
   return { ticker: t.ticker, direction: t.direction, conviction: t.conviction };
 }

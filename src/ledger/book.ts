@@ -1,0 +1,85 @@
+/**
+ * An account's book rebuilt from its fills: the ledger is the record, and cash and positions at any
+ * instant follow from the starting cash and the fills up to it. The simulated broker keeps the same
+ * numbers incrementally (accounts.cash, positions) for its money checks; a test holds the two equal.
+ *
+ * Money rules, the broker's own (money.ts): a buy costs round2(qty × price) + commission, a sell
+ * brings round2(qty × price) − commission; quantities are signed (negative = short) and rounded to
+ * 6 decimals, and a position at zero disappears.
+ */
+import { and, asc, eq, lt, lte } from 'drizzle-orm';
+import { roundCash, roundQty } from '../broker/money.js';
+import type { Db, Tx } from '../storage/db.js';
+import { fills as fillRows } from '../storage/schema.js';
+
+export interface LedgerFill {
+  accountId: number;
+  filledAt: Date;
+  ticker: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  price: number;
+  commission: number;
+}
+
+export interface Book {
+  cash: number;
+  /** Signed quantities by ticker; no zero entries. */
+  positions: Map<string, number>;
+}
+
+export function emptyBook(startingCash: number): Book {
+  return { cash: roundCash(startingCash), positions: new Map() };
+}
+
+export function applyFill(book: Book, fill: LedgerFill): void {
+  const notional = roundCash(fill.qty * fill.price);
+  const sign = fill.side === 'buy' ? 1 : -1;
+  book.cash = roundCash(book.cash + (sign > 0 ? -(notional + fill.commission) : notional - fill.commission));
+  const qty = roundQty((book.positions.get(fill.ticker) ?? 0) + sign * fill.qty);
+  if (qty === 0) book.positions.delete(fill.ticker);
+  else book.positions.set(fill.ticker, qty);
+}
+
+/** Cash + Σ qty × price, to the cent; throws when a held ticker has no price. */
+export function equityOf(book: Book, priceOf: (ticker: string) => number): number {
+  let equity = book.cash;
+  for (const [ticker, qty] of book.positions) equity += qty * priceOf(ticker);
+  return roundCash(equity);
+}
+
+/**
+ * The fills of one account of a portfolio, in the order they happened, up to an instant:
+ * `before` excludes fills at that instant (the book a decision taken then sees), `through` includes them.
+ */
+export async function fillsOfAccount(
+  db: Db | Tx,
+  portfolio: string,
+  accountId: number,
+  bound?: { before: Date } | { through: Date },
+): Promise<LedgerFill[]> {
+  const where = [eq(fillRows.portfolio, portfolio), eq(fillRows.accountId, accountId)];
+  if (bound && 'before' in bound) where.push(lt(fillRows.filledAt, bound.before));
+  if (bound && 'through' in bound) where.push(lte(fillRows.filledAt, bound.through));
+  const rows = await db
+    .select()
+    .from(fillRows)
+    .where(and(...where))
+    .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
+  return rows.map((f) => ({
+    accountId: f.accountId,
+    filledAt: f.filledAt,
+    ticker: f.ticker,
+    side: f.side as LedgerFill['side'],
+    qty: f.qty,
+    price: f.price,
+    commission: f.commission,
+  }));
+}
+
+/** The book of an account from its starting cash and fills (already filtered to the instant wanted). */
+export function replay(startingCash: number, fills: readonly LedgerFill[]): Book {
+  const book = emptyBook(startingCash);
+  for (const fill of fills) applyFill(book, fill);
+  return book;
+}

@@ -1,0 +1,61 @@
+/**
+ * The orders of the ledger, whichever broker placed them: every broker records each order it was sent
+ * in `orders` (and each fill in `fills`) with its audit event ('order:<client_order_id>'), so a week's
+ * result, a resumed execution and the postmortem read one record.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { OrderResult, Side } from '../ports/broker.js';
+import type { Db, Tx } from '../storage/db.js';
+import { events, orders } from '../storage/schema.js';
+
+type OrderRow = typeof orders.$inferSelect;
+
+export function orderResultOf(row: OrderRow, approximatePrice: boolean, duplicate: boolean): OrderResult {
+  return {
+    clientOrderId: row.clientOrderId,
+    accountId: row.accountId,
+    ticker: row.ticker,
+    side: row.side as Side,
+    qty: row.qty,
+    status: row.status as OrderResult['status'],
+    filledQty: row.filledQty ?? 0,
+    filledAvgPrice: row.filledAvgPrice,
+    commission: row.commission ?? 0,
+    submittedAt: row.submittedAt.toISOString(),
+    filledAt: row.filledAt ? row.filledAt.toISOString() : null,
+    rejectReason: row.rejectReason,
+    duplicate,
+    approximatePrice,
+  };
+}
+
+/**
+ * Whether a filled order's price was modelled rather than printed, from its audit event; without the
+ * event we cannot show the price was a real print, so we say it may not be.
+ */
+export function approximateFromEvent(status: string, payload: unknown): boolean {
+  if (status !== 'filled') return false;
+  const p = payload as { result?: { approximatePrice?: unknown }; quote?: { approximate?: unknown } } | null | undefined;
+  if (typeof p?.result?.approximatePrice === 'boolean') return p.result.approximatePrice;
+  return p?.quote?.approximate !== false;
+}
+
+export interface OrderFilter {
+  weekId: string;
+  checkpoint?: string;
+  accountId?: number;
+}
+
+/** A portfolio's recorded orders of a week (optionally one checkpoint, one account), in the order placed. */
+export async function recordedOrders(db: Db | Tx, portfolio: string, filter: OrderFilter): Promise<OrderResult[]> {
+  const where = [eq(orders.portfolio, portfolio), eq(orders.weekId, filter.weekId)];
+  if (filter.checkpoint !== undefined) where.push(eq(orders.checkpoint, filter.checkpoint));
+  if (filter.accountId !== undefined) where.push(eq(orders.accountId, filter.accountId));
+  const rows = await db
+    .select({ order: orders, payload: events.payload })
+    .from(orders)
+    .leftJoin(events, eq(events.idempotencyKey, sql`'order:' || ${orders.clientOrderId}`))
+    .where(and(...where))
+    .orderBy(asc(orders.submittedAt), asc(orders.accountId), asc(orders.sequence), asc(orders.clientOrderId));
+  return rows.map((r) => orderResultOf(r.order, approximateFromEvent(r.order.status, r.payload), false));
+}

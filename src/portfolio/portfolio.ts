@@ -1,0 +1,137 @@
+/**
+ * Portfolios: a named set of the six accounts with its own books (runs, orders, fills, positions).
+ * `default` holds a user's weekly runs, `demo` is npm start's, a backtest makes its own.
+ *
+ * Within a portfolio time only moves forward: a week whose orders would be placed before the
+ * portfolio's latest order is refused (checkTimeMovesForward). Re-running the latest week is allowed,
+ * and is the only way back in time: its orders are planned from what the week's own orders built.
+ */
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, max, min, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../storage/db.js';
+import { orders, portfolios, runs } from '../storage/schema.js';
+import { UserError } from '../errors.js';
+
+export const DEFAULT_PORTFOLIO = 'default';
+export const DEMO_PORTFOLIO = 'demo';
+
+export type PortfolioKind = 'live' | 'demo' | 'backtest';
+
+/** Safe in file names, URLs and log lines: letters, digits, '.', '_', '-'; 1..40 characters. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
+
+export class PortfolioError extends UserError {}
+
+export function checkPortfolioName(name: string): string {
+  if (!NAME.test(name))
+    throw new PortfolioError(
+      `invalid portfolio name "${name}": use 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  return name;
+}
+
+/**
+ * Eight hex characters of sha256(name): the portfolio's part of every client_order_id, so that two
+ * portfolios trading one broker account can never share an order id.
+ */
+export function portfolioTag(name: string): string {
+  return createHash('sha256').update(name).digest('hex').slice(0, 8);
+}
+
+export interface PortfolioSettings {
+  name: string;
+  kind: PortfolioKind;
+  broker: string;
+  startingCash: number;
+}
+
+/** Creates the portfolio on first use; an existing one must trade on the same broker. */
+export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings): Promise<void> {
+  await db
+    .insert(portfolios)
+    .values({ name: settings.name, kind: settings.kind, broker: settings.broker, startingCash: settings.startingCash })
+    .onConflictDoNothing({ target: portfolios.name });
+  const [row] = await db.select().from(portfolios).where(eq(portfolios.name, settings.name));
+  if (row && row.broker !== settings.broker)
+    throw new PortfolioError(
+      `portfolio ${settings.name} trades on the ${row.broker} broker, not ${settings.broker}: use another portfolio (--portfolio NAME)`,
+    );
+}
+
+export interface LatestOrder {
+  weekId: string;
+  at: Date;
+}
+
+/** The portfolio's latest order (filled or not): how far its clock has moved. */
+export async function latestOrder(db: Db | Tx, portfolio: string): Promise<LatestOrder | null> {
+  const [row] = await db
+    .select({ weekId: orders.weekId, at: orders.submittedAt })
+    .from(orders)
+    .where(eq(orders.portfolio, portfolio))
+    .orderBy(desc(orders.submittedAt), desc(orders.weekId))
+    .limit(1);
+  return row ?? null;
+}
+
+export class TimeTravelError extends UserError {}
+
+/**
+ * Refuses to trade week `weekId` (its first orders at `firstOrderAt`) when the portfolio has already
+ * traded later: books cannot be rewritten backwards. The latest week itself may be re-run.
+ */
+export async function checkTimeMovesForward(db: Db | Tx, portfolio: string, weekId: string, firstOrderAt: Date): Promise<void> {
+  const latest = await latestOrder(db, portfolio);
+  if (!latest || latest.weekId === weekId || firstOrderAt.getTime() >= latest.at.getTime()) return;
+  throw new TimeTravelError(
+    `portfolio ${portfolio} has already traded the week of ${latest.weekId}, after the week of ${weekId}: ` +
+      `time only moves forward in a portfolio; run this week in another one (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
+  );
+}
+
+export interface PortfolioSummary {
+  name: string;
+  kind: string;
+  broker: string;
+  starting_cash: number;
+  created_at: string;
+  first_week: string | null;
+  last_week: string | null;
+  weeks: number;
+}
+
+export async function listPortfolios(db: Db): Promise<PortfolioSummary[]> {
+  const rows = await db
+    .select({
+      name: portfolios.name,
+      kind: portfolios.kind,
+      broker: portfolios.broker,
+      startingCash: portfolios.startingCash,
+      createdAt: portfolios.createdAt,
+      firstWeek: min(runs.weekId),
+      lastWeek: max(runs.weekId),
+      weeks: sql<string>`count(${runs.weekId})`,
+    })
+    .from(portfolios)
+    .leftJoin(runs, eq(runs.portfolio, portfolios.name))
+    .groupBy(portfolios.name)
+    .orderBy(asc(portfolios.createdAt), asc(portfolios.name));
+  return rows.map((r) => ({
+    name: r.name,
+    kind: r.kind,
+    broker: r.broker,
+    starting_cash: r.startingCash,
+    created_at: r.createdAt.toISOString(),
+    first_week: r.firstWeek,
+    last_week: r.lastWeek,
+    weeks: Number(r.weeks),
+  }));
+}
+
+export async function portfolioExists(db: Db, name: string): Promise<boolean> {
+  const [row] = await db
+    .select({ name: portfolios.name })
+    .from(portfolios)
+    .where(and(eq(portfolios.name, name)));
+  return row !== undefined;
+}
