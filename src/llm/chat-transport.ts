@@ -48,11 +48,14 @@ export class ChatTransport {
     );
   }
 
-  /** Any other JSON request on the provider's base URL (the async job API). */
-  request(preset: ProviderPreset, method: 'get' | 'post', path: string, body: unknown, options: ExchangeOptions): Promise<Exchange> {
+  /**
+   * Any other JSON request to the provider (the async job API), with its headers and key. `url` is
+   * absolute: the caller joins it to the API root itself (the SDK would append it to the base URL).
+   */
+  request(preset: ProviderPreset, method: 'get' | 'post', url: string, body: unknown, options: ExchangeOptions): Promise<Exchange> {
     return this.exchange(preset, options, (client, signal, timeout) => {
       const opts = { signal, timeout, maxRetries: 0, ...(body === undefined ? {} : { body }) };
-      return (method === 'get' ? client.get(path, opts) : client.post(path, opts)).asResponse();
+      return (method === 'get' ? client.get(url, opts) : client.post(url, opts)).asResponse();
     });
   }
 

@@ -1,4 +1,5 @@
 import type { Env } from '../config/env.js';
+import { PERPLEXITY_ASYNC_PATHS } from './async-job.js';
 import type { JsonMode, LlmConfig } from './llm-config.js';
 
 /**
@@ -9,6 +10,8 @@ import type { JsonMode, LlmConfig } from './llm-config.js';
 export interface ProviderPreset {
   name: string;
   baseURL: string;
+  /** Where the base URL is set, for messages ("check PERPLEXITY_BASE_URL"). */
+  baseUrlSetting: string;
   /** Never logged, never stored: only the SDK client and the redactor see it. */
   apiKey: string | undefined;
   /** Where the key comes from, for messages ("set OPENROUTER_API_KEY"). */
@@ -17,9 +20,10 @@ export interface ProviderPreset {
   jsonMode: JsonMode;
   /** response_format json_schema is understood (the strongest structured-output mode). */
   supportsJsonSchema: boolean;
-  /** POST {asyncPath} then GET {asyncPath}/{id} (Perplexity's async chat completions). */
+  /** Has an asynchronous job API: POST {path} then GET {path}/{id} (Perplexity's async chat completions). */
   supportsAsync: boolean;
-  asyncPath: string | undefined;
+  /** The job API's paths under the API root, in the order tried (a 404 moves on to the next); [] without one. */
+  asyncPaths: readonly string[];
   /** OpenRouter: ask for usage accounting (`usage: {include: true}`) so `usage.cost` is reported. */
   requestUsageAccounting: boolean;
   builtin: boolean;
@@ -29,12 +33,13 @@ export interface ProviderPreset {
 const OPENROUTER_HEADERS = { 'HTTP-Referer': 'https://github.com/llm-trading/llm-trading', 'X-Title': 'LLM Trading' };
 
 function builtinPresets(env: Env): ProviderPreset[] {
-  const common = { supportsAsync: false, asyncPath: undefined, requestUsageAccounting: false, builtin: true, headers: {} };
+  const common = { supportsAsync: false, asyncPaths: [], requestUsageAccounting: false, builtin: true, headers: {} };
   return [
     {
       ...common,
       name: 'requesty',
       baseURL: env.baseUrls.requesty,
+      baseUrlSetting: 'REQUESTY_BASE_URL',
       apiKey: env.keys.requesty,
       keyEnv: 'REQUESTY_API_KEY',
       jsonMode: 'json_schema',
@@ -44,6 +49,7 @@ function builtinPresets(env: Env): ProviderPreset[] {
       ...common,
       name: 'openrouter',
       baseURL: env.baseUrls.openrouter,
+      baseUrlSetting: 'OPENROUTER_BASE_URL',
       apiKey: env.keys.openrouter,
       keyEnv: 'OPENROUTER_API_KEY',
       headers: { ...OPENROUTER_HEADERS },
@@ -55,17 +61,19 @@ function builtinPresets(env: Env): ProviderPreset[] {
       ...common,
       name: 'perplexity',
       baseURL: env.baseUrls.perplexity,
+      baseUrlSetting: 'PERPLEXITY_BASE_URL',
       apiKey: env.keys.perplexity,
       keyEnv: 'PERPLEXITY_API_KEY',
       jsonMode: 'json_schema',
       supportsJsonSchema: true,
       supportsAsync: true,
-      asyncPath: '/async/chat/completions',
+      asyncPaths: PERPLEXITY_ASYNC_PATHS,
     },
     {
       ...common,
       name: 'gemini',
       baseURL: env.baseUrls.gemini,
+      baseUrlSetting: 'GEMINI_BASE_URL',
       apiKey: env.keys.gemini,
       keyEnv: 'GEMINI_API_KEY',
       jsonMode: 'json_schema',
@@ -80,13 +88,14 @@ function customPresets(config: LlmConfig, processEnv: NodeJS.ProcessEnv): Provid
     return {
       name,
       baseURL: p.base_url,
+      baseUrlSetting: `providers.${name}.base_url in config/llm.yaml`,
       apiKey: key === '' ? undefined : key,
       keyEnv: p.api_key_env,
       headers: { ...(p.headers ?? {}) },
       jsonMode: p.json_mode,
       supportsJsonSchema: p.json_mode === 'json_schema',
       supportsAsync: false,
-      asyncPath: undefined,
+      asyncPaths: [],
       requestUsageAccounting: false,
       builtin: false,
     };

@@ -294,17 +294,91 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(result.citations).toEqual(['https://www.federalreserve.gov/a', 'https://fred.stlouisfed.org/b', 'https://www.bls.gov/c']);
     expect(result.usage).toMatchObject({ cost_usd: 0.4172, reasoning_tokens: 12000 });
 
+    // Perplexity's documented job API: POST /v1/async/sonar {request: <chat body>}, GET /v1/async/sonar/{id}.
     expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
-      'POST /perplexity/async/chat/completions',
-      'GET /perplexity/async/chat/completions/job-1',
-      'GET /perplexity/async/chat/completions/job-1',
-      'GET /perplexity/async/chat/completions/job-1',
+      'POST /perplexity/v1/async/sonar',
+      'GET /perplexity/v1/async/sonar/job-1',
+      'GET /perplexity/v1/async/sonar/job-1',
+      'GET /perplexity/v1/async/sonar/job-1',
     ]);
+    expect(Object.keys(standIn.requests[0]!.body as object)).toEqual(['request']);
     expect(standIn.requests[0]!.chat).toMatchObject({ model: 'sonar-deep-research', response_format: { type: 'json_schema' } });
     expect(standIn.requests[1]!.headers.authorization).toBe(`Bearer ${FAKE_KEYS.perplexity}`);
     expect(sink.calls).toHaveLength(1);
     expect(sink.calls[0]).toMatchObject({ status: 'ok', cost_source: 'provider', citations: result.citations });
-    expect(sink.calls[0]!.request.params).toMatchObject({ async: true, job_id: 'job-1' });
+    expect(sink.calls[0]!.request.params).toMatchObject({ async: true, job_id: 'job-1', async_path: '/v1/async/sonar' });
+    expect(sink.calls[0]!.request.params.async_paths_tried).toBeUndefined();
+    // The raw record is the final poll: the job object, its completion inside.
+    expect(JSON.parse(sink.calls[0]!.response_text!)).toMatchObject({
+      id: 'job-1',
+      status: 'COMPLETED',
+      response: { object: 'chat.completion' },
+    });
+  });
+
+  it.each([
+    ['without /v1', '/perplexity'],
+    ['with /v1', '/perplexity/v1'],
+    ['with /v1/', '/perplexity/v1/'],
+  ])('joins the job API to a base URL given %s without doubling /v1; sync chat stays under the base URL', async (_name, basePath) => {
+    const standIn = await startStandIn([reply.asyncJob(1, reply.json(GOOD_TRADE)), reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const client = new OpenAiCompatibleClient({
+      env: standInEnv(standIn.url, { PERPLEXITY_BASE_URL: `${standIn.url}${basePath}` }),
+      config: testLlmConfig(),
+    });
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-pro' }));
+    const sync = `${basePath.replace(/\/$/, '')}/chat/completions`;
+    expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/v1/async/sonar',
+      'GET /perplexity/v1/async/sonar/job-1',
+      `POST ${sync}`,
+    ]);
+  });
+
+  it('falls back to the older /async/chat/completions when /v1/async/sonar answers 404, and remembers it', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(1, reply.json(GOOD_TRADE)), reply.asyncJob(1, reply.json(GOOD_TRADE))], {
+      standIn: { asyncRoutes: ['legacy'] },
+    });
+    const request = tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true });
+    expect((await client.complete(request)).value).toEqual(GOOD_TRADE);
+    expect(standIn.requests.map((r) => `${r.method} ${r.path} ${r.kind}`)).toEqual([
+      'POST /perplexity/v1/async/sonar other',
+      'POST /perplexity/async/chat/completions async_submit',
+      'GET /perplexity/async/chat/completions/job-1 async_poll',
+    ]);
+    expect(sink.calls).toHaveLength(1);
+    expect(sink.calls[0]!.request.params).toMatchObject({
+      job_id: 'job-1',
+      async_path: '/async/chat/completions',
+      async_paths_tried: ['/v1/async/sonar', '/async/chat/completions'],
+    });
+
+    // A later job (another client, same process and API root) goes straight to the path that worked.
+    const again = new OpenAiCompatibleClient({ env: standInEnv(standIn.url), config: testLlmConfig(), sink });
+    await again.complete(tradeRequest({ ...request, weekId: '2024-03-13' }));
+    expect(standIn.requests.slice(3).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/async/chat/completions',
+      'GET /perplexity/async/chat/completions/job-2',
+    ]);
+    expect(sink.calls[1]!.request.params).toMatchObject({ job_id: 'job-2', async_path: '/async/chat/completions' });
+    expect(sink.calls[1]!.request.params.async_paths_tried).toBeUndefined();
+  });
+
+  it('fails clearly, without retrying, when neither job API path exists', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(1, reply.json(GOOD_TRADE))], { standIn: { asyncRoutes: [] } });
+    const error = await seatErrorOf(client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true })));
+    expect(error.kind).toBe('http_error');
+    expect(error.reason).toMatch(
+      /the async job API answered 404 at \/v1\/async\/sonar and at \/async\/chat\/completions under http:\/\/127\.0\.0\.1:\d+\/perplexity: check PERPLEXITY_BASE_URL/,
+    );
+    expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/v1/async/sonar',
+      'POST /perplexity/async/chat/completions',
+    ]);
+    expect(sink.calls.map((c) => [c.status, c.http_status])).toEqual([['http_error', 404]]);
+    expect(sink.calls[0]!.request.params).toMatchObject({ async_paths_tried: ['/v1/async/sonar', '/async/chat/completions'] });
   });
 
   it('polls a running async job until it completes, and returns within a poll interval of completion', async () => {

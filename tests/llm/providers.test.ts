@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEnv } from '../../src/config/env.js';
+import { asyncUrl, PERPLEXITY_ASYNC_PATHS } from '../../src/llm/async-job.js';
 import { describeProviders, resolveProviders, secretsOf } from '../../src/llm/providers.js';
 import { FAKE_KEYS, testLlmConfig } from './fixtures.js';
 
@@ -25,10 +26,32 @@ describe('provider presets', () => {
     expect(openrouter.headers['HTTP-Referer']).toMatch(/^https:\/\//);
     expect(providers.get('perplexity')).toMatchObject({
       baseURL: 'http://127.0.0.1:9/pplx',
+      baseUrlSetting: 'PERPLEXITY_BASE_URL',
       supportsAsync: true,
-      asyncPath: '/async/chat/completions',
+      asyncPaths: ['/v1/async/sonar', '/async/chat/completions'],
     });
-    expect(providers.get('requesty')).toMatchObject({ apiKey: undefined, supportsAsync: false, requestUsageAccounting: false });
+    expect(providers.get('requesty')).toMatchObject({
+      apiKey: undefined,
+      supportsAsync: false,
+      asyncPaths: [],
+      requestUsageAccounting: false,
+    });
+  });
+
+  it("places Perplexity's job API at the host root, whether the base URL ends in /v1 or not", () => {
+    expect(PERPLEXITY_ASYNC_PATHS).toEqual(['/v1/async/sonar', '/async/chat/completions']);
+    for (const base of [
+      'https://api.perplexity.ai',
+      'https://api.perplexity.ai/',
+      'https://api.perplexity.ai/v1',
+      'https://api.perplexity.ai/v1/',
+    ]) {
+      expect(asyncUrl(base, '/v1/async/sonar')).toBe('https://api.perplexity.ai/v1/async/sonar');
+      expect(asyncUrl(base, '/v1/async/sonar/job 1')).toBe('https://api.perplexity.ai/v1/async/sonar/job%201');
+      expect(asyncUrl(base, '/async/chat/completions')).toBe('https://api.perplexity.ai/async/chat/completions');
+    }
+    // A gateway in front of it keeps its own prefix and query.
+    expect(asyncUrl('https://gw.example/pplx/v1?team=a', '/v1/async/sonar')).toBe('https://gw.example/pplx/v1/async/sonar?team=a');
   });
 
   it('declares custom OpenAI-compatible servers from config/llm.yaml', () => {
