@@ -12,7 +12,9 @@ import type { AddressInfo } from 'node:net';
  * (it then answers 404, as a server without it would). Every request is recorded with its headers and
  * body, so tests can assert on model ids, headers, response_format and the Authorization header.
  * Chat and submit requests take the next scripted reply (a queue, or a function of the request);
- * polls do not.
+ * polls do not. A `response_format.json_schema.name` outside Perplexity's rule (1–64 alphanumeric
+ * characters, the strictest of the providers) is refused before the script is consulted, as Perplexity
+ * refuses it: 400 with its error envelope on chat, 422 with a validation `detail` on an async submit.
  */
 
 export interface StandInRequest {
@@ -216,6 +218,8 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     requests.push(req);
 
     if (kind === 'other') return sendJson(res, 404, { error: { message: `stand-in: no route for ${method} ${path}` } });
+    const badName = kind === 'async_poll' ? null : schemaNameProblem(chat);
+    if (badName) return kind === 'chat' ? sendJson(res, 400, badName.chat) : sendJson(res, 422, badName.asyncSubmit);
     if (kind === 'async_poll') return answerPoll(res, route!.route, decodeURIComponent(route!.jobId!));
 
     const modelDelay = options.delayByModel?.[chat?.model ?? ''];
@@ -307,6 +311,34 @@ export async function startStandIn(script: StandInScript, options: StandInOption
       timers.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Perplexity: "The name field is required and must be 1-64 alphanumeric characters." */
+const SCHEMA_NAME_RULE = /^[A-Za-z0-9]{1,64}$/;
+
+/**
+ * The rejection of a json_schema name Perplexity refuses, in its two wire shapes: the chat endpoint's
+ * `{error: {message, type, code}}` (the message lists pydantic-style "At body -> …" problems) and the
+ * async API's `{detail: [{loc, msg, type}]}` (its OpenAPI declares 422 HTTPValidationError).
+ */
+function schemaNameProblem(chat: ChatBody | null): { chat: unknown; asyncSubmit: unknown } | null {
+  const format = chat?.response_format;
+  if (format?.type !== 'json_schema') return null;
+  const name = format.json_schema?.name;
+  if (typeof name === 'string' && SCHEMA_NAME_RULE.test(name)) return null;
+  const msg = name === undefined ? 'Field required' : "String should match pattern '^[a-zA-Z0-9]{1,64}$'";
+  return {
+    chat: {
+      error: {
+        message: JSON.stringify([`At body -> response_format -> ResponseFormatJSONSchema -> json_schema -> name: ${msg}`]),
+        type: 'bad_request',
+        code: 400,
+      },
+    },
+    asyncSubmit: {
+      detail: [{ loc: ['body', 'request', 'response_format', 'json_schema', 'name'], msg, type: 'value_error', input: name ?? null }],
     },
   };
 }

@@ -6,7 +6,7 @@ import { BudgetExceededError, RunBudget } from '../../src/llm/run-budget.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
 import { parseEnv } from '../../src/config/env.js';
 import { reply, startStandIn, type StandIn, type StandInOptions, type StandInScript } from '../helpers/llm-stand-in.js';
-import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, tradeRequest } from './fixtures.js';
+import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, TRADE_OUTPUT, tradeRequest } from './fixtures.js';
 
 let standIns: StandIn[] = [];
 afterEach(async () => {
@@ -61,7 +61,8 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(req!.headers['x-title']).toBe('LLM Trading');
     expect(req!.headers['http-referer']).toMatch(/^https:\/\//);
     expect(req!.chat).toMatchObject({ model: 'openai/gpt-5.1', temperature: 0.7, max_tokens: 800, usage: { include: true } });
-    expect(req!.chat!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'mini_trade', strict: false } });
+    // The schema is "mini_trade"; its wire name is letters and digits only (Perplexity's rule).
+    expect(req!.chat!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'miniTrade', strict: false } });
     expect(req!.chat!.response_format!.json_schema!.schema).toMatchObject({
       type: 'object',
       required: ['ticker', 'direction', 'conviction', 'reason'],
@@ -422,6 +423,61 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(error.reason).toMatch(/stage deadline/);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(standIn.requests).toHaveLength(1);
+  });
+});
+
+describe('structured output names on the wire', () => {
+  it('the stand-in refuses a name Perplexity refuses, in its 400 (chat) and 422 (async submit) shapes', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const chat = {
+      model: 'sonar-pro',
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'mini_trade', schema: { type: 'object' } } },
+    };
+    const post = (path: string, body: unknown) =>
+      fetch(`${standIn.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = await post('/perplexity/chat/completions', chat);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: {
+        message: expect.stringMatching(/json_schema -> name: String should match pattern/),
+        type: 'bad_request',
+        code: 400,
+      },
+    });
+    const refusedJob = await post('/perplexity/v1/async/sonar', { request: chat });
+    expect(refusedJob.status).toBe(422);
+    expect(await refusedJob.json()).toMatchObject({ detail: [{ loc: ['body', 'request', 'response_format', 'json_schema', 'name'] }] });
+    expect(standIn.chatRequests()).toHaveLength(2); // refused before the script: the one scripted reply is still there
+    const accepted = await post('/perplexity/chat/completions', {
+      ...chat,
+      response_format: { ...chat.response_format, json_schema: { name: 'miniTrade', schema: {} } },
+    });
+    expect(accepted.status).toBe(200);
+  });
+
+  it.each([
+    ['perplexity', false],
+    ['perplexity', true],
+    ['openrouter', false],
+    ['requesty', false],
+    ['gemini', false],
+  ] as const)('sends a name %s accepts (async: %s) for every schema of the council', async (provider, async) => {
+    const names = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision', 'checkpoint_update'];
+    const answer = async ? reply.asyncJob(1, reply.json(GOOD_TRADE)) : reply.json(GOOD_TRADE);
+    const { standIn, client } = await setup(names.map(() => answer));
+    for (const name of names) {
+      const result = await client.complete(tradeRequest({ provider, model: 'm', async, output: { ...TRADE_OUTPUT, name } }));
+      expect(result.value).toEqual(GOOD_TRADE);
+    }
+    expect(standIn.chatRequests().map((r) => r.chat!.response_format!.json_schema!.name)).toEqual([
+      'researchPack',
+      'pmPitchWithRanking',
+      'peerReviewRankingVsChoice',
+      'chairmanDecision',
+      'checkpointUpdate',
+    ]);
   });
 });
 
