@@ -382,6 +382,27 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(sink.calls[0]!.request.params).toMatchObject({ async_paths_tried: ['/v1/async/sonar', '/async/chat/completions'] });
   });
 
+  it('reads sonar-deep-research answers past their <think> block, and re-asks when the reasoning never ends', async () => {
+    const draft = JSON.stringify({ ticker: 'SPY', direction: 'SHORT', conviction: -1, reason: 'draft' });
+    const reasoned = `<think>\nSearching… {maybe ${draft}\n\`\`\`json\n${draft}\n\`\`\`\n</think>\n${JSON.stringify(GOOD_TRADE)}`;
+    const unfinished = `<think>\nSearching… ${JSON.stringify(GOOD_TRADE)} — let me double-check`;
+    const { standIn, sink, client } = await setup([
+      reply.asyncJob(1, reply.text(reasoned)),
+      reply.asyncJob(1, reply.text(unfinished)),
+      reply.asyncJob(1, reply.text(reasoned)),
+    ]);
+    const request = tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true });
+    const first = await client.complete(request);
+    expect(first.value).toEqual(GOOD_TRADE);
+    expect(first.raw).toBe(reasoned);
+
+    const second = await client.complete({ ...request, weekId: '2024-03-13' });
+    expect(second.value).toEqual(GOOD_TRADE);
+    expect(sink.calls.map((c) => c.status)).toEqual(['ok', 'invalid_output', 'ok']);
+    expect(sink.calls[1]!.error).toMatch(/ends inside its <think> reasoning block/);
+    expect(standIn.chatRequests()[2]!.chat!.messages!.at(-1)!.content).toMatch(/^Your previous answer is not a valid mini_trade object/);
+  });
+
   it('polls a running async job until it completes, and returns within a poll interval of completion', async () => {
     const { standIn, client } = await setup([reply.asyncJobFor(200, reply.json(GOOD_TRADE))]);
     const started = Date.now();
