@@ -6,7 +6,7 @@ import { ChatTransport, type ExchangeFailure } from './chat-transport.js';
 import { assistantText, chatBody, citationsOf, paramsOf, withSchemaInstruction } from './chat-wire.js';
 import type { CacheMode, LlmConfig, Price } from './llm-config.js';
 import { repairMessage, validateAnswer, validateValue } from './output-validation.js';
-import { requiresKey, resolveProviders, secretsOf, type ProviderPreset } from './providers.js';
+import { hasCredentials, requiresKey, resolveProviders, secretsOf, type ProviderPreset } from './providers.js';
 import { redactDeep, redactSecrets } from './redact.js';
 import { cacheKey, effectiveCacheMode, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 import { retryWait, sleep as defaultSleep } from './retry-policy.js';
@@ -94,7 +94,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** The configured key values, for redacting anything else the caller stores (artifacts, logs). */
+  /** The configured keys and base-URL credentials, for redacting anything else the caller stores (artifacts, logs). */
   get secretValues(): readonly string[] {
     return this.secrets;
   }
@@ -106,7 +106,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       const known = [...this.providers.keys()].join(', ');
       throw new LlmSeatError(`unknown provider "${request.provider}" (known: ${known})`, [], 'unknown_provider', who);
     }
-    if (requiresKey(preset) && !preset.apiKey) {
+    if (requiresKey(preset) && !hasCredentials(preset)) {
       throw new LlmSeatError(`provider ${preset.name} has no API key: set ${preset.keyEnv}`, [], 'missing_key', who);
     }
     const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [] };

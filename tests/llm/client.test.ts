@@ -5,6 +5,9 @@ import { MemoryLlmResponseCache } from '../../src/llm/response-cache.js';
 import { BudgetExceededError, RunBudget } from '../../src/llm/run-budget.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
 import { parseEnv } from '../../src/config/env.js';
+import { ConfigError } from '../../src/config/yaml-file.js';
+import { createLlmClient } from '../../src/llm/index.js';
+import { describeProviders } from '../../src/llm/providers.js';
 import { reply, startStandIn, type StandIn, type StandInOptions, type StandInScript } from '../helpers/llm-stand-in.js';
 import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, TRADE_OUTPUT, tradeRequest } from './fixtures.js';
 
@@ -661,5 +664,84 @@ describe('redaction', () => {
       '\n',
     );
     for (const key of Object.values(FAKE_KEYS)) expect(everything).not.toContain(key);
+  });
+});
+
+describe('credentials in a base URL, against the stand-in', () => {
+  const PASSWORD = 'Pa55:w0rd@proxy!';
+  const encoded = encodeURIComponent(PASSWORD);
+  const basic = `Basic ${Buffer.from(`gate-user:${PASSWORD}`).toString('base64')}`;
+  const withUserinfo = (url: string, path: string) => `${url.replace('http://', `http://gate-user:${encoded}@`)}${path}`;
+
+  it('sends them as HTTP Basic auth to a URL without them, and keeps them out of every record, result and error', async () => {
+    // The proxy echoes what it was sent, and the model repeats the password: all of it must be redacted.
+    const echo = reply.dynamic((req) =>
+      reply.status(401, {
+        body: { error: { message: `denied: ${req.headers.authorization ?? ''} = gate-user:${PASSWORD}`, code: 401 } },
+      }),
+    );
+    const standIn = await startStandIn([reply.json({ ...GOOD_TRADE, reason: `the proxy password is ${PASSWORD}` }), echo]);
+    standIns.push(standIn);
+    const sink = new MemoryLlmCallSink();
+    const env = standInEnv(standIn.url, { REQUESTY_API_KEY: '', REQUESTY_BASE_URL: withUserinfo(standIn.url, '/v1') });
+    const proxied = new OpenAiCompatibleClient({ env, config: testLlmConfig(), sink });
+
+    const result = await proxied.complete(tradeRequest({ provider: 'requesty', model: 'anthropic/claude-sonnet-4-5' }));
+    const [req] = standIn.requests;
+    expect(req!.path).toBe('/v1/chat/completions');
+    expect(req!.headers.authorization).toBe(basic);
+    expect(req!.headers.host).toBe(new URL(standIn.url).host);
+    expect(result.value.reason).toBe('the proxy password is [REDACTED]');
+
+    const error = await seatErrorOf(
+      proxied.complete(tradeRequest({ provider: 'requesty', model: 'anthropic/claude-sonnet-4-5', weekId: '2024-03-13' })),
+    );
+    expect(error.reason).toMatch(/denied: Basic \[REDACTED\] = \[REDACTED\]/);
+    expect(standIn.requests).toHaveLength(2);
+
+    const everything = [
+      JSON.stringify(result),
+      JSON.stringify(sink.calls),
+      error.message,
+      String(error.stack),
+      JSON.stringify(error.calls),
+      JSON.stringify(describeProviders(env, testLlmConfig(), {})),
+    ].join('\n');
+    for (const secret of [PASSWORD, encoded, `gate-user:${PASSWORD}`, basic.slice('Basic '.length)])
+      expect(everything).not.toContain(secret);
+    // What callers redact their own artifacts with (secretsOf, secretValues) knows them too.
+    expect(proxied.secretValues).toEqual(expect.arrayContaining([PASSWORD, `gate-user:${PASSWORD}`]));
+  });
+
+  it('authenticates a custom provider and a Perplexity async job the same way', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE), reply.asyncJob(2, reply.json(GOOD_TRADE))]);
+    standIns.push(standIn);
+    const sink = new MemoryLlmCallSink();
+    const client = new OpenAiCompatibleClient({
+      env: standInEnv(standIn.url, { PERPLEXITY_API_KEY: '', PERPLEXITY_BASE_URL: withUserinfo(standIn.url, '/perplexity') }),
+      config: testLlmConfig({ providers: { gateway: { base_url: withUserinfo(standIn.url, '/gw/v1'), api_key_env: 'GATEWAY_API_KEY' } } }),
+      processEnv: {},
+      sink,
+    });
+    await client.complete(tradeRequest({ provider: 'gateway', model: 'local' }));
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    expect(standIn.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual([
+      `POST /gw/v1/chat/completions ${basic}`,
+      `POST /perplexity/v1/async/sonar ${basic}`,
+      `GET /perplexity/v1/async/sonar/job-1 ${basic}`,
+      `GET /perplexity/v1/async/sonar/job-1 ${basic}`,
+    ]);
+    expect(JSON.stringify(sink.calls)).not.toContain(PASSWORD);
+  });
+
+  it('refuses a provider with both a base-URL password and an API key before any request', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const env = standInEnv(standIn.url, { OPENROUTER_BASE_URL: withUserinfo(standIn.url, '/api/v1') });
+    const build = () => new OpenAiCompatibleClient({ env, config: testLlmConfig() });
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/^OPENROUTER_BASE_URL has a user name and password and OPENROUTER_API_KEY is set too/);
+    expect(() => createLlmClient({ env, config: testLlmConfig() })).toThrow(/OPENROUTER_API_KEY/);
+    expect(standIn.requests).toHaveLength(0);
   });
 });
