@@ -100,17 +100,22 @@ export async function runAsyncJob(
       return { ...stopped(job.id), jobId: job.id, ...where };
     }
     const poll = await transport.request(preset, 'get', asyncUrl(preset.baseURL, `${path}/${encodeURIComponent(job.id)}`), undefined, call);
-    if (!poll.ok) {
-      if (signal.aborted) return { ...stopped(job.id), jobId: job.id, ...where };
-      pollErrors++;
-      if (!poll.retryable || pollErrors >= options.maxPollErrors)
-        return { ...poll, message: `polling async job ${job.id}: ${poll.message}`, jobId: job.id, ...where };
-      continue;
-    }
-    const parsed = AsyncJob.safeParse(poll.body);
-    if (!parsed.success) return { ...malformed(poll.httpStatus, parsed.error), jobId: job.id, ...where };
-    pollErrors = 0;
-    latest = { job: parsed.data, httpStatus: poll.httpStatus, bodyText: poll.bodyText };
+    // A poll that fails, or answers something other than a job (a proxy's hiccup), is tolerated a few
+    // times in a row: giving up here means submitting, and paying for, the research again.
+    let failure: ExchangeFailure;
+    if (poll.ok) {
+      const parsed = AsyncJob.safeParse(poll.body);
+      if (parsed.success) {
+        pollErrors = 0;
+        latest = { job: parsed.data, httpStatus: poll.httpStatus, bodyText: poll.bodyText };
+        continue;
+      }
+      failure = malformed(poll.httpStatus, parsed.error);
+    } else failure = poll;
+    if (signal.aborted) return { ...stopped(job.id), jobId: job.id, ...where };
+    pollErrors++;
+    if (!failure.retryable || pollErrors >= options.maxPollErrors)
+      return { ...failure, message: `polling async job ${job.id}: ${failure.message}`, jobId: job.id, ...where };
   }
 }
 

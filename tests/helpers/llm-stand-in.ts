@@ -137,6 +137,8 @@ export interface StandInOptions {
   delayByModel?: Record<string, number>;
   /** Which async job paths exist (default both); a missing one answers 404 like any unknown route. */
   asyncRoutes?: readonly AsyncRoute[];
+  /** The first N polls of every job get a 200 that is not a job object, as from a confused gateway. */
+  malformedPolls?: number;
 }
 
 export interface StandIn {
@@ -280,6 +282,7 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     const job = jobs.get(id);
     if (!job || job.route !== route) return sendJson(res, 404, { error: { message: `no async job ${id}` } });
     job.polls++;
+    if (job.polls <= (options.malformedPolls ?? 0)) return sendJson(res, 200, { status: 'ok', message: 'gateway healthy' });
     const base = { id, model: job.model, created_at: job.createdAt, started_at: job.createdAt, failed_at: null, error_message: null };
     if (job.polls < job.pollsUntilDone || Date.now() < job.readyAt)
       return sendJson(res, 200, { ...base, status: 'IN_PROGRESS', completed_at: null, response: null });

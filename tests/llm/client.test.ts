@@ -420,6 +420,15 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(standIn.chatRequests()).toHaveLength(1);
   });
 
+  it('keeps polling through a few polls that answer something other than a job, instead of paying for a second job', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(3, reply.json(GOOD_TRADE))], { standIn: { malformedPolls: 2 } });
+    const result = await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    expect(result.value).toEqual(GOOD_TRADE);
+    expect(standIn.chatRequests()).toHaveLength(1);
+    expect(standIn.requests.filter((r) => r.kind === 'async_poll')).toHaveLength(3);
+    expect(sink.calls.map((c) => c.status)).toEqual(['ok']);
+  });
+
   it('resubmits a FAILED async job, and gives up at the job deadline without resubmitting', async () => {
     const { standIn, client } = await setup([reply.asyncJob(1, reply.status(500)), reply.asyncJob(2, reply.json(GOOD_TRADE))]);
     const result = await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
