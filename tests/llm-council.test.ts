@@ -81,10 +81,10 @@ describe('real LLM seats against the local stand-in', () => {
     expect(standIn.requests.filter((r) => r.kind === 'async_submit')).toHaveLength(1);
     const pitchRequest = standIn
       .chatRequests()
-      .find((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
+      .find((r) => r.chat?.model === 'openai/gpt-5.1' && schemaNameOf(r) === 'pm_pitch_with_ranking');
     expect(pitchRequest?.headers.authorization).toBe(`Bearer ${REQUESTY_KEY}`);
     // Reviewers never see model names of the pitches they review.
-    for (const r of standIn.chatRequests().filter((x) => x.chat?.response_format?.json_schema?.name === 'peer_review_ranking_vs_choice')) {
+    for (const r of standIn.chatRequests().filter((x) => schemaNameOf(x) === 'peer_review_ranking_vs_choice')) {
       const text = JSON.stringify(r.chat?.messages);
       for (const model of result.pitches.map((p: { model: string }) => p.model)) expect(text).not.toContain(model);
     }
@@ -149,7 +149,7 @@ describe('a seat that keeps answering invalid output', () => {
     standIn = await startStandIn(
       councilResponder(answers, seatOf, (req, body) => {
         // GPT's pitch always ranks only three instruments: the re-asks cannot fix it.
-        if (req.chat?.model === 'openai/gpt-5.1' && req.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking') {
+        if (req.chat?.model === 'openai/gpt-5.1' && schemaNameOf(req) === 'pm_pitch_with_ranking') {
           const pitch = answers.pitchBySeat.get('gpt') as { instrument_ranking: unknown[] };
           return reply.json({ ...pitch, instrument_ranking: pitch.instrument_ranking.slice(0, 3) });
         }
@@ -175,9 +175,7 @@ describe('a seat that keeps answering invalid output', () => {
     expect(result.pitches[0]).toMatchObject({ seat: 'gpt', status: 'failed', pitch: null });
     expect(result.accounts[0]).toMatchObject({ account_id: 1, trade: null, orders: [] });
     // The first answer plus two re-asks, each re-ask listing the validation errors.
-    const asks = standIn
-      .chatRequests()
-      .filter((r) => r.chat?.model === 'openai/gpt-5.1' && r.chat.response_format?.json_schema?.name === 'pm_pitch_with_ranking');
+    const asks = standIn.chatRequests().filter((r) => r.chat?.model === 'openai/gpt-5.1' && schemaNameOf(r) === 'pm_pitch_with_ranking');
     expect(asks).toHaveLength(3);
     expect(JSON.stringify(asks[1]?.chat?.messages?.at(-1))).toMatch(/missing/);
   });

@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { Agent } from 'undici';
-import type { ProviderPreset } from './providers.js';
+import { authorizationHeader, type ProviderPreset } from './providers.js';
 import { isRetryableStatus } from './retry-policy.js';
 import { asRecord } from './usage-cost.js';
 
@@ -48,11 +48,14 @@ export class ChatTransport {
     );
   }
 
-  /** Any other JSON request on the provider's base URL (the async job API). */
-  request(preset: ProviderPreset, method: 'get' | 'post', path: string, body: unknown, options: ExchangeOptions): Promise<Exchange> {
+  /**
+   * Any other JSON request to the provider (the async job API), with its headers and key. `url` is
+   * absolute: the caller joins it to the API root itself (the SDK would append it to the base URL).
+   */
+  request(preset: ProviderPreset, method: 'get' | 'post', url: string, body: unknown, options: ExchangeOptions): Promise<Exchange> {
     return this.exchange(preset, options, (client, signal, timeout) => {
       const opts = { signal, timeout, maxRetries: 0, ...(body === undefined ? {} : { body }) };
-      return (method === 'get' ? client.get(path, opts) : client.post(path, opts)).asResponse();
+      return (method === 'get' ? client.get(url, opts) : client.post(url, opts)).asResponse();
     });
   }
 
@@ -61,7 +64,8 @@ export class ChatTransport {
     if (!client) {
       client = new OpenAI({
         baseURL: preset.baseURL,
-        // Local servers (Ollama, vLLM) ignore the key but the SDK insists on one.
+        // Local servers (Ollama, vLLM) ignore the key but the SDK insists on one. Without a key, a
+        // user:password of the base URL goes as Basic auth instead (these headers override the SDK's).
         apiKey: preset.apiKey ?? 'no-key',
         // Explicit nulls: otherwise the SDK picks up the user's OPENAI_ORG_ID / OPENAI_PROJECT_ID /
         // OPENAI_ADMIN_KEY and would send OpenAI account details to a router. Its own logging is off
@@ -71,7 +75,7 @@ export class ChatTransport {
         adminAPIKey: null,
         webhookSecret: null,
         logLevel: 'off',
-        defaultHeaders: preset.headers,
+        defaultHeaders: { ...preset.headers, ...authorizationHeader(preset) },
         maxRetries: 0,
         fetchOptions: { dispatcher: providerConnections },
       });

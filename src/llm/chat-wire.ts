@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChatMessage, LlmRequest, StructuredOutput } from '../ports/llm.js';
 import { schemaInstruction } from './output-validation.js';
 import type { ProviderPreset } from './providers.js';
@@ -40,7 +41,7 @@ export function chatBody<T>(
     // providers; validation on our side is what guarantees the shape.
     body.response_format = {
       type: 'json_schema',
-      json_schema: { name: request.output.name, schema: request.output.jsonSchema, strict: false },
+      json_schema: { name: wireSchemaName(request.output.name), schema: request.output.jsonSchema, strict: false },
     };
   } else if (preset.jsonMode === 'json_object') {
     body.response_format = { type: 'json_object' };
@@ -48,6 +49,25 @@ export function chatBody<T>(
   // OpenRouter reports usage.cost when asked (newer deployments always do; the flag is then ignored).
   if (preset.requestUsageAccounting) body.usage = { include: true };
   return body;
+}
+
+/** The longest `response_format.json_schema.name` every provider accepts. */
+const MAX_WIRE_NAME = 64;
+
+/**
+ * The schema name as sent in `response_format.json_schema.name`. Perplexity requires 1–64
+ * alphanumeric characters (it refuses `pm_pitch_with_ranking`), OpenAI `^[a-zA-Z0-9_-]{1,64}$`:
+ * letters and digits only satisfy both. Deterministic — a provider that prepares each new schema
+ * once (Perplexity: 10–30 s before the first token) must see the same name every week:
+ * `pm_pitch_with_ranking` → `pmPitchWithRanking`. A name with no letters or digits, or one too long,
+ * is shortened and made unique with a hash of the original.
+ */
+export function wireSchemaName(name: string): string {
+  const words = name.split(/[^A-Za-z0-9]+/).filter((w) => w !== '');
+  const camel = words.map((w, i) => (i === 0 ? w : `${w[0]!.toUpperCase()}${w.slice(1)}`)).join('');
+  if (camel.length >= 1 && camel.length <= MAX_WIRE_NAME) return camel;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${camel === '' ? 'schema' : camel.slice(0, MAX_WIRE_NAME - hash.length)}${hash}`;
 }
 
 /** What the audit log keeps of the request besides the messages (the schema itself is in the cache key). */

@@ -13,6 +13,7 @@ import { WeeklyBudgets, type RunBudget } from './run-budget.js';
 
 export { DbLlmCallSink, MemoryLlmCallSink, llmUsageOfWeek, weekSpendUsd, type SeatLlmUsage } from './call-audit.js';
 export { BUILTIN_PROVIDERS, loadLlmConfig, parseLlmConfig, type LlmConfig } from './llm-config.js';
+export { wireSchemaName } from './chat-wire.js';
 export { OpenAiCompatibleClient, type OpenAiCompatibleClientOptions } from './openai-compatible-client.js';
 export { describeProviders, resolveProviders, secretsOf, type ProviderDescription, type ProviderPreset } from './providers.js';
 export { redactDeep, redactSecrets, REDACTED } from './redact.js';

@@ -9,8 +9,14 @@ import { jsonrepair } from 'jsonrepair';
 export type Extraction = { ok: true; value: unknown } | { ok: false; error: string; truncated: boolean };
 
 export function extractJson(text: string): Extraction {
-  const visible = text.replace(/<think>[\s\S]*?<\/think>/gi, '').trim();
-  if (visible === '') return { ok: false, error: 'the answer is empty; expected one JSON object', truncated: false };
+  const { answer, unterminated } = withoutReasoning(text);
+  const visible = answer.trim();
+  if (visible === '') {
+    const error = unterminated
+      ? 'the answer ends inside its <think> reasoning block: no answer follows the reasoning; expected one JSON object after </think>'
+      : 'the answer is empty; expected one JSON object';
+    return { ok: false, error, truncated: false };
+  }
   // A complete fenced block is the model telling us where the JSON is; an unclosed fence is just
   // prose in front of the value, handled (and detected as truncated) by the scan of the whole text.
   for (const match of visible.matchAll(/```(?:json|JSON)?[ \t]*\r?\n?([\s\S]*?)```/g)) {
@@ -18,6 +24,30 @@ export function extractJson(text: string): Extraction {
     if (parsed.ok) return parsed;
   }
   return parseFirstValue(visible);
+}
+
+const OPEN_REASONING = /<(think|thinking)>/i;
+
+/**
+ * The answer without the reasoning of reasoning models (sonar-deep-research, DeepSeek R1, QwQ…),
+ * which comes in <think>…</think> (or <thinking>) before the answer. Whatever the reasoning holds —
+ * drafts of the JSON, stray braces, fenced blocks — is not the answer, so it goes before any scan. An
+ * unterminated block means the text ended while still reasoning: everything from it on is dropped
+ * (`unterminated`). A lone closing tag is reasoning whose opening tag was in the chat template.
+ */
+export function withoutReasoning(text: string): { answer: string; unterminated: boolean } {
+  let rest = text;
+  const orphanClose = /<\/(think|thinking)>/i.exec(rest);
+  if (orphanClose && !OPEN_REASONING.test(rest.slice(0, orphanClose.index))) rest = rest.slice(orphanClose.index + orphanClose[0].length);
+  let answer = '';
+  for (let open = OPEN_REASONING.exec(rest); open; open = OPEN_REASONING.exec(rest)) {
+    answer += rest.slice(0, open.index);
+    const afterOpen = rest.slice(open.index + open[0].length);
+    const close = new RegExp(`</${open[1]}>`, 'i').exec(afterOpen);
+    if (!close) return { answer, unterminated: true };
+    rest = afterOpen.slice(close.index + close[0].length);
+  }
+  return { answer: answer + rest, unterminated: false };
 }
 
 /**

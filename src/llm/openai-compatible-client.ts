@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../config/env.js';
 import type { ChatMessage, LlmCallRecord, LlmCallSink, LlmClient, LlmRequest, LlmResult, LlmUsage } from '../ports/llm.js';
-import { runAsyncJob } from './async-job.js';
-import { ChatTransport, type Exchange, type ExchangeFailure } from './chat-transport.js';
+import { runAsyncJob, type AsyncExchange } from './async-job.js';
+import { ChatTransport, type ExchangeFailure } from './chat-transport.js';
 import { assistantText, chatBody, citationsOf, paramsOf, withSchemaInstruction } from './chat-wire.js';
 import type { CacheMode, LlmConfig, Price } from './llm-config.js';
 import { repairMessage, validateAnswer, validateValue } from './output-validation.js';
-import { requiresKey, resolveProviders, secretsOf, type ProviderPreset } from './providers.js';
+import { hasCredentials, requiresKey, resolveProviders, secretsOf, type ProviderPreset } from './providers.js';
 import { redactDeep, redactSecrets } from './redact.js';
 import { cacheKey, effectiveCacheMode, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 import { retryWait, sleep as defaultSleep } from './retry-policy.js';
@@ -94,7 +94,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** The configured key values, for redacting anything else the caller stores (artifacts, logs). */
+  /** The configured keys and base-URL credentials, for redacting anything else the caller stores (artifacts, logs). */
   get secretValues(): readonly string[] {
     return this.secrets;
   }
@@ -106,7 +106,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       const known = [...this.providers.keys()].join(', ');
       throw new LlmSeatError(`unknown provider "${request.provider}" (known: ${known})`, [], 'unknown_provider', who);
     }
-    if (requiresKey(preset) && !preset.apiKey) {
+    if (requiresKey(preset) && !hasCredentials(preset)) {
       throw new LlmSeatError(`provider ${preset.name} has no API key: set ${preset.keyEnv}`, [], 'missing_key', who);
     }
     const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [] };
@@ -233,7 +233,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       if (request.signal.aborted) return { ok: false, kind: 'aborted', reason: `aborted: ${reasonOf(request.signal)}`, final: true };
       const reserved = await this.reserve(ctx, model, conversation, price, params);
       const started = this.now();
-      let exchange: Exchange & { jobId?: string };
+      let exchange: AsyncExchange;
       try {
         exchange = useAsync
           ? await runAsyncJob(this.transport, preset, body, {
@@ -251,7 +251,13 @@ export class OpenAiCompatibleClient implements LlmClient {
         throw error;
       }
       const latencyMs = this.now() - started;
-      const callParams = exchange.jobId ? { ...params, job_id: exchange.jobId } : params;
+      const callParams = {
+        ...params,
+        ...(exchange.jobId ? { job_id: exchange.jobId } : {}),
+        // Which path of the job API served the job, and every one tried when an older one had to stand in.
+        ...(exchange.asyncPath ? { async_path: exchange.asyncPath } : {}),
+        ...(exchange.asyncPathsTried ? { async_paths_tried: exchange.asyncPathsTried } : {}),
+      };
 
       if (exchange.ok) {
         const costed = costedUsage(exchange.body, price);

@@ -1,7 +1,8 @@
 /**
  * Secret redaction for everything the LLM client stores, throws or logs. Provider error bodies and SDK
- * messages can echo request headers, so the configured key values are replaced wherever they appear,
- * and so is anything shaped like a bearer token or a provider key even when it is not one of ours.
+ * messages can echo request headers, so the configured key values (and base-URL credentials, see
+ * secretsOf) are replaced wherever they appear, and so is anything shaped like a bearer token, a
+ * provider key or the user:password of a URL even when it is not one of ours.
  */
 export const REDACTED = '[REDACTED]';
 
@@ -17,11 +18,15 @@ const TOKEN_PATTERNS: readonly RegExp[] = [
   /\bAIza[A-Za-z0-9_-]{20,}/g,
 ];
 
+/** `scheme://user:password@` in any URL quoted in a message, ours or not (the password is often short). */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@:]*:[^\s/?#@]*@/gi;
+
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   // Longest first, so a key that contains another key is replaced whole.
   const sorted = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
   for (const secret of sorted) out = out.split(secret).join(REDACTED);
+  out = out.replace(URL_USERINFO, (_match, scheme: string) => `${scheme}${REDACTED}@`);
   for (const pattern of TOKEN_PATTERNS) {
     out = out.replace(pattern, (match) => (/^bearer/i.test(match) ? `Bearer ${REDACTED}` : REDACTED));
   }

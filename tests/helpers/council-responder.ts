@@ -1,6 +1,7 @@
 import type { App } from '../../src/app.js';
 import { runWeek } from '../../src/council/weekly.js';
 import { weekOf } from '../../src/council/week.js';
+import { wireSchemaName } from '../../src/llm/chat-wire.js';
 import { openStore } from '../../src/storage/db.js';
 import type { StandInRequest, StandInScript, Reply } from './llm-stand-in.js';
 import { reply } from './llm-stand-in.js';
@@ -46,9 +47,10 @@ export async function offlineAnswers(weekId: string): Promise<CouncilAnswers> {
 
 const SCHEMA_NAMES = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision'] as const;
 
+/** The schema a request asks for (e.g. 'pm_pitch_with_ranking'), from its wire name or else its prompt. */
 export function schemaNameOf(req: StandInRequest): string | null {
   const named = req.chat?.response_format?.json_schema?.name;
-  if (named) return named;
+  if (named) return SCHEMA_NAMES.find((name) => wireSchemaName(name) === named) ?? named;
   const text = (req.chat?.messages ?? []).map((m) => m.content).join('\n');
   return SCHEMA_NAMES.find((name) => text.includes(`${name}.schema.json`)) ?? null;
 }

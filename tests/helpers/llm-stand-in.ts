@@ -4,11 +4,17 @@ import type { AddressInfo } from 'node:net';
 /**
  * A local OpenAI-compatible server on 127.0.0.1 speaking the real wire format, scripted per request:
  *   POST …/chat/completions            (any base-path prefix: /v1, /api/v1, /perplexity, none)
- *   POST …/async/chat/completions      → {id, status: CREATED}   (Perplexity async jobs)
- *   GET  …/async/chat/completions/:id  → {id, status, response?}  (COMPLETED after K polls)
- * Every request is recorded with its headers and body, so tests can assert on model ids, headers,
- * response_format and the Authorization header. Chat and submit requests take the next scripted
- * reply (a queue, or a function of the request); polls do not.
+ *   POST …/v1/async/sonar              → {id, model, created_at, status: CREATED, …}  (Perplexity's
+ *   GET  …/v1/async/sonar/:id          → {id, status, response?, error_message?}        async jobs)
+ *   POST …/async/chat/completions      the same job API at its older path, which it replaced
+ *   GET  …/async/chat/completions/:id
+ * A job is polled on the path family it was submitted to. `asyncRoutes` switches either family off
+ * (it then answers 404, as a server without it would). Every request is recorded with its headers and
+ * body, so tests can assert on model ids, headers, response_format and the Authorization header.
+ * Chat and submit requests take the next scripted reply (a queue, or a function of the request);
+ * polls do not. A `response_format.json_schema.name` outside Perplexity's rule (1–64 alphanumeric
+ * characters, the strictest of the providers) is refused before the script is consulted, as Perplexity
+ * refuses it: 400 with its error envelope on chat, 422 with a validation `detail` on an async submit.
  */
 
 export interface StandInRequest {
@@ -23,6 +29,8 @@ export interface StandInRequest {
   /** The chat request: the body of a chat completion, or `body.request` of an async submit. */
   chat: ChatBody | null;
   kind: 'chat' | 'async_submit' | 'async_poll' | 'other';
+  /** For async requests: 'sonar' (/v1/async/sonar, documented) or 'legacy' (/async/chat/completions). */
+  asyncRoute: AsyncRoute | null;
   /** Date.now() when the request arrived (for measuring waits between retries). */
   receivedAt: number;
 }
@@ -122,9 +130,15 @@ export const reply = {
 
 export type StandInScript = readonly Reply[] | ((req: StandInRequest, index: number) => Reply | Promise<Reply>);
 
+export type AsyncRoute = 'sonar' | 'legacy';
+
 export interface StandInOptions {
   /** Wait this many ms before answering a chat/submit request for this model id (per-seat latency, bench). */
   delayByModel?: Record<string, number>;
+  /** Which async job paths exist (default both); a missing one answers 404 like any unknown route. */
+  asyncRoutes?: readonly AsyncRoute[];
+  /** The first N polls of every job get a 200 that is not a job object, as from a confused gateway. */
+  malformedPolls?: number;
 }
 
 export interface StandIn {
@@ -138,6 +152,8 @@ export interface StandIn {
 
 interface Job {
   id: string;
+  route: AsyncRoute;
+  createdAt: number;
   model: string;
   polls: number;
   pollsUntilDone: number;
@@ -185,25 +201,28 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     } catch {
       body = null;
     }
-    const poll = /\/async\/chat\/completions\/([^/]+)$/.exec(path);
+    const route = asyncRouteOf(path, options.asyncRoutes ?? ['sonar', 'legacy']);
     const kind: StandInRequest['kind'] =
-      method === 'POST' && path.endsWith('/async/chat/completions')
+      route && method === 'POST' && !route.jobId
         ? 'async_submit'
-        : method === 'POST' && path.endsWith('/chat/completions')
-          ? 'chat'
-          : method === 'GET' && poll
-            ? 'async_poll'
+        : route && method === 'GET' && route.jobId
+          ? 'async_poll'
+          : !route && method === 'POST' && path.endsWith('/chat/completions') && !path.endsWith('/async/chat/completions')
+            ? 'chat'
             : 'other';
     const chat =
       kind === 'chat' ? (body as ChatBody) : kind === 'async_submit' ? ((body as { request?: ChatBody } | null)?.request ?? null) : null;
     const headers = Object.fromEntries(
       Object.entries(incoming.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : (v ?? '')]),
     );
-    const req: StandInRequest = { method, path, headers, rawBody, body, chat, kind, receivedAt: Date.now() };
+    const asyncRoute = kind === 'async_submit' || kind === 'async_poll' ? route!.route : null;
+    const req: StandInRequest = { method, path, headers, rawBody, body, chat, kind, asyncRoute, receivedAt: Date.now() };
     requests.push(req);
 
     if (kind === 'other') return sendJson(res, 404, { error: { message: `stand-in: no route for ${method} ${path}` } });
-    if (kind === 'async_poll') return answerPoll(res, decodeURIComponent(poll![1]!));
+    const badName = kind === 'async_poll' ? null : schemaNameProblem(chat);
+    if (badName) return kind === 'chat' ? sendJson(res, 400, badName.chat) : sendJson(res, 422, badName.asyncSubmit);
+    if (kind === 'async_poll') return answerPoll(res, route!.route, decodeURIComponent(route!.jobId!));
 
     const modelDelay = options.delayByModel?.[chat?.model ?? ''];
     if (modelDelay) await wait(modelDelay);
@@ -243,11 +262,13 @@ export async function startStandIn(script: StandInScript, options: StandInOption
   function submitJob(res: ServerResponse, req: StandInRequest, pollsUntilDone: number, then: Reply, readyAfterMs = 0): void {
     const id = `job-${jobs.size + 1}`;
     const model = req.chat?.model ?? 'unknown';
-    jobs.set(id, { id, model, polls: 0, pollsUntilDone, readyAt: Date.now() + readyAfterMs, then, request: req });
+    const createdAt = Math.floor(Date.now() / 1000);
+    const route = req.asyncRoute ?? 'sonar';
+    jobs.set(id, { id, route, createdAt, model, polls: 0, pollsUntilDone, readyAt: Date.now() + readyAfterMs, then, request: req });
     sendJson(res, 200, {
       id,
       model,
-      created_at: Math.floor(Date.now() / 1000),
+      created_at: createdAt,
       status: 'CREATED',
       started_at: null,
       completed_at: null,
@@ -257,13 +278,14 @@ export async function startStandIn(script: StandInScript, options: StandInOption
     });
   }
 
-  function answerPoll(res: ServerResponse, id: string): void {
+  function answerPoll(res: ServerResponse, route: AsyncRoute, id: string): void {
     const job = jobs.get(id);
-    if (!job) return sendJson(res, 404, { error: { message: `no async job ${id}` } });
+    if (!job || job.route !== route) return sendJson(res, 404, { error: { message: `no async job ${id}` } });
     job.polls++;
-    const base = { id, model: job.model, created_at: Math.floor(Date.now() / 1000) };
+    if (job.polls <= (options.malformedPolls ?? 0)) return sendJson(res, 200, { status: 'ok', message: 'gateway healthy' });
+    const base = { id, model: job.model, created_at: job.createdAt, started_at: job.createdAt, failed_at: null, error_message: null };
     if (job.polls < job.pollsUntilDone || Date.now() < job.readyAt)
-      return sendJson(res, 200, { ...base, status: 'IN_PROGRESS', response: null });
+      return sendJson(res, 200, { ...base, status: 'IN_PROGRESS', completed_at: null, response: null });
     let outcome = job.then;
     while (outcome.kind === 'dynamic') outcome = outcome.build(job.request);
     if (outcome.kind === 'completion') {
@@ -294,6 +316,43 @@ export async function startStandIn(script: StandInScript, options: StandInOption
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Perplexity: "The name field is required and must be 1-64 alphanumeric characters." */
+const SCHEMA_NAME_RULE = /^[A-Za-z0-9]{1,64}$/;
+
+/**
+ * The rejection of a json_schema name Perplexity refuses, in its two wire shapes: the chat endpoint's
+ * `{error: {message, type, code}}` (the message lists pydantic-style "At body -> …" problems) and the
+ * async API's `{detail: [{loc, msg, type}]}` (its OpenAPI declares 422 HTTPValidationError).
+ */
+function schemaNameProblem(chat: ChatBody | null): { chat: unknown; asyncSubmit: unknown } | null {
+  const format = chat?.response_format;
+  if (format?.type !== 'json_schema') return null;
+  const name = format.json_schema?.name;
+  if (typeof name === 'string' && SCHEMA_NAME_RULE.test(name)) return null;
+  const msg = name === undefined ? 'Field required' : "String should match pattern '^[a-zA-Z0-9]{1,64}$'";
+  return {
+    chat: {
+      error: {
+        message: JSON.stringify([`At body -> response_format -> ResponseFormatJSONSchema -> json_schema -> name: ${msg}`]),
+        type: 'bad_request',
+        code: 400,
+      },
+    },
+    asyncSubmit: {
+      detail: [{ loc: ['body', 'request', 'response_format', 'json_schema', 'name'], msg, type: 'value_error', input: name ?? null }],
+    },
+  };
+}
+
+/** The async job route a path names, and the job id of a poll; null for any other path. */
+function asyncRouteOf(path: string, served: readonly AsyncRoute[]): { route: AsyncRoute; jobId: string | null } | null {
+  const sonar = /\/v1\/async\/sonar(?:\/([^/]+))?$/.exec(path);
+  if (sonar) return served.includes('sonar') ? { route: 'sonar', jobId: sonar[1] ?? null } : null;
+  const legacy = /\/async\/chat\/completions(?:\/([^/]+))?$/.exec(path);
+  if (legacy) return served.includes('legacy') ? { route: 'legacy', jobId: legacy[1] ?? null } : null;
+  return null;
 }
 
 /** A chat.completion object in the OpenAI wire format, with OpenRouter/Perplexity extras as asked. */

@@ -5,8 +5,11 @@ import { MemoryLlmResponseCache } from '../../src/llm/response-cache.js';
 import { BudgetExceededError, RunBudget } from '../../src/llm/run-budget.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
 import { parseEnv } from '../../src/config/env.js';
+import { ConfigError } from '../../src/config/yaml-file.js';
+import { createLlmClient } from '../../src/llm/index.js';
+import { describeProviders } from '../../src/llm/providers.js';
 import { reply, startStandIn, type StandIn, type StandInOptions, type StandInScript } from '../helpers/llm-stand-in.js';
-import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, tradeRequest } from './fixtures.js';
+import { FAKE_KEYS, GOOD_TRADE, standInEnv, testLlmConfig, TRADE_OUTPUT, tradeRequest } from './fixtures.js';
 
 let standIns: StandIn[] = [];
 afterEach(async () => {
@@ -61,7 +64,8 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(req!.headers['x-title']).toBe('LLM Trading');
     expect(req!.headers['http-referer']).toMatch(/^https:\/\//);
     expect(req!.chat).toMatchObject({ model: 'openai/gpt-5.1', temperature: 0.7, max_tokens: 800, usage: { include: true } });
-    expect(req!.chat!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'mini_trade', strict: false } });
+    // The schema is "mini_trade"; its wire name is letters and digits only (Perplexity's rule).
+    expect(req!.chat!.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'miniTrade', strict: false } });
     expect(req!.chat!.response_format!.json_schema!.schema).toMatchObject({
       type: 'object',
       required: ['ticker', 'direction', 'conviction', 'reason'],
@@ -294,17 +298,112 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(result.citations).toEqual(['https://www.federalreserve.gov/a', 'https://fred.stlouisfed.org/b', 'https://www.bls.gov/c']);
     expect(result.usage).toMatchObject({ cost_usd: 0.4172, reasoning_tokens: 12000 });
 
+    // Perplexity's documented job API: POST /v1/async/sonar {request: <chat body>}, GET /v1/async/sonar/{id}.
     expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
-      'POST /perplexity/async/chat/completions',
-      'GET /perplexity/async/chat/completions/job-1',
-      'GET /perplexity/async/chat/completions/job-1',
-      'GET /perplexity/async/chat/completions/job-1',
+      'POST /perplexity/v1/async/sonar',
+      'GET /perplexity/v1/async/sonar/job-1',
+      'GET /perplexity/v1/async/sonar/job-1',
+      'GET /perplexity/v1/async/sonar/job-1',
     ]);
+    expect(Object.keys(standIn.requests[0]!.body as object)).toEqual(['request']);
     expect(standIn.requests[0]!.chat).toMatchObject({ model: 'sonar-deep-research', response_format: { type: 'json_schema' } });
     expect(standIn.requests[1]!.headers.authorization).toBe(`Bearer ${FAKE_KEYS.perplexity}`);
     expect(sink.calls).toHaveLength(1);
     expect(sink.calls[0]).toMatchObject({ status: 'ok', cost_source: 'provider', citations: result.citations });
-    expect(sink.calls[0]!.request.params).toMatchObject({ async: true, job_id: 'job-1' });
+    expect(sink.calls[0]!.request.params).toMatchObject({ async: true, job_id: 'job-1', async_path: '/v1/async/sonar' });
+    expect(sink.calls[0]!.request.params.async_paths_tried).toBeUndefined();
+    // The raw record is the final poll: the job object, its completion inside.
+    expect(JSON.parse(sink.calls[0]!.response_text!)).toMatchObject({
+      id: 'job-1',
+      status: 'COMPLETED',
+      response: { object: 'chat.completion' },
+    });
+  });
+
+  it.each([
+    ['without /v1', '/perplexity'],
+    ['with /v1', '/perplexity/v1'],
+    ['with /v1/', '/perplexity/v1/'],
+  ])('joins the job API to a base URL given %s without doubling /v1; sync chat stays under the base URL', async (_name, basePath) => {
+    const standIn = await startStandIn([reply.asyncJob(1, reply.json(GOOD_TRADE)), reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const client = new OpenAiCompatibleClient({
+      env: standInEnv(standIn.url, { PERPLEXITY_BASE_URL: `${standIn.url}${basePath}` }),
+      config: testLlmConfig(),
+    });
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-pro' }));
+    const sync = `${basePath.replace(/\/$/, '')}/chat/completions`;
+    expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/v1/async/sonar',
+      'GET /perplexity/v1/async/sonar/job-1',
+      `POST ${sync}`,
+    ]);
+  });
+
+  it('falls back to the older /async/chat/completions when /v1/async/sonar answers 404, and remembers it', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(1, reply.json(GOOD_TRADE)), reply.asyncJob(1, reply.json(GOOD_TRADE))], {
+      standIn: { asyncRoutes: ['legacy'] },
+    });
+    const request = tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true });
+    expect((await client.complete(request)).value).toEqual(GOOD_TRADE);
+    expect(standIn.requests.map((r) => `${r.method} ${r.path} ${r.kind}`)).toEqual([
+      'POST /perplexity/v1/async/sonar other',
+      'POST /perplexity/async/chat/completions async_submit',
+      'GET /perplexity/async/chat/completions/job-1 async_poll',
+    ]);
+    expect(sink.calls).toHaveLength(1);
+    expect(sink.calls[0]!.request.params).toMatchObject({
+      job_id: 'job-1',
+      async_path: '/async/chat/completions',
+      async_paths_tried: ['/v1/async/sonar', '/async/chat/completions'],
+    });
+
+    // A later job (another client, same process and API root) goes straight to the path that worked.
+    const again = new OpenAiCompatibleClient({ env: standInEnv(standIn.url), config: testLlmConfig(), sink });
+    await again.complete(tradeRequest({ ...request, weekId: '2024-03-13' }));
+    expect(standIn.requests.slice(3).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/async/chat/completions',
+      'GET /perplexity/async/chat/completions/job-2',
+    ]);
+    expect(sink.calls[1]!.request.params).toMatchObject({ job_id: 'job-2', async_path: '/async/chat/completions' });
+    expect(sink.calls[1]!.request.params.async_paths_tried).toBeUndefined();
+  });
+
+  it('fails clearly, without retrying, when neither job API path exists', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(1, reply.json(GOOD_TRADE))], { standIn: { asyncRoutes: [] } });
+    const error = await seatErrorOf(client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true })));
+    expect(error.kind).toBe('http_error');
+    expect(error.reason).toMatch(
+      /the async job API answered 404 at \/v1\/async\/sonar and at \/async\/chat\/completions under http:\/\/127\.0\.0\.1:\d+\/perplexity: check PERPLEXITY_BASE_URL/,
+    );
+    expect(standIn.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /perplexity/v1/async/sonar',
+      'POST /perplexity/async/chat/completions',
+    ]);
+    expect(sink.calls.map((c) => [c.status, c.http_status])).toEqual([['http_error', 404]]);
+    expect(sink.calls[0]!.request.params).toMatchObject({ async_paths_tried: ['/v1/async/sonar', '/async/chat/completions'] });
+  });
+
+  it('reads sonar-deep-research answers past their <think> block, and re-asks when the reasoning never ends', async () => {
+    const draft = JSON.stringify({ ticker: 'SPY', direction: 'SHORT', conviction: -1, reason: 'draft' });
+    const reasoned = `<think>\nSearching… {maybe ${draft}\n\`\`\`json\n${draft}\n\`\`\`\n</think>\n${JSON.stringify(GOOD_TRADE)}`;
+    const unfinished = `<think>\nSearching… ${JSON.stringify(GOOD_TRADE)} — let me double-check`;
+    const { standIn, sink, client } = await setup([
+      reply.asyncJob(1, reply.text(reasoned)),
+      reply.asyncJob(1, reply.text(unfinished)),
+      reply.asyncJob(1, reply.text(reasoned)),
+    ]);
+    const request = tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true });
+    const first = await client.complete(request);
+    expect(first.value).toEqual(GOOD_TRADE);
+    expect(first.raw).toBe(reasoned);
+
+    const second = await client.complete({ ...request, weekId: '2024-03-13' });
+    expect(second.value).toEqual(GOOD_TRADE);
+    expect(sink.calls.map((c) => c.status)).toEqual(['ok', 'invalid_output', 'ok']);
+    expect(sink.calls[1]!.error).toMatch(/ends inside its <think> reasoning block/);
+    expect(standIn.chatRequests()[2]!.chat!.messages!.at(-1)!.content).toMatch(/^Your previous answer is not a valid mini_trade object/);
   });
 
   it('polls a running async job until it completes, and returns within a poll interval of completion', async () => {
@@ -319,6 +418,15 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     const polls = standIn.requests.filter((r) => r.kind === 'async_poll');
     expect(polls.length).toBeGreaterThan(3);
     expect(standIn.chatRequests()).toHaveLength(1);
+  });
+
+  it('keeps polling through a few polls that answer something other than a job, instead of paying for a second job', async () => {
+    const { standIn, sink, client } = await setup([reply.asyncJob(3, reply.json(GOOD_TRADE))], { standIn: { malformedPolls: 2 } });
+    const result = await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    expect(result.value).toEqual(GOOD_TRADE);
+    expect(standIn.chatRequests()).toHaveLength(1);
+    expect(standIn.requests.filter((r) => r.kind === 'async_poll')).toHaveLength(3);
+    expect(sink.calls.map((c) => c.status)).toEqual(['ok']);
   });
 
   it('resubmits a FAILED async job, and gives up at the job deadline without resubmitting', async () => {
@@ -348,6 +456,61 @@ describe('OpenAiCompatibleClient against the stand-in', () => {
     expect(error.reason).toMatch(/stage deadline/);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(standIn.requests).toHaveLength(1);
+  });
+});
+
+describe('structured output names on the wire', () => {
+  it('the stand-in refuses a name Perplexity refuses, in its 400 (chat) and 422 (async submit) shapes', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const chat = {
+      model: 'sonar-pro',
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'mini_trade', schema: { type: 'object' } } },
+    };
+    const post = (path: string, body: unknown) =>
+      fetch(`${standIn.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = await post('/perplexity/chat/completions', chat);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: {
+        message: expect.stringMatching(/json_schema -> name: String should match pattern/),
+        type: 'bad_request',
+        code: 400,
+      },
+    });
+    const refusedJob = await post('/perplexity/v1/async/sonar', { request: chat });
+    expect(refusedJob.status).toBe(422);
+    expect(await refusedJob.json()).toMatchObject({ detail: [{ loc: ['body', 'request', 'response_format', 'json_schema', 'name'] }] });
+    expect(standIn.chatRequests()).toHaveLength(2); // refused before the script: the one scripted reply is still there
+    const accepted = await post('/perplexity/chat/completions', {
+      ...chat,
+      response_format: { ...chat.response_format, json_schema: { name: 'miniTrade', schema: {} } },
+    });
+    expect(accepted.status).toBe(200);
+  });
+
+  it.each([
+    ['perplexity', false],
+    ['perplexity', true],
+    ['openrouter', false],
+    ['requesty', false],
+    ['gemini', false],
+  ] as const)('sends a name %s accepts (async: %s) for every schema of the council', async (provider, async) => {
+    const names = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision', 'checkpoint_update'];
+    const answer = async ? reply.asyncJob(1, reply.json(GOOD_TRADE)) : reply.json(GOOD_TRADE);
+    const { standIn, client } = await setup(names.map(() => answer));
+    for (const name of names) {
+      const result = await client.complete(tradeRequest({ provider, model: 'm', async, output: { ...TRADE_OUTPUT, name } }));
+      expect(result.value).toEqual(GOOD_TRADE);
+    }
+    expect(standIn.chatRequests().map((r) => r.chat!.response_format!.json_schema!.name)).toEqual([
+      'researchPack',
+      'pmPitchWithRanking',
+      'peerReviewRankingVsChoice',
+      'chairmanDecision',
+      'checkpointUpdate',
+    ]);
   });
 });
 
@@ -510,5 +673,84 @@ describe('redaction', () => {
       '\n',
     );
     for (const key of Object.values(FAKE_KEYS)) expect(everything).not.toContain(key);
+  });
+});
+
+describe('credentials in a base URL, against the stand-in', () => {
+  const PASSWORD = 'Pa55:w0rd@proxy!';
+  const encoded = encodeURIComponent(PASSWORD);
+  const basic = `Basic ${Buffer.from(`gate-user:${PASSWORD}`).toString('base64')}`;
+  const withUserinfo = (url: string, path: string) => `${url.replace('http://', `http://gate-user:${encoded}@`)}${path}`;
+
+  it('sends them as HTTP Basic auth to a URL without them, and keeps them out of every record, result and error', async () => {
+    // The proxy echoes what it was sent, and the model repeats the password: all of it must be redacted.
+    const echo = reply.dynamic((req) =>
+      reply.status(401, {
+        body: { error: { message: `denied: ${req.headers.authorization ?? ''} = gate-user:${PASSWORD}`, code: 401 } },
+      }),
+    );
+    const standIn = await startStandIn([reply.json({ ...GOOD_TRADE, reason: `the proxy password is ${PASSWORD}` }), echo]);
+    standIns.push(standIn);
+    const sink = new MemoryLlmCallSink();
+    const env = standInEnv(standIn.url, { REQUESTY_API_KEY: '', REQUESTY_BASE_URL: withUserinfo(standIn.url, '/v1') });
+    const proxied = new OpenAiCompatibleClient({ env, config: testLlmConfig(), sink });
+
+    const result = await proxied.complete(tradeRequest({ provider: 'requesty', model: 'anthropic/claude-sonnet-4-5' }));
+    const [req] = standIn.requests;
+    expect(req!.path).toBe('/v1/chat/completions');
+    expect(req!.headers.authorization).toBe(basic);
+    expect(req!.headers.host).toBe(new URL(standIn.url).host);
+    expect(result.value.reason).toBe('the proxy password is [REDACTED]');
+
+    const error = await seatErrorOf(
+      proxied.complete(tradeRequest({ provider: 'requesty', model: 'anthropic/claude-sonnet-4-5', weekId: '2024-03-13' })),
+    );
+    expect(error.reason).toMatch(/denied: Basic \[REDACTED\] = \[REDACTED\]/);
+    expect(standIn.requests).toHaveLength(2);
+
+    const everything = [
+      JSON.stringify(result),
+      JSON.stringify(sink.calls),
+      error.message,
+      String(error.stack),
+      JSON.stringify(error.calls),
+      JSON.stringify(describeProviders(env, testLlmConfig(), {})),
+    ].join('\n');
+    for (const secret of [PASSWORD, encoded, `gate-user:${PASSWORD}`, basic.slice('Basic '.length)])
+      expect(everything).not.toContain(secret);
+    // What callers redact their own artifacts with (secretsOf, secretValues) knows them too.
+    expect(proxied.secretValues).toEqual(expect.arrayContaining([PASSWORD, `gate-user:${PASSWORD}`]));
+  });
+
+  it('authenticates a custom provider and a Perplexity async job the same way', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE), reply.asyncJob(2, reply.json(GOOD_TRADE))]);
+    standIns.push(standIn);
+    const sink = new MemoryLlmCallSink();
+    const client = new OpenAiCompatibleClient({
+      env: standInEnv(standIn.url, { PERPLEXITY_API_KEY: '', PERPLEXITY_BASE_URL: withUserinfo(standIn.url, '/perplexity') }),
+      config: testLlmConfig({ providers: { gateway: { base_url: withUserinfo(standIn.url, '/gw/v1'), api_key_env: 'GATEWAY_API_KEY' } } }),
+      processEnv: {},
+      sink,
+    });
+    await client.complete(tradeRequest({ provider: 'gateway', model: 'local' }));
+    await client.complete(tradeRequest({ provider: 'perplexity', model: 'sonar-deep-research', async: true }));
+    expect(standIn.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization}`)).toEqual([
+      `POST /gw/v1/chat/completions ${basic}`,
+      `POST /perplexity/v1/async/sonar ${basic}`,
+      `GET /perplexity/v1/async/sonar/job-1 ${basic}`,
+      `GET /perplexity/v1/async/sonar/job-1 ${basic}`,
+    ]);
+    expect(JSON.stringify(sink.calls)).not.toContain(PASSWORD);
+  });
+
+  it('refuses a provider with both a base-URL password and an API key before any request', async () => {
+    const standIn = await startStandIn([reply.json(GOOD_TRADE)]);
+    standIns.push(standIn);
+    const env = standInEnv(standIn.url, { OPENROUTER_BASE_URL: withUserinfo(standIn.url, '/api/v1') });
+    const build = () => new OpenAiCompatibleClient({ env, config: testLlmConfig() });
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/^OPENROUTER_BASE_URL has a user name and password and OPENROUTER_API_KEY is set too/);
+    expect(() => createLlmClient({ env, config: testLlmConfig() })).toThrow(/OPENROUTER_API_KEY/);
+    expect(standIn.requests).toHaveLength(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractJson } from '../../src/llm/json-extract.js';
+import { extractJson, withoutReasoning } from '../../src/llm/json-extract.js';
 import { repairMessage, validateAnswer } from '../../src/llm/output-validation.js';
 import { GOOD_TRADE, TRADE_OUTPUT } from './fixtures.js';
 
@@ -43,6 +43,52 @@ describe('extractJson', () => {
   it('keeps brackets inside strings out of the bracket count', () => {
     const value = { reason: 'range {1..3] and "quoted } brace"', n: 1 };
     expect(extractJson(`pre ${JSON.stringify(value)} post`)).toEqual({ ok: true, value });
+  });
+});
+
+describe('reasoning models: the <think> block before the answer', () => {
+  const draft = { ticker: 'SPY', direction: 'SHORT', conviction: -1, reason: 'first draft' };
+
+  it('skips a think block holding a complete, schema-valid draft of the JSON', () => {
+    const text = `<think>\nLet me draft it: ${JSON.stringify(draft)}\nNo — gold is better.\n</think>\n${good}`;
+    expect(extractJson(text)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('skips unbalanced braces and brackets in the reasoning (they would read as a truncated value)', () => {
+    const text = `<think>The set {SPY, TLT and [GLD — which one? Maybe {"ticker": "TLT", "reason": "du</think>\n\n${good}`;
+    expect(extractJson(text)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('skips a fenced block inside the reasoning, also when the answer itself is fenced or plain', () => {
+    const fencedDraft = `<think>\n\`\`\`json\n${JSON.stringify(draft)}\n\`\`\`\nHmm.\n</think>`;
+    expect(extractJson(`${fencedDraft}\n${good}`)).toEqual({ ok: true, value: GOOD_TRADE });
+    expect(extractJson(`${fencedDraft}\nFinal:\n\`\`\`json\n${good}\n\`\`\``)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('skips several blocks, any case, and <thinking>', () => {
+    const text = `<THINK>{"a": 1}</THINK> <thinking>[1, 2</thinking>\n<think>{</think>${good}`;
+    expect(extractJson(text)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('skips reasoning whose opening tag was in the chat template (only </think> in the output)', () => {
+    expect(extractJson(`so ${JSON.stringify(draft)} then {\n</think>\n\n${good}`)).toEqual({ ok: true, value: GOOD_TRADE });
+  });
+
+  it('an unterminated <think> has no answer: invalid (not truncated), even when the reasoning holds valid JSON', () => {
+    const text = `<think>\nDraft: ${JSON.stringify(draft)}\n\`\`\`json\n${good}\n\`\`\`\nStill checking the yields`;
+    const result = extractJson(text);
+    expect(result).toEqual({ ok: false, error: expect.stringMatching(/ends inside its <think> reasoning block/), truncated: false });
+    // Cut off by the token limit while reasoning: the re-ask asks for a shorter answer.
+    expect(validateAnswer(text, TRADE_OUTPUT, 'length')).toMatchObject({ ok: false, truncated: true });
+    const stopped = validateAnswer(text, TRADE_OUTPUT, 'stop');
+    expect(stopped).toMatchObject({ ok: false, truncated: false });
+    if (!stopped.ok) expect(repairMessage('mini_trade', stopped.errors, false).content).toMatch(/- the answer ends inside its <think>/);
+  });
+
+  it('keeps the text before a reasoning block and reports what it dropped', () => {
+    expect(withoutReasoning('a<think>b</think>c')).toEqual({ answer: 'ac', unterminated: false });
+    expect(withoutReasoning('a<think>b')).toEqual({ answer: 'a', unterminated: true });
+    expect(withoutReasoning('no reasoning at all')).toEqual({ answer: 'no reasoning at all', unterminated: false });
   });
 });
 

@@ -9,6 +9,13 @@ describe('redactSecrets', () => {
     expect(out).toBe('key=[REDACTED] auth: Bearer [REDACTED] other [REDACTED] [REDACTED] [REDACTED]');
   });
 
+  it('replaces the user:password of any URL, keeping the rest of it', () => {
+    expect(redactSecrets('failed: http://proxy:pw@gw.example:8080/v1/chat?x=1 and https://a@b/ and mailto:x@y', [])).toBe(
+      'failed: http://[REDACTED]@gw.example:8080/v1/chat?x=1 and https://a@b/ and mailto:x@y',
+    );
+    expect(redactSecrets('postgres://trader:s3cret@db:5432/llm', [])).toBe('postgres://[REDACTED]@db:5432/llm');
+  });
+
   it('ignores empty and tiny secrets instead of shredding the text', () => {
     expect(redactSecrets('a normal sentence', ['', 'a'])).toBe('a normal sentence');
   });
