@@ -43,18 +43,16 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     await expect(
       store.db.transaction(async (tx) => {
         await appendEvent(tx, { key: 'inside', portfolio: 'default', weekId: 'w', kind: 'x', payload: {} });
-        await tx
-          .insert(runs)
-          .values({
-            portfolio: 'default',
-            weekId: 'w',
-            asofEt: 'a',
-            dataThrough: 'd',
-            fillDate: 'f',
-            mode: 'offline',
-            seed: 's',
-            status: 'running',
-          });
+        await tx.insert(runs).values({
+          portfolio: 'default',
+          weekId: 'w',
+          asofEt: 'a',
+          dataThrough: 'd',
+          fillDate: 'f',
+          mode: 'offline',
+          seed: 's',
+          status: 'running',
+        });
         throw new Error('crash before commit');
       }),
     ).rejects.toThrow('crash before commit');
