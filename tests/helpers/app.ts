@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openApp, type App } from '../../src/app.js';
+import { openApp, type App, type OpenAppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { parseEnv } from '../../src/config/env.js';
 import type { Store } from '../../src/storage/db.js';
 
 /** An offline App on the given store with its own temporary LLM_TRADING_HOME (for artifacts). */
-export async function testApp(store: Store, env: NodeJS.ProcessEnv = {}): Promise<App & { home: string; cleanup(): void }> {
+export async function testApp(
+  store: Store,
+  env: NodeJS.ProcessEnv = {},
+  options: Omit<OpenAppOptions, 'store'> = {},
+): Promise<App & { home: string; cleanup(): void }> {
   const home = mkdtempSync(join(tmpdir(), 'lt-home-'));
-  const app = await openApp(parseEnv({ LLM_TRADING_HOME: home, ...env }), loadConfig(), { offline: true, store });
+  const app = await openApp(parseEnv({ LLM_TRADING_HOME: home, ...env }), loadConfig(), { offline: true, ...options, store });
   return { ...app, home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
 

@@ -1,0 +1,37 @@
+import type { App } from '../../src/app.js';
+import type { PortfolioManager } from '../../src/ports/agents.js';
+import type { Direction } from '../../src/schemas/index.js';
+
+export interface ForcedTrade {
+  ticker: string;
+  direction: Direction;
+  conviction: number;
+}
+
+/** A PM that pitches its usual pitch with the selected trade replaced (ranking untouched). */
+export function pmTrading(inner: PortfolioManager, trade: () => ForcedTrade): PortfolioManager {
+  return {
+    seat: inner.seat,
+    async pitch(ctx, research, opts) {
+      const result = await inner.pitch(ctx, research, opts);
+      const t = trade();
+      return { ...result, output: { ...result.output, selected_trade: { ...result.output.selected_trade, ...t } } };
+    },
+    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+  };
+}
+
+/** A PM whose pitch always fails (its reviews still work). */
+export function failingPm(inner: PortfolioManager, why = 'provider returned 503 four times'): PortfolioManager {
+  return {
+    seat: inner.seat,
+    pitch: () => Promise.reject(new Error(why)),
+    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+  };
+}
+
+/** The App with some PM seats replaced. */
+export function withPms(app: App, replace: Record<string, (inner: PortfolioManager) => PortfolioManager>): App {
+  const pms = new Map([...app.agents.pms].map(([seat, pm]) => [seat, replace[seat] ? replace[seat](pm) : pm]));
+  return { ...app, agents: { ...app.agents, pms } };
+}
