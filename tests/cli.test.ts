@@ -52,7 +52,7 @@ describe('llm-trading run_weekly', () => {
     expect(run.stdout).toMatch(/mean rank/);
     // Six account rows after the fills, six again in the week-end preview.
     expect(run.stdout.match(/^ {2}[1-6] {5}/gm)).toHaveLength(12);
-    expect(run.stdout).toMatch(/Held to the 2024-03-12 close \(no checkpoints yet/);
+    expect(run.stdout).toMatch(/The week, 2024-03-05 close → 2024-03-12 close \(as `llm-trading postmortem` measures it\)/);
     expect(run.stdout).toMatch(/benchmarks: FLAT \+0\.00% · SPY buy-and-hold [+-]\d+\.\d\d%/);
     expect(run.stdout).toMatch(/council [+-]\d+\.\d\d% beat \d of 5 individual PMs/);
   });

@@ -252,3 +252,51 @@ describe('the per-run budget', () => {
     expect(result.accounts.every((a: { orders: unknown[] }) => a.orders.length === 0)).toBe(true);
   });
 });
+
+describe('a seat meant for an LLM whose provider has no key (issue P3 #6)', () => {
+  let standIn: StandIn;
+  let pinnedConfig: string;
+  beforeAll(async () => {
+    standIn = await startStandIn(councilResponder(answers, seatOf));
+    // GPT pinned to OpenRouter, whose key is not set; the rest on Requesty, whose key is.
+    pinnedConfig = mkdtempSync(join(tmpdir(), 'lt-pinned-'));
+    cpSync(configDir, pinnedConfig, { recursive: true });
+    const models = join(pinnedConfig, 'models.yaml');
+    writeFileSync(models, readFileSync(models, 'utf8').replace(/( {2}gpt:\n {4}role: pm\n)/, '$1    provider: openrouter\n'));
+  });
+  afterAll(async () => {
+    await standIn.close();
+    rmSync(pinnedConfig, { recursive: true, force: true });
+  });
+
+  it('stops the run before anything is paid for, naming the seat and the variable', async () => {
+    const env = { ...envFor(standIn, 'no-key'), LLM_TRADING_CONFIG_DIR: pinnedConfig };
+    const before = standIn.requests.length;
+    const run = await cli(['run_weekly', '--week', WEEK], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'llm-trading: seat gpt cannot run on an LLM: its provider openrouter has no key (OPENROUTER_API_KEY is not set); set OPENROUTER_API_KEY, ' +
+        'or pass --allow-offline-seats (allow_offline_seats: true in config/models.yaml) to run its offline persona offline/trend, labelled as such',
+    ]);
+    expect(standIn.requests.length).toBe(before);
+    expect(existsSync(join(env.LLM_TRADING_HOME, 'pgdata'))).toBe(false);
+  });
+
+  it('with --allow-offline-seats, runs the persona and names it, never the model, in --json, the summary and the postmortem', async () => {
+    const env = { ...envFor(standIn, 'allowed'), LLM_TRADING_CONFIG_DIR: pinnedConfig };
+    const run = await cli(['run_weekly', '--week', WEEK, '--json', '--allow-offline-seats'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.pitches[0]).toMatchObject({ seat: 'gpt', provider: 'offline', model: 'offline/trend' });
+    expect(result.accounts[0]).toMatchObject({ account_id: 1, owner: 'gpt', agent: 'offline/trend' });
+    expect(result.accounts[1]).toMatchObject({ owner: 'gemini', agent: 'google/gemini-3-pro-preview' });
+    expect(run.stdout).not.toContain('gpt-5.1');
+
+    const summary = await cli(['run_weekly', '--week', WEEK, '--allow-offline-seats'], env);
+    expect(summary.stdout).toMatch(/^ {2}1 {5}gpt {7}offline\/trend /m);
+    expect(summary.stdout).not.toContain('gpt-5.1');
+    const postmortem = JSON.parse((await cli(['postmortem', '--week', WEEK, '--json'], env)).stdout);
+    expect(postmortem.accounts.find((a: { account_id: number }) => a.account_id === 1)).toMatchObject({ agent: 'offline/trend' });
+    expect(JSON.stringify(postmortem)).not.toContain('gpt-5.1');
+  });
+});

@@ -122,7 +122,7 @@ describe('llm-trading postmortem', () => {
   it('prints a table with the council against the PMs and the benchmarks', async () => {
     const run = await cli(['postmortem', '--week', '2024-03-06'], env());
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/Postmortem — week 2024-03-06 \(2024-03-05 close → 2024-03-12 close\)/);
+    expect(run.stdout).toMatch(/Postmortem — week 2024-03-06, portfolio default \(2024-03-05 close → 2024-03-12 close\)/);
     expect(run.stdout).toMatch(/council [+-]\d+\.\d\d%: beat \d of 5 individual PMs, rank \d of 6/);
     expect(run.stdout).toMatch(/benchmarks: FLAT \+0\.00% · SPY buy-and-hold [+-]\d+\.\d\d%/);
   });

@@ -49,34 +49,32 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
 
   if (result.accounts.some((a) => a.equity !== null)) {
     lines.push('', `Paper accounts (simulated broker, fills at the ${result.fill_date} open; marks at that open)`);
-    lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`);
+    lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('agent', 26)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`);
     for (const a of result.accounts) {
-      const trade = a.trade ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}` : 'no trade';
+      const trade = a.trade ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}` : a.seat_failed ? 'seat failed' : 'no trade';
       const order = a.order
         ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}`
         : '-';
       const position = a.position ? `${a.position.qty} ${a.position.ticker} @ ${a.position.avgEntryPrice.toFixed(2)}` : 'flat';
       lines.push(
-        `  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`,
+        `  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(a.agent ?? '-', 26)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`,
       );
+      if (a.seat_failed && a.notes) lines.push(...wrap(a.notes, 8));
     }
   }
 
   const held = result.held_to_week_end;
   if (held && options.preview !== false) {
-    lines.push('', `Held to the ${held.date} close (no checkpoints yet; a preview: \`llm-trading postmortem\` measures the week)`);
+    // The postmortem's own numbers (same definitions), so the summary never shows two P/Ls for one week.
+    lines.push('', `The week, ${result.data_through} close → ${held.date} close (as \`llm-trading postmortem\` measures it)`);
     const ranked = [...held.accounts].sort((a, b) => b.pnl - a.pnl);
-    for (const a of ranked) lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(money(a.equity), 14)}${pct(a.pnl_pct)}`);
+    for (const a of ranked)
+      lines.push(`  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(a.agent, 26)}${pad(money(a.equity), 14)}${pct(a.pnl_pct)}`);
     lines.push(`  benchmarks: FLAT ${pct(held.benchmarks.flat_pct)} · SPY buy-and-hold ${pct(held.benchmarks.spy_buy_hold_pct)}`);
     const council = held.accounts.find((a) => a.owner === 'council');
-    const individuals = held.accounts.filter((a) => a.owner !== 'council');
-    if (council && individuals.length > 0) {
-      const beaten = individuals.filter((a) => council.pnl > a.pnl).length;
-      const mean = individuals.reduce((sum, a) => sum + a.pnl_pct, 0) / individuals.length;
-      lines.push(
-        `  council ${pct(council.pnl_pct)} beat ${beaten} of ${individuals.length} individual PMs (their mean ${pct(mean)}) this week`,
-      );
-    }
+    const vs = held.council_vs_individuals;
+    if (council && vs.individuals_mean_pnl_pct !== null)
+      lines.push(`  council ${pct(council.pnl_pct)} beat ${vs.beat} of ${vs.of} individual PMs (their mean ${pct(vs.individuals_mean_pnl_pct)}) this week`);
   }
 
   lines.push(...usageLines(result.usage));

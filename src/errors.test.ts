@@ -1,0 +1,51 @@
+import { DrizzleQueryError } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { describeError, fullErrorText, isNoSpace } from './errors.js';
+
+const uniqueViolation = () =>
+  Object.assign(new Error('duplicate key value violates unique constraint "events_idempotency_key_unique"'), {
+    code: '23505',
+    severity: 'ERROR',
+    detail: 'Key (idempotency_key)=(order:lt-1) already exists.',
+  });
+
+describe('describeError: one line a user can act on', () => {
+  it('names the cause of a failed query, never its SQL', () => {
+    const sql = `insert into "events" ("id", "idempotency_key", "portfolio", "week_id")\n${'values ($1, $2, $3, $4)\n'.repeat(20)}`;
+    const error = new DrizzleQueryError(sql, ['a', 'b'], uniqueViolation());
+    const line = describeError(error);
+    expect(line).toBe(
+      'duplicate key value violates unique constraint "events_idempotency_key_unique": Key (idempotency_key)=(order:lt-1) already exists.',
+    );
+    expect(line).not.toMatch(/insert|values|Failed query/);
+    // The whole story stays available for --verbose and the log.
+    expect(fullErrorText(error)).toMatch(/Failed query: insert into "events"[\s\S]*caused by:[\s\S]*23505/);
+  });
+
+  it('says "no space left on device" for a full disk, from the file system or the database', () => {
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write '/home/x/runs/a.json.12.tmp'"), {
+      code: 'ENOSPC',
+      path: '/home/x/runs/a.json.12.tmp',
+    });
+    expect(describeError(enospc)).toBe('no space left on device (/home/x/runs/a.json.12.tmp)');
+    expect(describeError(new DrizzleQueryError('update "runs" set …', [], enospc))).toMatch(/^no space left on device/);
+    const pgDiskFull = Object.assign(new Error('could not extend file "base/5/16384": No space left on device'), {
+      code: '53100',
+      severity: 'ERROR',
+    });
+    expect(describeError(pgDiskFull)).toBe('no space left on device (the database could not write)');
+    expect(isNoSpace(new Error('wrapped', { cause: enospc }))).toBe(true);
+    expect(isNoSpace(uniqueViolation())).toBe(false);
+  });
+
+  it('never prints [object Object]: a thrown plain object shows its message or its JSON', () => {
+    expect(describeError({ message: 'PGlite is closed' })).toBe('PGlite is closed');
+    expect(describeError({ status: 'aborted', reason: 42 })).toBe('{"status":"aborted","reason":42}');
+    expect(describeError('plain text')).toBe('plain text');
+  });
+
+  it('keeps to one line', () => {
+    expect(describeError(new Error('first line\nsecond line'))).toBe('first line');
+    expect(describeError(new AggregateError([new Error('connect ECONNREFUSED 127.0.0.1:1')]))).toBe('connect ECONNREFUSED 127.0.0.1:1');
+  });
+});
