@@ -270,7 +270,7 @@ describe('a seat meant for an LLM whose provider has no key (issue P3 #6)', () =
   });
 
   it('stops the run before anything is paid for, naming the seat and the variable', async () => {
-    const env = { ...envFor(standIn, 'no-key'), LLM_TRADING_CONFIG_DIR: pinnedConfig };
+    const env: NodeJS.ProcessEnv = { ...envFor(standIn, 'no-key'), LLM_TRADING_CONFIG_DIR: pinnedConfig };
     const before = standIn.requests.length;
     const run = await cli(['run_weekly', '--week', WEEK], env);
     expect(run.code).toBe(1);
@@ -279,7 +279,7 @@ describe('a seat meant for an LLM whose provider has no key (issue P3 #6)', () =
         'or pass --allow-offline-seats (allow_offline_seats: true in config/models.yaml) to run its offline persona offline/trend, labelled as such',
     ]);
     expect(standIn.requests.length).toBe(before);
-    expect(existsSync(join(env.LLM_TRADING_HOME, 'pgdata'))).toBe(false);
+    expect(existsSync(join(env.LLM_TRADING_HOME as string, 'pgdata'))).toBe(false);
   });
 
   it('with --allow-offline-seats, runs the persona and names it, never the model, in --json, the summary and the postmortem', async () => {

@@ -138,12 +138,22 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     throw new StorageError(`cannot connect to ${location}: ${describeError(error)}`);
   }
   const db = drizzleNodePg(pool, { schema });
+  const locks = new AdvisoryLocks(pool);
   return {
     db: db as unknown as Db,
     kind: 'postgres',
     location,
-    locks: new AdvisoryLocks(pool),
-    migrate: () => migrateNodePg(db, { migrationsFolder: MIGRATIONS }),
+    locks,
+    // drizzle's migrator is not safe to run twice at once: processes starting together on a fresh
+    // database would both create the tables. One migrates at a time; the next finds nothing to do.
+    migrate: async () => {
+      const release = await locks.acquire('migrations', { timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
+      try {
+        await migrateNodePg(db, { migrationsFolder: MIGRATIONS });
+      } finally {
+        await release();
+      }
+    },
     close: () => pool.end(),
   };
 }

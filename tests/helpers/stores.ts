@@ -19,8 +19,8 @@ export const storeFactories: StoreFactory[] = [
     : []),
 ];
 
-/** A store on a new database of the server at `adminUrl`, dropped when the store closes. */
-export async function openScratchPostgres(adminUrl: string): Promise<Store> {
+/** A new, empty database on the server at `adminUrl`: its URL, and how to drop it. */
+export async function createScratchDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `llm_trading_test_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -28,15 +28,26 @@ export async function openScratchPostgres(adminUrl: string): Promise<Store> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const store = await openStore({ databaseUrl: url.toString(), pool: { min: 0, max: 4, commandTimeoutMs: 30_000 } });
   return {
-    ...store,
-    close: async () => {
-      await store.close();
+    url: url.toString(),
+    drop: async () => {
       const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();
       await cleanup.query(`drop database if exists ${name} with (force)`);
       await cleanup.end();
+    },
+  };
+}
+
+/** A store on a new database of the server at `adminUrl`, dropped when the store closes. */
+export async function openScratchPostgres(adminUrl: string): Promise<Store> {
+  const scratch = await createScratchDatabase(adminUrl);
+  const store = await openStore({ databaseUrl: scratch.url, pool: { min: 0, max: 4, commandTimeoutMs: 30_000 } });
+  return {
+    ...store,
+    close: async () => {
+      await store.close();
+      await scratch.drop();
     },
   };
 }
