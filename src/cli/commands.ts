@@ -6,29 +6,27 @@
  * check the seats — all before the database is opened, so a bad argument costs nothing and leaves
  * nothing behind.
  */
-import { eq, max } from 'drizzle-orm';
-import { openApp, type App, type OpenAppOptions } from '../app.js';
-import { assignSeats } from '../agent-roster.js';
+import type { App, OpenAppOptions } from '../app.js';
 import { loadConfig, type AppConfig } from '../config/app-config.js';
 import { parseEnv, type Env } from '../config/env.js';
 import { resolveWeek } from '../council/week.js';
-import { runWeek, weekLockName } from '../council/weekly.js';
-import { weekUsage } from '../council/week-usage.js';
 import type { StageName } from '../council/stage.js';
-import { describeProviders, loadLlmConfig } from '../llm/index.js';
+import type { weekUsage } from '../council/week-usage.js';
 import { BundledMarketData } from '../market/bundled-market-data.js';
-import { runPostmortem } from '../metrics/postmortem.js';
-import { DEMO_PORTFOLIO, listPortfolios, type PortfolioKind } from '../portfolio/portfolio.js';
-import { SimulatedBroker } from '../broker/sim-broker.js';
-import { SimulatedClock } from '../ports/clock.js';
-import { openStore } from '../storage/db.js';
-import { orders, runs } from '../storage/schema.js';
+import type { PortfolioKind } from '../portfolio/portfolio.js';
 import { describeError } from '../errors.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { progressPrinter } from './progress-printer.js';
-import { renderPostmortem } from './postmortem-summary.js';
-import { renderSummary } from './summary.js';
 import { money, pad } from './format.js';
+
+// Loaded when a command gets past its checks: the database, the agents and the LLM client are what
+// make a process slow to start, and a refused command needs none of them.
+const appModule = () => import('../app.js');
+const weeklyModule = () => import('../council/weekly.js');
+const postmortemModule = () => import('../metrics/postmortem.js');
+const portfolioModule = () => import('../portfolio/portfolio.js');
+const drizzle = () => import('drizzle-orm');
+const schema = () => import('../storage/schema.js');
 
 export interface WeekCommandOptions extends CommonOptions {
   week?: string;
@@ -78,6 +76,7 @@ async function withApp(
   options: CommonOptions & Omit<OpenAppOptions, 'store' | 'marketData' | 'command' | 'onWait'>,
   body: (app: App) => Promise<void>,
 ): Promise<void> {
+  const { openApp } = await appModule();
   const app = await openApp(prepared.env, prepared.config, {
     ...options,
     ...(options.portfolio !== undefined ? { portfolio: options.portfolio } : {}),
@@ -110,6 +109,12 @@ export async function runSteps(
     ...((view.portfolio ?? options.portfolio) ? { portfolio: view.portfolio ?? options.portfolio } : {}),
     ...(view.kind ? { portfolioKind: view.kind } : {}),
   };
+  const [{ runWeek }, { runPostmortem }, { renderSummary }, { renderPostmortem }] = await Promise.all([
+    weeklyModule(),
+    postmortemModule(),
+    import('./summary.js'),
+    import('./postmortem-summary.js'),
+  ]);
   await withApp(io, prepared, command, appOptions, async (app) => {
     const listener = progressPrinter((line) => io.stderr(`${line}\n`));
     io.stderr(
@@ -136,6 +141,7 @@ export async function postmortem(io: CliIo, options: CommonOptions & { week?: st
   const asked = chosenWeek(options);
   const prepared = prepare(io);
   const week = await resolveWeek(asked, prepared.config, prepared.marketData);
+  const [{ runPostmortem }, { renderPostmortem }] = await Promise.all([postmortemModule(), import('./postmortem-summary.js')]);
   // No agent is asked anything: the postmortem reads what the week stored.
   await withApp(io, prepared, 'postmortem', { ...options, offline: true }, async (app) => {
     const pm = await runPostmortem(app, week);
@@ -145,6 +151,7 @@ export async function postmortem(io: CliIo, options: CommonOptions & { week?: st
 
 export async function demo(io: CliIo, options: CommonOptions): Promise<void> {
   // npm start: its own portfolio, so it never disturbs a user's books.
+  const { DEMO_PORTFOLIO } = await portfolioModule();
   await runSteps(
     io,
     'run_weekly',
@@ -165,6 +172,12 @@ interface RunStatus {
 
 export async function status(io: CliIo, options: CommonOptions): Promise<void> {
   const prepared = prepare(io);
+  const [{ eq }, { runs }, { weekLockName }, { weekUsage }] = await Promise.all([
+    drizzle(),
+    schema(),
+    weeklyModule(),
+    import('../council/week-usage.js'),
+  ]);
   await withApp(io, prepared, 'status', { ...options, offline: true }, async (app) => {
     const rows = await app.store.db.select().from(runs).where(eq(runs.portfolio, app.portfolio)).orderBy(runs.weekId);
     const report: RunStatus[] = [];
@@ -218,6 +231,7 @@ export async function status(io: CliIo, options: CommonOptions): Promise<void> {
 
 export async function accounts(io: CliIo, options: CommonOptions): Promise<void> {
   const prepared = prepare(io);
+  const [{ eq, max }, { orders }] = await Promise.all([drizzle(), schema()]);
   await withApp(io, prepared, 'accounts', { ...options, offline: true }, async (app) => {
     // The simulated world's "now" is the last time it acted: the portfolio's latest order.
     const [last] = await app.store.db
@@ -247,6 +261,13 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
 
 export async function portfolios(io: CliIo, options: CommonOptions): Promise<void> {
   const prepared = prepare(io);
+  const [{ eq, max }, { orders }, { listPortfolios }, { SimulatedBroker }, { SimulatedClock }] = await Promise.all([
+    drizzle(),
+    schema(),
+    portfolioModule(),
+    import('../broker/sim-broker.js'),
+    import('../ports/clock.js'),
+  ]);
   await withApp(io, prepared, 'portfolios', { ...options, offline: true }, async (app) => {
     const list = await listPortfolios(app.store.db);
     const report = [];
@@ -291,6 +312,10 @@ export async function portfolios(io: CliIo, options: CommonOptions): Promise<voi
 }
 
 export async function models(io: CliIo, options: CommonOptions & { offline?: boolean; allowOfflineSeats?: boolean }): Promise<void> {
+  const [{ assignSeats }, { describeProviders, loadLlmConfig }] = await Promise.all([
+    import('../agent-roster.js'),
+    import('../llm/index.js'),
+  ]);
   const env = parseEnv(io.env);
   const config = loadConfig(configDirOf(io.env));
   const llmConfig = loadLlmConfig(config.dir);
@@ -317,6 +342,7 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
 }
 
 export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
+  const { openStore } = await import('../storage/db.js');
   const env = parseEnv(io.env);
   const store = await openStore({
     databaseUrl: env.databaseUrl,

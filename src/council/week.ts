@@ -28,9 +28,8 @@ const MIN_HISTORY_SESSIONS = 260;
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 
 export async function resolveWeek(date: string | undefined, config: AppConfig, marketData: MarketData): Promise<WeekInfo> {
-  const coverage = await marketData.coverage(config.tickers);
   const day = config.schedule.weekly.day;
-  if (date === undefined) return latestCompleteWeek(config, coverage.last);
+  if (date === undefined) return latestCompleteWeek(config, (await marketData.coverage(config.tickers)).last);
   if (
     !/^\d{4}-\d{2}-\d{2}$/.test(date) ||
     Number.isNaN(Date.parse(`${date}T00:00:00Z`)) ||
@@ -45,6 +44,8 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
       `${date} is a ${capitalize(weekday)}; the weekly run is on ${capitalize(day)}s (config/schedule.yaml): use ${suggestion}`,
     );
   }
+  // The market data is read only for a date that passed the checks above (reading it costs time).
+  const coverage = await marketData.coverage(config.tickers);
   const week = weekOf(date, config);
   const earliest = sessionsAfter(coverage.first, MIN_HISTORY_SESSIONS);
   if (week.data_through < earliest || week.fill_date > coverage.last) {
