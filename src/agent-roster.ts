@@ -194,6 +194,9 @@ export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, o
   const providers = [...new Set(online.map((s) => s.provider))];
   return {
     researcher: researcherSeat.provider === 'offline' ? new OfflineResearcher() : new LlmResearcher(llmOptions(researcherSeat)),
+    ...(researcherSeat.provider !== 'offline' && config.models.council.research_fallback === 'offline'
+      ? { fallbackResearcher: new OfflineResearcher() }
+      : {}),
     pms,
     chairman: chairmanSeat.provider === 'offline' ? new OfflineChairman() : new LlmChairman(llmOptions(chairmanSeat)),
     assignments: new Map(seats.map((s) => [s.seat, { provider: s.provider, model: s.model }])),

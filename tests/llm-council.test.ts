@@ -300,3 +300,53 @@ describe('a seat meant for an LLM whose provider has no key (issue P3 #6)', () =
     expect(JSON.stringify(postmortem)).not.toContain('gpt-5.1');
   });
 });
+
+describe('a research seat that fails after its retries', () => {
+  let standIn: StandIn;
+  beforeAll(async () => {
+    // Every research request is refused (503); the other seats answer.
+    standIn = await startStandIn(
+      councilResponder(answers, seatOf, (req, body) => (schemaNameOf(req) === 'research_pack' ? reply.status(503) : body)),
+    );
+  });
+  afterAll(async () => standIn.close());
+
+  it('is replaced by the offline analyst, and every output says so (council.research_fallback: offline)', async () => {
+    const env = envFor(standIn, 'research-fallback');
+    const run = await cli(['run_weekly', '--week', WEEK, '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.status).toBe('completed');
+    expect(result.research).toMatchObject({
+      provider: 'offline',
+      model: 'offline/macro-snapshot',
+      fallback: { provider: 'perplexity', model: 'sonar-deep-research', error: expect.stringMatching(/503/) },
+      research_source: expect.stringMatching(/^FALLBACK offline\/macro-snapshot .*: sonar-deep-research failed/),
+    });
+    expect(run.stderr).toMatch(/✔ research .*FALLBACK: sonar-deep-research failed/);
+    const summary = await cli(['run_weekly', '--week', WEEK], env);
+    expect(summary.stdout).toMatch(/FALLBACK: the research seat sonar-deep-research failed/);
+    const postmortem = JSON.parse((await cli(['postmortem', '--week', WEEK, '--json'], env)).stdout);
+    expect(postmortem.notes).toContainEqual(
+      expect.stringMatching(/^the research seat sonar-deep-research failed .*offline analyst's pack$/),
+    );
+  });
+
+  it('stops the week at research with research_fallback: none, trading nothing', async () => {
+    const strict = mkdtempSync(join(tmpdir(), 'lt-strict-'));
+    cpSync(configDir, strict, { recursive: true });
+    const models = join(strict, 'models.yaml');
+    writeFileSync(models, readFileSync(models, 'utf8').replace('research_fallback: offline', 'research_fallback: none'));
+    try {
+      const env = { ...envFor(standIn, 'research-strict'), LLM_TRADING_CONFIG_DIR: strict };
+      const run = await cli(['run_weekly', '--week', WEEK, '--json'], env);
+      expect(run.code).toBe(1);
+      const result = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ status: 'partial', stages: { snapshot: 'completed', research: 'pending' } });
+      expect(result.failed_stage).toMatchObject({ stage: 'research', error: expect.stringMatching(/^research failed: researcher: .*503/) });
+      expect(result.accounts.every((a: { orders: unknown[] }) => a.orders.length === 0)).toBe(true);
+    } finally {
+      rmSync(strict, { recursive: true, force: true });
+    }
+  });
+});

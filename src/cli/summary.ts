@@ -15,7 +15,12 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
 
   if (result.research) {
     const r = result.research.macro_regime;
+    const fallback = result.research.fallback;
     lines.push('', `Research (${result.research.model})`);
+    if (fallback)
+      lines.push(
+        ...wrap(`FALLBACK: the research seat ${fallback.model} failed (${fallback.error}); the PMs read the offline analyst's pack`, 2),
+      );
     lines.push(
       `  regime ${r.risk_mode} · rates ${r.rates_impulse} · USD ${r.usd_impulse} · inflation ${r.inflation_impulse} · growth ${r.growth_impulse}`,
     );
@@ -49,9 +54,15 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
 
   if (result.accounts.some((a) => a.equity !== null)) {
     lines.push('', `Paper accounts (simulated broker, fills at the ${result.fill_date} open; marks at that open)`);
-    lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('agent', 26)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`);
+    lines.push(
+      `  ${pad('acct', 6)}${pad('owner', 10)}${pad('agent', 26)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`,
+    );
     for (const a of result.accounts) {
-      const trade = a.trade ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}` : a.seat_failed ? 'seat failed' : 'no trade';
+      const trade = a.trade
+        ? `${a.trade.direction} ${a.trade.ticker} ${signed(a.trade.conviction)}`
+        : a.seat_failed
+          ? 'seat failed'
+          : 'no trade';
       const order = a.order
         ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}`
         : '-';
@@ -74,7 +85,9 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
     const council = held.accounts.find((a) => a.owner === 'council');
     const vs = held.council_vs_individuals;
     if (council && vs.individuals_mean_pnl_pct !== null)
-      lines.push(`  council ${pct(council.pnl_pct)} beat ${vs.beat} of ${vs.of} individual PMs (their mean ${pct(vs.individuals_mean_pnl_pct)}) this week`);
+      lines.push(
+        `  council ${pct(council.pnl_pct)} beat ${vs.beat} of ${vs.of} individual PMs (their mean ${pct(vs.individuals_mean_pnl_pct)}) this week`,
+      );
   }
 
   lines.push(...usageLines(result.usage));

@@ -44,6 +44,11 @@ const ModelsFile = z.object({
     concurrency: z.number().int().min(1).max(32),
     call_deadline_seconds: z.number().positive(),
     research_deadline_seconds: z.number().positive(),
+    /**
+     * When the research seat (an LLM) fails after its retries: 'offline' writes the week's pack with the
+     * offline analyst, labelled as a fallback everywhere; 'none' stops the week at research.
+     */
+    research_fallback: z.enum(['offline', 'none']).default('offline'),
   }),
   risk: z.object({
     starting_cash: z.number().positive(),

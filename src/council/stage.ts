@@ -63,7 +63,14 @@ export interface TradeIntent {
 /** What each stage persists and later stages read. */
 export interface StageOutputs {
   snapshot: MarketSnapshot;
-  research: { pack: ResearchPack; provider: string; model: string; usage: Usage };
+  research: {
+    pack: ResearchPack;
+    provider: string;
+    model: string;
+    usage: Usage;
+    /** The research seat failed and the offline analyst wrote the pack (council.research_fallback: offline). */
+    fallback?: { provider: string; model: string; error: string };
+  };
   pm_pitches: { pitches: SeatPitch[] };
   peer_review: { seed: string; labels: LabelAssignment[]; reviews: ReviewEntry[]; aggregate: AggregateRow[] };
   chairman: { decision: ChairmanDecision; provider: string; model: string; usage: Usage };
@@ -73,6 +80,8 @@ export interface StageOutputs {
 
 export interface Agents {
   researcher: Researcher;
+  /** Writes the pack when an LLM researcher fails (council.research_fallback: offline); absent otherwise. */
+  fallbackResearcher?: Researcher;
   pms: ReadonlyMap<string, PortfolioManager>;
   chairman: Chairman;
   /** 'offline' or the LLM provider name, recorded with the run. */

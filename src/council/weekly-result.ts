@@ -19,7 +19,8 @@ export interface WeeklyResult {
   data_through: string;
   fill_date: string;
   stages: Record<StageName, 'completed' | 'pending'>;
-  research: (ResearchPack & { provider: string; model: string }) | null;
+  /** `fallback` is set when the research seat failed and the offline analyst wrote the pack. */
+  research: (ResearchPack & { provider: string; model: string; fallback?: { provider: string; model: string; error: string } }) | null;
   pitches: { seat: string; provider: string; model: string; status: 'ok' | 'failed'; pitch: unknown; error?: string }[];
   reviews: { reviewer: string; pitch_id: string; target_seat: string; review: unknown; status: 'ok' | 'failed'; error?: string }[];
   aggregate: { seat: string; mean_rank: number | null; mean_score: number | null; votes: number }[];
@@ -116,7 +117,14 @@ export async function buildWeeklyResult(
     data_through: week.data_through,
     fill_date: week.fill_date,
     stages,
-    research: research ? { ...research.pack, provider: research.provider, model: research.model } : null,
+    research: research
+      ? {
+          ...research.pack,
+          provider: research.provider,
+          model: research.model,
+          ...(research.fallback ? { fallback: research.fallback } : {}),
+        }
+      : null,
     pitches: (pitches?.pitches ?? []).map((p) => ({
       seat: p.seat,
       provider: p.provider,

@@ -66,7 +66,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
 
 /** The week measured from the ledger and the daily closes; reads only. */
 export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postmortem> {
-  const { risk, execute, agents } = await weekOutputs(app, week.week_id);
+  const { risk, execute, agents, researchFallback } = await weekOutputs(app, week.week_id);
   if (!execute || !risk) {
     throw new PostmortemError(
       `the week of ${week.week_id} has not been executed in portfolio ${app.portfolio}: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
@@ -169,12 +169,15 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
       ...(complete ? [] : [`the week is not over: measured through the ${through} close (the week ends ${week.week_end})`]),
       `measured close to close, from the ${week.data_through} close; a drawdown inside a session is not seen`,
       'distributions are not credited (the simulated broker does not pay them)',
+      ...(researchFallback ? [researchFallback] : []),
       'no checkpoints ran this week: each conviction path has one point, so conviction volatility and panic exits are 0',
     ],
   };
 }
 
 interface WeekOutputs {
+  /** Set when the week's research was the offline fallback. */
+  researchFallback?: string;
   risk?: StageOutputs['risk'];
   execute?: StageOutputs['execute'];
   /** Model id or offline persona of each account's owner this week. */
@@ -189,13 +192,19 @@ async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
       and(
         ofRun(stageRuns, { portfolio: app.portfolio, weekId }),
         eq(stageRuns.status, 'completed'),
-        inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
+        inArray(stageRuns.stage, ['research', 'pm_pitches', 'chairman', 'risk', 'execute']),
       ),
     );
   const of = <S extends StageName>(stage: S) => rows.find((r) => r.stage === stage)?.output as StageOutputs[S] | undefined;
   const risk = of('risk');
   const execute = of('execute');
+  const fallback = of('research')?.fallback;
   return {
+    ...(fallback
+      ? {
+          researchFallback: `the research seat ${fallback.model} failed (${fallback.error}): the week was decided on the offline analyst's pack`,
+        }
+      : {}),
     ...(risk ? { risk } : {}),
     ...(execute ? { execute } : {}),
     agents: accountAgents(app.config, of('pm_pitches'), of('chairman')),
