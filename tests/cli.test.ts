@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
+import { openStore } from '../src/storage/db.js';
+import { runs } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
 
 const WEEK = '2024-03-06';
@@ -64,6 +66,49 @@ describe('llm-trading run_weekly', () => {
     const states = JSON.parse(accounts.stdout);
     expect(states).toHaveLength(6);
     expect(states.every((s: { equity: number }) => s.equity > 90_000 && s.equity < 110_000)).toBe(true);
+
+    const portfolios = await cli(['portfolios', '--json'], env());
+    const [only] = JSON.parse(portfolios.stdout);
+    expect(only).toMatchObject({ name: 'default', kind: 'live', broker: 'sim', first_week: WEEK, last_week: WEEK, weeks: 1 });
+    expect(only.equity).toBeCloseTo(
+      states.reduce((sum: number, s: { equity: number }) => sum + s.equity, 0),
+      2,
+    );
+    const table = await cli(['portfolios'], env());
+    expect(table.stdout).toMatch(/^portfolio\s+kind\s+weeks\s+first week\s+last week\s+equity/m);
+    expect(table.stdout).toMatch(/^default\s+live\s+1\s+2024-03-06\s+2024-03-06\s+\$\d{3},\d{3}\.\d\d$/m);
+    // Another portfolio has its own (empty) books.
+    expect(JSON.parse((await cli(['status', '--json', '--portfolio', 'other'], env())).stdout)).toEqual([]);
+    expect(JSON.parse((await cli(['accounts', '--json'], { ...env(), LLM_TRADING_PORTFOLIO: 'other' })).stdout)).toEqual([]);
+  });
+
+  it('shows a run that no process is running any more as interrupted, not running', async () => {
+    const store = await openStore({ home: home('weekly') });
+    await store.db.update(runs).set({ status: 'running' });
+    await store.close();
+    const status = await cli(['status', '--json'], env());
+    expect(JSON.parse(status.stdout)[0]).toMatchObject({ week_id: WEEK, status: 'interrupted' });
+    expect((await cli(['status'], env())).stdout).toMatch(/^2024-03-06\s+interrupted\s/m);
+  });
+});
+
+describe('the command line itself', () => {
+  it('prints its version, and lists planned commands that say they are not built yet', async () => {
+    const version = await cli(['--version'], {});
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = await cli(['--help'], {});
+    for (const name of ['run_weekly', 'postmortem', 'status', 'accounts', 'portfolios', 'models', 'checkpoint', 'backtest', 'schedule'])
+      expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    const planned = await cli(['checkpoint', '--time', '09:00'], {});
+    expect(planned.code).toBe(1);
+    expect(planned.stderr.trim()).toBe(
+      'llm-trading: `checkpoint` is planned and not built yet (issue P4, the whole trading week); see `llm-trading --help` for what works today',
+    );
+  });
+
+  it('refuses a bad portfolio name or lock timeout before doing anything', async () => {
+    expect((await cli(['status', '--portfolio', '../etc'], {})).stderr).toMatch(/"\.\.\/etc" is not a portfolio name/);
+    expect((await cli(['status', '--lock-timeout', 'soon'], {})).stderr).toMatch(/expected a number of seconds ≥ 0, got "soon"/);
   });
 });
 

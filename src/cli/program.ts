@@ -182,20 +182,20 @@ export function buildProgram(io: CliIo): Command {
     program,
     'checkpoint',
     'checkpoints: STAY / EXIT / FLIP / REDUCE at 09:00, 12:00, 14:00, 15:50 ET',
-    'P4 (the whole trading week)',
+    'P4, the whole trading week',
   );
   planned(
     program,
     'week',
     'a whole week in one go: the Wednesday pipeline, every checkpoint, the postmortem',
-    'P4 (the whole trading week)',
+    'P4, the whole trading week',
   );
-  planned(program, 'backtest', 'replay a range of weeks and judge the council against its members', 'P5 (backtests)');
-  planned(program, 'backtests', 'list stored backtests', 'P5 (backtests)');
-  planned(program, 'worker', 'a worker process for backtests and scheduled runs on PostgreSQL', 'P5 (backtests)');
-  planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6 (Alpaca)');
-  planned(program, 'schedule', 'the schedule daemon: the weekly run, checkpoints and postmortems on time', 'P7 (the schedule daemon)');
-  planned(program, 'dashboard', 'the dashboard', 'a later issue (the dashboard)');
+  planned(program, 'backtest', 'replay a range of weeks and judge the council against its members', 'P5, backtests');
+  planned(program, 'backtests', 'list stored backtests', 'P5, backtests');
+  planned(program, 'worker', 'a worker process for backtests and scheduled runs on PostgreSQL', 'P5, backtests');
+  planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6, Alpaca');
+  planned(program, 'schedule', 'the schedule daemon: the weekly run, checkpoints and postmortems on time', 'P7, the schedule daemon');
+  planned(program, 'dashboard', 'the dashboard', 'the dashboard issue');
 
   return program;
 }
