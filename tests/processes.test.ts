@@ -6,7 +6,8 @@
  *
  * `npm run stress` runs the same scenarios for many rounds and prints the figures.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
@@ -155,5 +156,50 @@ describe('the embedded database, busy', () => {
     expect((await first.done).code).toBe(0);
     // Once it is free, the same command works.
     expect((await runCli(['status'], { LLM_TRADING_HOME: home })).code).toBe(0);
+  }, 120_000);
+});
+
+/** A small tmpfs to fill up (root only; skipped where mounting is not allowed). */
+function mountTmpfs(dir: string, megabytes: number): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}M`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a full disk (issue P3 #11)', () => {
+  const dir = join(tmpdir(), `lt-full-${process.pid}`);
+  let mounted = false;
+  beforeAll(() => {
+    mkdirSync(dir, { recursive: true });
+    mounted = mountTmpfs(dir, 80);
+  });
+  afterAll(() => {
+    if (mounted) execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says "no space left on device" in one line, keeps the run resumable, and loses nothing once space is back', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const env = { LLM_TRADING_HOME: join(dir, 'home') };
+    expect((await runCli(['db', 'migrate'], env)).code).toBe(0);
+    // Fill the disk, leaving a few hundred KB: enough to start, not enough to finish.
+    const free = Number(execFileSync('df', ['-k', '--output=avail', dir]).toString().trim().split('\n').at(-1));
+    const filler = join(dir, 'filler');
+    execFileSync('fallocate', ['-l', `${Math.max(0, free - 300)}K`, filler]);
+    const full = await runCli(['run_weekly', '--week', WEEK, '--json'], env);
+    expect(full.code).toBe(1);
+    const lines = full.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^llm-trading: .*no space left on device/);
+    expect(full.stderr).not.toMatch(/Failed query|insert into|update "|\[object Object\]|corrupt/);
+    rmSync(filler);
+    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as { status: string; error: string | null }[];
+    expect(status[0]?.status).not.toBe('running');
+    const resumed = await runCli(ARGS, env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expectResultHasAllOrders(resumed.stdout);
+    await expectCleanWeek({ home: env.LLM_TRADING_HOME }, env.LLM_TRADING_HOME);
   }, 120_000);
 });
