@@ -15,6 +15,7 @@ import { runWeek } from '../src/council/weekly.js';
 import { recordedOrders } from '../src/ledger/orders.js';
 import { measurePostmortem } from '../src/metrics/postmortem.js';
 import { TimeTravelError } from '../src/portfolio/portfolio.js';
+import type { PortfolioManager } from '../src/ports/agents.js';
 import type { MarketData } from '../src/ports/market-data.js';
 import type { Store } from '../src/storage/db.js';
 import { events, orders, portfolios, runs, stageRuns } from '../src/storage/schema.js';
@@ -90,6 +91,18 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
     expect((await runWeek(app, week(app, W1), all, { force: true }, quiet)).error).toBeInstanceOf(TimeTravelError);
     // A completed earlier week is still readable: a plain re-run trades nothing and is not refused.
     expect((await runWeek(app, week(app, W1), all, {}, quiet)).error).toBeNull();
+  });
+
+  it('#1 a week that ended flat (no order at all) still moves the portfolio’s clock', async () => {
+    const flat = () => ({ ticker: 'SPY', direction: 'FLAT' as const, conviction: 0 });
+    const seats = Object.fromEntries(
+      ['gpt', 'gemini', 'sonnet', 'grok', 'deepseek'].map((s) => [s, (pm: PortfolioManager) => pmTrading(pm, flat)]),
+    );
+    const app = withPms(await open(), seats);
+    const done = await runWeek(app, week(app, W2), all, {}, quiet);
+    expect(done.result.decision?.selected_trade.direction).toBe('FLAT');
+    expect(await store.db.select().from(orders)).toEqual([]);
+    expect((await runWeek(app, week(app, W1), all, {}, quiet)).error).toBeInstanceOf(TimeTravelError);
   });
 
   it('#3 a forced re-run that returns to a ticker trades it again: SPY → QQQ → SPY ends long SPY', async () => {

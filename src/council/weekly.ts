@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { App } from '../app.js';
-import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import { checkTimeMovesForward, ensurePortfolio, TimeTravelError } from '../portfolio/portfolio.js';
 import type { WeekContext } from '../ports/agents.js';
 import { describeError } from '../errors.js';
@@ -96,7 +95,6 @@ async function runLocked(
   const decisionStages = pipelineStages.filter((s) => !TRADING_STAGES.includes(s));
   const tradingStages = pipelineStages.filter((s) => TRADING_STAGES.includes(s));
   const trades = partialExecution || tradingStages.some((s) => options.force || !pipeline.has(s));
-  const firstOrderAt = etToUtc(week.fill_date, SESSION_OPEN);
 
   // A re-run of a finished week reads what it stored and writes nothing.
   const nothingToDo = !partialExecution && !options.force && pipelineStages.every((s) => pipeline.has(s));
@@ -112,7 +110,7 @@ async function runLocked(
     }
     // Refusals first: they leave nothing behind and cost nothing.
     pipeline.check(pipelineStages);
-    if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id, firstOrderAt);
+    if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
     await ensurePortfolio(app.store.db, {
       name: app.portfolio,
       kind: app.portfolioKind,
@@ -129,7 +127,7 @@ async function runLocked(
       );
       try {
         // Again under the lock: another process may have traded a later week meanwhile.
-        if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id, firstOrderAt);
+        if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
         await pipeline.run(ctx, tradingStages, options);
         if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
       } finally {

@@ -7,9 +7,9 @@
  * and is the only way back in time: its orders are planned from what the week's own orders built.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, max, min, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, max, min, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../storage/db.js';
-import { orders, portfolios, runs } from '../storage/schema.js';
+import { orders, portfolios, runs, stageRuns } from '../storage/schema.js';
 import { UserError } from '../errors.js';
 
 export const DEFAULT_PORTFOLIO = 'default';
@@ -58,33 +58,32 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
     );
 }
 
-export interface LatestOrder {
-  weekId: string;
-  at: Date;
-}
-
-/** The portfolio's latest order (filled or not): how far its clock has moved. */
-export async function latestOrder(db: Db | Tx, portfolio: string): Promise<LatestOrder | null> {
-  const [row] = await db
-    .select({ weekId: orders.weekId, at: orders.submittedAt })
-    .from(orders)
-    .where(eq(orders.portfolio, portfolio))
-    .orderBy(desc(orders.submittedAt), desc(orders.weekId))
-    .limit(1);
-  return row ?? null;
+/**
+ * The latest week the portfolio has traded: the latest week with an order, or whose risk or execute
+ * stage completed (a week that ended flat trades nothing but still moved the books' clock).
+ */
+export async function latestTradedWeek(db: Db | Tx, portfolio: string): Promise<string | null> {
+  const [ordered] = await db.select({ week: max(orders.weekId) }).from(orders).where(eq(orders.portfolio, portfolio));
+  const [executed] = await db
+    .select({ week: max(stageRuns.weekId) })
+    .from(stageRuns)
+    .where(and(eq(stageRuns.portfolio, portfolio), inArray(stageRuns.stage, ['risk', 'execute']), eq(stageRuns.status, 'completed')));
+  const weeks = [ordered?.week, executed?.week].filter((w): w is string => typeof w === 'string');
+  return weeks.length === 0 ? null : weeks.sort().at(-1)!;
 }
 
 export class TimeTravelError extends UserError {}
 
 /**
- * Refuses to trade week `weekId` (its first orders at `firstOrderAt`) when the portfolio has already
- * traded later: books cannot be rewritten backwards. The latest week itself may be re-run.
+ * Refuses to trade week `weekId` when the portfolio has already traded a later week: books cannot be
+ * rewritten backwards (a fill in the past would change every later week's results). The latest week
+ * itself may be re-run. Weeks never overlap, so comparing week ids compares their trading times.
  */
-export async function checkTimeMovesForward(db: Db | Tx, portfolio: string, weekId: string, firstOrderAt: Date): Promise<void> {
-  const latest = await latestOrder(db, portfolio);
-  if (!latest || latest.weekId === weekId || firstOrderAt.getTime() >= latest.at.getTime()) return;
+export async function checkTimeMovesForward(db: Db | Tx, portfolio: string, weekId: string): Promise<void> {
+  const latest = await latestTradedWeek(db, portfolio);
+  if (latest === null || latest <= weekId) return;
   throw new TimeTravelError(
-    `portfolio ${portfolio} has already traded the week of ${latest.weekId}, after the week of ${weekId}: ` +
+    `portfolio ${portfolio} has already traded the week of ${latest}, after the week of ${weekId}: ` +
       `time only moves forward in a portfolio; run this week in another one (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
   );
 }
