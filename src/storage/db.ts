@@ -1,8 +1,9 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
+import { newPglite } from './pglite-open.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
@@ -59,14 +60,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PGlite;
   let location: string;
+  // A new database starts from the build's template: migrated, unless migrations are not wanted.
+  const migrationsFolder = options.migrate === false ? undefined : MIGRATIONS;
   if (options.memory || !options.home) {
-    client = new PGlite({ parsers: PGLITE_PARSERS });
+    client = newPglite({ parsers: PGLITE_PARSERS, migrationsFolder }).client;
     location = 'pglite (in memory)';
   } else {
     const dataDir = join(options.home, 'pgdata');
     ensureWritableDir(options.home, 'LLM_TRADING_HOME');
     location = `pglite at ${dataDir}`;
-    client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
+    client = newPglite({ dataDir, parsers: PGLITE_PARSERS, migrationsFolder }).client;
   }
   try {
     await client.waitReady;
