@@ -90,6 +90,8 @@ describe('a new database from the template', () => {
       const expected = await schemaOf(reference.client);
       expect(expected.journal).toHaveLength(manifest.migrations.length);
       expect(await schemaOf(pg)).toEqual(expected);
+      // Started with the lean settings of pglite-open.ts, not PostgreSQL's 128MB.
+      expect((await pg.query('show shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);
     } finally {
       await pg.close();
     }
