@@ -48,6 +48,10 @@ async function schemaOf(pg: PGlite) {
       `select schemaname, sequencename, last_value from pg_sequences where schemaname in ('public', 'drizzle') order by 1, 2`,
     ),
     journal: await rows(`select id, hash, created_at from drizzle.__drizzle_migrations order by id`),
+    // Fixed by initdb: the template and PGlite's initdb must make the same cluster.
+    initdb: await rows(
+      `select name, setting from pg_settings where name in ('wal_segment_size', 'block_size', 'server_encoding') order by 1`,
+    ),
   };
 }
 
@@ -89,6 +93,7 @@ describe('a new database from the template', () => {
     try {
       const expected = await schemaOf(reference.client);
       expect(expected.journal).toHaveLength(manifest.migrations.length);
+      expect(expected.initdb).toContainEqual({ name: 'wal_segment_size', setting: String(1024 * 1024) });
       expect(await schemaOf(pg)).toEqual(expected);
       // Started with the lean settings of pglite-open.ts, not PostgreSQL's 128MB.
       expect((await pg.query('show shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);

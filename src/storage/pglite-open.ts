@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { PGlite, type ParserOptions } from '@electric-sql/pglite';
-import { findTemplate } from './pglite-template.js';
+import { findTemplate, PGLITE_INITDB_PARAMS } from './pglite-template.js';
 
 /**
  * How this project starts a PGlite instance: with lean server settings, and from a prepared template
@@ -45,7 +45,9 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
     ...(options.templateDir ? { dir: options.templateDir } : {}),
     ...(options.migrationsFolder ? { migrationsFolder: options.migrationsFolder } : {}),
   });
-  if ('reason' in found) return { client: new PGlite(base), source: 'initdb', note: found.reason };
+  // Without a template, PGlite's initdb makes the database with the settings a template has.
+  if ('reason' in found)
+    return { client: new PGlite({ ...base, initDbStartParams: [...PGLITE_INITDB_PARAMS] }), source: 'initdb', note: found.reason };
   // PGlite itself also refuses to load a tarball over an existing database.
   return { client: new PGlite({ ...base, loadDataDir: found.archive }), source: 'template' };
 }

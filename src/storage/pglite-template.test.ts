@@ -3,14 +3,14 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addMigration } from '../../tests/helpers/migrations-folder.js';
 import { isNewDataDir } from './pglite-open.js';
 import {
   findTemplate,
   migrationStamps,
-  pgliteVersion,
+  currentEngine,
   templateIsCurrent,
   templateMismatch,
   type MigrationStamp,
@@ -30,36 +30,46 @@ const stamps: MigrationStamp[] = [
   { hash: 'c'.repeat(64), created_at: 3 },
 ];
 
+const engine = { pglite: '9.9.9', initdb: ['--wal-segsize=1'] };
+
 function manifest(overrides: Partial<TemplateManifest> = {}): TemplateManifest {
   const archive = { file: 'x.tar.gz', bytes: 0, sha256: '' };
-  return { format: 1, pglite: '9.9.9', archives: { blank: archive, migrated: archive }, migrations: stamps, ...overrides };
+  return {
+    format: 1,
+    pglite: '9.9.9',
+    initdb: ['--wal-segsize=1'],
+    archives: { blank: archive, migrated: archive },
+    migrations: stamps,
+    ...overrides,
+  };
 }
 
 describe('templateMismatch', () => {
   it('accepts a template made by this PGlite with exactly the current migrations', () => {
-    expect(templateMismatch(manifest(), '9.9.9', stamps)).toBeNull();
+    expect(templateMismatch(manifest(), engine, stamps)).toBeNull();
   });
 
   it('accepts a template older than the migrations folder: the migrator applies the rest', () => {
-    expect(templateMismatch(manifest({ migrations: stamps.slice(0, 2) }), '9.9.9', stamps)).toBeNull();
-    expect(templateMismatch(manifest({ migrations: [] }), '9.9.9', stamps)).toBeNull();
+    expect(templateMismatch(manifest({ migrations: stamps.slice(0, 2) }), engine, stamps)).toBeNull();
+    expect(templateMismatch(manifest({ migrations: [] }), engine, stamps)).toBeNull();
   });
 
-  it('refuses a template made by another PGlite version (its data directory format may differ)', () => {
-    expect(templateMismatch(manifest(), '9.9.10', stamps)).toMatch(/PGlite 9\.9\.9, this is 9\.9\.10/);
+  it('refuses a template made by another PGlite version (its data directory format may differ) or other initdb settings', () => {
+    expect(templateMismatch(manifest(), { ...engine, pglite: '9.9.10' }, stamps)).toMatch(/PGlite 9\.9\.9, this is 9\.9\.10/);
+    expect(templateMismatch(manifest(), { ...engine, initdb: [] }, stamps)).toMatch(/made with initdb --wal-segsize=1/);
   });
 
   it('refuses a template whose migrations are not the first ones of the folder', () => {
     const edited = [stamps[0]!, { ...stamps[1]!, hash: 'd'.repeat(64) }, stamps[2]!];
-    expect(templateMismatch(manifest(), '9.9.9', edited)).toMatch(/migration 1 differs/);
+    expect(templateMismatch(manifest(), engine, edited)).toMatch(/migration 1 differs/);
     const moved = [stamps[0]!, { ...stamps[1]!, created_at: 5 }, stamps[2]!];
-    expect(templateMismatch(manifest(), '9.9.9', moved)).toMatch(/migration 1 differs/);
-    expect(templateMismatch(manifest(), '9.9.9', stamps.slice(0, 2))).toMatch(/more migrations/);
+    expect(templateMismatch(manifest(), engine, moved)).toMatch(/migration 1 differs/);
+    expect(templateMismatch(manifest(), engine, stamps.slice(0, 2))).toMatch(/more migrations/);
   });
 
-  it('checks only the version for the blank template', () => {
-    expect(templateMismatch(manifest(), '9.9.9', undefined)).toBeNull();
-    expect(templateMismatch(manifest(), '1.0.0', undefined)).not.toBeNull();
+  it('checks only the engine for the blank template', () => {
+    expect(templateMismatch(manifest(), engine, undefined)).toBeNull();
+    expect(templateMismatch(manifest(), { ...engine, pglite: '1.0.0' }, undefined)).not.toBeNull();
   });
 });
 
@@ -75,7 +85,8 @@ describe('findTemplate', () => {
     };
     const m: TemplateManifest = {
       format: 1,
-      pglite: pgliteVersion(),
+      ...currentEngine(),
+      initdb: [...currentEngine().initdb],
       archives: { blank: archive('blank.tar.gz', 'blank bytes'), migrated: archive('migrated.tar.gz', 'migrated bytes') },
       migrations,
     };
@@ -83,15 +94,15 @@ describe('findTemplate', () => {
     return dir;
   }
 
-  it('returns the archive unzipped, typed as a tarball for PGlite', async () => {
+  it('returns the archive, typed as gzip so PGlite unzips it', async () => {
     const dir = fakeTemplate('ok');
     const found = findTemplate('migrated', { dir, migrationsFolder: MIGRATIONS });
     if (!('archive' in found)) throw new Error(found.reason);
-    expect(found.archive.type).toBe('application/x-tar');
-    expect(await found.archive.text()).toBe('migrated bytes');
+    expect(found.archive.type).toBe('application/gzip');
+    expect(gunzipSync(Buffer.from(await found.archive.arrayBuffer())).toString()).toBe('migrated bytes');
     const blank = findTemplate('blank', { dir });
     if (!('archive' in blank)) throw new Error(blank.reason);
-    expect(await blank.archive.text()).toBe('blank bytes');
+    expect(gunzipSync(Buffer.from(await blank.archive.arrayBuffer())).toString()).toBe('blank bytes');
     expect(templateIsCurrent(dir, MIGRATIONS)).toBe(true);
   });
 

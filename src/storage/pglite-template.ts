@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle } from 'drizzle-orm/pglite';
@@ -30,6 +29,14 @@ export const TEMPLATE_DIR = fileURLToPath(new URL('../../dist/pglite-template', 
 const MANIFEST = 'manifest.json';
 const FORMAT = 1;
 
+/**
+ * initdb settings of every new database, from a template or not (pglite-open.ts passes them to
+ * PGlite's own initdb). 1MB WAL segments instead of 16MB: a new data directory is 30 MB instead of
+ * 41 MB (its one WAL segment is mostly zeros), and a template load copies it several times, into
+ * memory and onto disk; measured ≈ 35 MB lower peak memory for the load.
+ */
+export const PGLITE_INITDB_PARAMS: readonly string[] = ['--wal-segsize=1'];
+
 export type TemplateKind = 'blank' | 'migrated';
 
 /** A migration as drizzle records it in drizzle.__drizzle_migrations (sha256 of the file, journal `when`). */
@@ -48,12 +55,23 @@ export interface TemplateArchive {
 export interface TemplateManifest {
   format: typeof FORMAT;
   pglite: string;
+  initdb: string[];
   archives: Record<TemplateKind, TemplateArchive>;
   /** The migrations in the `migrated` archive, read back from its __drizzle_migrations table. */
   migrations: MigrationStamp[];
 }
 
 export type TemplateLookup = { archive: Blob } | { reason: string };
+
+/** What makes a data directory: the PGlite version (its format is tied to it) and the initdb settings. */
+export interface Engine {
+  pglite: string;
+  initdb: readonly string[];
+}
+
+export function currentEngine(): Engine {
+  return { pglite: pgliteVersion(), initdb: PGLITE_INITDB_PARAMS };
+}
 
 /** The version of the installed PGlite (its package.json is not exported, so it is found beside its entry). */
 export function pgliteVersion(): string {
@@ -79,8 +97,10 @@ export function migrationStamps(migrationsFolder: string): MigrationStamp[] {
  * Whether a template may stand in for initdb (+ migrations): null if it may, else why not. Pure.
  * `current` is undefined for the blank template, which holds no migration.
  */
-export function templateMismatch(manifest: TemplateManifest, version: string, current: MigrationStamp[] | undefined): string | null {
-  if (manifest.pglite !== version) return `made by PGlite ${manifest.pglite}, this is ${version}`;
+export function templateMismatch(manifest: TemplateManifest, engine: Engine, current: MigrationStamp[] | undefined): string | null {
+  if (manifest.pglite !== engine.pglite) return `made by PGlite ${manifest.pglite}, this is ${engine.pglite}`;
+  if (manifest.initdb.join(' ') !== engine.initdb.join(' '))
+    return `made with initdb ${manifest.initdb.join(' ')}, now ${engine.initdb.join(' ')}`;
   if (current === undefined) return null;
   if (manifest.migrations.length > current.length) return 'it holds more migrations than the migrations folder';
   for (const [i, m] of manifest.migrations.entries()) {
@@ -97,14 +117,13 @@ export function findTemplate(kind: TemplateKind, options: { dir?: string; migrat
     const manifest = readManifest(dir);
     if (!manifest) return { reason: `no template in ${dir} (npm run build makes it)` };
     const current = kind === 'migrated' ? migrationStamps(requireFolder(options.migrationsFolder)) : undefined;
-    const mismatch = templateMismatch(manifest, pgliteVersion(), current);
+    const mismatch = templateMismatch(manifest, currentEngine(), current);
     if (mismatch) return { reason: `template out of date: ${mismatch}` };
     const entry = manifest.archives[kind];
     const bytes = readFileSync(join(dir, entry.file));
     if (bytes.length !== entry.bytes || sha256(bytes) !== entry.sha256) return { reason: `template archive ${entry.file} is damaged` };
-    // Unzipped here rather than by PGlite: its web-stream gunzip kept ≈ 85 MB alive after the load
-    // (measured with process.memoryUsage() after a forced GC), node's zlib does not.
-    return { archive: new Blob([gunzipSync(bytes)], { type: 'application/x-tar' }) };
+    // The MIME type tells PGlite's loadTar to gunzip it (which peaked lower than unzipping it here).
+    return { archive: new Blob([bytes], { type: 'application/gzip' }) };
   } catch (error) {
     return { reason: `template unreadable: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -129,7 +148,7 @@ export function templateIsCurrent(dir: string, migrationsFolder: string): boolea
 export async function buildTemplate(dir: string, migrationsFolder: string): Promise<TemplateManifest> {
   mkdirSync(dir, { recursive: true });
   rmSync(join(dir, MANIFEST), { force: true });
-  const pg = await PGlite.create();
+  const pg = await PGlite.create({ initDbStartParams: [...PGLITE_INITDB_PARAMS] });
   try {
     await pg.exec('CHECKPOINT');
     const blank = await writeArchive(dir, 'blank.tar.gz', await pg.dumpDataDir('gzip'));
@@ -142,6 +161,7 @@ export async function buildTemplate(dir: string, migrationsFolder: string): Prom
     const manifest: TemplateManifest = {
       format: FORMAT,
       pglite: pgliteVersion(),
+      initdb: [...PGLITE_INITDB_PARAMS],
       archives: { blank, migrated },
       migrations: rows.map((r) => ({ hash: r.hash, created_at: Number(r.created_at) })),
     };
@@ -183,6 +203,8 @@ function isManifest(value: unknown): value is TemplateManifest {
   return (
     m.format === FORMAT &&
     typeof m.pglite === 'string' &&
+    Array.isArray(m.initdb) &&
+    m.initdb.every((a: unknown) => typeof a === 'string') &&
     typeof archives === 'object' &&
     archives !== null &&
     isArchive(archives.blank) &&
