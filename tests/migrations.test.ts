@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { newPglite } from '../src/storage/pglite-open.js';
 
 /** The statements of one migration file, split where drizzle-kit marks the breakpoints. */
 function statements(file: string): string[] {
@@ -16,7 +17,8 @@ async function apply(db: PGlite, file: string): Promise<void> {
 }
 
 describe('migration 0002 (llm_calls keeps params; prompt and response live in the event)', () => {
-  const db = new PGlite();
+  // A database with no schema: the build's blank template, else initdb.
+  const db = newPglite({}).client;
   afterAll(async () => {
     await db.close();
   });

@@ -178,12 +178,7 @@ export function buildProgram(io: CliIo): Command {
     (await commands()).dbMigrate(io, o),
   );
 
-  planned(
-    program,
-    'checkpoint',
-    'checkpoints: STAY / EXIT / FLIP / REDUCE at 09:00, 12:00, 14:00, 15:50 ET',
-    'P4, the whole trading week',
-  );
+  planned(program, 'checkpoint', 'checkpoints: STAY / EXIT / FLIP / REDUCE at 09:00, 12:00, 14:00, 15:50 ET', 'P4, the whole trading week');
   planned(
     program,
     'week',

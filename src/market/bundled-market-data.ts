@@ -58,6 +58,23 @@ function num(cell: string | undefined): number {
   return s === '' ? Number.NaN : Number(s);
 }
 
+/** BarRow's rules, checked without zod (true only if BarRow would accept the row unchanged). */
+function isPlainValidBar(b: Bar): boolean {
+  const positive = (x: number) => Number.isFinite(x) && x > 0;
+  return (
+    positive(b.open) &&
+    positive(b.high) &&
+    positive(b.low) &&
+    positive(b.close) &&
+    positive(b.adjClose) &&
+    Number.isSafeInteger(b.volume) &&
+    b.volume >= 0 &&
+    b.low <= Math.min(b.open, b.close) &&
+    b.high >= Math.max(b.open, b.close) &&
+    isValidDate(b.date)
+  );
+}
+
 /** Parses and validates one ticker's CSV text. Errors name the file and the 1-based line. */
 export function parseBarsCsv(text: string, file: string): Bar[] {
   const lines = text.split(/\r?\n/);
@@ -71,7 +88,7 @@ export function parseBarsCsv(text: string, file: string): Bar[] {
     const where = `${file}:${i + 1}`;
     const cells = line.split(',');
     if (cells.length !== 7) throw new Error(`${where}: expected 7 comma-separated fields, got ${cells.length}: "${line}"`);
-    const parsed = BarRow.safeParse({
+    const row = {
       date: (cells[0] ?? '').trim(),
       open: num(cells[1]),
       high: num(cells[2]),
@@ -79,7 +96,10 @@ export function parseBarsCsv(text: string, file: string): Bar[] {
       close: num(cells[4]),
       adjClose: num(cells[5]),
       volume: num(cells[6]),
-    });
+    };
+    // BarRow's rules as plain checks: zod per row was ≈ 0.5 s of every start for the 56k bundled
+    // rows. A row they refuse still goes through BarRow, which accepts it or says what is wrong.
+    const parsed = isPlainValidBar(row) ? { success: true as const, data: row } : BarRow.safeParse(row);
     if (!parsed.success) {
       const why = parsed.error.issues.map((iss) => (iss.path.length ? `${iss.path.join('.')}: ${iss.message}` : iss.message));
       throw new Error(`${where}: malformed row "${line}": ${why.join('; ')}`);

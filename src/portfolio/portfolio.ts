@@ -63,7 +63,10 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
  * stage completed (a week that ended flat trades nothing but still moved the books' clock).
  */
 export async function latestTradedWeek(db: Db | Tx, portfolio: string): Promise<string | null> {
-  const [ordered] = await db.select({ week: max(orders.weekId) }).from(orders).where(eq(orders.portfolio, portfolio));
+  const [ordered] = await db
+    .select({ week: max(orders.weekId) })
+    .from(orders)
+    .where(eq(orders.portfolio, portfolio));
   const [executed] = await db
     .select({ week: max(stageRuns.weekId) })
     .from(stageRuns)

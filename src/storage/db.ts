@@ -1,8 +1,9 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
+import { newPglite } from './pglite-open.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
@@ -73,20 +74,23 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   let client: PGlite;
   let location: string;
   let homeLock: HomeLock | undefined;
+  // A new database starts from the build's template: migrated, unless migrations are not wanted.
+  const migrationsFolder = options.migrate === false ? undefined : MIGRATIONS;
   if (options.memory || !options.home) {
-    client = new PGlite({ parsers: PGLITE_PARSERS });
+    client = newPglite({ parsers: PGLITE_PARSERS, migrationsFolder }).client;
     location = 'pglite (in memory)';
   } else {
     const dataDir = join(options.home, 'pgdata');
     ensureWritableDir(options.home, 'LLM_TRADING_HOME');
     location = `pglite at ${dataDir}`;
-    // One process at a time in the data folder, taken before PGlite touches it.
+    // One process at a time in the data folder, taken before PGlite touches it. The lock file lives
+    // beside pgdata, not in it: a file inside would make an empty folder look like a database.
     homeLock = await acquireHomeLock(`${dataDir}.lock`, {
       timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       command: options.command ?? 'llm-trading',
       ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
     });
-    client = new PGlite(dataDir, { parsers: PGLITE_PARSERS });
+    client = newPglite({ dataDir, parsers: PGLITE_PARSERS, migrationsFolder }).client;
   }
   try {
     await client.waitReady;

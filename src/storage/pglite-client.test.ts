@@ -1,9 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import { date, interval, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
+import { newPglite } from './pglite-open.js';
 
 const samples = pgTable('samples', {
   id: text('id').primaryKey(),
@@ -28,9 +28,9 @@ async function roundTrip(db: ReturnType<typeof drizzle>) {
 }
 
 describe('withSharedParsers', () => {
-  // Two instances for the file: starting PGlite takes about a second each.
-  const reference = new PGlite();
-  const shared = new PGlite({ parsers: PGLITE_PARSERS });
+  // Two instances for the file, blank (the build's template, else initdb).
+  const reference = newPglite({}).client;
+  const shared = newPglite({ parsers: PGLITE_PARSERS }).client;
   afterAll(async () => {
     await reference.close();
     await shared.close();
