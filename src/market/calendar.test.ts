@@ -9,6 +9,7 @@ import {
   etToUtc,
   isEarlyClose,
   isTradingDay,
+  isValidDate,
   nextTradingDay,
   previousTradingDay,
   sessionHours,
@@ -299,5 +300,14 @@ describe('independence from the process time zone', () => {
     expect(first.days).toContain('2024-11-29');
     expect(first.days).not.toContain('2025-06-19');
     expect(first.iso).toEqual(['2024-03-08T09:30:00-05:00', '2024-03-11T09:30:00-04:00', '2024-11-04T15:50:00-05:00']);
+  });
+});
+
+describe('isValidDate', () => {
+  it('accepts real calendar days only, leap years included', () => {
+    const valid = ['2024-02-29', '2000-02-29', '2024-04-30', '2024-12-31', '1993-01-29'];
+    const invalid = ['2023-02-29', '1900-02-29', '2024-13-01', '2024-00-10', '2024-04-31', '2024-1-01', 'abcd-ef-gh', '2024-02-3x', ''];
+    for (const d of valid) expect(isValidDate(d), d).toBe(true);
+    for (const d of invalid) expect(isValidDate(d), d).toBe(false);
   });
 });

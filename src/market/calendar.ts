@@ -71,14 +71,25 @@ function fromDayMs(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** True for a well-formed, real calendar date 'YYYY-MM-DD'. */
+/** True for a well-formed, real calendar date 'YYYY-MM-DD'. (Hot: called for every row of the bars.) */
 export function isValidDate(date: string): boolean {
-  try {
-    dayMs(date);
-    return true;
-  } catch {
-    return false;
-  }
+  if (date.length !== 10 || date.charCodeAt(4) !== 45 || date.charCodeAt(7) !== 45) return false;
+  const digits = (from: number, to: number): number => {
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const c = date.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return -1;
+      n = n * 10 + c;
+    }
+    return n;
+  };
+  const y = digits(0, 4);
+  const m = digits(5, 7);
+  const d = digits(8, 10);
+  if (y < 0 || m < 1 || m > 12 || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = m === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
+  return d <= days;
 }
 
 /** `date` shifted by `days` calendar days. */
