@@ -3,7 +3,7 @@
  * in `orders` (and each fill in `fills`) with its audit event ('order:<client_order_id>'), so a week's
  * result, a resumed execution and the postmortem read one record.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { OrderResult, Side } from '../ports/broker.js';
 import type { Db, Tx } from '../storage/db.js';
 import { events, orders } from '../storage/schema.js';
@@ -52,10 +52,19 @@ export async function recordedOrders(db: Db | Tx, portfolio: string, filter: Ord
   if (filter.checkpoint !== undefined) where.push(eq(orders.checkpoint, filter.checkpoint));
   if (filter.accountId !== undefined) where.push(eq(orders.accountId, filter.accountId));
   const rows = await db
-    .select({ order: orders, payload: events.payload })
+    .select()
     .from(orders)
-    .leftJoin(events, eq(events.idempotencyKey, sql`'order:' || ${orders.clientOrderId}`))
     .where(and(...where))
     .orderBy(asc(orders.submittedAt), asc(orders.accountId), asc(orders.sequence), asc(orders.clientOrderId));
-  return rows.map((r) => orderResultOf(r.order, approximateFromEvent(r.order.status, r.payload), false));
+  // The events by their unique key (an index lookup), not joined on an expression (a scan of the log).
+  const filled = rows.filter((r) => r.status === 'filled').map((r) => `order:${r.clientOrderId}`);
+  const payloads = new Map<string, unknown>();
+  if (filled.length > 0) {
+    const logged = await db
+      .select({ key: events.idempotencyKey, payload: events.payload })
+      .from(events)
+      .where(inArray(events.idempotencyKey, filled));
+    for (const e of logged) payloads.set(e.key, e.payload);
+  }
+  return rows.map((r) => orderResultOf(r, approximateFromEvent(r.status, payloads.get(`order:${r.clientOrderId}`)), false));
 }

@@ -39,6 +39,11 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
     ...(options.parsers ? { parsers: options.parsers } : {}),
     startParams: [...PGLITE_START_PARAMS],
+    // After every statement PGlite syncs its virtual file system to storage, behind a mutex. For the
+    // memory and Node file systems that sync does nothing (PostgreSQL's own writes and fsyncs go
+    // straight to the files), so waiting for it only adds a round trip per statement. (It matters
+    // for IndexedDB, which this project does not use.)
+    relaxedDurability: true,
   };
   if (options.dataDir !== undefined && !isNewDataDir(options.dataDir)) return { client: new PGlite(base), source: 'existing' };
   const found = findTemplate(options.migrationsFolder ? 'migrated' : 'blank', {

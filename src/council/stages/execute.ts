@@ -24,14 +24,12 @@ export const executeStage: Stage<'execute'> = {
     ctx.clock.set(etToUtc(ctx.week.fill_date, SESSION_OPEN));
     const selected = intents.filter((i) => !ctx.accountFilter || ctx.accountFilter.includes(i.account_id));
     const tag = portfolioTag(ctx.portfolio);
-    let placed = 0;
+    // Every order the week's execution already has (an earlier, interrupted run's), read once.
+    const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY });
+    const placedNow: OrderResult[] = [];
     for (const intent of selected) {
       if (intent.status !== 'trade') continue;
-      const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, {
-        weekId: ctx.week.week_id,
-        checkpoint: WEEKLY,
-        accountId: intent.account_id,
-      });
+      const mine = earlier.filter((o) => o.accountId === intent.account_id);
       const state = await ctx.broker.account(intent.account_id);
       const target = intent.direction === 'FLAT' || intent.ticker === null ? null : { ticker: intent.ticker, qty: intent.target_qty };
       const plan = planOrders({
@@ -39,18 +37,18 @@ export const executeStage: Stage<'execute'> = {
         weekId: ctx.week.week_id,
         accountId: intent.account_id,
         checkpoint: WEEKLY,
-        sequence: earlier.length,
-        positions: await withOpenOrders(ctx.broker, state, earlier),
+        sequence: mine.length,
+        positions: await withOpenOrders(ctx.broker, state, mine),
         target,
       });
       for (const request of plan) {
+        // A duplicate the ledger did not list (sent by a run that died before recording it) is listed now.
         const result = await ctx.broker.submitOrder(request);
-        if (!result.duplicate) placed++;
+        if (!earlier.some((o) => o.clientOrderId === result.clientOrderId)) placedNow.push(result);
       }
     }
-    const orders = (await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY })).filter(
-      (o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId),
-    );
+    const placed = placedNow.filter((o) => !o.duplicate).length;
+    const orders = [...earlier, ...placedNow].filter((o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId));
     const accounts: AccountState[] = [];
     for (const account of ctx.config.models.accounts) accounts.push(await ctx.broker.account(account.id));
     const rejected = orders.filter((o) => o.status === 'rejected').length;
