@@ -350,3 +350,62 @@ describe('a research seat that fails after its retries', () => {
     }
   });
 });
+
+describe('credentials inside a base URL (issue P3 #12)', () => {
+  const PASSWORD = 'gateway-PASS-93b1d2';
+  let standIn: StandIn;
+  beforeAll(async () => {
+    standIn = await startStandIn(councilResponder(answers, seatOf));
+  });
+  afterAll(async () => standIn.close());
+
+  const withCredentials = (home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+    const url = new URL(`${standIn.url}/v1`);
+    url.username = 'trader';
+    url.password = PASSWORD;
+    return {
+      ...envFor(standIn, home),
+      REQUESTY_API_KEY: '',
+      LLM_PROVIDER: 'requesty',
+      REQUESTY_BASE_URL: url.toString(),
+      ...extra,
+    };
+  };
+
+  it('are sent as Basic auth, and the password is nowhere: not in the output, the database or the artifacts', async () => {
+    const env = withCredentials('basic-auth');
+    const before = standIn.requests.length;
+    const run = await cli(['run_weekly', '--week', WEEK, '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const routed = standIn.requests.slice(before).filter((r) => r.kind === 'chat');
+    expect(routed.length).toBeGreaterThan(20);
+    const basic = `Basic ${Buffer.from(`trader:${PASSWORD}`).toString('base64')}`;
+    for (const r of routed.filter((x) => x.chat?.model !== 'sonar-deep-research')) expect(r.headers.authorization).toBe(basic);
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    const store = await openStore({ home: env.LLM_TRADING_HOME as string });
+    try {
+      for (const table of ['llm_calls', 'events', 'stage_runs', 'llm_cache']) {
+        const rows = JSON.stringify(await store.db.execute(sql.raw(`select t::text as row from ${table} t`)));
+        expect(rows).not.toContain(PASSWORD);
+        expect(rows).not.toContain(Buffer.from(`trader:${PASSWORD}`).toString('base64'));
+      }
+    } finally {
+      await store.close();
+    }
+    const files = filesUnder(join(env.LLM_TRADING_HOME as string, 'runs'));
+    expect(files.filter((f) => f.includes(join('raw', 'pm_pitches', 'calls'))).length).toBeGreaterThan(0);
+    for (const file of files) expect(readFileSync(file, 'utf8')).not.toContain(PASSWORD);
+  });
+
+  it('with a key for the same provider too, the run stops in one line before any request, naming both', async () => {
+    const before = standIn.requests.length;
+    const run = await cli(['run_weekly', '--week', WEEK], withCredentials('basic-and-key', { REQUESTY_API_KEY: REQUESTY_KEY }));
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/REQUESTY_BASE_URL.*REQUESTY_API_KEY|REQUESTY_API_KEY.*REQUESTY_BASE_URL/);
+    expect(run.stderr).not.toContain(PASSWORD);
+    expect(run.stderr).not.toContain(REQUESTY_KEY);
+    expect(standIn.requests.length).toBe(before);
+  });
+});
