@@ -1,20 +1,13 @@
 import { ConfigError, type AppConfig, type SeatConfig } from './config/app-config.js';
 import type { Env } from './config/env.js';
 import type { Agents } from './council/stage.js';
-import {
-  DbLlmCallSink,
-  DbLlmResponseCache,
-  describeProviders,
-  OpenAiCompatibleClient,
-  priceFor,
-  redactDeep,
-  resolveProviders,
-  WeeklyBudgets,
-  weekSpendUsd,
-  secretsOf,
-  type CacheOverride,
-  type LlmConfig,
-} from './llm/index.js';
+// The client and its HTTP stack (the openai SDK, undici) are loaded only when a seat is online.
+import type { OpenAiCompatibleClient } from './llm/openai-compatible-client.js';
+import type { LlmConfig } from './llm/llm-config.js';
+import type { CacheOverride } from './llm/response-cache.js';
+import { describeProviders, resolveProviders, secretsOf } from './llm/providers.js';
+import { redactDeep } from './llm/redact.js';
+import { priceFor } from './llm/usage-cost.js';
 import { LlmChairman } from './pm/llm/llm-chairman.js';
 import { LlmPortfolioManager } from './pm/llm/llm-portfolio-manager.js';
 import { OfflineChairman } from './pm/offline/peer-weighted-chairman.js';
@@ -158,7 +151,7 @@ export function promptsOfOnlineSeats(seats: readonly SeatAssignment[]): string[]
   return [...names];
 }
 
-export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, options: RosterOptions): Agents {
+export async function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, options: RosterOptions): Promise<Agents> {
   const seats = assignSeats(env, config, llmConfig, { offline: options.offline, allowOfflineSeats: options.allowOfflineSeats === true });
   for (const s of seats) {
     const persona = config.models.seats[s.seat]?.offline;
@@ -167,7 +160,7 @@ export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, o
     }
   }
   const online = seats.filter((s) => s.provider !== 'offline');
-  const client = online.length > 0 ? buildClient(env, llmConfig, options) : null;
+  const client = online.length > 0 ? await buildClient(env, llmConfig, options) : null;
   const seat = (name: string) => seats.find((s) => s.seat === name) as SeatAssignment;
   const llmOptions = (s: SeatAssignment) => ({
     client: client as OpenAiCompatibleClient,
@@ -204,7 +197,13 @@ export function buildAgents(env: Env, config: AppConfig, llmConfig: LlmConfig, o
   };
 }
 
-function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOptions): OpenAiCompatibleClient {
+async function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOptions): Promise<OpenAiCompatibleClient> {
+  const [{ OpenAiCompatibleClient }, { DbLlmCallSink, weekSpendUsd }, { DbLlmResponseCache }, { WeeklyBudgets }] = await Promise.all([
+    import('./llm/openai-compatible-client.js'),
+    import('./llm/call-audit.js'),
+    import('./llm/response-cache.js'),
+    import('./llm/run-budget.js'),
+  ]);
   const secrets = secretsOf(resolveProviders(env, llmConfig));
   return new OpenAiCompatibleClient({
     env,

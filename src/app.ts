@@ -5,7 +5,7 @@ import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
 import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
-import { loadLlmConfig } from './llm/index.js';
+import { loadLlmConfig } from './llm/llm-config.js';
 import { checkPortfolioName, DEFAULT_PORTFOLIO, type PortfolioKind } from './portfolio/portfolio.js';
 import type { Broker } from './ports/broker.js';
 import { SimulatedClock } from './ports/clock.js';
@@ -83,7 +83,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     }));
   try {
     const artifacts = new Artifacts(env.home, portfolio);
-    const agents = buildAgents(env, config, llmConfig, {
+    const agents = await buildAgents(env, config, llmConfig, {
       ...assignOptions,
       promptsDir,
       db: store.db,

@@ -133,4 +133,10 @@ function safeJson(value: unknown): string {
  * A failure the user can act on from its message alone (a bad argument, config or date, a refused
  * command, a busy database): the CLI prints its one line and does not write a log entry.
  */
-export class UserError extends Error {}
+export class UserError extends Error {
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    // The subclass's own name in stacks and logs (ConfigError, TimeTravelError…), not "Error".
+    this.name = new.target.name;
+  }
+}

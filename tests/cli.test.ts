@@ -209,6 +209,22 @@ describe('bad input: one clear line on stderr, exit 1', () => {
     );
   });
 
+  it('writes the whole error to LLM_TRADING_HOME/logs/llm-trading.log, and to stderr with --verbose, secrets redacted', async () => {
+    const env = { LLM_TRADING_HOME: home('logged'), DATABASE_URL: 'postgres://trader:s3cret-pw@127.0.0.1:1/llm', DB_COMMAND_TIMEOUT: '5' };
+    const quiet = await cli(['status'], env);
+    expect(quiet.stderr.trim().split('\n')).toHaveLength(1);
+    const log = readFileSync(join(home('logged'), 'logs', 'llm-trading.log'), 'utf8');
+    expect(log).toMatch(
+      /--- .* pid \d+: llm-trading status\ncannot connect to postgresql:\/\/trader@127\.0\.0\.1:1\/llm: connect ECONNREFUSED/,
+    );
+    expect(log).toMatch(/StorageError: cannot connect .*\n\s+at /);
+    expect(log).not.toContain('s3cret-pw');
+    const verbose = await cli(['status', '--verbose'], env);
+    expect(verbose.stderr.split('\n')[0]).toMatch(/^llm-trading: cannot connect/);
+    expect(verbose.stderr).toMatch(/\n\s+at /);
+    expect(verbose.stderr).not.toContain('s3cret-pw');
+  });
+
   it('a DATABASE_URL that refuses connections, without showing its password', async () => {
     const run = await cli(['status'], { DATABASE_URL: 'postgres://trader:s3cret-pw@127.0.0.1:1/llm', DB_COMMAND_TIMEOUT: '5' });
     expect(run.code).toBe(1);

@@ -234,6 +234,15 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
     await expectBooksMatchFills(store.db, 'default');
   });
 
+  it('#10 a run killed after its last stage committed is set right by the next (otherwise no-op) run', async () => {
+    const app = await open();
+    await runWeek(app, week(app, W1), all, {}, quiet);
+    await store.db.update(runs).set({ status: 'running' });
+    const again = await runWeek(app, week(app, W1), all, {}, quiet);
+    expect(again.result.status).toBe('completed');
+    expect((await store.db.select().from(runs))[0]?.status).toBe('completed');
+  });
+
   it('#8 a stage whose files cannot be written is not committed, and is redone once they can be', async () => {
     const app = await open();
     const blocker = join(app.artifacts.dirOf(W1), 'normalized');

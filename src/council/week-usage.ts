@@ -1,4 +1,4 @@
-import { llmUsageOfWeek } from '../llm/index.js';
+import { llmUsageOfWeek } from '../llm/call-audit.js';
 import type { Db } from '../storage/db.js';
 import type { RunKey } from '../storage/run-key.js';
 import { addUsage, ZERO_USAGE, type Usage } from './stage.js';

@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import { checkTimeMovesForward, ensurePortfolio, TimeTravelError } from '../portfolio/portfolio.js';
 import type { WeekContext } from '../ports/agents.js';
 import { describeError } from '../errors.js';
+import { and, ne } from 'drizzle-orm';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { runs } from '../storage/schema.js';
 import { executeStage } from './stages/execute.js';
@@ -106,6 +107,12 @@ async function runLocked(
     if (nothingToDo) {
       for (const stage of pipelineStages)
         listener({ type: 'stage_skipped', week_id: week.week_id, stage, reason: 'already completed (use --force to re-run)' });
+      // A process killed after its last stage committed left the row 'running': set it right.
+      const status = statusOf(pipeline, null);
+      await app.store.db
+        .update(runs)
+        .set({ status, error: null, updatedAt: new Date() })
+        .where(and(ofRun(runs, run), ne(runs.status, status)));
       return await finish(app, week, pipeline, null, null);
     }
     // Refusals first: they leave nothing behind and cost nothing.

@@ -33,7 +33,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export class StorageError extends Error {}
+export class StorageError extends Error {
+  override name = 'StorageError';
+}
 
 // src/storage and dist/storage are both two levels below the package root.
 const MIGRATIONS = fileURLToPath(new URL('../../src/storage/migrations', import.meta.url));
@@ -64,7 +66,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await store.migrate();
     } catch (error) {
       await store.close().catch(() => undefined);
-      throw new StorageError(`cannot apply migrations to ${store.location}: ${describeError(error)}`);
+      throw new StorageError(`cannot apply migrations to ${store.location}: ${describeError(error)}`, { cause: error });
     }
   }
   return store;
@@ -102,7 +104,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     const advice = isNoSpace(error)
       ? 'free some space and run again'
       : 'no other process has it open, so the folder may be damaged: keep a copy of it before changing anything';
-    throw new StorageError(`cannot open the embedded database (${location}): ${describeError(error)}; ${advice}`);
+    throw new StorageError(`cannot open the embedded database (${location}): ${describeError(error)}; ${advice}`, { cause: error });
   }
   const db = drizzlePglite(withSharedParsers(client), { schema });
   return {
@@ -139,7 +141,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new StorageError(`cannot connect to ${location}: ${describeError(error)}`);
+    throw new StorageError(`cannot connect to ${location}: ${describeError(error)}`, { cause: error });
   }
   const db = drizzleNodePg(pool, { schema });
   const locks = new AdvisoryLocks(pool);
@@ -167,6 +169,6 @@ function ensureWritableDir(dir: string, what: string): void {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
   } catch (error) {
-    throw new StorageError(`${what} ${dir} is not a writable directory: ${describeError(error)}`);
+    throw new StorageError(`${what} ${dir} is not a writable directory: ${describeError(error)}`, { cause: error });
   }
 }
