@@ -7,12 +7,12 @@
  * nothing behind.
  */
 import type { App, OpenAppOptions } from '../app.js';
-import { loadConfig, type AppConfig } from '../config/app-config.js';
-import { parseEnv, type Env } from '../config/env.js';
-import { resolveWeek } from '../council/week.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { Env } from '../config/env.js';
+import { checkDecisionWeekday, resolveWeek } from '../council/week.js';
 import type { StageName } from '../council/stage.js';
 import type { weekUsage } from '../council/week-usage.js';
-import { BundledMarketData } from '../market/bundled-market-data.js';
+import type { BundledMarketData } from '../market/bundled-market-data.js';
 import type { PortfolioKind } from '../portfolio/portfolio.js';
 import { describeError } from '../errors.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
@@ -60,8 +60,22 @@ interface Prepared {
   marketData: BundledMarketData;
 }
 
-/** Environment, config and market data: everything a command checks before it opens the database. */
-function prepare(io: CliIo): Prepared {
+/**
+ * Environment, config and market data: everything a command checks before it opens the database.
+ * A decision date on the wrong weekday is refused first, from schedule.yaml alone, before the schema
+ * library and the config are even loaded: the commonest mistake costs the least.
+ */
+async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
+  if (asked !== undefined) {
+    const { scheduledWeekday } = await import('../config/schedule-day.js');
+    const day = scheduledWeekday(configDirOf(io.env));
+    if (day) checkDecisionWeekday(asked, day);
+  }
+  const [{ parseEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
+    import('../config/env.js'),
+    import('../config/app-config.js'),
+    import('../market/bundled-market-data.js'),
+  ]);
   const env = parseEnv(io.env);
   if (env.marketData !== 'bundled') throw new UsageError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   if (env.broker !== 'sim') throw new UsageError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
@@ -99,7 +113,7 @@ export async function runSteps(
   view: { summary: boolean; postmortem?: boolean; portfolio?: string; kind?: PortfolioKind } = { summary: false },
 ): Promise<void> {
   const asked = chosenWeek(options);
-  const prepared = prepare(io);
+  const prepared = await prepare(io, asked);
   const week = await resolveWeek(asked, prepared.config, prepared.marketData);
   const appOptions = {
     offline: options.offline === true,
@@ -139,7 +153,7 @@ export async function runSteps(
 
 export async function postmortem(io: CliIo, options: CommonOptions & { week?: string; asOf?: string }): Promise<void> {
   const asked = chosenWeek(options);
-  const prepared = prepare(io);
+  const prepared = await prepare(io, asked);
   const week = await resolveWeek(asked, prepared.config, prepared.marketData);
   const [{ runPostmortem }, { renderPostmortem }] = await Promise.all([postmortemModule(), import('./postmortem-summary.js')]);
   // No agent is asked anything: the postmortem reads what the week stored.
@@ -171,7 +185,7 @@ interface RunStatus {
 }
 
 export async function status(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = prepare(io);
+  const prepared = await prepare(io);
   const [{ eq }, { runs }, { weekLockName }, { weekUsage }] = await Promise.all([
     drizzle(),
     schema(),
@@ -230,7 +244,7 @@ export async function status(io: CliIo, options: CommonOptions): Promise<void> {
 }
 
 export async function accounts(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = prepare(io);
+  const prepared = await prepare(io);
   const [{ eq, max }, { orders }] = await Promise.all([drizzle(), schema()]);
   await withApp(io, prepared, 'accounts', { ...options, offline: true }, async (app) => {
     // The simulated world's "now" is the last time it acted: the portfolio's latest order.
@@ -260,7 +274,7 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
 }
 
 export async function portfolios(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = prepare(io);
+  const prepared = await prepare(io);
   const [{ eq, max }, { orders }, { listPortfolios }, { SimulatedBroker }, { SimulatedClock }] = await Promise.all([
     drizzle(),
     schema(),
@@ -316,6 +330,7 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
     import('../agent-roster.js'),
     import('../llm/index.js'),
   ]);
+  const [{ parseEnv }, { loadConfig }] = await Promise.all([import('../config/env.js'), import('../config/app-config.js')]);
   const env = parseEnv(io.env);
   const config = loadConfig(configDirOf(io.env));
   const llmConfig = loadLlmConfig(config.dir);
@@ -342,7 +357,7 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
 }
 
 export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
-  const { openStore } = await import('../storage/db.js');
+  const [{ openStore }, { parseEnv }] = await Promise.all([import('../storage/db.js'), import('../config/env.js')]);
   const env = parseEnv(io.env);
   const store = await openStore({
     databaseUrl: env.databaseUrl,

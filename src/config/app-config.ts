@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ClockTime, Ticker } from '../schemas/common.js';
+import { DEFAULT_CONFIG_DIR } from './paths.js';
 import { ConfigError, displayPath, readYamlFile, validateConfig } from './yaml-file.js';
 
 const AssetsFile = z.object({
@@ -83,8 +83,7 @@ export interface AppConfig {
 
 export { ConfigError };
 
-/** The config/ folder shipped with the package (src/config and dist/config are two levels down). */
-export const DEFAULT_CONFIG_DIR = fileURLToPath(new URL('../../config', import.meta.url));
+export { DEFAULT_CONFIG_DIR } from './paths.js';
 
 export function loadConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? DEFAULT_CONFIG_DIR): AppConfig {
   const assets = loadYaml(dir, 'assets.yaml', AssetsFile);

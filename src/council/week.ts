@@ -37,13 +37,7 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
   ) {
     throw new WeekError(`invalid date "${date}": expected YYYY-MM-DD`);
   }
-  const weekday = weekdayName(date);
-  if (weekday !== day) {
-    const suggestion = shiftToWeekday(date, day);
-    throw new WeekError(
-      `${date} is a ${capitalize(weekday)}; the weekly run is on ${capitalize(day)}s (config/schedule.yaml): use ${suggestion}`,
-    );
-  }
+  checkDecisionWeekday(date, day);
   // The market data is read only for a date that passed the checks above (reading it costs time).
   const coverage = await marketData.coverage(config.tickers);
   const week = weekOf(date, config);
@@ -54,6 +48,16 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
     );
   }
   return week;
+}
+
+/** Refuses a decision date that is not on the configured weekday, suggesting the one of that week. */
+export function checkDecisionWeekday(date: string, day: string): void {
+  const weekday = weekdayName(date);
+  if (weekday === day) return;
+  const suggestion = shiftToWeekday(date, day);
+  throw new WeekError(
+    `${date} is a ${capitalize(weekday)}; the weekly run is on ${capitalize(day)}s (config/schedule.yaml): use ${suggestion}`,
+  );
 }
 
 export function weekOf(weekId: string, config: AppConfig): WeekInfo {
