@@ -5,6 +5,7 @@
  *   no-op      the same again on that home (everything done: opens, reads, prints)
  *   --help     `node dist/cli.js --help`
  *   bad flag   `node dist/cli.js run_weekly --week nope` (exit 1 with one line)
+ *   wrong day  `node dist/cli.js run_weekly --week 2024-03-07`, a Thursday (exit 1 with one line)
  *   node       `node -e 0`, the floor every command stands on
  *
  * Each is run 3 times in a child process; the median is printed: wall time, CPU time (user + system)
@@ -115,6 +116,7 @@ try {
   const repeat = (args: string[]) => Array.from({ length: RUNS }, () => run(args));
   report('--help', repeat([CLI, '--help']), { wallMs: 300 });
   report('bad flag', repeat([CLI, 'run_weekly', '--week', 'nope']), { wallMs: 300 });
+  report('wrong day', repeat([CLI, 'run_weekly', '--week', '2024-03-07']), { wallMs: 300 });
   report('node', repeat(['-e', '0']));
   console.log(
     `load average after: ${loadavg()
