@@ -13,17 +13,11 @@
  * Daily closes only: a drawdown inside a session is not seen. Distributions are not credited (the
  * simulated broker does not pay them), so a long loses, and a short gains, the payout on an ex-date.
  */
-import { roundCash, roundQty } from '../broker/money.js';
+import { roundCash } from '../broker/money.js';
+import { applyFill, emptyBook, equityOf as markBook, type Book, type LedgerFill } from '../ledger/book.js';
 
-export interface FillOfAccount {
-  accountId: number;
-  filledAt: Date;
-  ticker: string;
-  side: 'buy' | 'sell';
-  qty: number;
-  price: number;
-  commission: number;
-}
+/** A fill as the ledger records it (src/ledger/book.ts applies it with the broker's money rules). */
+export type FillOfAccount = LedgerFill;
 
 export interface WeekPerformanceInput {
   /** The close the week starts from (the decision's data_through). */
@@ -68,24 +62,8 @@ export interface AccountWeek {
   positions_at_end: { ticker: string; qty: number }[];
 }
 
-interface Book {
-  cash: number;
-  positions: Map<string, number>;
-}
-
-function applyFill(book: Book, fill: FillOfAccount): void {
-  const notional = roundCash(fill.qty * fill.price);
-  const sign = fill.side === 'buy' ? 1 : -1;
-  book.cash = roundCash(book.cash + (sign > 0 ? -(notional + fill.commission) : notional - fill.commission));
-  const qty = roundQty((book.positions.get(fill.ticker) ?? 0) + sign * fill.qty);
-  if (qty === 0) book.positions.delete(fill.ticker);
-  else book.positions.set(fill.ticker, qty);
-}
-
 function equityOf(book: Book, session: string, close: WeekPerformanceInput['close']): number {
-  let equity = book.cash;
-  for (const [ticker, qty] of book.positions) equity += qty * close(ticker, session);
-  return roundCash(equity);
+  return markBook(book, (ticker) => close(ticker, session));
 }
 
 export function maxDrawdown(path: readonly number[]): number {
@@ -114,7 +92,7 @@ export function measureWeek(input: WeekPerformanceInput): AccountWeek[] {
 
   return input.accounts.map((account) => {
     const fills = ordered.filter((f) => f.accountId === account.id);
-    const book: Book = { cash: roundCash(account.startingCash), positions: new Map() };
+    const book = emptyBook(account.startingCash);
     let next = 0;
     while (next < fills.length && (fills[next] as FillOfAccount).filledAt < input.weekStartsAt)
       applyFill(book, fills[next++] as FillOfAccount);
