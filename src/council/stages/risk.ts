@@ -1,5 +1,6 @@
 import { etToUtc } from '../../market/calendar.js';
-import { bookAtDecision } from '../../ledger/decision-equity.js';
+import { equityOf } from '../../ledger/book.js';
+import { booksAtDecision } from '../../ledger/decision-equity.js';
 import { sizePosition } from '../../risk/position-sizing.js';
 import type { Direction } from '../../schemas/index.js';
 import { ofRun } from '../../storage/run-key.js';
@@ -34,6 +35,7 @@ export const riskStage: Stage<'risk'> = {
       if (!asset) throw new Error(`account holds ${ticker}, which the week's snapshot does not price`);
       return asset.last_close;
     };
+    const books = await booksAtDecision(ctx.store.db, ctx.portfolio, decidedAt);
     const intents: TradeIntent[] = [];
     for (const account of accounts) {
       const base = { account_id: account.id, owner: account.owner };
@@ -67,7 +69,9 @@ export const riskStage: Stage<'risk'> = {
         });
         continue;
       }
-      const { equity } = await bookAtDecision(ctx.store.db, ctx.portfolio, account.id, decidedAt, closeOf);
+      const book = books.get(account.id);
+      if (!book) throw new Error(`account ${account.id} does not exist in portfolio ${ctx.portfolio}`);
+      const equity = equityOf(book, closeOf);
       const dailyVol = asset.realized_vol_20d !== null ? asset.realized_vol_20d / Math.sqrt(252) : asset.atr_pct;
       const sized = sizePosition({
         direction: trade.direction,
