@@ -136,6 +136,7 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
       bars: (t, through, limit) => app.marketData.bars(t, through, limit),
       coverage: (t) => app.marketData.coverage(t),
       priceAt: (t, d, time) => (outage && t === 'USO' ? Promise.reject(new Error('feed down')) : app.marketData.priceAt(t, d, time)),
+      lastPrintAt: (t, d, time) => app.marketData.lastPrintAt(t, d, time),
     };
     const broker = new SimulatedBroker({
       db: store.db,

@@ -86,6 +86,7 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
             seen.push({ reviewer: seat, target: structuredClone(target), ownModel: own?.pm_model });
             return pm.review(ctx, target, own, opts);
           },
+          checkpoint: (ctx, opts) => pm.checkpoint(ctx, opts),
         },
       ]),
     );

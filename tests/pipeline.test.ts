@@ -42,6 +42,7 @@ function brokenPm(inner: PortfolioManager, mode: 'throw' | 'invalid' | 'hang'): 
       return { ...result, output: { ...result.output, instrument_ranking: result.output.instrument_ranking.slice(0, 8) } };
     },
     review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    checkpoint: (ctx, opts) => inner.checkpoint(ctx, opts),
   };
 }
 

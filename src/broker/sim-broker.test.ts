@@ -27,6 +27,9 @@ class FakeMarketData implements MarketData {
     const real = time === '16:00';
     return { ticker, price, date, time, source: real ? 'bar_close' : 'intraday_model', approximate: !real };
   }
+  async lastPrintAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
+    return { ...(await this.priceAt(ticker, date, time)), source: 'bar_close', approximate: false };
+  }
   async bars(ticker: string, through: string, limit?: number): Promise<Bar[]> {
     const rows = [...(this.prices.get(ticker) ?? new Map<string, number>())]
       .filter(([d]) => d <= through)

@@ -227,6 +227,33 @@ export class BundledMarketData implements MarketData {
     return { first, last };
   }
 
+  async lastPrintAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
+    if (!isValidDate(date)) throw new Error(`lastPrintAt(${ticker}): invalid date "${date}", expected YYYY-MM-DD`);
+    const t = minutesOf(time);
+    const all = await this.#load(ticker);
+    const index = lastIndexOnOrBefore(all, date);
+    const bar = all[index];
+    if (!bar) throw new Error(`no ${ticker} bar on or before ${date} (data ${all[0]?.date} to ${all.at(-1)?.date})`);
+    const session = sessionHoursOrRegular(date);
+    // The day's bar is usable only once the session has opened; before that (or on a day without a bar)
+    // the last print is the latest close before the day.
+    if (bar.date !== date || t < minutesOf(session.open)) {
+      const previous = bar.date === date ? all[index - 1] : bar;
+      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
+      return {
+        ticker,
+        date: previous.date,
+        time: sessionHoursOrRegular(previous.date).close,
+        price: previous.close,
+        source: 'bar_close',
+        approximate: false,
+      };
+    }
+    if (t >= minutesOf(session.close))
+      return { ticker, date, time: session.close, price: bar.close, source: 'bar_close', approximate: false };
+    return { ticker, date, time: session.open, price: bar.open, source: 'bar_open', approximate: false };
+  }
+
   async priceAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
     if (!isValidDate(date)) throw new Error(`priceAt(${ticker}): invalid date "${date}", expected YYYY-MM-DD`);
     minutesOf(time); // validates HH:MM before any file access

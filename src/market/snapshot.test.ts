@@ -64,6 +64,7 @@ describe('point in time', () => {
         return md.bars(t, through, limit);
       },
       priceAt: () => Promise.reject(new Error('priceAt must not be used by a snapshot')),
+      lastPrintAt: () => Promise.reject(new Error('lastPrintAt must not be used by a snapshot')),
       coverage: (t) => md.coverage(t),
     };
     const s = await snapshot('2024-03-05', recording);
@@ -76,6 +77,7 @@ describe('point in time', () => {
       name: 'leaky',
       bars: async (t, through) => md.bars(t, nextTradingDay(through)),
       priceAt: (t, d, time) => md.priceAt(t, d, time),
+      lastPrintAt: (t, d, time) => md.lastPrintAt(t, d, time),
       coverage: (t) => md.coverage(t),
     };
     await expect(snapshot('2024-03-05', leaky)).rejects.toThrow(/leaky returned a \w+ bar dated 2024-03-06, after 2024-03-05/);

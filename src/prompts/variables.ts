@@ -159,6 +159,10 @@ export interface CheckpointPromptInput {
   thesis_bullets: readonly string[];
   invalidation_rule: string;
   key_indicators: readonly { name: string; expected_signal: string; flip_condition: string }[];
+  /** The engine's verdict on the machine-checkable invalidation trigger. */
+  trigger_check?: string;
+  /** Where the last price comes from. */
+  price_note?: string;
   /** Current values of the monitored indicators, with the previous checkpoint's value when known. */
   indicators: readonly { name: string; value: number; previous: number | null }[];
 }
@@ -173,6 +177,7 @@ export type CheckpointPromptVariables = UniverseVariables & {
   invalidation_rule: string;
   key_indicators: { name: string; expected_signal: string; flip_condition: string }[];
   indicators_table: string;
+  trigger_check: string;
   json_schema: string;
 };
 
@@ -197,11 +202,12 @@ export function checkpointVariables(input: CheckpointPromptInput): CheckpointPro
     checkpoint_et: input.checkpoint_et,
     account_id: input.account_id,
     conviction_before: signedNum(input.position.conviction, 0),
-    position_summary: positionSummary(input.position),
+    position_summary: positionSummary(input.position) + (input.price_note ? `\n${input.price_note}` : ''),
     thesis_bullets: [...input.thesis_bullets],
     invalidation_rule: input.invalidation_rule,
     key_indicators: input.key_indicators.map((k) => ({ ...k })),
     indicators_table: ['| indicator | now | previous checkpoint |', '| --- | --- | --- |', ...rows].join('\n'),
+    trigger_check: input.trigger_check ?? 'no machine-checkable trigger was given this week',
     json_schema: compactJson(toJsonSchema('checkpoint_update')),
   };
 }

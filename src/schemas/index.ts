@@ -10,6 +10,7 @@ export * from './pm-pitch.js';
 export * from './peer-review.js';
 export * from './chairman.js';
 export * from './checkpoint-update.js';
+export * from './invalidation-trigger.js';
 export * from './research-pack.js';
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InvalidationTrigger } from './invalidation-trigger.js';
 import { AsOfEt, ClockTime, Conviction, Direction, Horizon, Ticker, WeekId, convictionSignProblem } from './common.js';
 
 export const OutperformanceBucket = z.enum(['STRONG', 'MODEST', 'FLAT', 'NEGATIVE']);
@@ -18,6 +19,8 @@ export const SelectedTrade = z.object({
   conviction: Conviction,
   thesis_bullets: z.array(z.string().min(1)).min(2).max(6),
   invalidation_rule_this_week: z.string().min(1),
+  /** The rule in machine-checkable form (null when it cannot be put so); the engine evaluates it at every checkpoint. */
+  invalidation_trigger: InvalidationTrigger.nullable(),
   entry_plan: z.object({
     order_type: z.enum(['MARKET', 'LIMIT']),
     timing: z.enum(['MOO', 'INTRADAY', 'MOC']),

@@ -19,6 +19,7 @@ function pitch(overrides: Partial<{ direction: 'LONG' | 'SHORT' | 'FLAT'; convic
       conviction: overrides.conviction ?? 1,
       thesis_bullets: ['a', 'b'],
       invalidation_rule_this_week: 'close below 500',
+      invalidation_trigger: { ticker: 'SPY', measure: 'price', op: 'below', value: 500 },
       entry_plan: { order_type: 'MARKET', timing: 'MOO', notes: '' },
     },
     monitoring_plan: { checkpoints_et: ['09:00'], key_indicators: [{ name: 'RSI', expected_signal: 'up', flip_condition: '<30' }] },

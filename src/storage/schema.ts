@@ -299,3 +299,63 @@ export const llmCalls = pgTable(
   },
   (t) => [index('llm_calls_week_idx').on(t.portfolio, t.weekId, t.stage, t.seat)],
 );
+
+/**
+ * One checkpoint slot of a portfolio's week (src/checkpoint/): 'completed' once every account has its
+ * update, 'skipped' with the reason when the slot cannot run (before the weekly fills on the decision
+ * day, after an early close), 'running' while (or if killed while) it runs.
+ */
+export const checkpointRuns = pgTable(
+  'checkpoint_runs',
+  {
+    portfolio: portfolio(),
+    weekId: text('week_id').notNull(),
+    /** The decision instant (UTC). */
+    checkpointAt: timestamp('checkpoint_at', { withTimezone: true }).notNull(),
+    /** The session date and New York time, as the user names them. */
+    date: text('date').notNull(),
+    time: text('time').notNull(),
+    status: text('status').notNull(),
+    reason: text('reason'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.checkpointAt] }), index('checkpoint_runs_week_idx').on(t.portfolio, t.weekId)],
+);
+
+/**
+ * One account at one checkpoint: what its owner answered, what the engine applied, the engine's
+ * verdict on the invalidation trigger, the indicators it saw and the orders that followed.
+ */
+export const checkpointUpdates = pgTable(
+  'checkpoint_updates',
+  {
+    portfolio: portfolio(),
+    weekId: text('week_id').notNull(),
+    checkpointAt: timestamp('checkpoint_at', { withTimezone: true }).notNull(),
+    accountId: integer('account_id').notNull(),
+    owner: text('owner').notNull(),
+    /** The model or offline persona that answered ('' when nobody was asked: a flat account). */
+    agent: text('agent').notNull(),
+    /** 'ok' (the owner answered), 'failed' (it did not: STAY), 'flat' (nothing held: STAY), 'pending' (an earlier order of the day fills at the close: STAY). */
+    status: text('status').notNull(),
+    /** The owner's action (null when it was not asked or failed). */
+    proposedAction: text('proposed_action'),
+    /** The action the engine applied. */
+    action: text('action').notNull(),
+    convictionBefore: integer('conviction_before').notNull(),
+    convictionAfter: integer('conviction_after').notNull(),
+    reason: text('reason').notNull(),
+    /** The engine's verdict: the trigger that fired, or null. */
+    invalidationFired: text('invalidation_fired'),
+    /** What the owner said fired (kept apart: the engine's verdict is the one that counts). */
+    claimedInvalidation: text('claimed_invalidation'),
+    trigger: jsonb('trigger'),
+    position: jsonb('position'),
+    indicators: jsonb('indicators').notNull(),
+    orderIds: jsonb('order_ids').notNull(),
+    error: text('error'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.checkpointAt, t.accountId] }), index('checkpoint_updates_week_idx').on(t.portfolio, t.weekId)],
+);

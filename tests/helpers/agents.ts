@@ -18,6 +18,7 @@ export function pmTrading(inner: PortfolioManager, trade: () => ForcedTrade): Po
       return { ...result, output: { ...result.output, selected_trade: { ...result.output.selected_trade, ...t } } };
     },
     review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    checkpoint: (ctx, opts) => inner.checkpoint(ctx, opts),
   };
 }
 
@@ -27,6 +28,7 @@ export function failingPm(inner: PortfolioManager, why = 'provider returned 503 
     seat: inner.seat,
     pitch: () => Promise.reject(new Error(why)),
     review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    checkpoint: (ctx, opts) => inner.checkpoint(ctx, opts),
   };
 }
 

@@ -2,12 +2,13 @@
  * The LLM chairman (CIO): synthesizes the council's trade from the de-anonymized pitches, their peer
  * reviews and the aggregate, after the review is complete.
  */
-import type { AgentResult, CallOptions, Chairman, ReviewedPitch, WeekContext } from '../../ports/agents.js';
+import type { AgentResult, CheckpointContext, CallOptions, Chairman, ReviewedPitch, WeekContext } from '../../ports/agents.js';
 import { renderPrompt } from '../../prompts/render.js';
 import { PROMPTS, chairmanVariables } from '../../prompts/variables.js';
 import { completeForSeat, toAgentResult, type LlmSeatOptions } from '../../research/llm/llm-seat.js';
-import { ChairmanDecision, type ResearchPack } from '../../schemas/index.js';
+import { ChairmanDecision, type CheckpointUpdate, type ResearchPack } from '../../schemas/index.js';
 import { toJsonSchema } from '../../schemas/json-schema.js';
+import { llmCheckpoint } from './llm-checkpoint.js';
 import { decisionProblems } from './checks.js';
 
 export const CHAIRMAN_STAGE = 'chairman';
@@ -48,5 +49,10 @@ export class LlmChairman implements Chairman {
       signal: opts.signal,
     });
     return toAgentResult(result, withKnownDissentModels(result.value, pitches));
+  }
+
+  /** The account's checkpoint: no research, only its position, its week plan and the indicators. */
+  checkpoint(ctx: CheckpointContext, opts: CallOptions): Promise<AgentResult<CheckpointUpdate>> {
+    return llmCheckpoint(this.options, ctx, opts);
   }
 }

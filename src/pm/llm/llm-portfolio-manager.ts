@@ -3,12 +3,13 @@
  * peer_review prompt. Identities (pm_model, reviewer_model) are stamped from the model that actually
  * answered, never trusted to the model's own text.
  */
-import type { AgentResult, AnonymizedPitch, CallOptions, PortfolioManager, WeekContext } from '../../ports/agents.js';
+import type { AgentResult, CheckpointContext, AnonymizedPitch, CallOptions, PortfolioManager, WeekContext } from '../../ports/agents.js';
 import { renderPrompt } from '../../prompts/render.js';
 import { PROMPTS, peerReviewVariables, pmPitchVariables } from '../../prompts/variables.js';
 import { completeForSeat, toAgentResult, type LlmSeatOptions } from '../../research/llm/llm-seat.js';
-import { PeerReview, PmPitch, type ResearchPack } from '../../schemas/index.js';
+import { PeerReview, PmPitch, type CheckpointUpdate, type ResearchPack } from '../../schemas/index.js';
 import { toJsonSchema } from '../../schemas/json-schema.js';
+import { llmCheckpoint } from './llm-checkpoint.js';
 import { pitchProblems, reviewProblems } from './checks.js';
 
 export const PITCH_STAGE = 'pm_pitches';
@@ -53,5 +54,10 @@ export class LlmPortfolioManager implements PortfolioManager {
       signal: opts.signal,
     });
     return toAgentResult(result, { ...result.value, reviewer_model: result.model });
+  }
+
+  /** The account's checkpoint: no research, only its position, its week plan and the indicators. */
+  checkpoint(ctx: CheckpointContext, opts: CallOptions): Promise<AgentResult<CheckpointUpdate>> {
+    return llmCheckpoint(this.options, ctx, opts);
   }
 }

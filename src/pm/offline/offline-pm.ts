@@ -2,9 +2,10 @@
  * The offline PM seat: a deterministic quant persona behind the same PortfolioManager port as the
  * LLM seats. Pitch and review are pure functions of their inputs.
  */
-import type { AgentResult, AnonymizedPitch, CallOptions, PortfolioManager, WeekContext } from '../../ports/agents.js';
+import type { AgentResult, AnonymizedPitch, CallOptions, CheckpointContext, PortfolioManager, WeekContext } from '../../ports/agents.js';
 import { ensureNotAborted, offlineResult } from '../../research/offline/offline-result.js';
-import type { PeerReview, PmPitch, ResearchPack } from '../../schemas/index.js';
+import type { CheckpointUpdate, PeerReview, PmPitch, ResearchPack } from '../../schemas/index.js';
+import { CHECKPOINT_STYLES, decideCheckpoint } from './checkpoint.js';
 import { PERSONA_NAMES, PERSONA_SPECS, isPersonaName, offlineModel, type PersonaName } from './personas.js';
 import { buildPitch } from './pitch.js';
 import { buildReview } from './review.js';
@@ -33,5 +34,10 @@ export class OfflinePortfolioManager implements PortfolioManager {
   async review(ctx: WeekContext, target: AnonymizedPitch, own: PmPitch | null, opts: CallOptions): Promise<AgentResult<PeerReview>> {
     ensureNotAborted(opts);
     return offlineResult(buildReview(PERSONA_SPECS[this.persona], this.model, ctx, target, own), this.model);
+  }
+
+  async checkpoint(ctx: CheckpointContext, opts: CallOptions): Promise<AgentResult<CheckpointUpdate>> {
+    ensureNotAborted(opts);
+    return offlineResult(decideCheckpoint(CHECKPOINT_STYLES[this.persona], ctx), this.model);
   }
 }

@@ -5,10 +5,19 @@
  * among the pitches on that ticker, cut to 1 when they hold under half of the council's weight and
  * to FLAT when the net is below a quarter of it: a minority idea is not a council decision.
  */
-import type { AgentResult, CallOptions, Chairman, ReviewedPitch, WeekContext } from '../../ports/agents.js';
+import type { AgentResult, CallOptions, Chairman, CheckpointContext, ReviewedPitch, WeekContext } from '../../ports/agents.js';
 import { ensureNotAborted, offlineResult } from '../../research/offline/offline-result.js';
 import { assetsByTicker, byText, quickFacts, signedNum } from '../../research/offline/snapshot-text.js';
-import { ChairmanDecision, type Direction, type Horizon, type PeerReview, type ResearchPack, meanScore } from '../../schemas/index.js';
+import {
+  ChairmanDecision,
+  type CheckpointUpdate,
+  type Direction,
+  type Horizon,
+  type PeerReview,
+  type ResearchPack,
+  meanScore,
+} from '../../schemas/index.js';
+import { CHECKPOINT_STYLES, decideCheckpoint } from './checkpoint.js';
 import { directionOf } from './evaluate.js';
 import { CHECKPOINTS_ET } from './pitch.js';
 
@@ -121,6 +130,7 @@ export function decideCouncil(ctx: WeekContext, pitches: readonly ReviewedPitch[
       selected_trade: { ticker, direction: 'FLAT', horizon: '1W' },
       conviction: 0,
       rationale: '[offline chairman] No pitch reached the chairman: the council stays FLAT.',
+      invalidation_trigger: null,
       dissent_summary: [],
       monitoring_plan: { checkpoints_et: [...CHECKPOINTS_ET], invalidation_triggers: [], key_indicators: [] },
     });
@@ -170,12 +180,19 @@ export function decideCouncil(ctx: WeekContext, pitches: readonly ReviewedPitch[
     ),
   ).slice(0, MAX_INDICATORS);
 
+  // The council's trigger is that of its heaviest supporter (for FLAT: of the heaviest pitch on the ticker).
+  const trigger =
+    [...supporters]
+      .sort((a, b) => b.weight - a.weight || byText(a.p.pitch_id, b.p.pitch_id))
+      .find((w) => w.p.pitch.selected_trade.invalidation_trigger)?.p.pitch.selected_trade.invalidation_trigger ?? null;
+
   return ChairmanDecision.parse({
     week_id: ctx.week_id,
     asof_et: ctx.asof_et,
     selected_trade: { ticker, direction, horizon },
     conviction,
     rationale,
+    invalidation_trigger: trigger,
     dissent_summary: dissenters.map((d) => ({ pitch_id: d.p.pitch_id, model: d.p.model, key_concern: dissentConcern(d, supporters) })),
     monitoring_plan: {
       checkpoints_et: [...CHECKPOINTS_ET],
@@ -196,5 +213,10 @@ export class OfflineChairman implements Chairman {
   ): Promise<AgentResult<ChairmanDecision>> {
     ensureNotAborted(opts);
     return offlineResult(decideCouncil(ctx, pitches), this.model);
+  }
+
+  async checkpoint(ctx: CheckpointContext, opts: CallOptions): Promise<AgentResult<CheckpointUpdate>> {
+    ensureNotAborted(opts);
+    return offlineResult(decideCheckpoint(CHECKPOINT_STYLES['peer-weighted'], ctx), this.model);
   }
 }

@@ -15,7 +15,7 @@ import {
   snapshotLevels,
   cents,
 } from '../../research/offline/snapshot-text.js';
-import type { Direction, Horizon, PmPitch } from '../../schemas/index.js';
+import type { Direction, Horizon, InvalidationTrigger, PmPitch } from '../../schemas/index.js';
 import type { Features } from './features.js';
 
 export const PERSONA_NAMES = ['trend', 'mean-reversion', 'macro-regime', 'defensive-carry', 'contrarian'] as const;
@@ -61,6 +61,8 @@ export interface PersonaSpec {
   select(ranked: readonly Scored[], env: PersonaEnv): Selection;
   /** A concrete price/indicator condition that kills the trade this week (LONG or SHORT). */
   invalidation(f: Features, direction: Direction, env: PersonaEnv): string;
+  /** The invalidation's main condition in machine-checkable form (the engine evaluates it at checkpoints). */
+  trigger(f: Features, direction: Direction, env: PersonaEnv): InvalidationTrigger;
   /** When the persona chose FLAT: the condition that would prove cash wrong (default: a breakout). */
   flatInvalidation?(f: Features, env: PersonaEnv): string;
   /** What to watch at each checkpoint (the shared builder caps the list at 8). */
@@ -103,6 +105,11 @@ export function stopLevel(f: Features, direction: Direction, names: readonly str
 /** "SMA20" reads as a name; "52w low" and "2 ATR stop" read better with an article. */
 export function levelName(level: Level): string {
   return /^\d/.test(level.name) ? `the ${level.name}` : level.name;
+}
+
+/** The stop as a trigger: the price through the level, on the losing side of the position. */
+export function priceTrigger(f: Features, direction: Direction, level: Level): InvalidationTrigger {
+  return { ticker: f.ticker, measure: 'price', op: direction === 'SHORT' ? 'above' : 'below', value: level.value };
 }
 
 /** "SPY closes below SMA20 at 596.95 (-1.6% from the 606.78 close)". */

@@ -4,10 +4,10 @@
  */
 import type { WeekContext } from '../../ports/agents.js';
 import { levelAbove, pct, price, signedNum, signedPct } from '../../research/offline/snapshot-text.js';
-import { PmPitch, type ResearchPack } from '../../schemas/index.js';
+import { PmPitch, type InvalidationTrigger, type ResearchPack } from '../../schemas/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import type { Features } from './features.js';
-import { type KeyIndicator, type PersonaSpec, closeVsLevel, stopLevel } from './persona-spec.js';
+import { type KeyIndicator, type PersonaSpec, closeVsLevel, priceTrigger, stopLevel } from './persona-spec.js';
 
 /** The DESIGN's daily checkpoints (America/New_York). */
 export const CHECKPOINTS_ET = ['09:00', '12:00', '14:00', '15:50'];
@@ -59,6 +59,7 @@ export function pitchFromEvaluation(spec: PersonaSpec, e: Evaluation, ctx: WeekC
   if (f) thesis.push(riskBullet(f, position));
 
   let invalidation: string;
+  let trigger: InvalidationTrigger | null = null;
   let indicators: KeyIndicator[];
   if (!f) {
     invalidation = `No snapshot data for ${selected.ticker} through ${ctx.snapshot.data_through}: stay FLAT until bars are available.`;
@@ -73,6 +74,10 @@ export function pitchFromEvaluation(spec: PersonaSpec, e: Evaluation, ctx: WeekC
     invalidation = position
       ? spec.invalidation(f, selection.direction, e.env)
       : (spec.flatInvalidation?.(f, e.env) ?? defaultFlatInvalidation(f));
+    // FLAT: cash is proven wrong by a breakout through the nearest level above (as the default text says).
+    trigger = position
+      ? spec.trigger(f, selection.direction, e.env)
+      : priceTrigger(f, 'SHORT', levelAbove(f.asset) ?? stopLevel(f, 'SHORT', [], 1));
     indicators = indicatorsFor(spec, e, f);
   }
 
@@ -98,6 +103,7 @@ export function pitchFromEvaluation(spec: PersonaSpec, e: Evaluation, ctx: WeekC
       conviction,
       thesis_bullets: thesis,
       invalidation_rule_this_week: invalidation,
+      invalidation_trigger: trigger,
       entry_plan: { order_type: 'MARKET', timing: 'MOO', notes },
     },
     monitoring_plan: { checkpoints_et: [...CHECKPOINTS_ET], key_indicators: indicators },

@@ -16,6 +16,7 @@ import {
   stopLevel,
   stopText,
   topOrFlat,
+  priceTrigger,
 } from '../persona-spec.js';
 
 /** Distance above the 52w low at which "near the low" stops counting. */
@@ -73,6 +74,9 @@ export const contrarian: PersonaSpec = {
   horizon: '3D',
   score,
   select,
+  trigger(f, direction) {
+    return priceTrigger(f, direction, contrarianStop(f, direction));
+  },
   invalidation(f, direction) {
     return `Exit if ${stopText(f, direction, contrarianStop(f, direction))}: the move is continuing, not turning.`;
   },

@@ -15,6 +15,7 @@ import {
   stopLevel,
   stopText,
   topOrFlat,
+  priceTrigger,
 } from '../persona-spec.js';
 
 /**
@@ -91,6 +92,9 @@ export const defensiveCarry: PersonaSpec = {
     return spy && spySma50 !== null
       ? `Cash is wrong if SPY closes back above SMA50 at ${price(spySma50)} with 20d vol under ${pct(SPY_STRESS_VOL, 0)} (now ${pct(spy.vol)}).`
       : `Cash is wrong if ${f.ticker} closes above ${price(f.close + (f.asset.atr_14 ?? 0))}, one ATR over the ${price(f.close)} close.`;
+  },
+  trigger(f, direction) {
+    return priceTrigger(f, direction, stopLevel(f, direction, ['SMA20', 'SMA50'], 2));
   },
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);

@@ -17,6 +17,7 @@ import {
   stopLevel,
   stopText,
   topOrFlat,
+  priceTrigger,
 } from '../persona-spec.js';
 
 type Dimension = 'risk' | 'rates_falling' | 'usd' | 'inflation' | 'growth';
@@ -120,6 +121,9 @@ export const macroRegime: PersonaSpec = {
   horizon: '1W',
   score: (f, env) => score(f, env.regime),
   select: (ranked, env) => select(ranked, env.regime),
+  trigger(f, direction) {
+    return priceTrigger(f, direction, stopLevel(f, direction, ['SMA20', 'SMA50'], 2));
+  },
   invalidation(f, direction, env) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
     const spySma50 = env.features.get('SPY')?.asset.sma_50 ?? null;

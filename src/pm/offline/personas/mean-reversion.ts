@@ -15,6 +15,7 @@ import {
   stopLevel,
   stopText,
   topOrFlat,
+  priceTrigger,
 } from '../persona-spec.js';
 
 const OVERBOUGHT_RSI = 70;
@@ -58,6 +59,9 @@ export const meanReversion: PersonaSpec = {
   horizon: '3D',
   score,
   select,
+  trigger(f, direction) {
+    return priceTrigger(f, direction, stopLevel(f, direction, [], 1.5));
+  },
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, [], 1.5);
     const rsiSide = direction === 'SHORT' ? 'above' : 'below';

@@ -17,6 +17,7 @@ import {
   stopLevel,
   stopText,
   topOrFlat,
+  priceTrigger,
 } from '../persona-spec.js';
 
 /** A downtrend must beat the best uptrend by this much before the persona prefers to short. */
@@ -54,6 +55,9 @@ export const trend: PersonaSpec = {
   horizon: '1W',
   score,
   select,
+  trigger(f, direction) {
+    return priceTrigger(f, direction, stopLevel(f, direction, ['SMA20', 'SMA50'], 2));
+  },
   invalidation(f, direction) {
     const stop = stopLevel(f, direction, ['SMA20', 'SMA50'], 2);
     return `Exit if ${stopText(f, direction, stop)}: the trend would be broken.`;
