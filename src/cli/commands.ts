@@ -48,13 +48,13 @@ export const STEP_STAGES: Record<string, readonly StageName[]> = {
 };
 
 /** The week the user asked for: --week or --as-of (they must agree), else undefined (the latest complete week). */
-function chosenWeek(options: { week?: string; asOf?: string }): string | undefined {
+export function chosenWeek(options: { week?: string; asOf?: string }): string | undefined {
   if (options.week && options.asOf && options.week !== options.asOf)
     throw new UsageError(`--week ${options.week} and --as-of ${options.asOf} disagree; give one`);
   return options.week ?? options.asOf;
 }
 
-interface Prepared {
+export interface Prepared {
   env: Env;
   config: AppConfig;
   marketData: BundledMarketData;
@@ -65,7 +65,7 @@ interface Prepared {
  * A decision date on the wrong weekday is refused first, from schedule.yaml alone, before the schema
  * library and the config are even loaded: the commonest mistake costs the least.
  */
-async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
+export async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
   if (asked !== undefined) {
     const { scheduledWeekday } = await import('../config/schedule-day.js');
     const day = scheduledWeekday(configDirOf(io.env));
@@ -83,7 +83,7 @@ async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
   return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
 }
 
-async function withApp(
+export async function withApp(
   io: CliIo,
   prepared: Prepared,
   command: string,
@@ -165,13 +165,8 @@ export async function postmortem(io: CliIo, options: CommonOptions & { week?: st
 
 export async function demo(io: CliIo, options: CommonOptions): Promise<void> {
   // npm start: its own portfolio, so it never disturbs a user's books.
-  const { DEMO_PORTFOLIO } = await portfolioModule();
-  await runSteps(
-    io,
-    'run_weekly',
-    { ...options, offline: true },
-    { summary: true, postmortem: true, portfolio: DEMO_PORTFOLIO, kind: 'demo' },
-  );
+  const [{ DEMO_PORTFOLIO }, { week }] = await Promise.all([portfolioModule(), import('./week-commands.js')]);
+  await week(io, { ...options, offline: true }, { portfolio: DEMO_PORTFOLIO, kind: 'demo', command: 'demo' });
 }
 
 interface RunStatus {

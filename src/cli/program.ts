@@ -22,6 +22,11 @@ function parseDate(value: string): string {
   return value;
 }
 
+function parseTime(value: string): string {
+  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(value)) throw new InvalidArgumentError(`expected a time HH:MM, got "${value}"`);
+  return value;
+}
+
 function parseAccount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 6) throw new InvalidArgumentError(`expected an account number 1..6, got "${value}"`);
@@ -150,7 +155,7 @@ export function buildProgram(io: CliIo): Command {
   withCommon(
     program
       .command('demo', { hidden: true })
-      .description('npm start: one whole offline week in the `demo` portfolio, with a readable summary'),
+      .description('npm start: one whole offline week (pipeline, every checkpoint, postmortem) in the `demo` portfolio'),
   ).action(async (o) => (await commands()).demo(io, o));
 
   withPortfolio(
@@ -178,13 +183,39 @@ export function buildProgram(io: CliIo): Command {
     (await commands()).dbMigrate(io, o),
   );
 
-  planned(program, 'checkpoint', 'checkpoints: STAY / EXIT / FLIP / REDUCE at 09:00, 12:00, 14:00, 15:50 ET', 'P4, the whole trading week');
-  planned(
-    program,
-    'week',
-    'a whole week in one go: the Wednesday pipeline, every checkpoint, the postmortem',
-    'P4, the whole trading week',
-  );
+  withPortfolio(
+    withCommon(
+      program
+        .command('checkpoint')
+        .description(
+          'a checkpoint: every account STAYs, EXITs, FLIPs or REDUCEs (09:00, 12:00, 14:00, 15:50 ET); without --date, the next one not run yet',
+        ),
+    ),
+  )
+    .addOption(new Option('--time <HH:MM>', 'the checkpoint time (config/schedule.yaml)').argParser(parseTime))
+    .addOption(new Option('--date <date>', 'the session date, YYYY-MM-DD (default: the next checkpoint not run)').argParser(parseDate))
+    .option('--all', 'every checkpoint of the day, in order')
+    .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
+    .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .option('--force', 'run a checkpoint again (only when no later one has run; orders: only the difference)')
+    .option('--no-cache', 'always ask the models (answers are still recorded for replays)')
+    .action(async (o) => (await import('./week-commands.js')).checkpoint(io, o));
+
+  withWeek(
+    withPortfolio(
+      withCommon(
+        program
+          .command('week')
+          .description(
+            'a whole week in one go: the Wednesday pipeline, every checkpoint of every trading day, the postmortem (resumes where it stopped)',
+          ),
+      ),
+    ),
+  )
+    .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
+    .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .option('--no-cache', 'always ask the models (answers are still recorded for replays)')
+    .action(async (o) => (await import('./week-commands.js')).week(io, o));
   planned(program, 'backtest', 'replay a range of weeks and judge the council against its members', 'P5, backtests');
   planned(program, 'backtests', 'list stored backtests', 'P5, backtests');
   planned(program, 'worker', 'a worker process for backtests and scheduled runs on PostgreSQL', 'P5, backtests');

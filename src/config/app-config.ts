@@ -58,6 +58,8 @@ const ModelsFile = z.object({
     conviction_scale: z.object({ '1': Fraction, '2': Fraction }),
     /** An account whose owner failed this week: 'flat' closes its position, 'hold' keeps it. */
     on_seat_failure: z.enum(['flat', 'hold']).default('flat'),
+    /** The share of a position a checkpoint REDUCE closes (whole shares, at least one). */
+    reduce_fraction: z.number().gt(0).lt(1).default(0.5),
   }),
   execution: z.object({
     slippage_bps: z.number().min(0).max(500),

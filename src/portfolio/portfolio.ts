@@ -7,9 +7,9 @@
  * and is the only way back in time: its orders are planned from what the week's own orders built.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, inArray, max, min, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, max, min, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../storage/db.js';
-import { orders, portfolios, runs, stageRuns } from '../storage/schema.js';
+import { checkpointRuns, orders, portfolios, runs, stageRuns } from '../storage/schema.js';
 import { UserError } from '../errors.js';
 
 export const DEFAULT_PORTFOLIO = 'default';
@@ -83,6 +83,22 @@ export class TimeTravelError extends UserError {}
  * itself may be re-run. Weeks never overlap, so comparing week ids compares their trading times.
  */
 export async function checkTimeMovesForward(db: Db | Tx, portfolio: string, weekId: string): Promise<void> {
+  await checkNoLaterWeek(db, portfolio, weekId);
+  // Checkpoints after a week's execution moved its books on: the week's own execution is in their past.
+  const [checkpoint] = await db
+    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
+    .from(checkpointRuns)
+    .where(and(eq(checkpointRuns.portfolio, portfolio), gte(checkpointRuns.weekId, weekId), eq(checkpointRuns.status, 'completed')))
+    .limit(1);
+  if (checkpoint)
+    throw new TimeTravelError(
+      `portfolio ${portfolio} has already run the ${checkpoint.date} ${checkpoint.time} checkpoint, after the execution of the week of ${weekId}: ` +
+        `time only moves forward in a portfolio; re-run this week in another one (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
+    );
+}
+
+/** Refuses week `weekId` when the portfolio has traded a later week (checkpoints of `weekId` itself may follow its execution). */
+export async function checkNoLaterWeek(db: Db | Tx, portfolio: string, weekId: string): Promise<void> {
   const latest = await latestTradedWeek(db, portfolio);
   if (latest === null || latest <= weekId) return;
   throw new TimeTravelError(

@@ -9,6 +9,7 @@ const risk = {
   target_daily_vol: 0.01,
   conviction_scale: { '1': 0.5, '2': 1 },
   on_seat_failure: 'flat' as const,
+  reduce_fraction: 0.5,
 };
 const size = (over: Partial<SizingInput>) =>
   sizePosition({ direction: 'LONG', conviction: 2, price: 500, dailyVol: 0.008, equity: 100_000, risk, ...over });

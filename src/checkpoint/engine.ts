@@ -1,0 +1,546 @@
+/**
+ * One checkpoint of a portfolio's week (DESIGN §1): for every account, the position and the week's
+ * frozen indicators as knowable at the instant, the engine's verdict on the owner's invalidation
+ * trigger, the owner's checkpoint_update (its PM seat, or the chairman for the council account), and
+ * risk and execution of what it decided:
+ *   STAY   nothing;   EXIT   close;   REDUCE   close risk.reduce_fraction of the shares (at least one);
+ *   FLIP   close and open the other side, sized like the weekly trade at |conviction_after|
+ *          from the equity and price at the checkpoint.
+ * A flat account only STAYs (one instrument per account per week: no new trades mid-week), and so does
+ * an account with an order of an earlier checkpoint that day still waiting for the close, and one
+ * whose owner failed (recorded with the error: a failed checkpoint never opens anything).
+ *
+ * HARD RULE: no new research mid-week. Nothing here holds a researcher or a research pack.
+ *
+ * Resume and idempotency: each account's update is recorded after its orders; a re-run skips the
+ * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
+ * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
+ */
+import { and, asc, eq, gt, lt } from 'drizzle-orm';
+import type { App } from '../app.js';
+import { planOrders } from '../broker/order-plan.js';
+import { roundCash } from '../broker/money.js';
+import { accountAgents } from '../council/account-agents.js';
+import type { StageName, StageOutputs } from '../council/stage.js';
+import type { WeekInfo } from '../council/week.js';
+import { booksLockName } from '../council/weekly.js';
+import { describeError, UserError } from '../errors.js';
+import { fillsOfAccount } from '../ledger/book.js';
+import { recordedOrders } from '../ledger/orders.js';
+import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
+import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
+import type { OrderResult } from '../ports/broker.js';
+import { sizePosition } from '../risk/position-sizing.js';
+import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
+import { appendEvent } from '../storage/event-store.js';
+import { ofRun } from '../storage/run-key.js';
+import { accounts as accountRows, checkpointRuns, checkpointUpdates, stageRuns } from '../storage/schema.js';
+import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
+import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './indicator-set.js';
+import { MarketView, quoteLabel } from './market-view.js';
+import type { CheckpointSlot } from './schedule.js';
+import { evaluateTrigger } from './trigger.js';
+import { checkpointUpdateProblems } from './update-rules.js';
+
+export class CheckpointError extends UserError {}
+
+export type UpdateStatus = 'ok' | 'failed' | 'flat' | 'pending';
+
+/** One account at one checkpoint, as `checkpoint --json` reports it (DESIGN §2 plus the engine's detail). */
+export interface AccountUpdate {
+  account_id: number;
+  owner: string;
+  agent: string;
+  status: UpdateStatus;
+  action: CheckpointAction;
+  /** What the owner answered (null when it was not asked or failed). */
+  proposed_action: CheckpointAction | null;
+  conviction_before: number;
+  conviction_after: number;
+  reason: string;
+  /** The engine's verdict: the trigger that fired, or null. */
+  invalidation_fired: string | null;
+  /** What the owner said fired. */
+  claimed_invalidation: string | null;
+  trigger: TriggerVerdict | null;
+  position: CheckpointPosition | null;
+  indicators_snapshot: IndicatorReading[];
+  /** The first order this update placed, or null (DESIGN §2); every one in `orders`. */
+  order: OrderResult | null;
+  orders: OrderResult[];
+  error: string | null;
+}
+
+export interface CheckpointResult {
+  portfolio: string;
+  week_id: string;
+  checkpoint_et: string;
+  date: string;
+  time: string;
+  status: 'completed' | 'skipped';
+  /** Why it was skipped. */
+  reason: string | null;
+  /** The checkpoint had already run: its stored result (re-run with --force). */
+  already_run: boolean;
+  /** When its orders fill: the open (decided before it) or the session's close. */
+  fills_at: string;
+  updates: AccountUpdate[];
+}
+
+export interface CheckpointOptions {
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+interface WeekPlans {
+  pitches: StageOutputs['pm_pitches'];
+  chairman?: StageOutputs['chairman'];
+  risk: StageOutputs['risk'];
+}
+
+/** The weekly outputs a checkpoint stands on; refuses a week that has not been executed. */
+async function weekPlans(app: App, week: WeekInfo): Promise<WeekPlans> {
+  const rows = await app.store.db
+    .select({ stage: stageRuns.stage, output: stageRuns.output })
+    .from(stageRuns)
+    .where(and(ofRun(stageRuns, { portfolio: app.portfolio, weekId: week.week_id }), eq(stageRuns.status, 'completed')));
+  const of = <S extends StageName>(s: S) => rows.find((r) => r.stage === s)?.output as StageOutputs[S] | undefined;
+  const pitches = of('pm_pitches');
+  const risk = of('risk');
+  if (!pitches || !risk || !of('execute'))
+    throw new CheckpointError(
+      `the week of ${week.week_id} has not been executed in portfolio ${app.portfolio}: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
+    );
+  const chairman = of('chairman');
+  return { pitches, risk, ...(chairman ? { chairman } : {}) };
+}
+
+/** Runs one checkpoint slot (see the file comment). */
+export async function runCheckpoint(
+  app: App,
+  week: WeekInfo,
+  slot: CheckpointSlot,
+  options: CheckpointOptions = {},
+): Promise<CheckpointResult> {
+  const release = await app.store.locks.acquire(booksLockName(app.portfolio), { timeoutMs: app.lockTimeoutMs });
+  try {
+    return await runLocked(app, week, slot, options);
+  } finally {
+    await release();
+  }
+}
+
+async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options: CheckpointOptions): Promise<CheckpointResult> {
+  const db = app.store.db;
+  const plans = await weekPlans(app, week);
+  await checkNoLaterWeek(db, app.portfolio, week.week_id);
+  const [later] = await db
+    .select({ at: checkpointRuns.checkpointAt, date: checkpointRuns.date, time: checkpointRuns.time })
+    .from(checkpointRuns)
+    .where(
+      and(eq(checkpointRuns.portfolio, app.portfolio), gt(checkpointRuns.checkpointAt, slot.at), eq(checkpointRuns.status, 'completed')),
+    )
+    .limit(1);
+  if (later)
+    throw new CheckpointError(
+      `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
+    );
+
+  const [existing] = await db
+    .select()
+    .from(checkpointRuns)
+    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.checkpointAt, slot.at)));
+  const result = (
+    status: CheckpointResult['status'],
+    updates: AccountUpdate[],
+    extra: Partial<CheckpointResult> = {},
+  ): CheckpointResult => ({
+    portfolio: app.portfolio,
+    week_id: week.week_id,
+    checkpoint_et: slot.checkpoint_et,
+    date: slot.date,
+    time: slot.time,
+    status,
+    reason: null,
+    already_run: false,
+    fills_at: slot.fills_at.toISOString(),
+    updates,
+    ...extra,
+  });
+
+  if (slot.skip) {
+    await db
+      .insert(checkpointRuns)
+      .values({
+        portfolio: app.portfolio,
+        weekId: week.week_id,
+        checkpointAt: slot.at,
+        date: slot.date,
+        time: slot.time,
+        status: 'skipped',
+        reason: slot.skip,
+      })
+      .onConflictDoNothing();
+    return result('skipped', [], { reason: slot.skip });
+  }
+  if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
+
+  await db
+    .insert(checkpointRuns)
+    .values({ portfolio: app.portfolio, weekId: week.week_id, checkpointAt: slot.at, date: slot.date, time: slot.time, status: 'running' })
+    .onConflictDoUpdate({
+      target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
+      set: { status: 'running', reason: null, updatedAt: new Date() },
+    });
+  // A forced re-run decides again; orders already placed stay (a re-run trades only the difference).
+  if (options.force)
+    await db
+      .delete(checkpointUpdates)
+      .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.checkpointAt, slot.at)));
+
+  const done = new Set((await storedUpdates(app, slot)).map((u) => u.account_id));
+  const view = new MarketView(app.marketData);
+  const agents = accountAgents(app.config, plans.pitches, plans.chairman);
+  const previous = await previousInstant(app, week, slot);
+  const stored = await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
+
+  // Decide every account first (LLM owners answer in parallel), then trade them one by one.
+  const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
+  const decided = await Promise.all(
+    pending.map(async (account) => {
+      const startingCash = stored.find((r) => r.id === account.id)?.startingCash;
+      if (startingCash === undefined) throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
+      return decide(app, week, slot, previous, view, plans, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
+    }),
+  );
+  for (const d of decided) await apply(app, week, slot, d);
+
+  const updates = await storedUpdates(app, slot);
+  const final = result('completed', updates);
+  await db.transaction(async (tx) => {
+    await tx
+      .update(checkpointRuns)
+      .set({ status: 'completed', updatedAt: new Date() })
+      .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.checkpointAt, slot.at)));
+    await appendEvent(tx, {
+      key: `checkpoint:${app.portfolio}:${slot.at.toISOString()}:${Date.now()}`,
+      portfolio: app.portfolio,
+      weekId: week.week_id,
+      kind: 'checkpoint',
+      stage: 'checkpoint',
+      payload: final,
+    });
+  });
+  app.artifacts.writeStage(week.week_id, `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, final, []);
+  return final;
+}
+
+/** The instant whose values are each indicator's "previous": the week's previous checkpoint that ran, else the weekly decision. */
+async function previousInstant(app: App, week: WeekInfo, slot: CheckpointSlot): Promise<Instant> {
+  const [prev] = await app.store.db
+    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
+    .from(checkpointRuns)
+    .where(
+      and(
+        eq(checkpointRuns.portfolio, app.portfolio),
+        eq(checkpointRuns.weekId, week.week_id),
+        lt(checkpointRuns.checkpointAt, slot.at),
+        eq(checkpointRuns.status, 'completed'),
+      ),
+    )
+    .orderBy(asc(checkpointRuns.checkpointAt))
+    .then((rows) => rows.slice(-1));
+  return prev ?? { date: week.fill_date, time: app.config.schedule.weekly.time };
+}
+
+interface Decision {
+  account_id: number;
+  owner: string;
+  agent: string;
+  status: UpdateStatus;
+  proposed: CheckpointUpdate | null;
+  action: CheckpointAction;
+  conviction_before: number;
+  conviction_after: number;
+  reason: string;
+  trigger: TriggerVerdict | null;
+  position: CheckpointPosition | null;
+  held: HeldPosition | null;
+  indicators: IndicatorReading[];
+  error: string | null;
+  /** FLIP: the signed target of the other side. */
+  flipTarget: number | null;
+}
+
+async function convictionBefore(
+  app: App,
+  week: WeekInfo,
+  slot: CheckpointSlot,
+  accountId: number,
+  risk: WeekPlans['risk'],
+): Promise<number> {
+  const [last] = await app.store.db
+    .select({ after: checkpointUpdates.convictionAfter })
+    .from(checkpointUpdates)
+    .where(
+      and(
+        eq(checkpointUpdates.portfolio, app.portfolio),
+        eq(checkpointUpdates.weekId, week.week_id),
+        eq(checkpointUpdates.accountId, accountId),
+        lt(checkpointUpdates.checkpointAt, slot.at),
+      ),
+    )
+    .orderBy(asc(checkpointUpdates.checkpointAt))
+    .then((rows) => rows.slice(-1));
+  if (last) return last.after;
+  const intent = risk.intents.find((i) => i.account_id === accountId);
+  return intent?.status === 'trade' && !intent.seat_failed ? (intent.conviction ?? 0) : 0;
+}
+
+async function decide(
+  app: App,
+  week: WeekInfo,
+  slot: CheckpointSlot,
+  previous: Instant,
+  view: MarketView,
+  plans: WeekPlans,
+  account: { id: number; owner: string },
+  startingCash: number,
+  agent: string,
+  options: CheckpointOptions,
+): Promise<Decision> {
+  const before = await convictionBefore(app, week, slot, account.id, plans.risk);
+  const fills = await fillsOfAccount(app.store.db, app.portfolio, account.id, { through: slot.at });
+  const state = accountAt(startingCash, fills);
+  const base: Decision = {
+    account_id: account.id,
+    owner: account.owner,
+    agent,
+    status: 'flat',
+    proposed: null,
+    action: 'STAY',
+    conviction_before: before,
+    conviction_after: before,
+    reason: '',
+    trigger: null,
+    position: null,
+    held: state.position,
+    indicators: [],
+    error: null,
+    flipTarget: null,
+  };
+  const held = state.position;
+  if (!held) return { ...base, reason: 'flat: nothing to update (no new trades mid-week: one instrument per account per week)' };
+
+  const now: Instant = { date: slot.date, time: slot.time };
+  const quoteView = await view.at(held.ticker, slot.date, slot.time);
+  const price = quoteView.quote.price;
+  const equity = roundCash(state.cash + held.qty * price);
+  const position: CheckpointPosition = {
+    ticker: held.ticker,
+    direction: held.qty > 0 ? 'LONG' : 'SHORT',
+    qty: held.qty,
+    avg_entry_price: held.avg_entry_price,
+    price,
+    price_source: quoteLabel(quoteView.quote),
+    unrealized_pnl: roundCash(held.qty * (price - held.avg_entry_price)),
+    return_since_entry: returnSinceEntry(held, price),
+    equity,
+  };
+  const plan = ownerPlan(account.owner, plans.pitches, plans.chairman) ?? fallbackPlan(held);
+  const indicators = await readIndicators(
+    view,
+    indicatorSet(
+      plan.key_indicators.map((k) => k.name),
+      held.ticker,
+      app.config.tickers,
+    ),
+    now,
+    previous,
+    held,
+  );
+  // The week's trigger belongs to the week's position: after a FLIP it no longer applies.
+  const applies = plan.trigger !== null && plan.direction === position.direction;
+  const trigger = applies ? await evaluateTrigger(view, plan.trigger as InvalidationTrigger, now, held) : null;
+  const withPosition = { ...base, position, indicators, trigger, status: 'ok' as UpdateStatus };
+
+  // An order of an earlier checkpoint today waits for the close: its fill is not known yet.
+  const waiting = (await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, accountId: account.id })).filter(
+    (o) => o.filledAt !== null && new Date(o.filledAt) > slot.at && o.submittedAt <= slot.fills_at.toISOString(),
+  );
+  if (waiting.length > 0)
+    return {
+      ...withPosition,
+      status: 'pending',
+      reason: `an order of an earlier checkpoint (${waiting.map((o) => `${o.side} ${o.qty} ${o.ticker}`).join(', ')}) fills at today's close: no new decision until it has filled`,
+    };
+
+  const ctx: CheckpointContext = {
+    week_id: week.week_id,
+    checkpoint_et: slot.checkpoint_et,
+    date: slot.date,
+    time: slot.time,
+    account_id: account.id,
+    owner: account.owner,
+    universe: app.config.assets.assets,
+    conviction_before: before === 0 ? Math.sign(held.qty) : before,
+    horizon: plan.horizon,
+    position,
+    thesis_bullets: plan.thesis_bullets,
+    invalidation_rule: plan.invalidation_rule,
+    key_indicators: plan.key_indicators,
+    indicators,
+    trigger,
+  };
+  const owner = account.owner === 'council' ? app.agents.chairman : app.agents.pms.get(account.owner);
+  try {
+    if (!owner) throw new Error(`no agent sits in seat ${account.owner}`);
+    const answer = await owner.checkpoint(ctx, { signal: options.signal ?? new AbortController().signal });
+    const problems = checkpointUpdateProblems(answer.output, ctx);
+    if (problems.length > 0) throw new Error(`inconsistent checkpoint_update: ${problems.join('; ')}`);
+    const u = answer.output;
+    const decision: Decision = {
+      ...withPosition,
+      agent: answer.model,
+      proposed: u,
+      action: u.action,
+      conviction_before: ctx.conviction_before,
+      conviction_after: u.conviction_after,
+      reason: u.reason,
+    };
+    if (u.action === 'FLIP') {
+      const direction = u.conviction_after > 0 ? 'LONG' : 'SHORT';
+      const vol = quoteView.measures.realized_vol_20d;
+      const sized = sizePosition({
+        direction,
+        conviction: u.conviction_after,
+        price,
+        dailyVol: vol === null ? null : vol / Math.sqrt(252),
+        equity,
+        risk: app.config.models.risk,
+      });
+      decision.flipTarget = sized.targetQty;
+    }
+    return decision;
+  } catch (error) {
+    return {
+      ...withPosition,
+      status: 'failed',
+      conviction_before: ctx.conviction_before,
+      conviction_after: ctx.conviction_before,
+      error: describeError(error),
+      reason: `the owner did not answer (${describeError(error)}): the account stays as it is`,
+    };
+  }
+}
+
+/** A position without a stored plan (its owner's pitch failed but the account kept it under on_seat_failure: hold). */
+function fallbackPlan(held: HeldPosition): OwnerPlan {
+  return {
+    ticker: held.ticker,
+    direction: held.qty > 0 ? 'LONG' : 'SHORT',
+    horizon: '1W',
+    thesis_bullets: ['No plan was recorded for this position this week (its owner failed).'],
+    invalidation_rule: 'none recorded',
+    trigger: null,
+    key_indicators: [],
+  };
+}
+
+/** The signed target holding an applied action leads to, or undefined when nothing is traded. */
+function targetOf(d: Decision, reduceFraction: number): { ticker: string; qty: number } | null | undefined {
+  const held = d.held;
+  if (!held || d.status !== 'ok') return undefined;
+  switch (d.action) {
+    case 'STAY':
+      return undefined;
+    case 'EXIT':
+      return null;
+    case 'REDUCE': {
+      const cut = Math.min(Math.abs(held.qty), Math.max(1, Math.floor(Math.abs(held.qty) * reduceFraction)));
+      const left = Math.abs(held.qty) - cut;
+      return left === 0 ? null : { ticker: held.ticker, qty: Math.sign(held.qty) * left };
+    }
+    case 'FLIP':
+      return d.flipTarget ? { ticker: held.ticker, qty: d.flipTarget } : null;
+  }
+}
+
+async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision): Promise<void> {
+  const label = `${slot.date}T${slot.time}`;
+  const target = targetOf(d, app.config.models.risk.reduce_fraction);
+  if (target !== undefined) {
+    const earlier = await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
+    const current = await app.broker.account(d.account_id);
+    const plan = planOrders({
+      portfolioTag: portfolioTag(app.portfolio),
+      weekId: week.week_id,
+      accountId: d.account_id,
+      checkpoint: label,
+      sequence: earlier.length,
+      positions: current.positions.map((p) => ({ ticker: p.ticker, qty: p.qty })),
+      target,
+    });
+    // Printed prices only: a decision before the open fills at the open, one after it at the close.
+    app.clock.set(slot.fills_at);
+    for (const request of plan) await app.broker.submitOrder(request);
+  }
+  const orders = await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
+  await app.store.db
+    .insert(checkpointUpdates)
+    .values({
+      portfolio: app.portfolio,
+      weekId: week.week_id,
+      checkpointAt: slot.at,
+      accountId: d.account_id,
+      owner: d.owner,
+      agent: d.agent,
+      status: d.status,
+      proposedAction: d.proposed?.action ?? null,
+      action: d.status === 'ok' ? d.action : 'STAY',
+      convictionBefore: d.conviction_before,
+      convictionAfter: d.status === 'ok' ? d.conviction_after : d.conviction_before,
+      reason: d.reason,
+      invalidationFired: d.trigger?.fired ? d.trigger.text : null,
+      claimedInvalidation: d.proposed?.invalidation_fired ?? null,
+      trigger: d.trigger,
+      position: d.position,
+      indicators: d.indicators,
+      orderIds: orders.map((o) => o.clientOrderId),
+      error: d.error,
+    })
+    .onConflictDoNothing();
+}
+
+/** The recorded updates of one checkpoint, in account order, with their orders. */
+export async function storedUpdates(app: App, slot: { at: Date; date: string; time: string; week_id: string }): Promise<AccountUpdate[]> {
+  const rows = await app.store.db
+    .select()
+    .from(checkpointUpdates)
+    .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.checkpointAt, slot.at)))
+    .orderBy(asc(checkpointUpdates.accountId));
+  if (rows.length === 0) return [];
+  const orders = await recordedOrders(app.store.db, app.portfolio, { weekId: slot.week_id, checkpoint: `${slot.date}T${slot.time}` });
+  return rows.map((r) => {
+    const mine = orders.filter((o) => o.accountId === r.accountId);
+    return {
+      account_id: r.accountId,
+      owner: r.owner,
+      agent: r.agent,
+      status: r.status as UpdateStatus,
+      action: r.action as CheckpointAction,
+      proposed_action: (r.proposedAction as CheckpointAction | null) ?? null,
+      conviction_before: r.convictionBefore,
+      conviction_after: r.convictionAfter,
+      reason: r.reason,
+      invalidation_fired: r.invalidationFired,
+      claimed_invalidation: r.claimedInvalidation,
+      trigger: (r.trigger as TriggerVerdict | null) ?? null,
+      position: (r.position as CheckpointPosition | null) ?? null,
+      indicators_snapshot: r.indicators as IndicatorReading[],
+      order: mine[0] ?? null,
+      orders: mine,
+      error: r.error,
+    };
+  });
+}
