@@ -232,10 +232,12 @@ describe('measureWeek: checkpoints across the 2024-03-10 DST change', () => {
   const closeOf = (d: string) => etToUtc(d, '16:00');
   const fills = [
     // gpt: long 50 SPY at the open, FLIPped at the 03-07 12:00 checkpoint (both legs fill at that day's
-    // close), REDUCEd at 03-08 14:00, EXITed at 03-11 09:00 (after the DST change).
+    // close, $1 commission each: fills at the close price change equity only by their commission, so the
+    // commission shows in which close a fill is counted), REDUCEd at 03-08 14:00, EXITed at 03-11 09:00
+    // (after the DST change).
     fill(1, OPEN, 'SPY', 'buy', 50, 100.5),
-    fill(1, closeOf('2024-03-07'), 'SPY', 'sell', 50, 99),
-    fill(1, closeOf('2024-03-07'), 'SPY', 'sell', 50, 99),
+    fill(1, closeOf('2024-03-07'), 'SPY', 'sell', 50, 99, 1),
+    fill(1, closeOf('2024-03-07'), 'SPY', 'sell', 50, 99, 1),
     fill(1, closeOf('2024-03-08'), 'SPY', 'buy', 25, 101),
     fill(1, closeOf('2024-03-11'), 'SPY', 'buy', 25, 101),
     // gemini: long 100 TLT at the open, EXITed at the 03-07 09:00 checkpoint.
@@ -284,29 +286,29 @@ describe('measureWeek: checkpoints across the 2024-03-10 DST change', () => {
   });
 
   it('FLIP, REDUCE, EXIT: equity at every checkpoint and close, both drawdowns', () => {
-    // Cash: 10 000 − 50 × 100.5 = 4 975 (long 50) → FLIP at the 03-07 close: + 50 × 99 + 50 × 99 = 14 875 (short 50)
-    // → REDUCE at the 03-08 close: − 25 × 101 = 12 350 (short 25) → EXIT at the 03-11 close: − 25 × 101 = 9 825 (flat).
+    // Cash: 10 000 − 50 × 100.5 = 4 975 (long 50) → FLIP at the 03-07 close: + (50 × 99 − 1) + (50 × 99 − 1) = 14 873
+    // (short 50) → REDUCE at the 03-08 close: − 25 × 101 = 12 348 (short 25) → EXIT at the 03-11 close: − 25 × 101 = 9 823 (flat).
     // Checkpoints (09:00 at the previous close, later at the day's open), each before its session's fills:
     //   03-06 09:00 before the 09:30 fill: 10 000;  12:00/14:00/15:50: 4 975 + 50 × 100.5 = 10 000
     //   03-07 09:00: 4 975 + 50 × 102 = 10 075;   12:00…: 4 975 + 50 × 103 = 10 125
-    //   03-08 09:00: 14 875 − 50 × 99 = 9 925;    12:00…: 14 875 − 50 × 98 = 9 975
-    //   03-11 09:00: 12 350 − 25 × 101 = 9 825;   12:00…: 12 350 − 25 × 100 = 9 850
-    //   03-12: flat, 9 825
+    //   03-08 09:00: 14 873 − 50 × 99 = 9 923;    12:00…: 14 873 − 50 × 98 = 9 973
+    //   03-11 09:00: 12 348 − 25 × 101 = 9 823;   12:00…: 12 348 − 25 × 100 = 9 848
+    //   03-12: flat, 9 823
     expect(gpt!.checkpoint_equity.map((c) => c.equity)).toEqual([
-      10_000, 10_000, 10_000, 10_000, 10_075, 10_125, 10_125, 10_125, 9_925, 9_975, 9_975, 9_975, 9_825, 9_850, 9_850, 9_850, 9_825, 9_825,
-      9_825, 9_825,
+      10_000, 10_000, 10_000, 10_000, 10_075, 10_125, 10_125, 10_125, 9_923, 9_973, 9_973, 9_973, 9_823, 9_848, 9_848, 9_848, 9_823, 9_823,
+      9_823, 9_823,
     ]);
-    // Closes: 10 000; 4 975 + 50 × 102 = 10 075; 14 875 − 50 × 99 = 9 925; 12 350 − 25 × 101 = 9 825; 9 825; 9 825.
-    expect(gpt!.equity_path.map((p) => p.equity)).toEqual([10_000, 10_075, 9_925, 9_825, 9_825, 9_825]);
-    // P/L 9 825 − 10 000 = −175 = −1.75 %.
-    expect(gpt).toMatchObject({ pnl: -175, pnl_pct: -0.0175, fills: 5 });
-    // Close to close: peak 10 075, trough 9 825: 250 / 10 075 = 0.024813… → 0.0248.
-    expect(gpt!.max_drawdown).toBe(0.0248);
-    // With the checkpoints: peak 10 125 (03-07 12:00), trough 9 825: 300 / 10 125 = 0.029629… → 0.0296.
-    expect(gpt!.max_drawdown_intraday).toBe(0.0296);
-    // (5 025 + 4 950 + 4 950 + 2 525 + 2 525) / 10 000 = 19 975 / 10 000.
+    // Closes: 10 000; 4 975 + 50 × 102 = 10 075; 14 873 − 50 × 99 = 9 923; 12 348 − 25 × 101 = 9 823; 9 823; 9 823.
+    expect(gpt!.equity_path.map((p) => p.equity)).toEqual([10_000, 10_075, 9_923, 9_823, 9_823, 9_823]);
+    // P/L 9 823 − 10 000 = −177 = −1.77 %.
+    expect(gpt).toMatchObject({ pnl: -177, pnl_pct: -0.0177, fills: 5 });
+    // Close to close: peak 10 075, trough 9 823: 252 / 10 075 = 0.025012… → 0.025.
+    expect(gpt!.max_drawdown).toBe(0.025);
+    // With the checkpoints: peak 10 125 (03-07 12:00), trough 9 823: 302 / 10 125 = 0.029827… → 0.0298.
+    expect(gpt!.max_drawdown_intraday).toBe(0.0298);
+    // (5 025 + 4 950 + 4 950 + 2 525 + 2 525) / 10 000 = 19 975 / 10 000 (commissions are not notional).
     expect(gpt!.turnover).toBe(1.9975);
-    // Close changes +75, −150, −100, 0, 0: one gain of three moves.
+    // Close changes +75, −152, −100, 0, 0: one gain of three moves.
     expect(gpt!.hit_rate).toBe(0.3333);
     expect(gpt!.positions_at_end).toEqual([]);
   });
@@ -391,9 +393,20 @@ describe('measureWeek: checkpoints across the 2024-03-10 DST change', () => {
     // 2 sessions × 4 checkpoints; path [2, 2, −2]; panic: the FLIP.
     expect(partial!.checkpoint_equity).toHaveLength(8);
     expect(partial).toMatchObject({ conviction_path: [2, 2, -2], panic_exits: 1, actions: { STAY: 1, EXIT: 0, FLIP: 1, REDUCE: 0 } });
-    // Peak 10 125 (03-07 12:00), trough 9 925 (the 03-07 close, after the FLIP): 200 / 10 125 = 0.019753… → 0.0198.
-    expect(partial!.max_drawdown_intraday).toBe(0.0198);
+    // Peak 10 125 (03-07 12:00), trough 9 923 (the 03-07 close, after the FLIP): 202 / 10 125 = 0.019950… → 0.02.
+    expect(partial!.max_drawdown_intraday).toBe(0.02);
     expect(partial!.positions_at_end).toEqual([{ ticker: 'SPY', qty: -50 }]);
+  });
+
+  it('puts a checkpoint at the very instant of a close before that close', () => {
+    // Checkpoints are before 16:00, so this never happens in a real week; the order is the documented rule.
+    // Long 100 SPY at 100 from the 03-06 open: cash 0. A mark at the 16:00 close instant pricing SPY at 90.
+    const atClose: CheckpointMark = { at: closeOf('2024-03-06'), date: '2024-03-06', time: '16:00', price: () => 90 };
+    const [a] = measureWeek(input({ sessions: ['2024-03-06'], fills: [fill(1, OPEN, 'SPY', 'buy', 100, 100)], checkpoints: [atClose] }));
+    // Path 10 000 (03-05 close), 9 000 (the mark), 10 200 (the close, 100 × 102): 1 000 / 10 000 = 0.1.
+    // (The other order, 10 000, 10 200, 9 000, would give 1 200 / 10 200 = 0.1176.)
+    expect(a!.max_drawdown_intraday).toBe(0.1);
+    expect(a!.max_drawdown).toBe(0);
   });
 
   it('refuses an action at an instant where no checkpoint was evaluated', () => {
@@ -419,8 +432,8 @@ describe('measureWeek: Thanksgiving 2024, a holiday and an early close in one we
       close: (ticker, d) => priceOf(closes, ticker, d),
       fills: [
         fill(1, etToUtc('2024-11-27', '09:30'), 'SPY', 'buy', 10, 100),
-        // EXIT at the 11-29 12:00 checkpoint fills at that day's 13:00 close.
-        fill(1, etToUtc('2024-11-29', '13:00'), 'SPY', 'sell', 10, 96),
+        // EXIT at the 11-29 12:00 checkpoint fills at that day's 13:00 close ($1 commission: it marks which close counts the fill).
+        fill(1, etToUtc('2024-11-29', '13:00'), 'SPY', 'sell', 10, 96, 1),
       ],
       weeklyConvictions: new Map([[1, 1]]),
       checkpoints,
@@ -459,16 +472,16 @@ describe('measureWeek: Thanksgiving 2024, a holiday and an early close in one we
   });
 
   it('puts the 13:00 fill in the early-close session and the 12:00 checkpoint before it', () => {
-    // Cash 10 000 − 10 × 100 = 9 000, long 10; sold at the 11-29 13:00 close: 9 000 + 10 × 96 = 9 960.
-    // Closes: 10 000; 9 000 + 10 × 101 = 10 010; 9 960 (flat); 9 960; 9 960.
-    expect(a!.equity_path.map((p) => p.equity)).toEqual([10_000, 10_010, 9_960, 9_960, 9_960]);
+    // Cash 10 000 − 10 × 100 = 9 000, long 10; sold at the 11-29 13:00 close: 9 000 + 10 × 96 − 1 = 9 959.
+    // Closes: 10 000; 9 000 + 10 × 101 = 10 010; 9 959 (flat); 9 959; 9 959.
+    expect(a!.equity_path.map((p) => p.equity)).toEqual([10_000, 10_010, 9_959, 9_959, 9_959]);
     // Checkpoints: 11-27 09:00 10 000 (before the fill), 12:00… 9 000 + 10 × 100 = 10 000;
-    // 11-29 09:00 9 000 + 10 × 101 = 10 010; 12:00 9 000 + 10 × 95 = 9 950; then flat at 9 960.
-    expect(a!.checkpoint_equity.slice(0, 7).map((c) => c.equity)).toEqual([10_000, 10_000, 10_000, 10_000, 10_010, 9_950, 9_960]);
-    // Close to close: 50 / 10 010 = 0.004995… → 0.005. Intraday: 10 010 → 9 950, 60 / 10 010 = 0.005994… → 0.006.
-    expect(a).toMatchObject({ max_drawdown: 0.005, max_drawdown_intraday: 0.006 });
-    // P/L −40 = −0.4 %; turnover (1 000 + 960) / 10 000 = 0.196; changes +10, −50, 0, 0: 1 of 2.
-    expect(a).toMatchObject({ pnl: -40, pnl_pct: -0.004, turnover: 0.196, hit_rate: 0.5 });
+    // 11-29 09:00 9 000 + 10 × 101 = 10 010; 12:00 9 000 + 10 × 95 = 9 950; then flat at 9 959.
+    expect(a!.checkpoint_equity.slice(0, 7).map((c) => c.equity)).toEqual([10_000, 10_000, 10_000, 10_000, 10_010, 9_950, 9_959]);
+    // Close to close: 51 / 10 010 = 0.005094… → 0.0051. Intraday: 10 010 → 9 950, 60 / 10 010 = 0.005994… → 0.006.
+    expect(a).toMatchObject({ max_drawdown: 0.0051, max_drawdown_intraday: 0.006 });
+    // P/L −41 = −0.41 %; turnover (1 000 + 960) / 10 000 = 0.196; changes +10, −51, 0, 0: 1 of 2.
+    expect(a).toMatchObject({ pnl: -41, pnl_pct: -0.0041, turnover: 0.196, hit_rate: 0.5 });
     // Path [1, 0]; the EXIT's trigger fired: no panic.
     expect(a).toMatchObject({
       conviction_path: [1, 0],
