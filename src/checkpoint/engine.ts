@@ -133,19 +133,6 @@ export async function runCheckpoint(
 async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options: CheckpointOptions): Promise<CheckpointResult> {
   const db = app.store.db;
   const plans = await weekPlans(app, week);
-  await checkNoLaterWeek(db, app.portfolio, week.week_id);
-  const [later] = await db
-    .select({ at: checkpointRuns.checkpointAt, date: checkpointRuns.date, time: checkpointRuns.time })
-    .from(checkpointRuns)
-    .where(
-      and(eq(checkpointRuns.portfolio, app.portfolio), gt(checkpointRuns.checkpointAt, slot.at), eq(checkpointRuns.status, 'completed')),
-    )
-    .limit(1);
-  if (later)
-    throw new CheckpointError(
-      `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
-    );
-
   const [existing] = await db
     .select()
     .from(checkpointRuns)
@@ -184,6 +171,20 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
     return result('skipped', [], { reason: slot.skip });
   }
   if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
+
+  // Only a checkpoint that will trade needs the portfolio's clock behind it.
+  await checkNoLaterWeek(db, app.portfolio, week.week_id);
+  const [later] = await db
+    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
+    .from(checkpointRuns)
+    .where(
+      and(eq(checkpointRuns.portfolio, app.portfolio), gt(checkpointRuns.checkpointAt, slot.at), eq(checkpointRuns.status, 'completed')),
+    )
+    .limit(1);
+  if (later)
+    throw new CheckpointError(
+      `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
+    );
 
   await db
     .insert(checkpointRuns)

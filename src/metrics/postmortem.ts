@@ -24,6 +24,10 @@ import {
   type FillOfAccount,
 } from './week-performance.js';
 import { UserError } from '../errors.js';
+import { checkpointRuns, checkpointUpdates } from '../storage/schema.js';
+import { renderPostmortemMarkdown, type ConvictionPathReport } from './postmortem-report.js';
+import type { CheckpointActionKind, CheckpointActionRecord, CheckpointMark } from './week-performance.js';
+import { asc } from 'drizzle-orm';
 
 export interface Postmortem {
   portfolio: string;
@@ -42,8 +46,10 @@ export interface Postmortem {
     flat: { pnl_pct: number; max_drawdown: number };
     spy_buy_hold: { ticker: string; pnl_pct: number; max_drawdown: number };
   };
-  /** Checkpoints run this week (they change convictions and make panic exits possible). */
+  /** Checkpoints run this week and measured (they change convictions and make panic exits possible). */
   checkpoints: number;
+  /** Each account's checkpoint steps in time order (for the report). */
+  conviction_paths: ConvictionPathReport[];
   usage: WeekUsage;
   notes: string[];
 }
@@ -61,6 +67,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     payload: postmortem,
   });
   app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []);
+  app.artifacts.writeReport(week.week_id, 'postmortem.md', renderPostmortemMarkdown(postmortem));
   return postmortem;
 }
 
@@ -125,6 +132,7 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
     commission: f.commission,
   }));
 
+  const ran = await checkpointsOfWeek(app, week.week_id);
   const measured = measureWeek({
     dataThrough: week.data_through,
     sessions,
@@ -136,11 +144,13 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
     }),
     fills,
     close,
-    convictions: new Map(risk.intents.map((i) => [i.account_id, i.status === 'trade' && i.conviction !== null ? [i.conviction] : []])),
-    checkpointExits: new Map(),
+    weeklyConvictions: new Map(risk.intents.map((i) => [i.account_id, i.status === 'trade' && !i.seat_failed ? i.conviction : null])),
+    checkpoints: ran.marks,
+    actions: ran.actions,
   });
 
   const accounts = measured.map((a) => ({ ...a, agent: agents.get(a.owner) ?? 'unknown' }));
+  const measuredCheckpoints = ran.marks.filter((m) => m.at <= closeInstant(through)).length;
   const benchmark = app.config.assets.benchmark;
   const spyPath = [week.data_through, ...sessions].map((d) => close(benchmark, d));
   const complete = through === week.week_end;
@@ -163,14 +173,17 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
         max_drawdown: maxDrawdown(spyPath),
       },
     },
-    checkpoints: 0,
+    checkpoints: measuredCheckpoints,
+    conviction_paths: ran.paths,
     usage: await weekUsage(app.store.db, { portfolio: app.portfolio, weekId: week.week_id }),
     notes: [
       ...(complete ? [] : [`the week is not over: measured through the ${through} close (the week ends ${week.week_end})`]),
-      `measured close to close, from the ${week.data_through} close; a drawdown inside a session is not seen`,
+      `measured close to close from the ${week.data_through} close (max_drawdown), and also at each checkpoint's last printed prices (max_drawdown_intraday); a drawdown between those instants is not seen`,
       'distributions are not credited (the simulated broker does not pay them)',
       ...(researchFallback ? [researchFallback] : []),
-      'no checkpoints ran this week: each conviction path has one point, so conviction volatility and panic exits are 0',
+      ...(measuredCheckpoints === 0
+        ? ['no checkpoints ran this week: each conviction path has one point, so conviction volatility and panic exits are 0']
+        : []),
     ],
   };
 }
@@ -208,5 +221,74 @@ async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
     ...(risk ? { risk } : {}),
     ...(execute ? { execute } : {}),
     agents: accountAgents(app.config, of('pm_pitches'), of('chairman')),
+  };
+}
+
+interface WeekCheckpoints {
+  marks: CheckpointMark[];
+  actions: CheckpointActionRecord[];
+  paths: ConvictionPathReport[];
+}
+
+/** The week's completed checkpoints: their instants with the prices knowable then, and every account's applied action. */
+async function checkpointsOfWeek(app: App, weekId: string): Promise<WeekCheckpoints> {
+  const slots = await app.store.db
+    .select()
+    .from(checkpointRuns)
+    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, weekId), eq(checkpointRuns.status, 'completed')))
+    .orderBy(asc(checkpointRuns.checkpointAt));
+  const marks: CheckpointMark[] = [];
+  for (const slot of slots) {
+    const prices = new Map<string, number>();
+    for (const ticker of app.config.tickers) prices.set(ticker, (await app.marketData.lastPrintAt(ticker, slot.date, slot.time)).price);
+    marks.push({
+      at: slot.checkpointAt,
+      date: slot.date,
+      time: slot.time,
+      price: (ticker) => {
+        const p = prices.get(ticker);
+        if (p === undefined) throw new PostmortemError(`no ${ticker} price at the ${slot.date} ${slot.time} checkpoint`);
+        return p;
+      },
+    });
+  }
+  const rows = await app.store.db
+    .select()
+    .from(checkpointUpdates)
+    .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, weekId)))
+    .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId));
+  const completed = new Set(slots.map((s) => s.checkpointAt.getTime()));
+  const done = rows.filter((r) => completed.has(r.checkpointAt.getTime()));
+  const slotOf = new Map(slots.map((s) => [s.checkpointAt.getTime(), s]));
+  const paths = new Map<number, ConvictionPathReport>();
+  for (const r of done) {
+    const slot = slotOf.get(r.checkpointAt.getTime());
+    const path = paths.get(r.accountId) ?? { account_id: r.accountId, owner: r.owner, steps: [] };
+    paths.set(r.accountId, {
+      ...path,
+      steps: [
+        ...path.steps,
+        {
+          at_et: `${slot?.date ?? ''} ${slot?.time ?? ''}`,
+          action: r.action,
+          conviction_before: r.convictionBefore,
+          conviction_after: r.convictionAfter,
+          reason: r.reason,
+          invalidation_fired: r.invalidationFired,
+        },
+      ],
+    });
+  }
+  return {
+    marks,
+    actions: done.map((r) => ({
+      account_id: r.accountId,
+      at: r.checkpointAt,
+      action: r.action as CheckpointActionKind,
+      conviction_before: r.convictionBefore,
+      conviction_after: r.convictionAfter,
+      trigger_fired: r.invalidationFired !== null,
+    })),
+    paths: [...paths.values()].sort((a, b) => a.account_id - b.account_id),
   };
 }

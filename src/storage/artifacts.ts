@@ -32,6 +32,11 @@ export class Artifacts {
     writeAtomic(this.normalizedPath(weekId, stage), `${JSON.stringify(normalized, null, 2)}\n`);
   }
 
+  /** A human-readable report at the top of the week's folder, e.g. postmortem.md. */
+  writeReport(weekId: string, name: string, text: string): void {
+    writeAtomic(join(this.dirOf(weekId), safeName(name)), text);
+  }
+
   /** One raw record of a stage, e.g. an LLM call: raw/<stage>/<name>.json (name may contain one folder). */
   writeRaw(weekId: string, stage: string, name: string, text: string): void {
     const parts = name.split('/').map(safeName);

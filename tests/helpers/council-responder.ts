@@ -45,7 +45,7 @@ export async function offlineAnswers(weekId: string): Promise<CouncilAnswers> {
   }
 }
 
-const SCHEMA_NAMES = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision'] as const;
+const SCHEMA_NAMES = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision', 'checkpoint_update'] as const;
 
 /** The schema a request asks for (e.g. 'pm_pitch_with_ranking'), from its wire name or else its prompt. */
 export function schemaNameOf(req: StandInRequest): string | null {
@@ -85,6 +85,8 @@ export function councilResponder(
           const decision = answers.decision as { dissent_summary: { pitch_id: string }[] };
           return { ...decision, dissent_summary: decision.dissent_summary.filter((d) => given.includes(d.pitch_id)) };
         }
+        case 'checkpoint_update':
+          return stayAnswer((req.chat?.messages ?? []).map((m) => m.content).join('\n'));
         default:
           return { error: `the stand-in does not know schema ${schema}` };
       }
@@ -100,5 +102,22 @@ export function councilResponder(
             costStyle: schema === 'research_pack' ? 'perplexity' : 'openrouter',
           }),
     );
+  };
+}
+
+/** A STAY checkpoint_update for the checkpoint the prompt describes (its ids and conviction copied from it). */
+export function stayAnswer(prompt: string): unknown {
+  const field = (name: string) => new RegExp(`- ${name}: (\\S+)`).exec(prompt)?.[1] ?? '';
+  const before = Number(field('conviction_before'));
+  return {
+    week_id: field('week_id'),
+    checkpoint_et: field('checkpoint_et'),
+    account_id: Number(field('account_id')),
+    conviction_before: before,
+    conviction_after: before,
+    action: 'STAY',
+    reason: 'The thesis holds and the rule has not fired.',
+    invalidation_fired: null,
+    indicators_snapshot: [],
   };
 }
