@@ -97,12 +97,33 @@ describe('the command line itself', () => {
     const version = await cli(['--version'], {});
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const help = await cli(['--help'], {});
-    for (const name of ['run_weekly', 'postmortem', 'status', 'accounts', 'portfolios', 'models', 'checkpoint', 'backtest', 'schedule'])
+    for (const name of [
+      'run_weekly',
+      'postmortem',
+      'status',
+      'accounts',
+      'portfolios',
+      'models',
+      'checkpoint',
+      'week',
+      'backtest',
+      'schedule',
+    ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
-    const planned = await cli(['checkpoint', '--time', '09:00'], {});
+    const planned = await cli(['backtest', '--from', '2020-01-01'], {});
     expect(planned.code).toBe(1);
     expect(planned.stderr.trim()).toBe(
-      'llm-trading: `checkpoint` is planned and not built yet (issue P4, the whole trading week); see `llm-trading --help` for what works today',
+      'llm-trading: `backtest` is planned and not built yet (issue P5, backtests); see `llm-trading --help` for what works today',
+    );
+    // checkpoint's own argument checks, before any database is opened.
+    expect((await cli(['checkpoint', '--time', '9am'], {})).stderr.trim()).toBe(
+      "llm-trading: option '--time <HH:MM>' argument '9am' is invalid. expected a time HH:MM, got \"9am\"",
+    );
+    expect((await cli(['checkpoint', '--date', '2024-03-07'], {})).stderr.trim()).toBe(
+      'llm-trading: with --date, give --time HH:MM or --all',
+    );
+    expect((await cli(['checkpoint', '--all', '--time', '12:00'], {})).stderr.trim()).toBe(
+      'llm-trading: give either --time HH:MM or --all, not both',
     );
   });
 

@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, gt, lt } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, lte } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -25,7 +25,7 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import { fillsOfAccount } from '../ledger/book.js';
+import type { LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
@@ -34,7 +34,7 @@ import { sizePosition } from '../risk/position-sizing.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
 import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
-import { accounts as accountRows, checkpointRuns, checkpointUpdates, stageRuns } from '../storage/schema.js';
+import { accounts as accountRows, checkpointRuns, checkpointUpdates, fills as fillRows, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
 import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './indicator-set.js';
 import { MarketView, quoteLabel } from './market-view.js';
@@ -205,16 +205,25 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   const previous = await previousInstant(app, week, slot);
   const stored = await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
 
+  // What every account needs, read once per checkpoint (not once per account).
+  const label = `${slot.date}T${slot.time}`;
+  const shared: SharedReads = {
+    convictions: await convictionsBefore(app, week, slot),
+    fills: await fillsThrough(app, slot.at),
+    weekOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id }),
+    slotOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }),
+  };
+
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
   const decided = await Promise.all(
     pending.map(async (account) => {
       const startingCash = stored.find((r) => r.id === account.id)?.startingCash;
       if (startingCash === undefined) throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
-      return decide(app, week, slot, previous, view, plans, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
+      return decide(app, week, slot, previous, view, plans, shared, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
     }),
   );
-  for (const d of decided) await apply(app, week, slot, d);
+  for (const d of decided) await apply(app, week, slot, d, shared.slotOrders);
 
   const updates = await storedUpdates(app, slot);
   const final = result('completed', updates);
@@ -273,27 +282,55 @@ interface Decision {
   flipTarget: number | null;
 }
 
-async function convictionBefore(
-  app: App,
-  week: WeekInfo,
-  slot: CheckpointSlot,
-  accountId: number,
-  risk: WeekPlans['risk'],
-): Promise<number> {
-  const [last] = await app.store.db
-    .select({ after: checkpointUpdates.convictionAfter })
+interface SharedReads {
+  /** Each account's conviction after its latest checkpoint update of the week before this one. */
+  convictions: Map<number, number>;
+  fills: Map<number, LedgerFill[]>;
+  weekOrders: OrderResult[];
+  /** Orders already at this checkpoint (a resumed or forced run). */
+  slotOrders: OrderResult[];
+}
+
+async function convictionsBefore(app: App, week: WeekInfo, slot: CheckpointSlot): Promise<Map<number, number>> {
+  const rows = await app.store.db
+    .select({ accountId: checkpointUpdates.accountId, after: checkpointUpdates.convictionAfter })
     .from(checkpointUpdates)
     .where(
       and(
         eq(checkpointUpdates.portfolio, app.portfolio),
         eq(checkpointUpdates.weekId, week.week_id),
-        eq(checkpointUpdates.accountId, accountId),
         lt(checkpointUpdates.checkpointAt, slot.at),
       ),
     )
-    .orderBy(asc(checkpointUpdates.checkpointAt))
-    .then((rows) => rows.slice(-1));
-  if (last) return last.after;
+    .orderBy(asc(checkpointUpdates.checkpointAt));
+  return new Map(rows.map((r) => [r.accountId, r.after]));
+}
+
+/** Every account's fills up to the instant, in ledger order. */
+async function fillsThrough(app: App, at: Date): Promise<Map<number, LedgerFill[]>> {
+  const rows = await app.store.db
+    .select()
+    .from(fillRows)
+    .where(and(eq(fillRows.portfolio, app.portfolio), lte(fillRows.filledAt, at)))
+    .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
+  const byAccount = new Map<number, LedgerFill[]>();
+  for (const f of rows) {
+    const list = byAccount.get(f.accountId) ?? [];
+    list.push({
+      accountId: f.accountId,
+      filledAt: f.filledAt,
+      ticker: f.ticker,
+      side: f.side as LedgerFill['side'],
+      qty: f.qty,
+      price: f.price,
+      commission: f.commission,
+    });
+    byAccount.set(f.accountId, list);
+  }
+  return byAccount;
+}
+
+function weeklyConviction(risk: WeekPlans['risk'], accountId: number): number {
   const intent = risk.intents.find((i) => i.account_id === accountId);
   return intent?.status === 'trade' && !intent.seat_failed ? (intent.conviction ?? 0) : 0;
 }
@@ -305,13 +342,14 @@ async function decide(
   previous: Instant,
   view: MarketView,
   plans: WeekPlans,
+  shared: SharedReads,
   account: { id: number; owner: string },
   startingCash: number,
   agent: string,
   options: CheckpointOptions,
 ): Promise<Decision> {
-  const before = await convictionBefore(app, week, slot, account.id, plans.risk);
-  const fills = await fillsOfAccount(app.store.db, app.portfolio, account.id, { through: slot.at });
+  const before = shared.convictions.get(account.id) ?? weeklyConviction(plans.risk, account.id);
+  const fills = shared.fills.get(account.id) ?? [];
   const state = accountAt(startingCash, fills);
   const base: Decision = {
     account_id: account.id,
@@ -366,8 +404,9 @@ async function decide(
   const withPosition = { ...base, position, indicators, trigger, status: 'ok' as UpdateStatus };
 
   // An order of an earlier checkpoint today waits for the close: its fill is not known yet.
-  const waiting = (await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, accountId: account.id })).filter(
-    (o) => o.filledAt !== null && new Date(o.filledAt) > slot.at && o.submittedAt <= slot.fills_at.toISOString(),
+  const waiting = shared.weekOrders.filter(
+    (o) =>
+      o.accountId === account.id && o.filledAt !== null && new Date(o.filledAt) > slot.at && o.submittedAt <= slot.fills_at.toISOString(),
   );
   if (waiting.length > 0)
     return {
@@ -467,7 +506,7 @@ function targetOf(d: Decision, reduceFraction: number): { ticker: string; qty: n
   }
 }
 
-async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision): Promise<void> {
+async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision, slotOrders: readonly OrderResult[]): Promise<void> {
   const label = `${slot.date}T${slot.time}`;
   const target = targetOf(d, app.config.models.risk.reduce_fraction);
   if (target !== undefined) {
@@ -486,7 +525,10 @@ async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision
     app.clock.set(slot.fills_at);
     for (const request of plan) await app.broker.submitOrder(request);
   }
-  const orders = await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
+  const orders =
+    target === undefined
+      ? slotOrders.filter((o) => o.accountId === d.account_id)
+      : await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
   await app.store.db
     .insert(checkpointUpdates)
     .values({
