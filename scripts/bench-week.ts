@@ -55,7 +55,9 @@ async function suite(name: string, openBenchStore: () => Promise<Store>): Promis
   const p = median(pipeline);
   const w = median(whole);
   console.log(`\nwhole offline week of ${WEEK} on ${name} (median of ${RUNS}, in-process, fresh database each)`);
-  console.log(`  pipeline alone ${p.toFixed(0)} ms; pipeline + 15 checkpoints + postmortem ${w.toFixed(0)} ms: ratio ${(w / p).toFixed(2)} (goal <= 2)`);
+  console.log(
+    `  pipeline alone ${p.toFixed(0)} ms; pipeline + 15 checkpoints + postmortem ${w.toFixed(0)} ms: ratio ${(w / p).toFixed(2)} (goal <= 2)`,
+  );
 }
 
 await suite('PGlite in memory', () => openStore({ memory: true }));

@@ -357,5 +357,8 @@ export const checkpointUpdates = pgTable(
     error: text('error'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.portfolio, t.checkpointAt, t.accountId] }), index('checkpoint_updates_week_idx').on(t.portfolio, t.weekId)],
+  (t) => [
+    primaryKey({ columns: [t.portfolio, t.checkpointAt, t.accountId] }),
+    index('checkpoint_updates_week_idx').on(t.portfolio, t.weekId),
+  ],
 );

@@ -45,7 +45,13 @@ export async function offlineAnswers(weekId: string): Promise<CouncilAnswers> {
   }
 }
 
-const SCHEMA_NAMES = ['research_pack', 'pm_pitch_with_ranking', 'peer_review_ranking_vs_choice', 'chairman_decision', 'checkpoint_update'] as const;
+const SCHEMA_NAMES = [
+  'research_pack',
+  'pm_pitch_with_ranking',
+  'peer_review_ranking_vs_choice',
+  'chairman_decision',
+  'checkpoint_update',
+] as const;
 
 /** The schema a request asks for (e.g. 'pm_pitch_with_ranking'), from its wire name or else its prompt. */
 export function schemaNameOf(req: StandInRequest): string | null {
