@@ -90,6 +90,37 @@ describe('llm-trading run_weekly', () => {
     expect(JSON.parse(status.stdout)[0]).toMatchObject({ week_id: WEEK, status: 'interrupted' });
     expect((await cli(['status'], env())).stdout).toMatch(/^2024-03-06\s+interrupted\s/m);
   });
+
+  it('checkpoint: a named one, then the next one not run, then a whole day; an earlier one is refused', async () => {
+    const named = await cli(['checkpoint', '--date', '2024-03-07', '--time', '12:00', '--json'], env());
+    expect(named.code, named.stderr).toBe(0);
+    const first = JSON.parse(named.stdout);
+    expect(first).toMatchObject({
+      week_id: WEEK,
+      date: '2024-03-07',
+      time: '12:00',
+      status: 'completed',
+      checkpoint_et: '2024-03-07T12:00:00-05:00',
+    });
+    expect(first.updates).toHaveLength(6);
+    for (const key of ['account_id', 'owner', 'action', 'conviction_before', 'conviction_after', 'reason', 'invalidation_fired', 'order'])
+      expect(first.updates[0]).toHaveProperty(key);
+    // Without --date: the slot after the latest one run (those passed over before it cannot run any more).
+    const next = JSON.parse((await cli(['checkpoint', '--json'], env())).stdout);
+    expect(next).toMatchObject({ date: '2024-03-07', time: '14:00', status: 'completed', already_run: false });
+    const day = await cli(['checkpoint', '--all', '--date', '2024-03-08'], env());
+    expect(day.code, day.stderr).toBe(0);
+    expect(day.stdout.match(/^checkpoint 2024-03-08 \d\d:\d\d ET/gm)).toHaveLength(4);
+    expect(day.stdout).toMatch(/^\s+acct\s+owner\s+status\s+action\s+conv\s+trigger\s+orders$/m);
+    const back = await cli(['checkpoint', '--date', '2024-03-07', '--time', '14:00', '--force'], env());
+    expect(back.code).toBe(1);
+    expect(oneLine(back.stderr)).toMatch(
+      /has already run the 2024-03-08 15:50 checkpoint, after 2024-03-07 14:00: time only moves forward/,
+    );
+    expect(oneLine((await cli(['checkpoint', '--date', '2024-03-09', '--all'], env())).stderr)).toBe(
+      'llm-trading: 2024-03-09 is not an NYSE trading day: no checkpoints',
+    );
+  });
 });
 
 describe('the command line itself', () => {

@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, gt, lt, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -25,7 +25,7 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import type { LedgerFill } from '../ledger/book.js';
+import { fillsByAccountThrough, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
@@ -34,7 +34,7 @@ import { sizePosition } from '../risk/position-sizing.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
 import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
-import { accounts as accountRows, checkpointRuns, checkpointUpdates, fills as fillRows, stageRuns } from '../storage/schema.js';
+import { accounts as accountRows, checkpointRuns, checkpointUpdates, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
 import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './indicator-set.js';
 import { MarketView, quoteLabel } from './market-view.js';
@@ -180,6 +180,7 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
     .where(
       and(eq(checkpointRuns.portfolio, app.portfolio), gt(checkpointRuns.checkpointAt, slot.at), eq(checkpointRuns.status, 'completed')),
     )
+    .orderBy(desc(checkpointRuns.checkpointAt))
     .limit(1);
   if (later)
     throw new CheckpointError(
@@ -209,7 +210,7 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   const label = `${slot.date}T${slot.time}`;
   const shared: SharedReads = {
     convictions: await convictionsBefore(app, week, slot),
-    fills: await fillsThrough(app, slot.at),
+    fills: await fillsByAccountThrough(db, app.portfolio, slot.at),
     weekOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id }),
     slotOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }),
   };
@@ -258,8 +259,8 @@ async function previousInstant(app: App, week: WeekInfo, slot: CheckpointSlot): 
         eq(checkpointRuns.status, 'completed'),
       ),
     )
-    .orderBy(asc(checkpointRuns.checkpointAt))
-    .then((rows) => rows.slice(-1));
+    .orderBy(desc(checkpointRuns.checkpointAt))
+    .limit(1);
   return prev ?? { date: week.fill_date, time: app.config.schedule.weekly.time };
 }
 
@@ -304,30 +305,6 @@ async function convictionsBefore(app: App, week: WeekInfo, slot: CheckpointSlot)
     )
     .orderBy(asc(checkpointUpdates.checkpointAt));
   return new Map(rows.map((r) => [r.accountId, r.after]));
-}
-
-/** Every account's fills up to the instant, in ledger order. */
-async function fillsThrough(app: App, at: Date): Promise<Map<number, LedgerFill[]>> {
-  const rows = await app.store.db
-    .select()
-    .from(fillRows)
-    .where(and(eq(fillRows.portfolio, app.portfolio), lte(fillRows.filledAt, at)))
-    .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
-  const byAccount = new Map<number, LedgerFill[]>();
-  for (const f of rows) {
-    const list = byAccount.get(f.accountId) ?? [];
-    list.push({
-      accountId: f.accountId,
-      filledAt: f.filledAt,
-      ticker: f.ticker,
-      side: f.side as LedgerFill['side'],
-      qty: f.qty,
-      price: f.price,
-      commission: f.commission,
-    });
-    byAccount.set(f.accountId, list);
-  }
-  return byAccount;
 }
 
 function weeklyConviction(risk: WeekPlans['risk'], accountId: number): number {
@@ -511,6 +488,9 @@ async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision
   const target = targetOf(d, app.config.models.risk.reduce_fraction);
   if (target !== undefined) {
     const earlier = await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
+    // Printed prices only: a decision before the open fills at the open, one after it at the close.
+    // (The clock is set before the account is read: the broker marks positions at its time.)
+    app.clock.set(slot.fills_at);
     const current = await app.broker.account(d.account_id);
     const plan = planOrders({
       portfolioTag: portfolioTag(app.portfolio),
@@ -521,8 +501,6 @@ async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision
       positions: current.positions.map((p) => ({ ticker: p.ticker, qty: p.qty })),
       target,
     });
-    // Printed prices only: a decision before the open fills at the open, one after it at the close.
-    app.clock.set(slot.fills_at);
     for (const request of plan) await app.broker.submitOrder(request);
   }
   const orders =

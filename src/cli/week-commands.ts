@@ -4,8 +4,8 @@
 import type { App } from '../app.js';
 import type { CheckpointResult } from '../checkpoint/engine.js';
 import type { CheckpointSlot } from '../checkpoint/schedule.js';
-import { resolveWeek, weekOf, type WeekInfo } from '../council/week.js';
-import { addDays, isTradingDay, minutesOf, weekdayOf } from '../market/calendar.js';
+import { resolveWeek, shiftToWeekday, weekOf, type WeekInfo } from '../council/week.js';
+import { addDays, isTradingDay, minutesOf } from '../market/calendar.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { chosenWeek, prepare, withApp, type WeekCommandOptions } from './commands.js';
 import { progressPrinter } from './progress-printer.js';
@@ -20,13 +20,10 @@ export interface CheckpointCommandOptions extends CommonOptions {
   cache?: boolean;
 }
 
-const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-
 /** The week a session date belongs to: the decision weekday on or before it. */
 function weekOfDate(app: App, date: string): WeekInfo {
   if (!isTradingDay(date)) throw new UsageError(`${date} is not an NYSE trading day: no checkpoints`);
-  const target = WEEKDAYS.indexOf(app.config.schedule.weekly.day);
-  let weekId = addDays(date, -((weekdayOf(date) - target + 7) % 7));
+  let weekId = shiftToWeekday(date, app.config.schedule.weekly.day, -1);
   // A holiday on the decision day moves the fill day later: the date may still be in the week before.
   if (weekOf(weekId, app.config).fill_date > date) weekId = addDays(weekId, -7);
   return weekOf(weekId, app.config);
@@ -56,17 +53,16 @@ async function chosenSlots(app: App, options: CheckpointCommandOptions): Promise
     .limit(1);
   if (!latest) throw new UsageError(`portfolio ${app.portfolio} has no executed week yet: run \`llm-trading run_weekly\` first`);
   const week = weekOf(latest.weekId, app.config);
-  const ran = new Set(
-    (
-      await app.store.db
-        .select({ at: checkpointRuns.checkpointAt })
-        .from(checkpointRuns)
-        .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
-    ).map((r) => r.at.getTime()),
-  );
-  const open = weekSlots(week, app.config).filter(
-    (s) => !ran.has(s.at.getTime()) && (options.time === undefined || s.time === options.time),
-  );
+  // The next slot is after the latest one the portfolio ran (or recorded as skipped): time only
+  // moves forward, so a slot passed over earlier cannot run any more.
+  const [latestRan] = await app.store.db
+    .select({ at: checkpointRuns.checkpointAt })
+    .from(checkpointRuns)
+    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
+    .orderBy(desc(checkpointRuns.checkpointAt))
+    .limit(1);
+  const after = latestRan?.at.getTime() ?? -Infinity;
+  const open = weekSlots(week, app.config).filter((s) => s.at.getTime() > after && (options.time === undefined || s.time === options.time));
   const first = open[0];
   if (!first)
     throw new UsageError(

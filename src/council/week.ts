@@ -87,7 +87,7 @@ function weekdayName(date: string): string {
 }
 
 /** The given weekday nearest to `date` in `direction` (0: same week's, -1: on or before, 1: on or after). */
-function shiftToWeekday(date: string, weekday: string, direction: -1 | 0 | 1 = 0): string {
+export function shiftToWeekday(date: string, weekday: string, direction: -1 | 0 | 1 = 0): string {
   const target = WEEKDAYS.indexOf(weekday);
   const current = new Date(`${date}T00:00:00Z`).getUTCDay();
   let delta = target - current;

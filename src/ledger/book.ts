@@ -66,7 +66,27 @@ export async function fillsOfAccount(
     .from(fillRows)
     .where(and(...where))
     .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
-  return rows.map((f) => ({
+  return rows.map(ledgerFillOf);
+}
+
+/** Every account's fills of a portfolio up to and including an instant, in ledger order, by account. */
+export async function fillsByAccountThrough(db: Db | Tx, portfolio: string, through: Date): Promise<Map<number, LedgerFill[]>> {
+  const rows = await db
+    .select()
+    .from(fillRows)
+    .where(and(eq(fillRows.portfolio, portfolio), lte(fillRows.filledAt, through)))
+    .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
+  const byAccount = new Map<number, LedgerFill[]>();
+  for (const row of rows) {
+    const list = byAccount.get(row.accountId) ?? [];
+    list.push(ledgerFillOf(row));
+    byAccount.set(row.accountId, list);
+  }
+  return byAccount;
+}
+
+function ledgerFillOf(f: typeof fillRows.$inferSelect): LedgerFill {
+  return {
     accountId: f.accountId,
     filledAt: f.filledAt,
     ticker: f.ticker,
@@ -74,7 +94,7 @@ export async function fillsOfAccount(
     qty: f.qty,
     price: f.price,
     commission: f.commission,
-  }));
+  };
 }
 
 /** The book of an account from its starting cash and fills (already filtered to the instant wanted). */
