@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, desc, eq, gt, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -103,7 +103,14 @@ async function weekPlans(app: App, week: WeekInfo): Promise<WeekPlans> {
   const rows = await app.store.db
     .select({ stage: stageRuns.stage, output: stageRuns.output })
     .from(stageRuns)
-    .where(and(ofRun(stageRuns, { portfolio: app.portfolio, weekId: week.week_id }), eq(stageRuns.status, 'completed')));
+    .where(
+      and(
+        ofRun(stageRuns, { portfolio: app.portfolio, weekId: week.week_id }),
+        eq(stageRuns.status, 'completed'),
+        // Only what a checkpoint reads (the snapshot, research and reviews are large and not needed).
+        inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
+      ),
+    );
   const of = <S extends StageName>(s: S) => rows.find((r) => r.stage === s)?.output as StageOutputs[S] | undefined;
   const pitches = of('pm_pitches');
   const risk = of('risk');
@@ -200,7 +207,9 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
       .delete(checkpointUpdates)
       .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.checkpointAt, slot.at)));
 
-  const done = new Set((await storedUpdates(app, slot)).map((u) => u.account_id));
+  // A checkpoint that never started has nothing stored: no need to look.
+  const before = existing ? await storedUpdates(app, slot) : [];
+  const done = new Set(before.map((u) => u.account_id));
   const view = new MarketView(app.marketData);
   const agents = accountAgents(app.config, plans.pitches, plans.chairman);
   const previous = await previousInstant(app, week, slot);
@@ -212,7 +221,7 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
     convictions: await convictionsBefore(app, week, slot),
     fills: await fillsByAccountThrough(db, app.portfolio, slot.at),
     weekOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id }),
-    slotOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }),
+    slotOrders: existing ? await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : [],
   };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
@@ -224,9 +233,19 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
       return decide(app, week, slot, previous, view, plans, shared, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
     }),
   );
-  for (const d of decided) await apply(app, week, slot, d, shared.slotOrders);
+  // An account that trades is recorded right after its orders (a crash resumes after it); the ones
+  // that place nothing are recorded together, since deciding them again changes nothing.
+  const quiet: UpdateRow[] = [];
+  const fresh: AccountUpdate[] = [];
+  for (const d of decided) {
+    const { row, orders, traded } = await apply(app, week, slot, d, shared.slotOrders);
+    if (traded) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
+    else quiet.push(row);
+    fresh.push(updateOf(row, orders));
+  }
+  if (quiet.length > 0) await db.insert(checkpointUpdates).values(quiet).onConflictDoNothing();
 
-  const updates = await storedUpdates(app, slot);
+  const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
   const final = result('completed', updates);
   await db.transaction(async (tx) => {
     await tx
@@ -483,7 +502,16 @@ function targetOf(d: Decision, reduceFraction: number): { ticker: string; qty: n
   }
 }
 
-async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision, slotOrders: readonly OrderResult[]): Promise<void> {
+type UpdateRow = typeof checkpointUpdates.$inferInsert & { createdAt?: Date };
+
+/** Places what the decision's action needs (nothing for STAY) and returns the account's update row. */
+async function apply(
+  app: App,
+  week: WeekInfo,
+  slot: CheckpointSlot,
+  d: Decision,
+  slotOrders: readonly OrderResult[],
+): Promise<{ row: UpdateRow; orders: OrderResult[]; traded: boolean }> {
   const label = `${slot.date}T${slot.time}`;
   const target = targetOf(d, app.config.models.risk.reduce_fraction);
   if (target !== undefined) {
@@ -507,30 +535,28 @@ async function apply(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision
     target === undefined
       ? slotOrders.filter((o) => o.accountId === d.account_id)
       : await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
-  await app.store.db
-    .insert(checkpointUpdates)
-    .values({
-      portfolio: app.portfolio,
-      weekId: week.week_id,
-      checkpointAt: slot.at,
-      accountId: d.account_id,
-      owner: d.owner,
-      agent: d.agent,
-      status: d.status,
-      proposedAction: d.proposed?.action ?? null,
-      action: d.status === 'ok' ? d.action : 'STAY',
-      convictionBefore: d.conviction_before,
-      convictionAfter: d.status === 'ok' ? d.conviction_after : d.conviction_before,
-      reason: d.reason,
-      invalidationFired: d.trigger?.fired ? d.trigger.text : null,
-      claimedInvalidation: d.proposed?.invalidation_fired ?? null,
-      trigger: d.trigger,
-      position: d.position,
-      indicators: d.indicators,
-      orderIds: orders.map((o) => o.clientOrderId),
-      error: d.error,
-    })
-    .onConflictDoNothing();
+  const row: UpdateRow = {
+    portfolio: app.portfolio,
+    weekId: week.week_id,
+    checkpointAt: slot.at,
+    accountId: d.account_id,
+    owner: d.owner,
+    agent: d.agent,
+    status: d.status,
+    proposedAction: d.proposed?.action ?? null,
+    action: d.status === 'ok' ? d.action : 'STAY',
+    convictionBefore: d.conviction_before,
+    convictionAfter: d.status === 'ok' ? d.conviction_after : d.conviction_before,
+    reason: d.reason,
+    invalidationFired: d.trigger?.fired ? d.trigger.text : null,
+    claimedInvalidation: d.proposed?.invalidation_fired ?? null,
+    trigger: d.trigger,
+    position: d.position,
+    indicators: d.indicators,
+    orderIds: orders.map((o) => o.clientOrderId),
+    error: d.error,
+  };
+  return { row, orders, traded: target !== undefined };
 }
 
 /** The recorded updates of one checkpoint, in account order, with their orders. */
@@ -542,26 +568,33 @@ export async function storedUpdates(app: App, slot: { at: Date; date: string; ti
     .orderBy(asc(checkpointUpdates.accountId));
   if (rows.length === 0) return [];
   const orders = await recordedOrders(app.store.db, app.portfolio, { weekId: slot.week_id, checkpoint: `${slot.date}T${slot.time}` });
-  return rows.map((r) => {
-    const mine = orders.filter((o) => o.accountId === r.accountId);
-    return {
-      account_id: r.accountId,
-      owner: r.owner,
-      agent: r.agent,
-      status: r.status as UpdateStatus,
-      action: r.action as CheckpointAction,
-      proposed_action: (r.proposedAction as CheckpointAction | null) ?? null,
-      conviction_before: r.convictionBefore,
-      conviction_after: r.convictionAfter,
-      reason: r.reason,
-      invalidation_fired: r.invalidationFired,
-      claimed_invalidation: r.claimedInvalidation,
-      trigger: (r.trigger as TriggerVerdict | null) ?? null,
-      position: (r.position as CheckpointPosition | null) ?? null,
-      indicators_snapshot: r.indicators as IndicatorReading[],
-      order: mine[0] ?? null,
-      orders: mine,
-      error: r.error,
-    };
-  });
+  return rows.map((r) =>
+    updateOf(
+      r,
+      orders.filter((o) => o.accountId === r.accountId),
+    ),
+  );
+}
+
+/** An update row (stored, or just built) as `checkpoint --json` reports it, with the account's orders at the checkpoint. */
+function updateOf(r: UpdateRow, mine: OrderResult[]): AccountUpdate {
+  return {
+    account_id: r.accountId,
+    owner: r.owner,
+    agent: r.agent,
+    status: r.status as UpdateStatus,
+    action: r.action as CheckpointAction,
+    proposed_action: (r.proposedAction as CheckpointAction | null | undefined) ?? null,
+    conviction_before: r.convictionBefore,
+    conviction_after: r.convictionAfter,
+    reason: r.reason,
+    invalidation_fired: r.invalidationFired ?? null,
+    claimed_invalidation: r.claimedInvalidation ?? null,
+    trigger: (r.trigger as TriggerVerdict | null | undefined) ?? null,
+    position: (r.position as CheckpointPosition | null | undefined) ?? null,
+    indicators_snapshot: r.indicators as IndicatorReading[],
+    order: mine[0] ?? null,
+    orders: mine,
+    error: r.error ?? null,
+  };
 }
