@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, desc, eq, gt, inArray, lt } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -34,7 +34,7 @@ import { sizePosition } from '../risk/position-sizing.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
 import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
-import { accounts as accountRows, checkpointRuns, checkpointUpdates, stageRuns } from '../storage/schema.js';
+import { accounts as accountRows, checkpointRuns, checkpointUpdates, orders, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
 import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './indicator-set.js';
 import { MarketView, quoteLabel } from './market-view.js';
@@ -140,10 +140,14 @@ export async function runCheckpoint(
 async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options: CheckpointOptions): Promise<CheckpointResult> {
   const db = app.store.db;
   const plans = await weekPlans(app, week);
-  const [existing] = await db
+  // The week's checkpoint slots so far: this one's state, the one before it and any after it.
+  const weekRuns = await db
     .select()
     .from(checkpointRuns)
-    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.checkpointAt, slot.at)));
+    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
+    .orderBy(asc(checkpointRuns.checkpointAt));
+  const existing = weekRuns.find((r) => r.checkpointAt.getTime() === slot.at.getTime());
+  const completed = weekRuns.filter((r) => r.status === 'completed');
   const result = (
     status: CheckpointResult['status'],
     updates: AccountUpdate[],
@@ -179,16 +183,10 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   }
   if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
 
-  // Only a checkpoint that will trade needs the portfolio's clock behind it.
+  // Only a checkpoint that will trade needs the portfolio's clock behind it: no later week traded
+  // (so no later week's checkpoint either), and no later checkpoint of this week.
   await checkNoLaterWeek(db, app.portfolio, week.week_id);
-  const [later] = await db
-    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
-    .from(checkpointRuns)
-    .where(
-      and(eq(checkpointRuns.portfolio, app.portfolio), gt(checkpointRuns.checkpointAt, slot.at), eq(checkpointRuns.status, 'completed')),
-    )
-    .orderBy(desc(checkpointRuns.checkpointAt))
-    .limit(1);
+  const later = completed.filter((r) => r.checkpointAt > slot.at).at(-1);
   if (later)
     throw new CheckpointError(
       `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
@@ -212,7 +210,11 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   const done = new Set(before.map((u) => u.account_id));
   const view = new MarketView(app.marketData);
   const agents = accountAgents(app.config, plans.pitches, plans.chairman);
-  const previous = await previousInstant(app, week, slot);
+  // Each indicator's "previous": the week's previous checkpoint that ran, else the weekly decision.
+  const previous: Instant = completed.filter((r) => r.checkpointAt < slot.at).at(-1) ?? {
+    date: week.fill_date,
+    time: app.config.schedule.weekly.time,
+  };
   const stored = await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
 
   // What every account needs, read once per checkpoint (not once per account).
@@ -220,7 +222,17 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   const shared: SharedReads = {
     convictions: await convictionsBefore(app, week, slot),
     fills: await fillsByAccountThrough(db, app.portfolio, slot.at),
-    weekOrders: await recordedOrders(db, app.portfolio, { weekId: week.week_id }),
+    weekOrders: await db
+      .select({
+        accountId: orders.accountId,
+        side: orders.side,
+        qty: orders.qty,
+        ticker: orders.ticker,
+        submittedAt: orders.submittedAt,
+        filledAt: orders.filledAt,
+      })
+      .from(orders)
+      .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
     slotOrders: existing ? await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : [],
   };
 
@@ -265,24 +277,6 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
   return final;
 }
 
-/** The instant whose values are each indicator's "previous": the week's previous checkpoint that ran, else the weekly decision. */
-async function previousInstant(app: App, week: WeekInfo, slot: CheckpointSlot): Promise<Instant> {
-  const [prev] = await app.store.db
-    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
-    .from(checkpointRuns)
-    .where(
-      and(
-        eq(checkpointRuns.portfolio, app.portfolio),
-        eq(checkpointRuns.weekId, week.week_id),
-        lt(checkpointRuns.checkpointAt, slot.at),
-        eq(checkpointRuns.status, 'completed'),
-      ),
-    )
-    .orderBy(desc(checkpointRuns.checkpointAt))
-    .limit(1);
-  return prev ?? { date: week.fill_date, time: app.config.schedule.weekly.time };
-}
-
 interface Decision {
   account_id: number;
   owner: string;
@@ -306,7 +300,7 @@ interface SharedReads {
   /** Each account's conviction after its latest checkpoint update of the week before this one. */
   convictions: Map<number, number>;
   fills: Map<number, LedgerFill[]>;
-  weekOrders: OrderResult[];
+  weekOrders: { accountId: number; side: string; qty: number; ticker: string; submittedAt: Date; filledAt: Date | null }[];
   /** Orders already at this checkpoint (a resumed or forced run). */
   slotOrders: OrderResult[];
 }
@@ -401,8 +395,7 @@ async function decide(
 
   // An order of an earlier checkpoint today waits for the close: its fill is not known yet.
   const waiting = shared.weekOrders.filter(
-    (o) =>
-      o.accountId === account.id && o.filledAt !== null && new Date(o.filledAt) > slot.at && o.submittedAt <= slot.fills_at.toISOString(),
+    (o) => o.accountId === account.id && o.filledAt !== null && o.filledAt > slot.at && o.submittedAt <= slot.fills_at,
   );
   if (waiting.length > 0)
     return {
