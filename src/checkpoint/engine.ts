@@ -129,17 +129,59 @@ export async function runCheckpoint(
   slot: CheckpointSlot,
   options: CheckpointOptions = {},
 ): Promise<CheckpointResult> {
+  const [result] = await runCheckpoints(app, week, [slot], options);
+  return result as CheckpointResult;
+}
+
+/**
+ * Runs checkpoint slots of one week in order, under one hold of the portfolio's books lock: what does
+ * not change from one slot to the next (the week's plans, the accounts, that no later week has
+ * traded) is read once. `onResult` hears each slot as it completes.
+ */
+export async function runCheckpoints(
+  app: App,
+  week: WeekInfo,
+  slots: readonly CheckpointSlot[],
+  options: CheckpointOptions = {},
+  onResult: (result: CheckpointResult) => void = () => undefined,
+): Promise<CheckpointResult[]> {
   const release = await app.store.locks.acquire(booksLockName(app.portfolio), { timeoutMs: app.lockTimeoutMs });
   try {
-    return await runLocked(app, week, slot, options);
+    const db = app.store.db;
+    const session: WeekSession = {
+      plans: await weekPlans(app, week),
+      accounts: await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio)),
+      noLaterWeek: false,
+    };
+    const results: CheckpointResult[] = [];
+    for (const slot of slots) {
+      const result = await runLocked(app, week, slot, options, session);
+      results.push(result);
+      onResult(result);
+    }
+    return results;
   } finally {
     await release();
   }
 }
 
-async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options: CheckpointOptions): Promise<CheckpointResult> {
+/** Reads shared by the slots of one runCheckpoints call (valid while it holds the books lock). */
+interface WeekSession {
+  plans: WeekPlans;
+  accounts: (typeof accountRows.$inferSelect)[];
+  /** Checked once: no later week has traded. */
+  noLaterWeek: boolean;
+}
+
+async function runLocked(
+  app: App,
+  week: WeekInfo,
+  slot: CheckpointSlot,
+  options: CheckpointOptions,
+  session: WeekSession,
+): Promise<CheckpointResult> {
   const db = app.store.db;
-  const plans = await weekPlans(app, week);
+  const plans = session.plans;
   // The week's checkpoint slots so far: this one's state, the one before it and any after it.
   const weekRuns = await db
     .select()
@@ -185,7 +227,10 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
 
   // Only a checkpoint that will trade needs the portfolio's clock behind it: no later week traded
   // (so no later week's checkpoint either), and no later checkpoint of this week.
-  await checkNoLaterWeek(db, app.portfolio, week.week_id);
+  if (!session.noLaterWeek) {
+    await checkNoLaterWeek(db, app.portfolio, week.week_id);
+    session.noLaterWeek = true;
+  }
   const later = completed.filter((r) => r.checkpointAt > slot.at).at(-1);
   if (later)
     throw new CheckpointError(
@@ -215,7 +260,7 @@ async function runLocked(app: App, week: WeekInfo, slot: CheckpointSlot, options
     date: week.fill_date,
     time: app.config.schedule.weekly.time,
   };
-  const stored = await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
+  const stored = session.accounts;
 
   // What every account needs, read once per checkpoint (not once per account).
   const label = `${slot.date}T${slot.time}`;

@@ -10,7 +10,7 @@ import { STAGES } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { runWeek, type WeeklyRunOutcome } from '../council/weekly.js';
 import { runPostmortem, type Postmortem } from '../metrics/postmortem.js';
-import { runCheckpoint, type CheckpointOptions, type CheckpointResult } from './engine.js';
+import { runCheckpoints, type CheckpointOptions, type CheckpointResult } from './engine.js';
 import { weekSlots } from './schedule.js';
 
 export interface WholeWeek {
@@ -31,16 +31,14 @@ export async function runWholeWeek(
   const weekly = await runWeek(app, week, [...STAGES], { force: options.force }, listener);
   if (weekly.error || weekly.result.status !== 'completed') return { weekly, checkpoints: [], waiting_for_data: [], postmortem: null };
   const { last } = await app.marketData.coverage(app.config.tickers);
-  const checkpoints: CheckpointResult[] = [];
-  const waiting: { date: string; time: string }[] = [];
-  for (const slot of weekSlots(week, app.config)) {
-    if (slot.date > last) {
-      waiting.push({ date: slot.date, time: slot.time });
-      continue;
-    }
-    const result = await runCheckpoint(app, week, slot, options);
-    checkpoints.push(result);
-    onCheckpoint(result);
-  }
+  const slots = weekSlots(week, app.config);
+  const waiting = slots.filter((s) => s.date > last).map((s) => ({ date: s.date, time: s.time }));
+  const checkpoints = await runCheckpoints(
+    app,
+    week,
+    slots.filter((s) => s.date <= last),
+    options,
+    onCheckpoint,
+  );
   return { weekly, checkpoints, waiting_for_data: waiting, postmortem: await runPostmortem(app, week) };
 }

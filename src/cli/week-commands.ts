@@ -2,7 +2,6 @@
  * `checkpoint` and `week`: the trading week after the Wednesday decision (src/checkpoint/).
  */
 import type { App } from '../app.js';
-import type { CheckpointResult } from '../checkpoint/engine.js';
 import type { CheckpointSlot } from '../checkpoint/schedule.js';
 import { resolveWeek, shiftToWeekday, weekOf, type WeekInfo } from '../council/week.js';
 import { addDays, isTradingDay, minutesOf } from '../market/calendar.js';
@@ -77,7 +76,7 @@ export async function checkpoint(io: CliIo, options: CheckpointCommandOptions): 
     throw new UsageError('with --date, give --time HH:MM or --all');
   if (options.time !== undefined) minutesOf(options.time);
   const prepared = await prepare(io);
-  const [{ runCheckpoint }, { renderCheckpoint }] = await Promise.all([
+  const [{ runCheckpoints }, { renderCheckpoint }] = await Promise.all([
     import('../checkpoint/engine.js'),
     import('./checkpoint-summary.js'),
   ]);
@@ -90,14 +89,11 @@ export async function checkpoint(io: CliIo, options: CheckpointCommandOptions): 
   await withApp(io, prepared, 'checkpoint', appOptions, async (app) => {
     const { week, slots } = await chosenSlots(app, options);
     const { last } = await app.marketData.coverage(app.config.tickers);
-    const results: CheckpointResult[] = [];
-    for (const slot of slots) {
-      if (slot.date > last)
-        throw new UsageError(`no market data for ${slot.date} yet (the data ends ${last}): the checkpoint runs once it is there`);
-      const result = await runCheckpoint(app, week, slot, { force: options.force === true });
-      results.push(result);
+    const beyond = slots.find((s) => s.date > last);
+    if (beyond) throw new UsageError(`no market data for ${beyond.date} yet (the data ends ${last}): the checkpoint runs once it is there`);
+    const results = await runCheckpoints(app, week, slots, { force: options.force === true }, (result) => {
       if (!options.json) io.stdout(`${renderCheckpoint(result)}\n`);
-    }
+    });
     if (options.json) io.stdout(`${JSON.stringify(options.all ? results : results[0], null, 2)}\n`);
   });
 }
