@@ -19,7 +19,7 @@ import { openStore, type Store } from '../src/storage/db.js';
 import { openScratchPostgres } from '../tests/helpers/stores.js';
 
 const WEEK = '2025-06-18';
-const RUNS = 3;
+const RUNS = 7;
 const quiet = () => undefined;
 const marketData = new BundledMarketData();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

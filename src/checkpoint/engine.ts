@@ -264,10 +264,11 @@ async function runLocked(
 
   // What every account needs, read once per checkpoint (not once per account).
   const label = `${slot.date}T${slot.time}`;
-  const shared: SharedReads = {
-    convictions: await convictionsBefore(app, week, slot),
-    fills: await fillsByAccountThrough(db, app.portfolio, slot.at),
-    weekOrders: await db
+  // Independent reads: on PostgreSQL they go out together.
+  const [convictions, fills, weekOrders, slotOrders] = await Promise.all([
+    convictionsBefore(app, week, slot),
+    fillsByAccountThrough(db, app.portfolio, slot.at),
+    db
       .select({
         accountId: orders.accountId,
         side: orders.side,
@@ -278,8 +279,9 @@ async function runLocked(
       })
       .from(orders)
       .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
-    slotOrders: existing ? await recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : [],
-  };
+    existing ? recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : Promise.resolve([]),
+  ]);
+  const shared: SharedReads = { convictions, fills, weekOrders, slotOrders };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
