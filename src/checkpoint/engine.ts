@@ -152,6 +152,8 @@ export async function runCheckpoints(
       plans: await weekPlans(app, week),
       accounts: await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio)),
       noLaterWeek: false,
+      // Prices and indicators at an instant do not change: the previous checkpoint's are read again.
+      view: new MarketView(app.marketData),
     };
     const results: CheckpointResult[] = [];
     for (const slot of slots) {
@@ -171,6 +173,7 @@ interface WeekSession {
   accounts: (typeof accountRows.$inferSelect)[];
   /** Checked once: no later week has traded. */
   noLaterWeek: boolean;
+  view: MarketView;
 }
 
 async function runLocked(
@@ -253,7 +256,7 @@ async function runLocked(
   // A checkpoint that never started has nothing stored: no need to look.
   const before = existing ? await storedUpdates(app, slot) : [];
   const done = new Set(before.map((u) => u.account_id));
-  const view = new MarketView(app.marketData);
+  const view = session.view;
   const agents = accountAgents(app.config, plans.pitches, plans.chairman);
   // Each indicator's "previous": the week's previous checkpoint that ran, else the weekly decision.
   const previous: Instant = completed.filter((r) => r.checkpointAt < slot.at).at(-1) ?? {
