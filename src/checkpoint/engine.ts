@@ -320,7 +320,21 @@ async function runLocked(
       weekId: week.week_id,
       kind: 'checkpoint',
       stage: 'checkpoint',
-      payload: final,
+      // The decisions in brief: the full updates (indicators, positions) are the checkpoint_updates rows
+      // and the checkpoint's artifact file.
+      payload: {
+        checkpoint_et: slot.checkpoint_et,
+        updates: final.updates.map((u) => ({
+          account_id: u.account_id,
+          agent: u.agent,
+          status: u.status,
+          action: u.action,
+          conviction_before: u.conviction_before,
+          conviction_after: u.conviction_after,
+          invalidation_fired: u.invalidation_fired,
+          order_ids: u.orders.map((o) => o.clientOrderId),
+        })),
+      },
     });
   });
   app.artifacts.writeStage(week.week_id, `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, final, []);
