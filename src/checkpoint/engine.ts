@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, inArray, lt } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -154,6 +154,17 @@ export async function runCheckpoints(
       noLaterWeek: false,
       // Prices and indicators at an instant do not change: the previous checkpoint's are read again.
       view: new MarketView(app.marketData),
+      weekRuns: await db
+        .select()
+        .from(checkpointRuns)
+        .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
+        .orderBy(asc(checkpointRuns.checkpointAt)),
+      convictions: await db
+        .select({ accountId: checkpointUpdates.accountId, at: checkpointUpdates.checkpointAt, after: checkpointUpdates.convictionAfter })
+        .from(checkpointUpdates)
+        .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
+        .orderBy(asc(checkpointUpdates.checkpointAt)),
+      ledger: null,
     };
     const results: CheckpointResult[] = [];
     for (const slot of slots) {
@@ -174,7 +185,15 @@ interface WeekSession {
   /** Checked once: no later week has traded. */
   noLaterWeek: boolean;
   view: MarketView;
+  /** The week's checkpoint slots recorded so far, in time order (kept up to date as slots run). */
+  weekRuns: (typeof checkpointRuns.$inferSelect)[];
+  /** Every update's conviction after, in time order (kept up to date). */
+  convictions: { accountId: number; at: Date; after: number }[];
+  /** The portfolio's fills and the week's orders; null once a slot has traded (read again). */
+  ledger: { fills: Map<number, LedgerFill[]>; weekOrders: SharedReads['weekOrders'] } | null;
 }
+
+const END_OF_TIME = new Date('9999-12-31T00:00:00Z');
 
 async function runLocked(
   app: App,
@@ -186,11 +205,23 @@ async function runLocked(
   const db = app.store.db;
   const plans = session.plans;
   // The week's checkpoint slots so far: this one's state, the one before it and any after it.
-  const weekRuns = await db
-    .select()
-    .from(checkpointRuns)
-    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
-    .orderBy(asc(checkpointRuns.checkpointAt));
+  const weekRuns = session.weekRuns;
+  const record = (status: string, reason: string | null) => {
+    const row = {
+      portfolio: app.portfolio,
+      weekId: week.week_id,
+      checkpointAt: slot.at,
+      date: slot.date,
+      time: slot.time,
+      status,
+      reason,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    };
+    session.weekRuns = [...weekRuns.filter((r) => r.checkpointAt.getTime() !== slot.at.getTime()), row].sort(
+      (a, b) => a.checkpointAt.getTime() - b.checkpointAt.getTime(),
+    );
+  };
   const existing = weekRuns.find((r) => r.checkpointAt.getTime() === slot.at.getTime());
   const completed = weekRuns.filter((r) => r.status === 'completed');
   const result = (
@@ -224,6 +255,7 @@ async function runLocked(
         reason: slot.skip,
       })
       .onConflictDoNothing();
+    if (!existing) record('skipped', slot.skip);
     return result('skipped', [], { reason: slot.skip });
   }
   if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
@@ -240,13 +272,29 @@ async function runLocked(
       `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
     );
 
-  await db
-    .insert(checkpointRuns)
-    .values({ portfolio: app.portfolio, weekId: week.week_id, checkpointAt: slot.at, date: slot.date, time: slot.time, status: 'running' })
-    .onConflictDoUpdate({
-      target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-      set: { status: 'running', reason: null, updatedAt: new Date() },
-    });
+  // The slot is marked running before its first order (a crash after it resumes from what is stored);
+  // a slot that places nothing writes its rows at the end, so a crash before then leaves nothing.
+  let marked = false;
+  const markRunning = async () => {
+    if (marked) return;
+    marked = true;
+    await db
+      .insert(checkpointRuns)
+      .values({
+        portfolio: app.portfolio,
+        weekId: week.week_id,
+        checkpointAt: slot.at,
+        date: slot.date,
+        time: slot.time,
+        status: 'running',
+      })
+      .onConflictDoUpdate({
+        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
+        set: { status: 'running', reason: null, updatedAt: new Date() },
+      });
+  };
+  // A slot already recorded (a forced re-run, a resume) is running again at once: its updates go now.
+  if (existing) await markRunning();
   // A forced re-run decides again; orders already placed stay (a re-run trades only the difference).
   if (options.force)
     await db
@@ -268,23 +316,14 @@ async function runLocked(
   // What every account needs, read once per checkpoint (not once per account).
   const label = `${slot.date}T${slot.time}`;
   // Independent reads: on PostgreSQL they go out together.
-  const [convictions, fills, weekOrders, slotOrders] = await Promise.all([
-    convictionsBefore(app, week, slot),
-    fillsByAccountThrough(db, app.portfolio, slot.at),
-    db
-      .select({
-        accountId: orders.accountId,
-        side: orders.side,
-        qty: orders.qty,
-        ticker: orders.ticker,
-        submittedAt: orders.submittedAt,
-        filledAt: orders.filledAt,
-      })
-      .from(orders)
-      .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
+  const [ledger, slotOrders] = await Promise.all([
+    session.ledger ?? readLedger(app, week),
     existing ? recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : Promise.resolve([]),
   ]);
-  const shared: SharedReads = { convictions, fills, weekOrders, slotOrders };
+  session.ledger = ledger;
+  const convictions = new Map(session.convictions.filter((c) => c.at < slot.at).map((c) => [c.accountId, c.after]));
+  const fills = new Map([...ledger.fills].map(([account, list]) => [account, list.filter((f) => f.filledAt <= slot.at)]));
+  const shared: SharedReads = { convictions, fills, weekOrders: ledger.weekOrders, slotOrders };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
@@ -300,20 +339,34 @@ async function runLocked(
   const quiet: UpdateRow[] = [];
   const fresh: AccountUpdate[] = [];
   for (const d of decided) {
+    if (targetOf(d, app.config.models.risk.reduce_fraction) !== undefined) {
+      await markRunning();
+      session.ledger = null; // the fills and orders change
+    }
     const { row, orders, traded } = await apply(app, week, slot, d, shared.slotOrders);
     if (traded) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
     else quiet.push(row);
     fresh.push(updateOf(row, orders));
   }
-  if (quiet.length > 0) await db.insert(checkpointUpdates).values(quiet).onConflictDoNothing();
 
   const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
   const final = result('completed', updates);
   await db.transaction(async (tx) => {
+    if (quiet.length > 0) await tx.insert(checkpointUpdates).values(quiet).onConflictDoNothing();
     await tx
-      .update(checkpointRuns)
-      .set({ status: 'completed', updatedAt: new Date() })
-      .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.checkpointAt, slot.at)));
+      .insert(checkpointRuns)
+      .values({
+        portfolio: app.portfolio,
+        weekId: week.week_id,
+        checkpointAt: slot.at,
+        date: slot.date,
+        time: slot.time,
+        status: 'completed',
+      })
+      .onConflictDoUpdate({
+        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
+        set: { status: 'completed', reason: null, updatedAt: new Date() },
+      });
     await appendEvent(tx, {
       key: `checkpoint:${app.portfolio}:${slot.at.toISOString()}:${Date.now()}`,
       portfolio: app.portfolio,
@@ -337,6 +390,11 @@ async function runLocked(
       },
     });
   });
+  record('completed', null);
+  session.convictions = [
+    ...session.convictions.filter((c) => c.at.getTime() !== slot.at.getTime()),
+    ...updates.map((u) => ({ accountId: u.account_id, at: slot.at, after: u.conviction_after })),
+  ];
   app.artifacts.writeStage(week.week_id, `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, final, []);
   return final;
 }
@@ -369,19 +427,23 @@ interface SharedReads {
   slotOrders: OrderResult[];
 }
 
-async function convictionsBefore(app: App, week: WeekInfo, slot: CheckpointSlot): Promise<Map<number, number>> {
-  const rows = await app.store.db
-    .select({ accountId: checkpointUpdates.accountId, after: checkpointUpdates.convictionAfter })
-    .from(checkpointUpdates)
-    .where(
-      and(
-        eq(checkpointUpdates.portfolio, app.portfolio),
-        eq(checkpointUpdates.weekId, week.week_id),
-        lt(checkpointUpdates.checkpointAt, slot.at),
-      ),
-    )
-    .orderBy(asc(checkpointUpdates.checkpointAt));
-  return new Map(rows.map((r) => [r.accountId, r.after]));
+/** The portfolio's fills (all of them: a slot takes those before its instant) and the week's orders. */
+async function readLedger(app: App, week: WeekInfo): Promise<NonNullable<WeekSession['ledger']>> {
+  const [fills, weekOrders] = await Promise.all([
+    fillsByAccountThrough(app.store.db, app.portfolio, END_OF_TIME),
+    app.store.db
+      .select({
+        accountId: orders.accountId,
+        side: orders.side,
+        qty: orders.qty,
+        ticker: orders.ticker,
+        submittedAt: orders.submittedAt,
+        filledAt: orders.filledAt,
+      })
+      .from(orders)
+      .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
+  ]);
+  return { fills, weekOrders };
 }
 
 function weeklyConviction(risk: WeekPlans['risk'], accountId: number): number {
