@@ -29,6 +29,11 @@ export async function runWholeWeek(
   onCheckpoint: (result: CheckpointResult) => void = () => undefined,
 ): Promise<WholeWeek> {
   const weekly = await runWeek(app, week, [...STAGES], { force: options.force }, listener);
+  if (weekly.result.status === 'pending_open') {
+    // Decided; the orders wait for the open, and every checkpoint for the data after it.
+    const waiting = weekSlots(week, app.config).map((s) => ({ date: s.date, time: s.time }));
+    return { weekly, checkpoints: [], waiting_for_data: waiting, postmortem: null };
+  }
   if (weekly.error || weekly.result.status !== 'completed') return { weekly, checkpoints: [], waiting_for_data: [], postmortem: null };
   const { last } = await app.marketData.coverage(app.config.tickers);
   const slots = weekSlots(week, app.config);

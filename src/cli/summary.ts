@@ -74,6 +74,15 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
     }
   }
 
+  if (result.status === 'pending_open') {
+    const orders = result.pending_orders ?? [];
+    lines.push(
+      '',
+      `Waiting for the ${result.fill_date} open: no bar for that day in the market data yet. ${orders.length} order${orders.length === 1 ? '' : 's'} will be placed at the open when the command is run again after the data has it:`,
+    );
+    for (const o of orders) lines.push(`  ${pad(String(o.accountId), 6)}${pad(`${o.side} ${o.qty} ${o.ticker}`, 24)}${o.clientOrderId}`);
+  }
+
   const held = result.held_to_week_end;
   if (held && options.preview !== false) {
     // The postmortem's own numbers (same definitions), so the summary never shows two P/Ls for one week.

@@ -42,9 +42,11 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
   const coverage = await marketData.coverage(config.tickers);
   const week = weekOf(date, config);
   const earliest = sessionsAfter(coverage.first, MIN_HISTORY_SESSIONS);
-  if (week.data_through < earliest || week.fill_date > coverage.last) {
+  // The fill day's bar may be missing: the decision runs on the close before it, and its orders wait
+  // for the open (`pending_open`) until the data has that day.
+  if (week.data_through < earliest || week.data_through > coverage.last) {
     throw new WeekError(
-      `no market data for the week of ${date}: the bundled data covers ${coverage.first}..${coverage.last} for all ${config.tickers.length} instruments, and a week needs ${MIN_HISTORY_SESSIONS} sessions of history (first usable week ${shiftToWeekday(earliest, day, 1)}) and its fill day's bar`,
+      `no market data for the week of ${date}: the bundled data covers ${coverage.first}..${coverage.last} for all ${config.tickers.length} instruments, and a week needs ${MIN_HISTORY_SESSIONS} sessions of history (first usable week ${shiftToWeekday(earliest, day, 1)}) and the close before its decision (${week.data_through})`,
     );
   }
   return week;

@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import type { AccountState, OrderResult } from '../ports/broker.js';
+import type { AccountState, OrderRequest, OrderResult } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { STAGES, type StageName, type StageOutputs } from './stage.js';
 import { weekUsage, type WeekUsage } from './week-usage.js';
@@ -14,7 +14,10 @@ export interface WeeklyResult {
   portfolio: string;
   week_id: string;
   asof_et: string;
-  status: 'completed' | 'partial' | 'failed';
+  /** `pending_open`: decided and sized, the orders wait for the fill day's open (no bar for it in the data yet). */
+  status: 'completed' | 'partial' | 'failed' | 'pending_open';
+  /** With `pending_open`: the orders the execution will place at the open, with the ids it will give them. */
+  pending_orders?: OrderRequest[];
   mode: string;
   data_through: string;
   fill_date: string;

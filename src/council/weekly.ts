@@ -6,7 +6,8 @@ import { describeError } from '../errors.js';
 import { and, ne } from 'drizzle-orm';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { runs } from '../storage/schema.js';
-import { executeStage } from './stages/execute.js';
+import { executeStage, pendingOpenOrders } from './stages/execute.js';
+import type { OrderRequest } from '../ports/broker.js';
 import { chairmanStage } from './stages/chairman.js';
 import { peerReviewStage } from './stages/peer-review.js';
 import { pmPitchesStage } from './stages/pm-pitches.js';
@@ -93,8 +94,11 @@ async function runLocked(
   // execution is done only when every account has been executed.
   const partialExecution = options.accountFilter !== undefined && stages.includes('execute');
   const pipelineStages = partialExecution ? stages.filter((s) => s !== 'execute') : stages;
+  // No bar for the fill day yet (the run is before the data has it, as live at 08:00 on a Wednesday):
+  // the decision stages and risk run, and the orders wait for the open (`pending_open`).
+  const awaitingOpen = week.fill_date > (await app.marketData.coverage(app.config.tickers)).last;
   const decisionStages = pipelineStages.filter((s) => !TRADING_STAGES.includes(s));
-  const tradingStages = pipelineStages.filter((s) => TRADING_STAGES.includes(s));
+  const tradingStages = pipelineStages.filter((s) => TRADING_STAGES.includes(s) && !(awaitingOpen && s === 'execute'));
   const trades = partialExecution || tradingStages.some((s) => options.force || !pipeline.has(s));
 
   // A re-run of a finished week reads what it stored and writes nothing.
@@ -102,21 +106,26 @@ async function runLocked(
 
   let error: Error | null = null;
   let partialOutput: StageOutputs['execute'] | null = null;
+  let pendingOrders: OrderRequest[] | null = null;
   let started = false;
   try {
     if (nothingToDo) {
       for (const stage of pipelineStages)
         listener({ type: 'stage_skipped', week_id: week.week_id, stage, reason: 'already completed (use --force to re-run)' });
       // A process killed after its last stage committed left the row 'running': set it right.
-      const status = statusOf(pipeline, null);
+      const status = statusOf(pipeline, null, awaitingOpen);
       await app.store.db
         .update(runs)
         .set({ status, error: null, updatedAt: new Date() })
         .where(and(ofRun(runs, run), ne(runs.status, status)));
-      return await finish(app, week, pipeline, null, null);
+      return await finish(app, week, pipeline, null, null, null, awaitingOpen);
     }
     // Refusals first: they leave nothing behind and cost nothing.
     pipeline.check(pipelineStages);
+    if (awaitingOpen && partialExecution)
+      throw new MissingInputError(
+        `no market data for the ${week.fill_date} open yet: the week's orders wait for it (run the week again then)`,
+      );
     if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
     await ensurePortfolio(app.store.db, {
       name: app.portfolio,
@@ -137,6 +146,7 @@ async function runLocked(
         if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
         await pipeline.run(ctx, tradingStages, options);
         if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
+        if (awaitingOpen && pipeline.has('risk')) pendingOrders = await pendingOpenOrders(ctx);
       } finally {
         await releaseBooks();
       }
@@ -144,7 +154,7 @@ async function runLocked(
   } catch (e) {
     error = e instanceof Error ? e : new Error(describeError(e));
   }
-  const status = statusOf(pipeline, error);
+  const status = statusOf(pipeline, error, awaitingOpen);
   if (started) {
     try {
       await app.store.db
@@ -156,11 +166,12 @@ async function runLocked(
       error ??= e instanceof Error ? e : new Error(describeError(e));
     }
   }
-  return finish(app, week, pipeline, error, partialOutput);
+  return finish(app, week, pipeline, error, partialOutput, pendingOrders, awaitingOpen);
 }
 
-function statusOf(pipeline: Pipeline, error: Error | null): WeeklyResult['status'] {
+function statusOf(pipeline: Pipeline, error: Error | null, awaitingOpen: boolean): WeeklyResult['status'] {
   const completed = STAGES.filter((s) => pipeline.has(s)).length;
+  if (!error && awaitingOpen && pipeline.has('risk') && !pipeline.has('execute')) return 'pending_open';
   return completed === STAGES.length ? 'completed' : error && completed === 0 ? 'failed' : 'partial';
 }
 
@@ -170,13 +181,16 @@ async function finish(
   pipeline: Pipeline,
   error: Error | null,
   partialOutput: StageOutputs['execute'] | null,
+  pendingOrders: OrderRequest[] | null,
+  awaitingOpen: boolean,
 ): Promise<WeeklyRunOutcome> {
   const completed = new Set(STAGES.filter((s) => pipeline.has(s)));
   const output = <S extends StageName>(s: S): StageOutputs[S] | null => {
     if (s === 'execute' && partialOutput) return partialOutput as StageOutputs[S];
     return pipeline.has(s) ? pipeline.output(s) : null;
   };
-  const result = await buildWeeklyResult(app, week, statusOf(pipeline, error), completed, output);
+  const result = await buildWeeklyResult(app, week, statusOf(pipeline, error, awaitingOpen), completed, output);
+  if (pendingOrders) result.pending_orders = pendingOrders;
   if (error instanceof StageFailedError)
     result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
   if (error instanceof MissingInputError || error instanceof TimeTravelError) result.refused = true;

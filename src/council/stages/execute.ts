@@ -3,8 +3,8 @@ import { roundQty } from '../../broker/money.js';
 import { recordedOrders } from '../../ledger/orders.js';
 import { etToUtc, SESSION_OPEN } from '../../market/calendar.js';
 import { portfolioTag } from '../../portfolio/portfolio.js';
-import type { AccountState, Broker, OrderResult } from '../../ports/broker.js';
-import type { Stage } from '../stage.js';
+import type { AccountState, Broker, OrderRequest, OrderResult } from '../../ports/broker.js';
+import type { PipelineContext, Stage, TradeIntent } from '../stage.js';
 
 /** The weekly execution's checkpoint label (orders of the intraday checkpoints carry their time). */
 const WEEKLY = 'weekly';
@@ -28,20 +28,7 @@ export const executeStage: Stage<'execute'> = {
     const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY });
     const placedNow: OrderResult[] = [];
     for (const intent of selected) {
-      if (intent.status !== 'trade') continue;
-      const mine = earlier.filter((o) => o.accountId === intent.account_id);
-      const state = await ctx.broker.account(intent.account_id);
-      const target = intent.direction === 'FLAT' || intent.ticker === null ? null : { ticker: intent.ticker, qty: intent.target_qty };
-      const plan = planOrders({
-        portfolioTag: tag,
-        weekId: ctx.week.week_id,
-        accountId: intent.account_id,
-        checkpoint: WEEKLY,
-        sequence: mine.length,
-        positions: await withOpenOrders(ctx.broker, state, mine),
-        target,
-      });
-      for (const request of plan) {
+      for (const request of await planIntent(ctx, intent, earlier, tag)) {
         // A duplicate the ledger did not list (sent by a run that died before recording it) is listed now.
         const result = await ctx.broker.submitOrder(request);
         if (!earlier.some((o) => o.clientOrderId === result.clientOrderId)) placedNow.push(result);
@@ -62,6 +49,44 @@ export const executeStage: Stage<'execute'> = {
     };
   },
 };
+
+/** The orders that take an intent's account from what it holds (and has ordered) to the intent's target. */
+async function planIntent(
+  ctx: PipelineContext,
+  intent: TradeIntent,
+  earlier: readonly OrderResult[],
+  tag: string,
+): Promise<OrderRequest[]> {
+  if (intent.status !== 'trade') return [];
+  const mine = earlier.filter((o) => o.accountId === intent.account_id);
+  const state = await ctx.broker.account(intent.account_id);
+  const target = intent.direction === 'FLAT' || intent.ticker === null ? null : { ticker: intent.ticker, qty: intent.target_qty };
+  return planOrders({
+    portfolioTag: tag,
+    weekId: ctx.week.week_id,
+    accountId: intent.account_id,
+    checkpoint: WEEKLY,
+    sequence: mine.length,
+    positions: await withOpenOrders(ctx.broker, state, mine),
+    target,
+  });
+}
+
+/**
+ * The orders the week's execution will place at the fill day's open, without placing them: what a week
+ * whose open has not come yet (no bar for the fill day in the data) shows as waiting (`pending_open`).
+ * They carry the ids execute will give them, so the week continues with exactly these.
+ */
+export async function pendingOpenOrders(ctx: PipelineContext): Promise<OrderRequest[]> {
+  const { intents } = ctx.output('risk');
+  const tag = portfolioTag(ctx.portfolio);
+  const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY });
+  // Positions are marked before the open: the last close the decision saw.
+  ctx.clock.set(etToUtc(ctx.week.data_through, '16:00'));
+  const planned: OrderRequest[] = [];
+  for (const intent of intents) planned.push(...(await planIntent(ctx, intent, earlier, tag)));
+  return planned;
+}
 
 /**
  * The account's positions plus what its orders still open at the broker will add: a plan made while an
