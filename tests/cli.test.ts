@@ -123,6 +123,27 @@ describe('llm-trading run_weekly', () => {
   });
 });
 
+describe('npm start (the demo week)', () => {
+  it('runs a whole offline week in the demo portfolio: pipeline, every checkpoint, postmortem; again, a no-op', async () => {
+    const env = { LLM_TRADING_HOME: home('demo') };
+    const run = await cli(['demo'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^llm-trading demo: week \d{4}-\d\d-\d\d, portfolio demo \(.*, offline agents\)$/m);
+    expect(run.stderr).toMatch(/^ {2}checkpoint \d{4}-\d\d-\d\d 09:00: skipped \(before the 09:30 open of the decision day/m);
+    expect(run.stdout).toMatch(/^The week, checkpoint by checkpoint \(conviction path/m);
+    // Six accounts, each with its conviction path and how many checkpoints it stayed.
+    expect(run.stdout.match(/^ {2}[1-6] \w+: .*; conviction [-+\d →]+ \(\d+ of \d+ checkpoints STAY\)$/gm)).toHaveLength(6);
+    expect(run.stdout).toMatch(/^Postmortem — week .*, portfolio demo/m);
+    expect(run.stdout).not.toMatch(/no checkpoints ran this week/);
+    const again = await cli(['demo'], env);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/already run/);
+    const paths = (out: string) => out.slice(out.indexOf('The week, checkpoint by checkpoint'), out.indexOf('Postmortem —'));
+    expect(paths(again.stdout)).toBe(paths(run.stdout));
+    expect(JSON.parse((await cli(['status', '--json'], env)).stdout)).toEqual([]); // the default portfolio is untouched
+  });
+});
+
 describe('the command line itself', () => {
   it('prints its version, and lists planned commands that say they are not built yet', async () => {
     const version = await cli(['--version'], {});

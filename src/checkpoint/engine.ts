@@ -25,12 +25,13 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import { fillsByAccountThrough, type LedgerFill } from '../ledger/book.js';
+import { fillsByAccount, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
 import type { OrderResult } from '../ports/broker.js';
 import { sizePosition } from '../risk/position-sizing.js';
+import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
 import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
@@ -164,6 +165,7 @@ export async function runCheckpoints(
         .from(checkpointUpdates)
         .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
         .orderBy(asc(checkpointUpdates.checkpointAt)),
+      earlierFills: null,
       ledger: null,
     };
     const results: CheckpointResult[] = [];
@@ -189,11 +191,11 @@ interface WeekSession {
   weekRuns: (typeof checkpointRuns.$inferSelect)[];
   /** Every update's conviction after, in time order (kept up to date). */
   convictions: { accountId: number; at: Date; after: number }[];
-  /** The portfolio's fills and the week's orders; null once a slot has traded (read again). */
+  /** Each account's fills before the week's first fill instant: read once (earlier weeks do not change). */
+  earlierFills: Map<number, LedgerFill[]> | null;
+  /** Each account's fills (all of them) and the week's orders; null once a slot has traded (read again). */
   ledger: { fills: Map<number, LedgerFill[]>; weekOrders: SharedReads['weekOrders'] } | null;
 }
-
-const END_OF_TIME = new Date('9999-12-31T00:00:00Z');
 
 async function runLocked(
   app: App,
@@ -317,7 +319,7 @@ async function runLocked(
   const label = `${slot.date}T${slot.time}`;
   // Independent reads: on PostgreSQL they go out together.
   const [ledger, slotOrders] = await Promise.all([
-    session.ledger ?? readLedger(app, week),
+    session.ledger ?? readLedger(app, week, session),
     existing ? recordedOrders(db, app.portfolio, { weekId: week.week_id, checkpoint: label }) : Promise.resolve([]),
   ]);
   session.ledger = ledger;
@@ -427,10 +429,16 @@ interface SharedReads {
   slotOrders: OrderResult[];
 }
 
-/** The portfolio's fills (all of them: a slot takes those before its instant) and the week's orders. */
-async function readLedger(app: App, week: WeekInfo): Promise<NonNullable<WeekSession['ledger']>> {
-  const [fills, weekOrders] = await Promise.all([
-    fillsByAccountThrough(app.store.db, app.portfolio, END_OF_TIME),
+/**
+ * Each account's fills (a slot takes those before its instant) and the week's orders. The fills of
+ * earlier weeks are read once per command; only the week's own are read again after a trade.
+ */
+async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promise<NonNullable<WeekSession['ledger']>> {
+  const weekStart = etToUtc(week.fill_date, SESSION_OPEN);
+  session.earlierFills ??= await fillsByAccount(app.store.db, app.portfolio, { before: weekStart });
+  const earlier = session.earlierFills;
+  const [thisWeek, weekOrders] = await Promise.all([
+    fillsByAccount(app.store.db, app.portfolio, { from: weekStart }),
     app.store.db
       .select({
         accountId: orders.accountId,
@@ -443,6 +451,9 @@ async function readLedger(app: App, week: WeekInfo): Promise<NonNullable<WeekSes
       .from(orders)
       .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
   ]);
+  const fills = new Map<number, LedgerFill[]>();
+  for (const id of new Set([...earlier.keys(), ...thisWeek.keys()]))
+    fills.set(id, [...(earlier.get(id) ?? []), ...(thisWeek.get(id) ?? [])]);
   return { fills, weekOrders };
 }
 

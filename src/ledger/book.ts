@@ -7,7 +7,7 @@
  * brings round2(qty × price) − commission; quantities are signed (negative = short) and rounded to
  * 6 decimals, and a position at zero disappears.
  */
-import { and, asc, eq, lt, lte } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, lte } from 'drizzle-orm';
 import { roundCash, roundQty } from '../broker/money.js';
 import type { Db, Tx } from '../storage/db.js';
 import { fills as fillRows } from '../storage/schema.js';
@@ -69,12 +69,17 @@ export async function fillsOfAccount(
   return rows.map(ledgerFillOf);
 }
 
-/** Every account's fills of a portfolio up to and including an instant, in ledger order, by account. */
-export async function fillsByAccountThrough(db: Db | Tx, portfolio: string, through: Date): Promise<Map<number, LedgerFill[]>> {
+/** Every account's fills of a portfolio before an instant, or from it on, in ledger order, by account. */
+export async function fillsByAccount(
+  db: Db | Tx,
+  portfolio: string,
+  bound: { before: Date } | { from: Date },
+): Promise<Map<number, LedgerFill[]>> {
+  const when = 'before' in bound ? lt(fillRows.filledAt, bound.before) : gte(fillRows.filledAt, bound.from);
   const rows = await db
     .select()
     .from(fillRows)
-    .where(and(eq(fillRows.portfolio, portfolio), lte(fillRows.filledAt, through)))
+    .where(and(eq(fillRows.portfolio, portfolio), when))
     .orderBy(asc(fillRows.filledAt), asc(fillRows.id));
   const byAccount = new Map<number, LedgerFill[]>();
   for (const row of rows) {
