@@ -5,7 +5,7 @@
  * fills and the daily closes (week-performance.ts); kept as a 'postmortem' event and as
  * runs/<week_id>/normalized/postmortem.json.
  */
-import { and, eq, inArray, lte } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { weekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
@@ -27,7 +27,6 @@ import { UserError } from '../errors.js';
 import { checkpointRuns, checkpointUpdates } from '../storage/schema.js';
 import { renderPostmortemMarkdown, type ConvictionPathReport } from './postmortem-report.js';
 import type { CheckpointActionKind, CheckpointActionRecord, CheckpointMark } from './week-performance.js';
-import { asc } from 'drizzle-orm';
 
 export interface Postmortem {
   portfolio: string;
@@ -73,8 +72,8 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
 
 /** The week measured from the ledger and the daily closes; reads only. */
 export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postmortem> {
-  const { risk, execute, agents, researchFallback } = await weekOutputs(app, week.week_id);
-  if (!execute || !risk) {
+  const { risk, executed, agents, researchFallback } = await weekOutputs(app, week.week_id);
+  if (!executed || !risk) {
     throw new PostmortemError(
       `the week of ${week.week_id} has not been executed in portfolio ${app.portfolio}: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
     );
@@ -192,14 +191,19 @@ interface WeekOutputs {
   /** Set when the week's research was the offline fallback. */
   researchFallback?: string;
   risk?: StageOutputs['risk'];
-  execute?: StageOutputs['execute'];
+  /** The week's execution completed. */
+  executed: boolean;
   /** Model id or offline persona of each account's owner this week. */
   agents: Map<string, string>;
 }
 
 async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
   const rows = await app.store.db
-    .select({ stage: stageRuns.stage, output: stageRuns.output })
+    // Only what is read: the research pack's fallback note, not the pack; not the execution's output.
+    .select({
+      stage: stageRuns.stage,
+      output: sql<unknown>`case ${stageRuns.stage} when 'research' then jsonb_build_object('fallback', ${stageRuns.output}->'fallback') when 'execute' then null else ${stageRuns.output} end`,
+    })
     .from(stageRuns)
     .where(
       and(
@@ -210,7 +214,7 @@ async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
     );
   const of = <S extends StageName>(stage: S) => rows.find((r) => r.stage === stage)?.output as StageOutputs[S] | undefined;
   const risk = of('risk');
-  const execute = of('execute');
+  const executed = rows.some((r) => r.stage === 'execute');
   const fallback = of('research')?.fallback;
   return {
     ...(fallback
@@ -219,7 +223,7 @@ async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
         }
       : {}),
     ...(risk ? { risk } : {}),
-    ...(execute ? { execute } : {}),
+    executed,
     agents: accountAgents(app.config, of('pm_pitches'), of('chairman')),
   };
 }
