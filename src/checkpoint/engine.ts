@@ -25,7 +25,7 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import { fillsByAccount, type LedgerFill } from '../ledger/book.js';
+import { fillsByAccount, replay, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
@@ -325,7 +325,7 @@ async function runLocked(
   session.ledger = ledger;
   const convictions = new Map(session.convictions.filter((c) => c.at < slot.at).map((c) => [c.accountId, c.after]));
   const fills = new Map([...ledger.fills].map(([account, list]) => [account, list.filter((f) => f.filledAt <= slot.at)]));
-  const shared: SharedReads = { convictions, fills, weekOrders: ledger.weekOrders, slotOrders };
+  const shared: SharedReads = { convictions, fills, allFills: ledger.fills, weekOrders: ledger.weekOrders, slotOrders };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
@@ -345,7 +345,7 @@ async function runLocked(
       await markRunning();
       session.ledger = null; // the fills and orders change
     }
-    const { row, orders, traded } = await apply(app, week, slot, d, shared.slotOrders);
+    const { row, orders, traded } = await apply(app, week, slot, d, shared);
     if (traded) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
     else quiet.push(row);
     fresh.push(updateOf(row, orders));
@@ -424,6 +424,8 @@ interface SharedReads {
   /** Each account's conviction after its latest checkpoint update of the week before this one. */
   convictions: Map<number, number>;
   fills: Map<number, LedgerFill[]>;
+  /** Every fill so far, this slot's instant or not: what each account holds now (its orders start from it). */
+  allFills: Map<number, LedgerFill[]>;
   weekOrders: { accountId: number; side: string; qty: number; ticker: string; submittedAt: Date; filledAt: Date | null }[];
   /** Orders already at this checkpoint (a resumed or forced run). */
   slotOrders: OrderResult[];
@@ -640,31 +642,31 @@ async function apply(
   week: WeekInfo,
   slot: CheckpointSlot,
   d: Decision,
-  slotOrders: readonly OrderResult[],
+  shared: SharedReads,
 ): Promise<{ row: UpdateRow; orders: OrderResult[]; traded: boolean }> {
   const label = `${slot.date}T${slot.time}`;
   const target = targetOf(d, app.config.models.risk.reduce_fraction);
+  // The account's orders already at this checkpoint (a resumed or forced run's), then this run's.
+  const orders = shared.slotOrders.filter((o) => o.accountId === d.account_id);
   if (target !== undefined) {
-    const earlier = await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
-    // Printed prices only: a decision before the open fills at the open, one after it at the close.
-    // (The clock is set before the account is read: the broker marks positions at its time.)
-    app.clock.set(slot.fills_at);
-    const current = await app.broker.account(d.account_id);
+    // The plan starts from what the account holds now (its fills so far, after this instant too).
+    const held = replay(0, shared.allFills.get(d.account_id) ?? []).positions;
     const plan = planOrders({
       portfolioTag: portfolioTag(app.portfolio),
       weekId: week.week_id,
       accountId: d.account_id,
       checkpoint: label,
-      sequence: earlier.length,
-      positions: current.positions.map((p) => ({ ticker: p.ticker, qty: p.qty })),
+      sequence: orders.length,
+      positions: [...held].map(([ticker, qty]) => ({ ticker, qty })),
       target,
     });
-    for (const request of plan) await app.broker.submitOrder(request);
+    // Printed prices only: a decision before the open fills at the open, one after it at the close.
+    app.clock.set(slot.fills_at);
+    for (const request of plan) {
+      const placed = await app.broker.submitOrder(request);
+      if (!orders.some((o) => o.clientOrderId === placed.clientOrderId)) orders.push({ ...placed, duplicate: false });
+    }
   }
-  const orders =
-    target === undefined
-      ? slotOrders.filter((o) => o.accountId === d.account_id)
-      : await recordedOrders(app.store.db, app.portfolio, { weekId: week.week_id, checkpoint: label, accountId: d.account_id });
   const row: UpdateRow = {
     portfolio: app.portfolio,
     weekId: week.week_id,
