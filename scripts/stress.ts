@@ -9,7 +9,9 @@
  *               result are checked.
  *
  * Options (environment): STRESS_ROUNDS (default 6), STRESS_KILLS (max kills per round, default 4),
- * STRESS_SEED, STRESS_DATABASE_URL (admin URL of a PostgreSQL server: its engine is tested too).
+ * STRESS_SEED, STRESS_DATABASE_URL (admin URL of a PostgreSQL server: its engine is tested too),
+ * STRESS_COMMAND (`run_weekly`, the default, or `week`: the pipeline, every checkpoint and the
+ * postmortem, so processes meet and die in the checkpoints too).
  * Prints one line per round and a summary per engine; exits 1 if any round broke an invariant.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -23,7 +25,21 @@ import { booksOf, runCli, startCli } from '../tests/helpers/processes.js';
 import { createScratchDatabase } from '../tests/helpers/stores.js';
 
 const WEEK = '2024-03-06';
-const ARGS = ['run_weekly', '--week', WEEK, '--json'];
+const COMMAND = process.env.STRESS_COMMAND ?? 'run_weekly';
+if (COMMAND !== 'run_weekly' && COMMAND !== 'week') throw new Error(`STRESS_COMMAND must be run_weekly or week, not ${COMMAND}`);
+const ARGS = [COMMAND, '--week', WEEK, '--json'];
+
+interface Listed {
+  accounts: { orders: unknown[] }[];
+}
+/** How many orders a --json result lists: the week's execution's, and with `week` every checkpoint's too. */
+function ordersListed(stdout: string): number {
+  if (COMMAND === 'run_weekly') return (JSON.parse(stdout) as Listed).accounts.flatMap((a) => a.orders).length;
+  const whole = JSON.parse(stdout) as { weekly: Listed; checkpoints: { updates: { orders: unknown[] }[] }[] };
+  return (
+    whole.weekly.accounts.flatMap((a) => a.orders).length + whole.checkpoints.flatMap((c) => c.updates.flatMap((u) => u.orders)).length
+  );
+}
 const rounds = Number(process.env.STRESS_ROUNDS ?? 6);
 const maxKills = Number(process.env.STRESS_KILLS ?? 4);
 let seed = Number(process.env.STRESS_SEED ?? 20261202);
@@ -73,7 +89,20 @@ async function fresh(engine: string, label: string): Promise<{ env: NodeJS.Proce
   return { env: { LLM_TRADING_HOME: home, DATABASE_URL: scratch.url }, where: { home, url: scratch.url }, drop: () => scratch.drop() };
 }
 
-const KILL_TARGETS = ['anytime', 'snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute', 'execute', 'execute'];
+const KILL_TARGETS = [
+  'anytime',
+  'snapshot',
+  'research',
+  'pm_pitches',
+  'peer_review',
+  'chairman',
+  'risk',
+  'execute',
+  'execute',
+  'execute',
+  // `week`: a few milliseconds after a checkpoint is reported, while the next one runs.
+  ...(COMMAND === 'week' ? ['checkpoint', 'checkpoint', 'checkpoint', 'checkpoint'] : []),
+];
 
 /**
  * One run_weekly killed with SIGKILL: at a random instant of a run, or a few milliseconds after a
@@ -81,7 +110,7 @@ const KILL_TARGETS = ['anytime', 'snapshot', 'research', 'pm_pitches', 'peer_rev
  */
 async function killOnce(env: NodeJS.ProcessEnv, runMs: number): Promise<{ killed: boolean; stage: string; describe: string }> {
   const target = KILL_TARGETS[Math.floor(random() * KILL_TARGETS.length)] as string;
-  const running = startCli(['run_weekly', '--week', WEEK], env);
+  const running = startCli([COMMAND, '--week', WEEK], env);
   let stderr = '';
   const after = Math.round(random() * (target === 'anytime' ? runMs : 150));
   let timer: NodeJS.Timeout | undefined;
@@ -90,12 +119,17 @@ async function killOnce(env: NodeJS.ProcessEnv, runMs: number): Promise<{ killed
   };
   running.child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
-    if (target !== 'anytime' && stderr.includes(`▸ ${target} `)) fire(after);
+    if (target === 'checkpoint' && /^ {2}checkpoint \S+ \S+: /m.test(stderr)) fire(after);
+    else if (target !== 'anytime' && stderr.includes(`▸ ${target} `)) fire(after);
   });
   if (target === 'anytime') fire(after);
   const ended = await running.done;
   clearTimeout(timer);
-  const stage = [...stderr.matchAll(/▸ (\w+) /g)].at(-1)?.[1] ?? 'start-up';
+  const checkpoints = [...stderr.matchAll(/^ {2}checkpoint (\S+ \S+): /gm)];
+  const stage =
+    checkpoints.length > 0
+      ? `checkpoints (after ${checkpoints.at(-1)?.[1]})`
+      : ([...stderr.matchAll(/▸ (\w+) /g)].at(-1)?.[1] ?? 'start-up');
   const killed = ended.signal === 'SIGKILL';
   return {
     killed,
@@ -111,12 +145,23 @@ async function main(): Promise<void> {
   if (clean.code !== 0) throw new Error(`the reference run failed: ${clean.stderr}`);
   const reference = (await books({ home: join(root, 'reference') })).books;
   const expectedOrders = reference.orders.length;
-  console.log(`reference: one clean run_weekly --week ${WEEK}: ${expectedOrders} orders, ${(clean.ms / 1000).toFixed(1)} s`);
+  if (ordersListed(clean.stdout) !== expectedOrders) throw new Error('the reference --json result does not list every order');
+  console.log(`reference: one clean ${COMMAND} --week ${WEEK}: ${expectedOrders} orders, ${(clean.ms / 1000).toFixed(1)} s`);
   const engines = ['pglite', ...(process.env.STRESS_DATABASE_URL ? ['postgres'] : [])];
   let broken = 0;
 
   for (const engine of engines) {
-    const tally = { rounds: 0, processes: 0, exit0: 0, waited: 0, equal: 0, kills: 0, killedDuringExecute: 0, resumedOk: 0 };
+    const tally = {
+      rounds: 0,
+      processes: 0,
+      exit0: 0,
+      waited: 0,
+      equal: 0,
+      kills: 0,
+      killedDuringExecute: 0,
+      killedInCheckpoints: 0,
+      resumedOk: 0,
+    };
     for (let r = 0; r < rounds; r++) {
       const db = await fresh(engine, `concurrent-${r}`);
       const k = 2 + Math.floor(random() * 3);
@@ -126,10 +171,7 @@ async function main(): Promise<void> {
         ...results.filter((x) => x.code !== 0).map((x) => `exit ${x.code}: ${x.stderr.trim().split('\n').at(-1)}`),
         ...results
           .filter((x) => x.code === 0)
-          .filter(
-            (x) =>
-              (JSON.parse(x.stdout) as { accounts: { orders: unknown[] }[] }).accounts.flatMap((a) => a.orders).length !== expectedOrders,
-          )
+          .filter((x) => ordersListed(x.stdout) !== expectedOrders)
           .map(() => 'a --json result lacks orders'),
         ...(JSON.stringify(state.books) === JSON.stringify(reference) ? [] : ['books differ from the clean run']),
         ...(state.status === 'completed' ? [] : [`status ${state.status}`]),
@@ -161,15 +203,13 @@ async function main(): Promise<void> {
         if (kill.killed) {
           tally.kills++;
           if (kill.stage === 'execute') tally.killedDuringExecute++;
+          if (kill.stage.startsWith('checkpoints')) tally.killedInCheckpoints++;
         }
         points.push(kill.describe);
       }
       const resumed = await runCli(ARGS, db.env);
       const state = await books(db.where);
-      const resultOrders =
-        resumed.code === 0
-          ? (JSON.parse(resumed.stdout) as { accounts: { orders: unknown[] }[] }).accounts.flatMap((a) => a.orders).length
-          : -1;
+      const resultOrders = resumed.code === 0 ? ordersListed(resumed.stdout) : -1;
       const problems = [
         ...(resumed.code === 0 ? [] : [`resume exit ${resumed.code}: ${resumed.stderr.trim().split('\n').at(-1)}`]),
         ...(resultOrders === expectedOrders ? [] : [`resumed result lists ${resultOrders} of ${expectedOrders} orders`]),
@@ -185,7 +225,7 @@ async function main(): Promise<void> {
       await db.drop();
     }
     console.log(
-      `${engine} kill -9: ${tally.kills} kills in ${rounds} rounds (${tally.killedDuringExecute} during execute), ${tally.resumedOk}/${rounds} resumed to the clean run's books, events and artifacts`,
+      `${engine} kill -9: ${tally.kills} kills in ${rounds} rounds (${tally.killedDuringExecute} during execute${COMMAND === 'week' ? `, ${tally.killedInCheckpoints} during the checkpoints` : ''}), ${tally.resumedOk}/${rounds} resumed to the clean run's books, events and artifacts`,
     );
   }
   rmSync(root, { recursive: true, force: true });
