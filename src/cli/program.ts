@@ -216,8 +216,30 @@ export function buildProgram(io: CliIo): Command {
     .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
     .option('--no-cache', 'always ask the models (answers are still recorded for replays)')
     .action(async (o) => (await import('./week-commands.js')).week(io, o));
-  planned(program, 'backtest', 'replay a range of weeks and judge the council against its members', 'P5, backtests');
-  planned(program, 'backtests', 'list stored backtests', 'P5, backtests');
+  withCommon(
+    program
+      .command('backtest')
+      .description(
+        'replay every week of a range as a whole week (pipeline, checkpoints, postmortem) in its own portfolio, and judge the council against its members; `backtest show NAME` prints a stored one',
+      ),
+  )
+    .argument('[show]', '`show`: print a stored backtest instead of running one')
+    .argument('[name]', 'the backtest to show')
+    .addOption(new Option('--from <date>', 'the first decision Wednesday, YYYY-MM-DD').argParser(parseDate))
+    .addOption(new Option('--to <date>', 'the last decision Wednesday, YYYY-MM-DD').argParser(parseDate))
+    .addOption(new Option('--name <name>', 'the backtest (its portfolio is bt-NAME; default: offline-FROM-TO)').argParser(parsePortfolio))
+    .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
+    .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .action(async (show, name, o) => {
+      const commands = await import('./backtest-commands.js');
+      if (show === undefined) return commands.backtest(io, o);
+      if (show !== 'show') throw new UsageError(`unknown backtest subcommand "${show}": use \`backtest --from D --to D\` or \`backtest show NAME\``);
+      if (!name) throw new UsageError('backtest show needs the name of a backtest (see `llm-trading backtests`)');
+      return commands.showBacktest(io, name, o);
+    });
+  withCommon(program.command('backtests').description('the stored backtests: range, weeks done, status')).action(async (o) =>
+    (await import('./backtest-commands.js')).listBacktests(io, o),
+  );
   planned(program, 'worker', 'a worker process for backtests and scheduled runs on PostgreSQL', 'P5, backtests');
   planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6, Alpaca');
   planned(program, 'schedule', 'the schedule daemon: the weekly run, checkpoints and postmortems on time', 'P7, the schedule daemon');

@@ -362,3 +362,22 @@ export const checkpointUpdates = pgTable(
     index('checkpoint_updates_week_idx').on(t.portfolio, t.weekId),
   ],
 );
+
+/**
+ * A backtest (src/backtest/): a range of weeks replayed as whole weeks in its own portfolio. The
+ * report is stored when it finishes, so `backtest show` and the dashboard read it without re-running.
+ */
+export const backtests = pgTable('backtests', {
+  name: text('name').primaryKey(),
+  portfolio: text('portfolio').notNull(),
+  fromWeek: text('from_week').notNull(),
+  toWeek: text('to_week').notNull(),
+  mode: text('mode').notNull(),
+  /** 'running' (or interrupted: no process holds it), 'completed'. */
+  status: text('status').notNull(),
+  weeksTotal: integer('weeks_total').notNull(),
+  weeksDone: integer('weeks_done').notNull(),
+  report: jsonb('report'),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

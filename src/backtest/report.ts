@@ -1,0 +1,152 @@
+/**
+ * The backtest's report: per account and for the FLAT, SPY buy-and-hold and equal-weight-universe
+ * benchmarks, the performance statistics of the daily equity (src/metrics/performance-stats.ts), the
+ * week-level counts from the postmortems (turnover, actions, panic exits), and the verdict — council
+ * against each PM and against the PMs' mean, on weekly returns, with a block-bootstrap confidence
+ * interval (src/metrics/verdict.ts). Stored with the backtest, and written as report.md, report.json
+ * and equity.csv under runs/<portfolio>/backtest/.
+ */
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import type { App } from '../app.js';
+import { buyAndHold, equalWeightBenchmark, performanceStats } from '../metrics/performance-stats.js';
+import { councilVerdict } from '../metrics/verdict.js';
+import type { Postmortem } from '../metrics/postmortem.js';
+import { backtests } from '../storage/schema.js';
+import type { BacktestRun } from './backtest.js';
+
+export type Stats = ReturnType<typeof performanceStats>;
+
+export interface BacktestAccountReport {
+  account_id: number;
+  owner: string;
+  /** What sat in the seat (a model id or an offline persona), each with the number of weeks. */
+  agents: Record<string, number>;
+  stats: Stats;
+  /** Mean weekly turnover (traded notional / start equity of the week). */
+  turnover_per_week: number;
+  /** Weeks with a position at the week's end / weeks. */
+  exposure: number;
+  actions: { STAY: number; EXIT: number; FLIP: number; REDUCE: number };
+  panic_exits: number;
+}
+
+export interface BacktestReport {
+  name: string;
+  portfolio: string;
+  mode: string;
+  from_week: string;
+  to_week: string;
+  weeks: number;
+  first_date: string;
+  last_date: string;
+  risk_free_rate: number;
+  verdict: ReturnType<typeof councilVerdict>;
+  accounts: BacktestAccountReport[];
+  benchmarks: { flat: Stats; spy_buy_hold: Stats & { ticker: string }; equal_weight: Stats };
+  notes: string[];
+}
+
+const RISK_FREE_RATE = 0;
+
+/** Each account's daily equity over the whole backtest: the weeks' close-to-close paths, joined. */
+export function dailyEquity(postmortems: readonly Postmortem[]): Map<number, { date: string; equity: number }[]> {
+  const series = new Map<number, { date: string; equity: number }[]>();
+  for (const pm of postmortems)
+    for (const a of pm.accounts) {
+      const path = series.get(a.account_id) ?? [];
+      // Each week starts at the close the previous one ended on: that point is already there.
+      for (const point of a.equity_path) if (path.at(-1)?.date !== point.date) path.push({ date: point.date, equity: point.equity });
+      series.set(a.account_id, path);
+    }
+  return series;
+}
+
+export async function buildBacktestReport(app: App, run: BacktestRun): Promise<BacktestReport> {
+  const pms = run.postmortems;
+  const equity = dailyEquity(pms);
+  const startingCash = app.config.models.risk.starting_cash;
+  const accounts: BacktestAccountReport[] = app.config.models.accounts.map((account) => {
+    const weeks = pms.map((pm) => pm.accounts.find((a) => a.account_id === account.id)).filter((a) => a !== undefined);
+    const agents: Record<string, number> = {};
+    for (const w of weeks) agents[w.agent] = (agents[w.agent] ?? 0) + 1;
+    const actions = { STAY: 0, EXIT: 0, FLIP: 0, REDUCE: 0 };
+    for (const w of weeks) for (const k of Object.keys(actions) as (keyof typeof actions)[]) actions[k] += w.actions[k];
+    return {
+      account_id: account.id,
+      owner: account.owner,
+      agents,
+      stats: performanceStats(equity.get(account.id) ?? [], { riskFreeRate: RISK_FREE_RATE }),
+      turnover_per_week: round4(weeks.reduce((s, w) => s + w.turnover, 0) / Math.max(1, weeks.length)),
+      exposure: round4(weeks.filter((w) => w.positions_at_end.length > 0).length / Math.max(1, weeks.length)),
+      actions,
+      panic_exits: weeks.reduce((s, w) => s + w.panic_exits, 0),
+    };
+  });
+
+  const dates = (equity.get(app.config.models.accounts[0]?.id ?? 1) ?? []).map((p) => p.date);
+  const first = dates[0] ?? run.weeks[0]?.data_through ?? '';
+  const last = dates.at(-1) ?? first;
+  const closesOf = async (ticker: string) =>
+    (await app.marketData.bars(ticker, last)).filter((b) => b.date >= first).map((b) => ({ date: b.date, close: b.close }));
+  const benchmark = app.config.assets.benchmark;
+  const universe = new Map<string, { date: string; close: number }[]>();
+  for (const ticker of app.config.tickers) universe.set(ticker, await closesOf(ticker));
+  const flat = dates.map((date) => ({ date, equity: startingCash }));
+
+  const weekly = (owner: string) => pms.map((pm) => pm.accounts.find((a) => a.owner === owner)?.pnl_pct ?? 0);
+  const individuals = accounts.filter((a) => a.owner !== 'council');
+  const council = accounts.find((a) => a.owner === 'council');
+  const verdict = councilVerdict({
+    weeks: pms.map((pm) => pm.week_id),
+    council: weekly('council'),
+    individuals: new Map(individuals.map((a) => [a.owner, weekly(a.owner)])),
+    councilMaxDrawdown: council?.stats.max_drawdown ?? 0,
+    individualsMaxDrawdown: new Map(individuals.map((a) => [a.owner, a.stats.max_drawdown])),
+  });
+
+  const incomplete = pms.filter((pm) => !pm.complete).map((pm) => pm.week_id);
+  return {
+    name: run.name,
+    portfolio: run.portfolio,
+    mode: app.agents.mode,
+    from_week: run.weeks[0]?.week_id ?? '',
+    to_week: run.weeks.at(-1)?.week_id ?? '',
+    weeks: pms.length,
+    first_date: first,
+    last_date: last,
+    risk_free_rate: RISK_FREE_RATE,
+    verdict,
+    accounts,
+    benchmarks: {
+      flat: performanceStats(flat, { riskFreeRate: RISK_FREE_RATE }),
+      spy_buy_hold: { ticker: benchmark, ...performanceStats(buyAndHold(universe.get(benchmark) ?? [], startingCash), { riskFreeRate: RISK_FREE_RATE }) },
+      equal_weight: performanceStats(equalWeightBenchmark(universe, startingCash), { riskFreeRate: RISK_FREE_RATE }),
+    },
+    notes: [
+      'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
+      'weekly returns for the verdict are each week\'s postmortem P/L %, from the close before the decision to the week\'s last close',
+      ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
+      ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
+    ],
+  };
+}
+
+/** Stores the report with the backtest and writes report.json, report.md and equity.csv. */
+export async function writeBacktestFiles(app: App, run: BacktestRun, report: BacktestReport): Promise<{ dir: string }> {
+  await app.store.db.update(backtests).set({ status: 'completed', report, updatedAt: new Date() }).where(eq(backtests.name, run.name));
+  const { renderBacktestMarkdown } = await import('./report-markdown.js');
+  const equity = dailyEquity(run.postmortems);
+  const owners = app.config.models.accounts;
+  const dates = (equity.get(owners[0]?.id ?? 1) ?? []).map((p) => p.date);
+  const csv = [
+    ['date', ...owners.map((a) => `${a.id}_${a.owner}`)].join(','),
+    ...dates.map((date, i) => [date, ...owners.map((a) => String(equity.get(a.id)?.[i]?.equity ?? ''))].join(',')),
+  ].join('\n');
+  app.artifacts.writeReport('backtest', 'report.json', `${JSON.stringify(report, null, 2)}\n`);
+  app.artifacts.writeReport('backtest', 'report.md', renderBacktestMarkdown(report));
+  app.artifacts.writeReport('backtest', 'equity.csv', `${csv}\n`);
+  return { dir: join(app.artifacts.dirOf('backtest')) };
+}
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;

@@ -1,0 +1,100 @@
+/**
+ * `backtest`, `backtest show NAME` and `backtests` (src/backtest/).
+ */
+import { checkDecisionWeekday } from '../council/week.js';
+import { UsageError, type CliIo, type CommonOptions } from './io.js';
+import { configDirOf, prepare, withApp } from './commands.js';
+import { pad } from './format.js';
+
+export interface BacktestCommandOptions extends CommonOptions {
+  from?: string;
+  to?: string;
+  name?: string;
+  offline?: boolean;
+  allowOfflineSeats?: boolean;
+}
+
+export async function backtest(io: CliIo, options: BacktestCommandOptions): Promise<void> {
+  if (!options.from || !options.to) throw new UsageError('backtest needs --from and --to (decision Wednesdays, YYYY-MM-DD)');
+  const { scheduledWeekday } = await import('../config/schedule-day.js');
+  const day = scheduledWeekday(configDirOf(io.env));
+  if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
+  const prepared = await prepare(io);
+  const [{ backtestPortfolio, runBacktest, weeksBetween }, { buildBacktestReport, writeBacktestFiles }, { renderBacktestReport }, { resolveWeek }] =
+    await Promise.all([
+      import('../backtest/backtest.js'),
+      import('../backtest/report.js'),
+      import('./backtest-summary.js'),
+      import('../council/week.js'),
+    ]);
+  // Both ends must be weeks the data can decide (the last one may still be running in the data).
+  await resolveWeek(options.from, prepared.config, prepared.marketData);
+  await resolveWeek(options.to, prepared.config, prepared.marketData);
+  const name = options.name ?? `${options.offline ? 'offline' : 'seats'}-${options.from}-${options.to}`;
+  const appOptions = {
+    ...options,
+    portfolio: backtestPortfolio(name),
+    portfolioKind: 'backtest' as const,
+    offline: options.offline === true,
+    allowOfflineSeats: options.allowOfflineSeats === true,
+  };
+  await withApp(io, prepared, 'backtest', appOptions, async (app) => {
+    const weeks = weeksBetween(app, options.from as string, options.to as string);
+    io.stderr(`llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} (${app.store.location}, ${app.agents.mode} agents)\n`);
+    const started = performance.now();
+    const run = await runBacktest(app, name, weeks, (p) => {
+      const left = p.seconds_per_week === null ? '' : `, ETA ${Math.round(p.seconds_per_week * (p.total - p.done))} s`;
+      io.stderr(`  week ${p.done}/${p.total} ${p.week_id} done${left}\n`);
+    });
+    if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} weeks had finished in an earlier run)\n`);
+    const report = await buildBacktestReport(app, run);
+    const files = await writeBacktestFiles(app, run, report);
+    io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderBacktestReport(report)}\n`);
+    io.stderr(`done in ${((performance.now() - started) / 1000).toFixed(1)}s; report in ${files.dir}\n`);
+  });
+}
+
+export async function showBacktest(io: CliIo, name: string, options: CommonOptions): Promise<void> {
+  const prepared = await prepare(io);
+  const [{ eq }, { backtests }, { renderBacktestReport }] = await Promise.all([
+    import('drizzle-orm'),
+    import('../storage/schema.js'),
+    import('./backtest-summary.js'),
+  ]);
+  await withApp(io, prepared, 'backtest show', { ...options, offline: true }, async (app) => {
+    const [row] = await app.store.db.select().from(backtests).where(eq(backtests.name, name));
+    if (!row) throw new UsageError(`no backtest named ${name} (see \`llm-trading backtests\`)`);
+    if (!row.report)
+      throw new UsageError(
+        `backtest ${name} has no report yet: ${row.weeksDone} of ${row.weeksTotal} weeks done; run \`llm-trading backtest --from ${row.fromWeek} --to ${row.toWeek} --name ${name}\` to continue it`,
+      );
+    const report = row.report as Parameters<typeof renderBacktestReport>[0];
+    io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderBacktestReport(report)}\n`);
+  });
+}
+
+export async function listBacktests(io: CliIo, options: CommonOptions): Promise<void> {
+  const prepared = await prepare(io);
+  const [{ asc }, { backtests }] = await Promise.all([import('drizzle-orm'), import('../storage/schema.js')]);
+  await withApp(io, prepared, 'backtests', { ...options, offline: true }, async (app) => {
+    const rows = await app.store.db.select().from(backtests).orderBy(asc(backtests.createdAt));
+    const list = rows.map((r) => ({
+      name: r.name,
+      portfolio: r.portfolio,
+      from_week: r.fromWeek,
+      to_week: r.toWeek,
+      mode: r.mode,
+      status: r.status,
+      weeks_done: r.weeksDone,
+      weeks_total: r.weeksTotal,
+      verdict: (r.report as { verdict?: { sentence?: string } } | null)?.verdict?.sentence ?? null,
+    }));
+    if (options.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+    if (list.length === 0) return io.stdout('no backtests yet: try `llm-trading backtest --from 2024-01-03 --to 2024-03-27 --offline`\n');
+    io.stdout(`${pad('name', 34)}${pad('weeks', 14)}${pad('range', 24)}${pad('status', 11)}verdict\n`);
+    for (const b of list)
+      io.stdout(
+        `${pad(b.name, 34)}${pad(`${b.weeks_done}/${b.weeks_total}`, 14)}${pad(`${b.from_week}..${b.to_week}`, 24)}${pad(b.status, 11)}${b.verdict ?? '-'}\n`,
+      );
+  });
+}
