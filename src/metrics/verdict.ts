@@ -108,7 +108,7 @@ export function councilVerdict(input: VerdictInput): CouncilVerdict {
   };
 }
 
-interface BootstrapOptions {
+export interface BootstrapOptions {
   blockLength: number;
   resamples: number;
   seed: number;
