@@ -162,10 +162,10 @@ describe('the command line itself', () => {
       'schedule',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
-    const planned = await cli(['backtest', '--from', '2020-01-01'], {});
+    const planned = await cli(['worker'], {});
     expect(planned.code).toBe(1);
     expect(planned.stderr.trim()).toBe(
-      'llm-trading: `backtest` is planned and not built yet (issue P5, backtests); see `llm-trading --help` for what works today',
+      'llm-trading: `worker` is planned and not built yet (issue P5, backtests); see `llm-trading --help` for what works today',
     );
     // checkpoint's own argument checks, before any database is opened.
     expect((await cli(['checkpoint', '--time', '9am'], {})).stderr.trim()).toBe(

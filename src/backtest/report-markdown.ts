@@ -1,4 +1,4 @@
-import type { BacktestReport, Stats } from './report.js';
+import { comparisonsOf, type BacktestReport, type Stats } from './report.js';
 
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
 const num = (x: number | null) => (x === null ? '–' : x.toFixed(2));
@@ -7,6 +7,8 @@ const cell = (text: string) => text.replaceAll('|', '\\|');
 function row(label: string, s: Stats, extra: string[] = []): string {
   return `| ${[cell(label), pct(s.total_return), pct(s.cagr), pct(s.annualized_volatility), num(s.sharpe), num(s.sortino), `${pct(s.max_drawdown)} (${s.max_drawdown_peak_date ?? '–'} → ${s.max_drawdown_trough_date ?? '–'})`, num(s.calmar), pct(s.hit_rate), ...extra].join(' | ')} |`;
 }
+
+const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
 
 /** report.md: the verdict in one sentence at the top, then the tables and the definitions. */
 export function renderBacktestMarkdown(r: BacktestReport): string {
@@ -21,8 +23,8 @@ export function renderBacktestMarkdown(r: BacktestReport): string {
     '',
     '| council minus | mean (bp) | 95% CI (bp) | weeks won |',
     '| --- | --- | --- | --- |',
-    ...r.verdict.comparisons.map(
-      (c) => `| ${cell(c.against)} | ${(c.mean_diff * 1e4).toFixed(1)} | [${(c.ci_low * 1e4).toFixed(1)}, ${(c.ci_high * 1e4).toFixed(1)}] | ${pct(c.share_of_weeks_won)} |`,
+    ...comparisonsOf(r.verdict).map(
+      (c) => `| ${cell(c.against)} | ${bp(c.mean_diff)} | [${bp(c.ci_low)}, ${bp(c.ci_high)}] | ${pct(c.share_of_weeks_won)} |`,
     ),
     '',
     `Moving block bootstrap: ${r.verdict.block_length}-week circular blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}. The council's max drawdown is ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean.`,
@@ -32,12 +34,18 @@ export function renderBacktestMarkdown(r: BacktestReport): string {
     '| account | total return | CAGR | volatility | Sharpe | Sortino | max drawdown | Calmar | hit rate | turnover/week | exposure | STAY/EXIT/FLIP/REDUCE | panic exits |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.accounts.map((a) =>
-      row(`${a.account_id} ${a.owner} (${Object.entries(a.agents).map(([agent, n]) => `${agent} × ${n}`).join(', ')})`, a.stats, [
-        a.turnover_per_week.toFixed(2),
-        pct(a.exposure),
-        `${a.actions.STAY}/${a.actions.EXIT}/${a.actions.FLIP}/${a.actions.REDUCE}`,
-        String(a.panic_exits),
-      ]),
+      row(
+        `${a.account_id} ${a.owner} (${Object.entries(a.agents)
+          .map(([agent, n]) => `${agent} × ${n}`)
+          .join(', ')})`,
+        a.stats,
+        [
+          a.turnover_per_week.toFixed(2),
+          pct(a.exposure),
+          `${a.actions.STAY}/${a.actions.EXIT}/${a.actions.FLIP}/${a.actions.REDUCE}`,
+          String(a.panic_exits),
+        ],
+      ),
     ),
     row('FLAT (cash)', r.benchmarks.flat, ['–', '–', '–', '–']),
     row(`${r.benchmarks.spy_buy_hold.ticker} buy-and-hold`, r.benchmarks.spy_buy_hold, ['–', '–', '–', '–']),

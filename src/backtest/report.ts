@@ -49,6 +49,13 @@ export interface BacktestReport {
 
 const RISK_FREE_RATE = 0;
 
+/** The verdict's comparisons in reading order: the PMs' mean first, then each PM. */
+export function comparisonsOf(
+  verdict: BacktestReport['verdict'],
+): (ReturnType<typeof councilVerdict>['vs_individuals_mean'] & { against: string })[] {
+  return [{ against: "PMs' mean", ...verdict.vs_individuals_mean }, ...verdict.vs_individuals.map((c) => ({ ...c, against: c.owner }))];
+}
+
 /** Each account's daily equity over the whole backtest: the weeks' close-to-close paths, joined. */
 export function dailyEquity(postmortems: readonly Postmortem[]): Map<number, { date: string; equity: number }[]> {
   const series = new Map<number, { date: string; equity: number }[]>();
@@ -120,12 +127,15 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
     accounts,
     benchmarks: {
       flat: performanceStats(flat, { riskFreeRate: RISK_FREE_RATE }),
-      spy_buy_hold: { ticker: benchmark, ...performanceStats(buyAndHold(universe.get(benchmark) ?? [], startingCash), { riskFreeRate: RISK_FREE_RATE }) },
+      spy_buy_hold: {
+        ticker: benchmark,
+        ...performanceStats(buyAndHold(universe.get(benchmark) ?? [], startingCash), { riskFreeRate: RISK_FREE_RATE }),
+      },
       equal_weight: performanceStats(equalWeightBenchmark(universe, startingCash), { riskFreeRate: RISK_FREE_RATE }),
     },
     notes: [
       'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
-      'weekly returns for the verdict are each week\'s postmortem P/L %, from the close before the decision to the week\'s last close',
+      "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
     ],

@@ -20,13 +20,17 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
   const day = scheduledWeekday(configDirOf(io.env));
   if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
   const prepared = await prepare(io);
-  const [{ backtestPortfolio, runBacktest, weeksBetween }, { buildBacktestReport, writeBacktestFiles }, { renderBacktestReport }, { resolveWeek }] =
-    await Promise.all([
-      import('../backtest/backtest.js'),
-      import('../backtest/report.js'),
-      import('./backtest-summary.js'),
-      import('../council/week.js'),
-    ]);
+  const [
+    { backtestPortfolio, runBacktest, weeksBetween },
+    { buildBacktestReport, writeBacktestFiles },
+    { renderBacktestReport },
+    { resolveWeek },
+  ] = await Promise.all([
+    import('../backtest/backtest.js'),
+    import('../backtest/report.js'),
+    import('./backtest-summary.js'),
+    import('../council/week.js'),
+  ]);
   // Both ends must be weeks the data can decide (the last one may still be running in the data).
   await resolveWeek(options.from, prepared.config, prepared.marketData);
   await resolveWeek(options.to, prepared.config, prepared.marketData);
@@ -40,7 +44,9 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
   };
   await withApp(io, prepared, 'backtest', appOptions, async (app) => {
     const weeks = weeksBetween(app, options.from as string, options.to as string);
-    io.stderr(`llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} (${app.store.location}, ${app.agents.mode} agents)\n`);
+    io.stderr(
+      `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} (${app.store.location}, ${app.agents.mode} agents)\n`,
+    );
     const started = performance.now();
     const run = await runBacktest(app, name, weeks, (p) => {
       const left = p.seconds_per_week === null ? '' : `, ETA ${Math.round(p.seconds_per_week * (p.total - p.done))} s`;

@@ -1,31 +1,41 @@
-import type { BacktestReport, Stats } from '../backtest/report.js';
+import { comparisonsOf, type BacktestReport, type Stats } from '../backtest/report.js';
 import { pad, pct } from './format.js';
 
 const num = (x: number | null, digits = 2) => (x === null ? '-' : x.toFixed(digits));
 const pctOrDash = (x: number | null) => (x === null ? '-' : pct(x));
+/** A share or a size: no sign. */
+const share = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
 
 function statsRow(label: string, s: Stats, extra = ''): string {
-  return `  ${pad(label, 30)}${pad(pct(s.total_return), 10)}${pad(pct(s.cagr), 9)}${pad(pct(s.annualized_volatility), 9)}${pad(num(s.sharpe), 8)}${pad(num(s.sortino), 8)}${pad(pct(s.max_drawdown), 9)}${pad(num(s.calmar), 8)}${pad(pctOrDash(s.hit_rate), 8)}${extra}`;
+  return `  ${pad(label, 30)}${pad(pct(s.total_return), 10)}${pad(pctOrDash(s.cagr), 9)}${pad(share(s.annualized_volatility), 9)}${pad(num(s.sharpe), 8)}${pad(num(s.sortino), 8)}${pad(share(s.max_drawdown), 9)}${pad(num(s.calmar), 8)}${pad(share(s.hit_rate), 8)}${extra}`;
 }
+
+const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
 
 /** The backtest in the terminal: the verdict first, then every account and the benchmarks. */
 export function renderBacktestReport(r: BacktestReport): string {
-  const lines = ['', `Backtest ${r.name} — ${r.weeks} weeks ${r.from_week}..${r.to_week} (${r.first_date} → ${r.last_date}), ${r.mode} agents, portfolio ${r.portfolio}`];
+  const lines = [
+    '',
+    `Backtest ${r.name} — ${r.weeks} weeks ${r.from_week}..${r.to_week} (${r.first_date} → ${r.last_date}), ${r.mode} agents, portfolio ${r.portfolio}`,
+  ];
   lines.push('', `Verdict: ${r.verdict.sentence}`);
-  for (const c of r.verdict.comparisons)
+  for (const c of comparisonsOf(r.verdict))
     lines.push(
-      `  council − ${pad(c.against, 16)} mean ${pad(`${(c.mean_diff * 1e4).toFixed(1)} bp`, 11)} 95% CI [${(c.ci_low * 1e4).toFixed(1)}, ${(c.ci_high * 1e4).toFixed(1)}] bp   won ${pct(c.share_of_weeks_won)} of weeks`,
+      `  council − ${pad(c.against, 16)} mean ${pad(`${bp(c.mean_diff)} bp`, 11)} 95% CI [${bp(c.ci_low)}, ${bp(c.ci_high)}] bp   won ${share(c.share_of_weeks_won)} of weeks`,
     );
   lines.push(
     `  council drawdown ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean; block bootstrap: ${r.verdict.block_length}-week blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}`,
   );
-  lines.push('', `  ${pad('account', 30)}${pad('total', 10)}${pad('CAGR', 9)}${pad('vol', 9)}${pad('Sharpe', 8)}${pad('Sortino', 8)}${pad('max DD', 9)}${pad('Calmar', 8)}${pad('hit', 8)}turnover/wk  exposure  S/E/F/R  panic`);
+  lines.push(
+    '',
+    `  ${pad('account', 30)}${pad('total', 10)}${pad('CAGR', 9)}${pad('vol', 9)}${pad('Sharpe', 8)}${pad('Sortino', 8)}${pad('max DD', 9)}${pad('Calmar', 8)}${pad('hit', 8)}turnover/wk  exposure  STAY/E/F/R   panic`,
+  );
   for (const a of r.accounts)
     lines.push(
       statsRow(
         `${a.account_id} ${a.owner} (${Object.keys(a.agents).join(', ')})`.slice(0, 29),
         a.stats,
-        `${pad(a.turnover_per_week.toFixed(2), 13)}${pad(pct(a.exposure), 10)}${pad(`${a.actions.STAY}/${a.actions.EXIT}/${a.actions.FLIP}/${a.actions.REDUCE}`, 9)}${a.panic_exits}`,
+        `${pad(a.turnover_per_week.toFixed(2), 13)}${pad(share(a.exposure), 10)}${pad(`${a.actions.STAY}/${a.actions.EXIT}/${a.actions.FLIP}/${a.actions.REDUCE}`, 13)}${a.panic_exits}`,
       ),
     );
   lines.push(statsRow('FLAT (cash)', r.benchmarks.flat));

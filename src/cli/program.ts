@@ -233,7 +233,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (show, name, o) => {
       const commands = await import('./backtest-commands.js');
       if (show === undefined) return commands.backtest(io, o);
-      if (show !== 'show') throw new UsageError(`unknown backtest subcommand "${show}": use \`backtest --from D --to D\` or \`backtest show NAME\``);
+      if (show !== 'show')
+        throw new UsageError(`unknown backtest subcommand "${show}": use \`backtest --from D --to D\` or \`backtest show NAME\``);
       if (!name) throw new UsageError('backtest show needs the name of a backtest (see `llm-trading backtests`)');
       return commands.showBacktest(io, name, o);
     });

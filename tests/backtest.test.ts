@@ -1,0 +1,92 @@
+/**
+ * Backtests (issue P5, first part): a range of whole weeks in the backtest's own portfolio, its report
+ * (performance of every account and benchmark, the verdict with its bootstrap interval) stored and
+ * written, listed and shown again; a backtest interrupted after some weeks continues at the first week
+ * not finished and ends with the same report as an uninterrupted one.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../src/storage/db.js';
+import { backtests } from '../src/storage/schema.js';
+import { cli } from './helpers/cli.js';
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'lt-backtest-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const ARGS = ['backtest', '--from', '2024-02-07', '--to', '2024-03-06', '--offline', '--name', 'feb'];
+
+describe('llm-trading backtest', () => {
+  it('replays the weeks, reports and stores the verdict, lists and shows it, and continues an interrupted run to the same report', async () => {
+    const env = { LLM_TRADING_HOME: join(root, 'home') };
+    const run = await cli([...ARGS, '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^ {2}week 5\/5 2024-03-06 done/m);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({
+      name: 'feb',
+      portfolio: 'bt-feb',
+      weeks: 5,
+      from_week: '2024-02-07',
+      to_week: '2024-03-06',
+      mode: 'offline',
+    });
+    // The daily equity runs from the close before the first decision to the last week's last close.
+    expect(report.first_date).toBe('2024-02-06');
+    expect(report.last_date).toBe('2024-03-12');
+    expect(report.accounts.map((a: { owner: string }) => a.owner)).toEqual(['gpt', 'gemini', 'sonnet', 'grok', 'council', 'deepseek']);
+    for (const a of report.accounts) {
+      expect(a.stats.days).toBe(24); // 25 sessions 2024-02-06..2024-03-12 (Presidents' Day closed)
+      expect(Object.values(a.agents as Record<string, number>).reduce((s, n) => s + n, 0)).toBe(5);
+    }
+    expect(report.benchmarks.flat).toMatchObject({ total_return: 0, max_drawdown: 0 });
+    expect(report.benchmarks.spy_buy_hold.ticker).toBe('SPY');
+    expect(report.verdict).toMatchObject({ weeks: 5, block_length: 4, resamples: 10_000, seed: 1 });
+    expect(report.verdict.vs_individuals).toHaveLength(5);
+    expect(report.verdict.sentence).toMatch(
+      /^over 5 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp, 95% CI \[-?\d+\.\d, -?\d+\.\d\] bp/,
+    );
+    const c = report.verdict.vs_individuals_mean;
+    expect(c.ci_low).toBeLessThanOrEqual(c.mean_diff);
+    expect(c.ci_high).toBeGreaterThanOrEqual(c.mean_diff);
+
+    const dir = join(env.LLM_TRADING_HOME, 'runs', 'bt-feb', 'backtest');
+    const csv = readFileSync(join(dir, 'equity.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('date,1_gpt,2_gemini,3_sonnet,4_grok,5_council,6_deepseek');
+    expect(csv).toHaveLength(26);
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(`**${report.verdict.sentence}**`);
+    expect(existsSync(join(dir, 'report.json'))).toBe(true);
+
+    const list = JSON.parse((await cli(['backtests', '--json'], env)).stdout);
+    expect(list).toEqual([
+      expect.objectContaining({ name: 'feb', status: 'completed', weeks_done: 5, weeks_total: 5, verdict: report.verdict.sentence }),
+    ]);
+    const shown = JSON.parse((await cli(['backtest', 'show', 'feb', '--json'], env)).stdout);
+    expect(shown).toEqual(report);
+    const text = await cli(['backtest', 'show', 'feb'], env);
+    expect(text.stdout).toMatch(/^Verdict: over 5 weeks/m);
+    expect(text.stdout).toMatch(/^ {2}SPY buy-and-hold/m);
+    expect((await cli(['backtest', 'show', 'nope'], env)).stderr.trim()).toBe(
+      'llm-trading: no backtest named nope (see `llm-trading backtests`)',
+    );
+
+    // Interrupted after two weeks (as the record stands after a crash): the same command continues.
+    const store = await openStore({ home: env.LLM_TRADING_HOME });
+    await store.db.update(backtests).set({ weeksDone: 2, status: 'running', report: null }).where(eq(backtests.name, 'feb'));
+    await store.close();
+    const again = await cli([...ARGS, '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/continued: 2 weeks had finished in an earlier run/);
+    expect(again.stderr).not.toMatch(/week 2\/5/);
+    expect(JSON.parse(again.stdout)).toEqual(report);
+    // The same name with another range is refused.
+    expect(
+      (await cli(['backtest', '--from', '2024-02-07', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
+    ).toMatch(/backtest feb already exists for 2024-02-07\.\.2024-03-06/);
+  });
+});
