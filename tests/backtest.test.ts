@@ -19,37 +19,37 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const ARGS = ['backtest', '--from', '2024-02-07', '--to', '2024-03-06', '--offline', '--name', 'feb'];
+const ARGS = ['backtest', '--from', '2024-02-21', '--to', '2024-03-06', '--offline', '--name', 'feb'];
 
 describe('llm-trading backtest', () => {
   it('replays the weeks, reports and stores the verdict, lists and shows it, and continues an interrupted run to the same report', async () => {
     const env = { LLM_TRADING_HOME: join(root, 'home') };
     const run = await cli([...ARGS, '--json'], env);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/^ {2}week 5\/5 2024-03-06 done/m);
+    expect(run.stderr).toMatch(/^ {2}week 3\/3 2024-03-06 done/m);
     const report = JSON.parse(run.stdout);
     expect(report).toMatchObject({
       name: 'feb',
       portfolio: 'bt-feb',
-      weeks: 5,
-      from_week: '2024-02-07',
+      weeks: 3,
+      from_week: '2024-02-21',
       to_week: '2024-03-06',
       mode: 'offline',
     });
     // The daily equity runs from the close before the first decision to the last week's last close.
-    expect(report.first_date).toBe('2024-02-06');
+    expect(report.first_date).toBe('2024-02-20');
     expect(report.last_date).toBe('2024-03-12');
     expect(report.accounts.map((a: { owner: string }) => a.owner)).toEqual(['gpt', 'gemini', 'sonnet', 'grok', 'council', 'deepseek']);
     for (const a of report.accounts) {
-      expect(a.stats.days).toBe(24); // 25 sessions 2024-02-06..2024-03-12 (Presidents' Day closed)
-      expect(Object.values(a.agents as Record<string, number>).reduce((s, n) => s + n, 0)).toBe(5);
+      expect(a.stats.days).toBe(15); // 16 sessions 2024-02-20..2024-03-12
+      expect(Object.values(a.agents as Record<string, number>).reduce((s, n) => s + n, 0)).toBe(3);
     }
     expect(report.benchmarks.flat).toMatchObject({ total_return: 0, max_drawdown: 0 });
     expect(report.benchmarks.spy_buy_hold.ticker).toBe('SPY');
-    expect(report.verdict).toMatchObject({ weeks: 5, block_length: 4, resamples: 10_000, seed: 1 });
+    expect(report.verdict).toMatchObject({ weeks: 3, block_length: 4, resamples: 10_000, seed: 1 });
     expect(report.verdict.vs_individuals).toHaveLength(5);
     expect(report.verdict.sentence).toMatch(
-      /^over 5 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp, 95% CI \[-?\d+\.\d, -?\d+\.\d\] bp/,
+      /^over 3 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp, 95% CI \[-?\d+\.\d, -?\d+\.\d\] bp/,
     );
     const c = report.verdict.vs_individuals_mean;
     expect(c.ci_low).toBeLessThanOrEqual(c.mean_diff);
@@ -58,35 +58,35 @@ describe('llm-trading backtest', () => {
     const dir = join(env.LLM_TRADING_HOME, 'runs', 'bt-feb', 'backtest');
     const csv = readFileSync(join(dir, 'equity.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('date,1_gpt,2_gemini,3_sonnet,4_grok,5_council,6_deepseek');
-    expect(csv).toHaveLength(26);
+    expect(csv).toHaveLength(17);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(`**${report.verdict.sentence}**`);
     expect(existsSync(join(dir, 'report.json'))).toBe(true);
 
     const list = JSON.parse((await cli(['backtests', '--json'], env)).stdout);
     expect(list).toEqual([
-      expect.objectContaining({ name: 'feb', status: 'completed', weeks_done: 5, weeks_total: 5, verdict: report.verdict.sentence }),
+      expect.objectContaining({ name: 'feb', status: 'completed', weeks_done: 3, weeks_total: 3, verdict: report.verdict.sentence }),
     ]);
     const shown = JSON.parse((await cli(['backtest', 'show', 'feb', '--json'], env)).stdout);
     expect(shown).toEqual(report);
     const text = await cli(['backtest', 'show', 'feb'], env);
-    expect(text.stdout).toMatch(/^Verdict: over 5 weeks/m);
+    expect(text.stdout).toMatch(/^Verdict: over 3 weeks/m);
     expect(text.stdout).toMatch(/^ {2}SPY buy-and-hold/m);
     expect((await cli(['backtest', 'show', 'nope'], env)).stderr.trim()).toBe(
       'llm-trading: no backtest named nope (see `llm-trading backtests`)',
     );
 
-    // Interrupted after two weeks (as the record stands after a crash): the same command continues.
+    // Interrupted after one week (as the record stands after a crash): the same command continues.
     const store = await openStore({ home: env.LLM_TRADING_HOME });
-    await store.db.update(backtests).set({ weeksDone: 2, status: 'running', report: null }).where(eq(backtests.name, 'feb'));
+    await store.db.update(backtests).set({ weeksDone: 1, status: 'running', report: null }).where(eq(backtests.name, 'feb'));
     await store.close();
     const again = await cli([...ARGS, '--json'], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/continued: 2 weeks had finished in an earlier run/);
-    expect(again.stderr).not.toMatch(/week 2\/5/);
+    expect(again.stderr).toMatch(/continued: 1 weeks had finished in an earlier run/);
+    expect(again.stderr).not.toMatch(/week 1\/3/);
     expect(JSON.parse(again.stdout)).toEqual(report);
     // The same name with another range is refused.
     expect(
-      (await cli(['backtest', '--from', '2024-02-07', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
-    ).toMatch(/backtest feb already exists for 2024-02-07\.\.2024-03-06/);
+      (await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
+    ).toMatch(/backtest feb already exists for 2024-02-21\.\.2024-03-06/);
   });
 });

@@ -5,7 +5,11 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWholeWeek } from '../src/checkpoint/whole-week.js';
+import { runCheckpoints } from '../src/checkpoint/engine.js';
+import { weekSlots } from '../src/checkpoint/schedule.js';
+import { STAGES } from '../src/council/stage.js';
+import { runWeek } from '../src/council/weekly.js';
+import { measurePostmortem } from '../src/metrics/postmortem.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { weekOf } from '../src/council/week.js';
 import { openStore, type Store } from '../src/storage/db.js';
@@ -55,9 +59,16 @@ describe('checkpoints with LLM seats', () => {
       { offline: false, portfolio: 'llm' },
     );
     try {
-      const whole = await runWholeWeek(app, weekOf(WEEK, app.config), {}, () => undefined);
-      expect(whole.weekly.error).toBeNull();
-      expect(whole.weekly.result.mode).toBe('perplexity+requesty');
+      // The Wednesday, then the checkpoints of its first two days (each one asks all six owners).
+      const week = weekOf(WEEK, app.config);
+      const weekly = await runWeek(app, week, [...STAGES], {}, () => undefined);
+      expect(weekly.error).toBeNull();
+      expect(weekly.result.mode).toBe('perplexity+requesty');
+      const checkpoints = await runCheckpoints(
+        app,
+        week,
+        weekSlots(week, app.config).filter((s) => s.date <= '2024-03-07'),
+      );
       const firstCheckpoint = seen.findIndex((s) => s.schema === 'checkpoint_update');
       expect(firstCheckpoint).toBeGreaterThan(0);
       const during = seen.slice(firstCheckpoint);
@@ -68,13 +79,14 @@ describe('checkpoints with LLM seats', () => {
       expect(during.some((s) => /macro_regime|research_pack|top_narratives/.test(s.text))).toBe(false);
       // The council account asks the chairman's model; each PM account its own.
       expect(new Set(during.map((s) => s.seat))).toEqual(new Set(['gpt', 'gemini', 'sonnet', 'grok', 'deepseek', 'chairman']));
-      const ran = whole.checkpoints.filter((c) => c.status === 'completed');
+      const ran = checkpoints.filter((c) => c.status === 'completed');
+      expect(ran).toHaveLength(7);
       expect(ran.length).toBeGreaterThan(0);
       // The stand-in always says STAY: no checkpoint order, and the agent is the model, not a persona.
       for (const c of ran)
         for (const u of c.updates.filter((x) => x.status === 'ok')) expect(u).toMatchObject({ action: 'STAY', orders: [] });
       expect(ran[0]?.updates.find((u) => u.owner === 'council')?.agent).toBe('anthropic/claude-opus-4-5');
-      expect(whole.postmortem?.checkpoints).toBe(ran.length);
+      expect((await measurePostmortem(app, week)).checkpoints).toBe(ran.length);
     } finally {
       app.cleanup();
     }
