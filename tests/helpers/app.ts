@@ -13,7 +13,12 @@ export async function testApp(
   options: Omit<OpenAppOptions, 'store'> = {},
 ): Promise<App & { home: string; cleanup(): void }> {
   const home = mkdtempSync(join(tmpdir(), 'lt-home-'));
-  const app = await openApp(parseEnv({ LLM_TRADING_HOME: home, ...env }), loadConfig(), { offline: true, ...options, store });
+  // The config directory the environment names (as the CLI reads it), else the packaged config/.
+  const app = await openApp(parseEnv({ LLM_TRADING_HOME: home, ...env }), loadConfig(env.LLM_TRADING_CONFIG_DIR), {
+    offline: true,
+    ...options,
+    store,
+  });
   return { ...app, home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
 
