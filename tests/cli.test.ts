@@ -159,13 +159,18 @@ describe('the command line itself', () => {
       'checkpoint',
       'week',
       'backtest',
+      'worker',
       'schedule',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
-    const planned = await cli(['worker'], {});
+    const planned = await cli(['schedule'], {});
     expect(planned.code).toBe(1);
     expect(planned.stderr.trim()).toBe(
-      'llm-trading: `worker` is planned and not built yet (issue P5, backtests); see `llm-trading --help` for what works today',
+      'llm-trading: `schedule` is planned and not built yet (issue P7, the schedule daemon); see `llm-trading --help` for what works today',
+    );
+    // A worker shares work through PostgreSQL; without it, it says so.
+    expect((await cli(['worker'], { DATABASE_URL: '' })).stderr.trim()).toMatch(
+      /^llm-trading: a worker shares work through PostgreSQL: set DATABASE_URL/,
     );
     // checkpoint's own argument checks, before any database is opened.
     expect((await cli(['checkpoint', '--time', '9am'], {})).stderr.trim()).toBe(

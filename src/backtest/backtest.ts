@@ -1,36 +1,50 @@
 /**
  * A backtest (`llm-trading backtest --from W1 --to W2`): every week of the range replayed as P4's
  * whole week — the Wednesday pipeline on bars through the previous close, every checkpoint, the
- * postmortem — in the backtest's own portfolio (`bt-<name>`), one week after the other on the
- * simulated clock, so each decision sees only what was knowable then.
+ * postmortem — in the backtest's own portfolio (`bt-<name>`) on the simulated clock, so each decision
+ * sees only what was knowable then.
  *
- * Resumable: the backtest row counts the weeks finished in order; the same command after Ctrl-C or a
- * crash reads the finished weeks' postmortems back and continues at the first week not finished (that
- * week itself resumes where it stopped: P3/P4's resume rules).
+ * Two kinds of work (DESIGN §3):
+ *   - a week's decision stages (snapshot, research, pitches, review, chairman) read market data and
+ *     nothing of the books, so many weeks can decide at once (decideWeek);
+ *   - the books (risk, execution, checkpoints, postmortem) replay week after week, in order
+ *     (bookWeek), each week resuming after whatever of its decisions is already stored.
+ * In one process (in-process.ts) or as PostgreSQL jobs shared by workers (jobs.ts), both built on the
+ * functions here. A week's lock makes the two meet safely: a books step that reaches a week whose
+ * decisions are still running waits for them and then finds them done.
  *
- * Today the weeks run one after the other in one process (PGlite or PostgreSQL); running the decision
- * stages of many weeks in parallel and sharing a backtest between workers is the rest of issue P5.
+ * Resumable: the backtest row counts the weeks booked in order; the same command after Ctrl-C, a crash
+ * or a killed worker continues at the first week not booked (that week itself resumes where it
+ * stopped: P3/P4's resume rules).
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { and, asc, between, eq, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { runWholeWeek } from '../checkpoint/whole-week.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { StageName } from '../council/stage.js';
 import { weekOf, type WeekInfo } from '../council/week.js';
+import { runWeek } from '../council/weekly.js';
 import { addDays } from '../market/calendar.js';
 import type { Postmortem } from '../metrics/postmortem.js';
 import { UserError } from '../errors.js';
-import { backtests, events } from '../storage/schema.js';
+import type { Db } from '../storage/db.js';
+import { backtests, events, llmCalls, stageRuns } from '../storage/schema.js';
 
 export class BacktestError extends UserError {}
 
 export const backtestPortfolio = (name: string) => `bt-${name}`;
 
-export interface BacktestProgress {
-  done: number;
-  total: number;
-  week_id: string;
-  /** Seconds per week so far (this process), for the ETA. */
-  seconds_per_week: number | null;
+/** The stages that do not touch the books: they may run for many weeks at once. */
+export const DECISION_STAGES: readonly StageName[] = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'];
+
+/** How every process that works on a backtest opens its App (stored with the backtest). */
+export interface BacktestSettings {
+  offline: boolean;
+  allow_offline_seats: boolean;
 }
+
+export type BacktestRow = typeof backtests.$inferSelect;
 
 export interface BacktestRun {
   name: string;
@@ -43,31 +57,51 @@ export interface BacktestRun {
 }
 
 /** The decision weeks from `from` to `to` (both decision days, `to` included), one every seven days. */
-export function weeksBetween(app: App, from: string, to: string): WeekInfo[] {
+export function weeksBetween(config: AppConfig, from: string, to: string): WeekInfo[] {
   if (to < from) throw new BacktestError(`--to ${to} is before --from ${from}`);
   const weeks: WeekInfo[] = [];
-  for (let w = from; w <= to; w = addDays(w, 7)) weeks.push(weekOf(w, app.config));
+  for (let w = from; w <= to; w = addDays(w, 7)) weeks.push(weekOf(w, config));
   return weeks;
 }
 
-/** Runs (or continues) a backtest in `app`'s portfolio, which must be backtestPortfolio(name). */
-export async function runBacktest(
-  app: App,
-  name: string,
-  weeks: readonly WeekInfo[],
-  onProgress: (p: BacktestProgress) => void = () => undefined,
-): Promise<BacktestRun> {
+/**
+ * A digest of what decides a backtest's results (assets, schedule, seats, risk, execution): every
+ * process that works on one backtest must have the same, or the weeks would mix two configurations.
+ */
+export function configDigest(config: AppConfig): string {
+  const { jobs: _howWorkIsShared, ...schedule } = config.schedule;
+  const decisive = { assets: config.assets, schedule, models: config.models };
+  return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Creates the backtest's row, or continues the stored one (same range, same configuration), and marks
+ * it running. Returns the row as it now is.
+ */
+export async function openBacktest(app: App, name: string, weeks: readonly WeekInfo[], settings: BacktestSettings): Promise<BacktestRow> {
   const db = app.store.db;
   const first = weeks[0];
   const last = weeks.at(-1);
   if (!first || !last) throw new BacktestError('the range holds no week');
+  const digest = configDigest(app.config);
   const [existing] = await db.select().from(backtests).where(eq(backtests.name, name));
-  if (existing && (existing.fromWeek !== first.week_id || existing.toWeek !== last.week_id))
-    throw new BacktestError(
-      `backtest ${name} already exists for ${existing.fromWeek}..${existing.toWeek}: give the same range to continue it, or another --name`,
-    );
-  if (!existing)
-    await db.insert(backtests).values({
+  if (existing) {
+    if (existing.fromWeek !== first.week_id || existing.toWeek !== last.week_id)
+      throw new BacktestError(
+        `backtest ${name} already exists for ${existing.fromWeek}..${existing.toWeek}: give the same range to continue it, or another --name`,
+      );
+    if (existing.configDigest && existing.configDigest !== digest)
+      throw new BacktestError(
+        `backtest ${name} was started with another configuration (assets, schedule, seats or risk differ): continue it with that configuration, or start another --name`,
+      );
+    if (existing.mode !== app.agents.mode)
+      throw new BacktestError(
+        `backtest ${name} runs ${existing.mode} agents, not ${app.agents.mode}: continue it the same way, or start another --name`,
+      );
+  }
+  await db
+    .insert(backtests)
+    .values({
       name,
       portfolio: app.portfolio,
       fromWeek: first.week_id,
@@ -76,31 +110,57 @@ export async function runBacktest(
       status: 'running',
       weeksTotal: weeks.length,
       weeksDone: 0,
+      settings,
+      configDigest: digest,
+    })
+    .onConflictDoUpdate({
+      target: backtests.name,
+      set: {
+        status: sql`case when ${backtests.status} = 'completed' then 'completed' else 'running' end`,
+        error: null,
+        updatedAt: new Date(),
+      },
     });
-  else await db.update(backtests).set({ status: 'running', updatedAt: new Date() }).where(eq(backtests.name, name));
-
-  const finished = existing?.weeksDone ?? 0;
-  const postmortems = await storedPostmortems(app, weeks.slice(0, finished));
-  const started = performance.now();
-  for (let i = finished; i < weeks.length; i++) {
-    const week = weeks[i] as WeekInfo;
-    const whole = await runWholeWeek(app, week, {}, () => undefined);
-    if (whole.weekly.error) throw whole.weekly.error;
-    if (!whole.postmortem)
-      throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);
-    postmortems.push(whole.postmortem);
-    await db
-      .update(backtests)
-      .set({ weeksDone: i + 1, updatedAt: new Date() })
-      .where(eq(backtests.name, name));
-    const ran = i + 1 - finished;
-    onProgress({ done: i + 1, total: weeks.length, week_id: week.week_id, seconds_per_week: (performance.now() - started) / 1000 / ran });
-  }
-  return { name, portfolio: app.portfolio, weeks: [...weeks], postmortems, resumed: finished };
+  const [row] = await db.select().from(backtests).where(eq(backtests.name, name));
+  if (!row) throw new BacktestError(`backtest ${name} could not be stored`);
+  return row;
 }
 
-/** The latest postmortem event of each finished week (a week's postmortem is recorded as it completes). */
-async function storedPostmortems(app: App, weeks: readonly WeekInfo[]): Promise<Postmortem[]> {
+export async function backtestRow(db: Db, name: string): Promise<BacktestRow | null> {
+  const [row] = await db.select().from(backtests).where(eq(backtests.name, name));
+  return row ?? null;
+}
+
+/** A week's decision stages (research, pitches, review, chairman); nothing of the books. */
+export async function decideWeek(app: App, week: WeekInfo): Promise<void> {
+  const outcome = await runWeek(app, week, DECISION_STAGES, {}, () => undefined);
+  if (outcome.error) throw outcome.error;
+}
+
+/**
+ * The week at `index` of the backtest, through its postmortem (its decisions too, if no one has made
+ * them yet), then the row's count of weeks booked. Weeks are booked in order: the count moves only
+ * from `index` to `index + 1`, so a late or repeated job cannot move it backwards or skip a week.
+ */
+export async function bookWeek(app: App, name: string, index: number, week: WeekInfo): Promise<Postmortem> {
+  const whole = await runWholeWeek(app, week, {}, () => undefined);
+  if (whole.weekly.error) throw whole.weekly.error;
+  if (!whole.postmortem)
+    throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);
+  await app.store.db
+    .update(backtests)
+    .set({ weeksDone: index + 1, updatedAt: new Date() })
+    .where(and(eq(backtests.name, name), eq(backtests.weeksDone, index)));
+  return whole.postmortem;
+}
+
+/** Records why a backtest stopped; the same command continues it. */
+export async function failBacktest(db: Db, name: string, error: string): Promise<void> {
+  await db.update(backtests).set({ status: 'failed', error, updatedAt: new Date() }).where(eq(backtests.name, name));
+}
+
+/** The latest postmortem event of each of the weeks (a week's postmortem is recorded as it completes). */
+export async function storedPostmortems(app: App, weeks: readonly WeekInfo[]): Promise<Postmortem[]> {
   if (weeks.length === 0) return [];
   const rows = await app.store.db
     .select({ weekId: events.weekId, payload: events.payload })
@@ -123,4 +183,46 @@ async function storedPostmortems(app: App, weeks: readonly WeekInfo[]): Promise<
     if (!pm) throw new BacktestError(`backtest record says the week of ${w.week_id} finished, but its postmortem is missing`);
     return pm;
   });
+}
+
+/** The finished backtest as the report needs it: every week's postmortem, read back from the store. */
+export async function completedRun(app: App, row: BacktestRow, weeks: readonly WeekInfo[], resumed: number): Promise<BacktestRun> {
+  if (row.weeksDone < weeks.length)
+    throw new BacktestError(`backtest ${row.name} has ${row.weeksDone} of ${weeks.length} weeks done: it cannot be reported yet`);
+  return { name: row.name, portfolio: row.portfolio, weeks: [...weeks], postmortems: await storedPostmortems(app, weeks), resumed };
+}
+
+export interface BacktestProgress {
+  weeks_done: number;
+  weeks_total: number;
+  /** Weeks whose decision stages are stored (at least weeks_done). */
+  weeks_decided: number;
+  llm_calls: number;
+  llm_cost_usd: number;
+}
+
+/** Where a backtest stands, read from the store (works for any process, on any machine). */
+export async function backtestProgress(db: Db, row: BacktestRow): Promise<BacktestProgress> {
+  const [decided] = await db
+    .select({ n: sql<string>`count(*)` })
+    .from(stageRuns)
+    .where(
+      and(
+        eq(stageRuns.portfolio, row.portfolio),
+        eq(stageRuns.stage, 'chairman'),
+        eq(stageRuns.status, 'completed'),
+        between(stageRuns.weekId, row.fromWeek, row.toWeek),
+      ),
+    );
+  const [calls] = await db
+    .select({ n: sql<string>`count(*)`, cost: sql<string | null>`sum(${llmCalls.costUsd})` })
+    .from(llmCalls)
+    .where(eq(llmCalls.portfolio, row.portfolio));
+  return {
+    weeks_done: row.weeksDone,
+    weeks_total: row.weeksTotal,
+    weeks_decided: Math.max(row.weeksDone, Number(decided?.n ?? 0)),
+    llm_calls: Number(calls?.n ?? 0),
+    llm_cost_usd: Number(calls?.cost ?? 0),
+  };
 }

@@ -12,6 +12,8 @@ export interface BacktestCommandOptions extends CommonOptions {
   name?: string;
   offline?: boolean;
   allowOfflineSeats?: boolean;
+  workers?: number;
+  inProcess?: boolean;
 }
 
 export async function backtest(io: CliIo, options: BacktestCommandOptions): Promise<void> {
@@ -21,14 +23,18 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
   if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
   const prepared = await prepare(io);
   const [
-    { backtestPortfolio, runBacktest, weeksBetween },
+    { backtestPortfolio, weeksBetween },
+    { driveBacktest },
     { buildBacktestReport, writeBacktestFiles },
     { renderBacktestReport },
+    { backtestProgressBar },
     { resolveWeek },
   ] = await Promise.all([
     import('../backtest/backtest.js'),
+    import('../backtest/drive.js'),
     import('../backtest/report.js'),
     import('./backtest-summary.js'),
+    import('./backtest-progress.js'),
     import('../council/week.js'),
   ]);
   // Both ends must be weeks the data can decide (the last one may still be running in the data).
@@ -43,15 +49,39 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     allowOfflineSeats: options.allowOfflineSeats === true,
   };
   await withApp(io, prepared, 'backtest', appOptions, async (app) => {
-    const weeks = weeksBetween(app, options.from as string, options.to as string);
+    const weeks = weeksBetween(app.config, options.from as string, options.to as string);
+    const llm = app.agents.mode !== 'offline';
+    const onQueue = app.store.kind === 'postgres' && options.inProcess !== true;
+    // Offline agents are CPU-bound in one thread: deciding weeks ahead gains nothing there.
+    const workers = options.workers ?? (onQueue ? 2 : llm ? 4 : 1);
+    if (workers < 1 && !onQueue)
+      throw new UsageError('--workers 0 only makes sense on PostgreSQL, where `llm-trading worker` processes do the work');
     io.stderr(
-      `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} (${app.store.location}, ${app.agents.mode} agents)\n`,
+      `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
+        `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${workers} week${workers === 1 ? '' : 's'} deciding at once`})\n`,
     );
     const started = performance.now();
-    const run = await runBacktest(app, name, weeks, (p) => {
-      const left = p.seconds_per_week === null ? '' : `, ETA ${Math.round(p.seconds_per_week * (p.total - p.done))} s`;
-      io.stderr(`  week ${p.done}/${p.total} ${p.week_id} done${left}\n`);
-    });
+    const bar = backtestProgressBar(io.stderr, io.stderrIsTTY === true, llm);
+    const stop = new AbortController();
+    const interrupt = () => stop.abort(new UsageError('interrupted: run the same command again to continue'));
+    process.once('SIGINT', interrupt);
+    let run;
+    try {
+      run = await driveBacktest(app, name, weeks, {
+        settings: { offline: options.offline === true, allow_offline_seats: options.allowOfflineSeats === true },
+        workers,
+        inProcess: options.inProcess === true,
+        onProgress: (p) => bar.update(p),
+        log: (line) => {
+          bar.done();
+          io.stderr(`  ${line}\n`);
+        },
+        signal: stop.signal,
+      });
+    } finally {
+      process.removeListener('SIGINT', interrupt);
+      bar.done();
+    }
     if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} weeks had finished in an earlier run)\n`);
     const report = await buildBacktestReport(app, run);
     const files = await writeBacktestFiles(app, run, report);
@@ -81,16 +111,24 @@ export async function showBacktest(io: CliIo, name: string, options: CommonOptio
 
 export async function listBacktests(io: CliIo, options: CommonOptions): Promise<void> {
   const prepared = await prepare(io);
-  const [{ asc }, { backtests }] = await Promise.all([import('drizzle-orm'), import('../storage/schema.js')]);
+  const [{ asc }, { backtests }, { isDriven }] = await Promise.all([
+    import('drizzle-orm'),
+    import('../storage/schema.js'),
+    import('../backtest/drive.js'),
+  ]);
   await withApp(io, prepared, 'backtests', { ...options, offline: true }, async (app) => {
     const rows = await app.store.db.select().from(backtests).orderBy(asc(backtests.createdAt));
+    // 'running' with no process driving it (no `backtest` command holds it): interrupted, resumable.
+    const driven = new Map<string, boolean>();
+    for (const r of rows) if (r.status === 'running') driven.set(r.name, await isDriven(app, r.name));
     const list = rows.map((r) => ({
       name: r.name,
       portfolio: r.portfolio,
       from_week: r.fromWeek,
       to_week: r.toWeek,
       mode: r.mode,
-      status: r.status,
+      status: r.status === 'running' && !driven.get(r.name) ? 'interrupted' : r.status,
+      error: r.error,
       weeks_done: r.weeksDone,
       weeks_total: r.weeksTotal,
       verdict: (r.report as { verdict?: { sentence?: string } } | null)?.verdict?.sentence ?? null,
@@ -100,7 +138,7 @@ export async function listBacktests(io: CliIo, options: CommonOptions): Promise<
     io.stdout(`${pad('name', 34)}${pad('weeks', 14)}${pad('range', 24)}${pad('status', 11)}verdict\n`);
     for (const b of list)
       io.stdout(
-        `${pad(b.name, 34)}${pad(`${b.weeks_done}/${b.weeks_total}`, 14)}${pad(`${b.from_week}..${b.to_week}`, 24)}${pad(b.status, 11)}${b.verdict ?? '-'}\n`,
+        `${pad(b.name, 34)}${pad(`${b.weeks_done}/${b.weeks_total}`, 14)}${pad(`${b.from_week}..${b.to_week}`, 24)}${pad(b.status, 11)}${b.verdict ?? (b.error ? `stopped: ${b.error}` : '-')}\n`,
       );
   });
 }

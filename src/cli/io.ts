@@ -5,6 +5,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** stderr is a terminal: progress may redraw one line (else it prints plain lines). */
+  stderrIsTTY?: boolean;
 }
 
 /** A failure the user caused or can fix; printed as one line, exit code 1. */

@@ -39,6 +39,12 @@ function parseSeconds(value: string): number {
   return n;
 }
 
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`expected a number of workers 0..64, got "${value}"`);
+  return n;
+}
+
 function parsePortfolio(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(value))
     throw new InvalidArgumentError(`"${value}" is not a portfolio name: use 1–40 letters, digits, '.', '_' or '-'`);
@@ -230,6 +236,13 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--name <name>', 'the backtest (its portfolio is bt-NAME; default: offline-FROM-TO)').argParser(parsePortfolio))
     .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
     .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'weeks deciding at once in this process (default 1 offline, 4 with LLM seats); on PostgreSQL the decide jobs this process runs (default 2; 0: leave them to `llm-trading worker`)',
+      ).argParser(parseWorkers),
+    )
+    .option('--in-process', 'on PostgreSQL: run in this process, without the job queue')
     .action(async (show, name, o) => {
       const commands = await import('./backtest-commands.js');
       if (show === undefined) return commands.backtest(io, o);
@@ -241,7 +254,15 @@ export function buildProgram(io: CliIo): Command {
   withCommon(program.command('backtests').description('the stored backtests: range, weeks done, status')).action(async (o) =>
     (await import('./backtest-commands.js')).listBacktests(io, o),
   );
-  planned(program, 'worker', 'a worker process for backtests and scheduled runs on PostgreSQL', 'P5, backtests');
+  withCommon(
+    program
+      .command('worker')
+      .description('work on the backtests of a PostgreSQL database (DATABASE_URL) with any number of other workers, until Ctrl-C/SIGTERM'),
+  )
+    .addOption(
+      new Option('--workers <n>', 'decide jobs at once in this process (default 2; the books get their own)').argParser(parseWorkers),
+    )
+    .action(async (o) => (await import('./worker-command.js')).worker(io, o));
   planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6, Alpaca');
   planned(program, 'schedule', 'the schedule daemon: the weekly run, checkpoints and postmortems on time', 'P7, the schedule daemon');
   planned(program, 'dashboard', 'the dashboard', 'the dashboard issue');

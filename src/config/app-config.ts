@@ -17,6 +17,20 @@ const ScheduleFile = z.object({
   timezone: z.literal('America/New_York'),
   weekly: z.object({ day: Weekday, time: ClockTime }),
   checkpoints: z.array(ClockTime).min(1),
+  /** Work shared through the PostgreSQL job queue (pg-boss): backtest weeks today. */
+  jobs: z
+    .object({
+      /** A job still active after this long is presumed lost with its worker and is given to another. */
+      expire_seconds: z.number().int().min(5).default(1800),
+      /** Retries of a job that failed (an error that is not the user's to fix), with backoff. */
+      retry_limit: z.number().int().min(0).max(20).default(3),
+      retry_delay_seconds: z.number().int().min(0).default(5),
+      /** A backtest's books job replays weeks for about this long, then hands the rest to a new job. */
+      books_chunk_seconds: z.number().positive().default(60),
+      /** How often pg-boss checks for expired jobs (its maintenance interval). */
+      maintenance_seconds: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
 });
 
 const Seat = z.object({

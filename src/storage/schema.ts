@@ -373,11 +373,17 @@ export const backtests = pgTable('backtests', {
   fromWeek: text('from_week').notNull(),
   toWeek: text('to_week').notNull(),
   mode: text('mode').notNull(),
-  /** 'running' (or interrupted: no process holds it), 'completed'. */
+  /** 'running' (shown as interrupted when no process drives it), 'failed' (see error), 'completed'. */
   status: text('status').notNull(),
   weeksTotal: integer('weeks_total').notNull(),
   weeksDone: integer('weeks_done').notNull(),
   report: jsonb('report'),
+  /** How its weeks run, for every process that works on it: { offline, allow_offline_seats }. */
+  settings: jsonb('settings'),
+  /** sha256 of the configuration it started with: a worker with another configuration refuses its jobs. */
+  configDigest: text('config_digest'),
+  /** Why it stopped ('failed'), or the last error a job met before a retry. */
+  error: text('error'),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

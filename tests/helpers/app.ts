@@ -26,6 +26,6 @@ export async function testApp(
 export async function resetStore(store: Store): Promise<void> {
   const { sql } = await import('drizzle-orm');
   await store.db.execute(
-    sql`truncate portfolios, runs, stage_runs, events, pitches, review_labels, reviews, aggregates, decisions, trade_intents, accounts, orders, fills, positions, llm_calls, llm_cache, checkpoint_runs, checkpoint_updates restart identity`,
+    sql`truncate portfolios, runs, stage_runs, events, pitches, review_labels, reviews, aggregates, decisions, trade_intents, accounts, orders, fills, positions, llm_calls, llm_cache, checkpoint_runs, checkpoint_updates, backtests restart identity`,
   );
 }

@@ -1,0 +1,141 @@
+/**
+ * `llm-trading backtest` from start to report: opens (or continues) the backtest, has its weeks
+ * worked — in this process on the embedded database, as jobs on PostgreSQL — watches the progress,
+ * and returns the finished run for the report.
+ */
+import type { App } from '../app.js';
+import type { WeekInfo } from '../council/week.js';
+import {
+  backtestProgress,
+  backtestRow,
+  BacktestError,
+  completedRun,
+  openBacktest,
+  type BacktestProgress,
+  type BacktestRow,
+  type BacktestRun,
+  type BacktestSettings,
+} from './backtest.js';
+import { runBacktestInProcess } from './in-process.js';
+import { LockTimeoutError } from '../storage/locks.js';
+
+export interface DriveOptions {
+  settings: BacktestSettings;
+  /**
+   * Embedded database: weeks deciding at once in this process. PostgreSQL: decide jobs this process
+   * runs at once (0: only enqueue, and wait for `llm-trading worker` processes).
+   */
+  workers: number;
+  /** PostgreSQL only: run in this process without the job queue. */
+  inProcess?: boolean;
+  /** Told as weeks are booked (and, on the queue, about every second). */
+  onProgress?: (progress: BacktestProgress) => void;
+  /** Lines worth telling the user (workers' retries, the queue's errors). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** How often the queue's progress is read (ms). */
+  pollMs?: number;
+}
+
+export const backtestLockName = (name: string) => `backtest:${name}`;
+
+/** Whether a process is driving the backtest now (a `backtest` command holds its lock). */
+export async function isDriven(app: App, name: string): Promise<boolean> {
+  try {
+    const release = await app.store.locks.acquire(backtestLockName(name), { timeoutMs: 0 });
+    await release();
+    return false;
+  } catch (error) {
+    if (error instanceof LockTimeoutError) return true;
+    throw error;
+  }
+}
+
+export async function driveBacktest(app: App, name: string, weeks: readonly WeekInfo[], options: DriveOptions): Promise<BacktestRun> {
+  let release;
+  try {
+    release = await app.store.locks.acquire(backtestLockName(name), { timeoutMs: 0 });
+  } catch (error) {
+    if (error instanceof LockTimeoutError)
+      throw new BacktestError(
+        `backtest ${name} is being run by another process: watch it with \`llm-trading backtests\`, or add workers (\`llm-trading worker\`)`,
+      );
+    throw error;
+  }
+  try {
+    return await drive(app, name, weeks, options);
+  } finally {
+    await release();
+  }
+}
+
+async function drive(app: App, name: string, weeks: readonly WeekInfo[], options: DriveOptions): Promise<BacktestRun> {
+  const row = await openBacktest(app, name, weeks, options.settings);
+  const resumed = row.weeksDone;
+  const progress = async () => {
+    const now = await backtestRow(app.store.db, name);
+    if (now) options.onProgress?.(await backtestProgress(app.store.db, now));
+    return now;
+  };
+  if (row.weeksDone < weeks.length) {
+    if (app.store.kind === 'postgres' && !options.inProcess) await viaJobQueue(app, row, weeks, options, progress);
+    else
+      await runBacktestInProcess(app, row, weeks, {
+        concurrency: options.workers,
+        onWeek: () => void progress(),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+  }
+  const done = await backtestRow(app.store.db, name);
+  if (!done) throw new BacktestError(`backtest ${name} disappeared while it ran`);
+  return completedRun(app, done, weeks, resumed);
+}
+
+async function viaJobQueue(
+  app: App,
+  row: BacktestRow,
+  weeks: readonly WeekInfo[],
+  options: DriveOptions,
+  progress: () => Promise<BacktestRow | null>,
+): Promise<void> {
+  const { openJobQueue, enqueueBacktest, startWorker } = await import('./jobs.js');
+  const log = options.log ?? (() => undefined);
+  const databaseUrl = app.env.databaseUrl;
+  if (!databaseUrl) throw new BacktestError('the job queue needs DATABASE_URL');
+  const queue = await openJobQueue(databaseUrl, app.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
+  let worker: { stop(): Promise<void> } | null = null;
+  try {
+    await enqueueBacktest(queue, row, weeks);
+    if (options.workers > 0)
+      worker = await startWorker(queue, {
+        store: app.store,
+        env: app.env,
+        config: app.config,
+        slots: options.workers,
+        lockTimeoutMs: app.lockTimeoutMs,
+        log,
+      });
+    else log(`backtest ${row.name}: jobs enqueued; waiting for \`llm-trading worker\` processes on this database`);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const now = await progress();
+      if (!now) throw new BacktestError(`backtest ${row.name} disappeared while it ran`);
+      if (now.status === 'failed') throw new BacktestError(`backtest ${row.name} failed: ${now.error ?? 'see the workers\u2019 logs'}`);
+      if (now.weeksDone >= weeks.length) return;
+      await sleep(options.pollMs ?? 500, options.signal);
+    }
+  } finally {
+    if (worker) await worker.stop();
+    else await queue.close();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

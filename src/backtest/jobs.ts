@@ -1,0 +1,210 @@
+/**
+ * A backtest as jobs in PostgreSQL's job queue (pg-boss), shared by every process on the database:
+ * `llm-trading backtest` enqueues them (and works on them itself), `llm-trading worker` processes on
+ * any number of machines join in.
+ *
+ *   backtest-decide  {backtest, week_id}      one week's decision stages; one job per week, all
+ *                                             enqueued at once, taken `slots` at a time per worker.
+ *   backtest-books   {backtest, from_index}   the books from week `from_index` on, in order, for about
+ *                                             jobs.books_chunk_seconds, then a new job for the rest.
+ *
+ * A books job that reaches a week whose decisions no job has made yet makes them itself (the week's
+ * lock keeps a decide job and a books job from doing one week twice), so the books never wait on the
+ * queue. Job ids derive from (backtest, week): enqueueing twice adds nothing.
+ *
+ * A worker killed mid-job: its job stays active until jobs.expire_seconds, then pg-boss gives it to
+ * another worker, which resumes the week where the killed one stopped (P3/P4's resume rules, P3's
+ * order identity: nothing is placed twice). A job that keeps failing marks the backtest failed with
+ * its error after jobs.retry_limit retries; an error the user must fix (UserError) does so at once.
+ */
+import { createHash } from 'node:crypto';
+import PgBoss from 'pg-boss';
+import { z } from 'zod';
+import { openApp, type App } from '../app.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { Env } from '../config/env.js';
+import { weekOf, type WeekInfo } from '../council/week.js';
+import { describeError, UserError } from '../errors.js';
+import type { Store } from '../storage/db.js';
+import {
+  backtestRow,
+  BacktestError,
+  bookWeek,
+  configDigest,
+  decideWeek,
+  failBacktest,
+  type BacktestRow,
+  type BacktestSettings,
+  weeksBetween,
+} from './backtest.js';
+import { backtests } from '../storage/schema.js';
+import { eq } from 'drizzle-orm';
+
+export const DECIDE_QUEUE = 'backtest-decide';
+export const BOOKS_QUEUE = 'backtest-books';
+
+const DecideJob = z.object({ backtest: z.string(), week_id: z.string() });
+const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().min(0) });
+type DecideJob = z.infer<typeof DecideJob>;
+type BooksJob = z.infer<typeof BooksJob>;
+
+export type JobsConfig = AppConfig['schedule']['jobs'];
+
+export interface JobQueue {
+  boss: PgBoss;
+  jobs: JobsConfig;
+  close(): Promise<void>;
+}
+
+/** Connects to the queue (pg-boss creates its schema `pgboss` on first use) and declares the queues. */
+export async function openJobQueue(databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    max: 4,
+    application_name: 'llm-trading-jobs',
+    maintenanceIntervalSeconds: jobs.maintenance_seconds,
+    monitorStateIntervalSeconds: Math.max(jobs.maintenance_seconds, 10),
+  });
+  boss.on('error', onError);
+  await boss.start();
+  const queue = {
+    retryLimit: jobs.retry_limit,
+    retryDelay: jobs.retry_delay_seconds,
+    retryBackoff: true,
+    expireInSeconds: jobs.expire_seconds,
+  };
+  for (const name of [DECIDE_QUEUE, BOOKS_QUEUE]) {
+    if (await boss.getQueue(name)) await boss.updateQueue(name, { name, ...queue });
+    else
+      await boss.createQueue(name, { name, ...queue }).catch(async (error: unknown) => {
+        // Another process created it meanwhile.
+        if (!(await boss.getQueue(name))) throw error;
+      });
+  }
+  return { boss, jobs, close: () => boss.stop({ graceful: true, wait: true, timeout: 30_000 }) };
+}
+
+/** A job id (a UUID, as pg-boss wants) that names what the job does: the same work, the same id. */
+function jobId(...parts: (string | number)[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Enqueues the decisions of every week not booked yet and the books from the first of them. */
+export async function enqueueBacktest(queue: JobQueue, row: BacktestRow, weeks: readonly WeekInfo[]): Promise<void> {
+  const rest = weeks.slice(row.weeksDone);
+  if (rest.length === 0) return;
+  await queue.boss.insert(
+    rest.map((w) => ({ id: jobId(row.name, 'decide', w.week_id), name: DECIDE_QUEUE, data: { backtest: row.name, week_id: w.week_id } })),
+  );
+  await sendBooks(queue, { backtest: row.name, from_index: row.weeksDone });
+}
+
+async function sendBooks(queue: JobQueue, job: BooksJob): Promise<void> {
+  await queue.boss.send(BOOKS_QUEUE, job, { id: jobId(job.backtest, 'books', job.from_index) });
+}
+
+export interface WorkerOptions {
+  store: Store;
+  env: Env;
+  config: AppConfig;
+  /** Decide jobs this process runs at once (the books queue always has one consumer of its own). */
+  slots: number;
+  lockTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export interface Worker {
+  stop(): Promise<void>;
+}
+
+/** Consumes backtest jobs until stop(): `slots` decide jobs at a time, and books jobs one at a time. */
+export async function startWorker(queue: JobQueue, options: WorkerOptions): Promise<Worker> {
+  const apps = new Map<string, Promise<App>>();
+  const digest = configDigest(options.config);
+  const appOf = (row: BacktestRow): Promise<App> => {
+    let app = apps.get(row.name);
+    if (!app) {
+      const settings = (row.settings ?? { offline: row.mode === 'offline', allow_offline_seats: false }) as BacktestSettings;
+      app = openApp(options.env, options.config, {
+        store: options.store,
+        portfolio: row.portfolio,
+        portfolioKind: 'backtest',
+        offline: settings.offline,
+        allowOfflineSeats: settings.allow_offline_seats,
+        lockTimeoutMs: options.lockTimeoutMs,
+      });
+      app.catch(() => apps.delete(row.name));
+      apps.set(row.name, app);
+    }
+    return app;
+  };
+
+  /** The backtest a job belongs to, if it is still to be worked on by this process. */
+  const runnable = async (name: string): Promise<{ row: BacktestRow; app: App } | null> => {
+    const row = await backtestRow(options.store.db, name);
+    if (!row || row.status !== 'running') return null; // deleted, failed or done: its jobs are moot
+    if (row.configDigest && row.configDigest !== digest)
+      throw new BacktestError(
+        `backtest ${name} was started with another configuration than this worker's (${options.config.dir}): run workers with the same config directory`,
+      );
+    const app = await appOf(row);
+    if (app.agents.mode !== row.mode)
+      throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
+    return { row, app };
+  };
+
+  const settle = async (name: string, job: PgBoss.JobWithMetadata<unknown>, error: unknown): Promise<void> => {
+    const message = describeError(error);
+    const final = error instanceof UserError || job.retryCount >= job.retryLimit;
+    options.log(`backtest ${name}: job ${job.name} ${final ? 'failed' : `failed (attempt ${job.retryCount + 1}, will retry)`}: ${message}`);
+    if (final) await failBacktest(options.store.db, name, message);
+    else await options.store.db.update(backtests).set({ error: message, updatedAt: new Date() }).where(eq(backtests.name, name));
+  };
+
+  const decide = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
+    const data: DecideJob = DecideJob.parse(job.data);
+    try {
+      const target = await runnable(data.backtest);
+      if (!target) return;
+      await decideWeek(target.app, weekOf(data.week_id, options.config));
+    } catch (error) {
+      await settle(data.backtest, job, error);
+      if (!(error instanceof UserError)) throw error;
+    }
+  };
+
+  const books = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
+    const data: BooksJob = BooksJob.parse(job.data);
+    try {
+      const target = await runnable(data.backtest);
+      if (!target) return;
+      const { row, app } = target;
+      const weeks = weeksBetween(options.config, row.fromWeek, row.toWeek);
+      const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
+      // Another job may have gone further (a retried job that had already handed on): start there.
+      let i = Math.max(data.from_index, row.weeksDone);
+      for (; i < weeks.length && performance.now() < until; i++) await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+      if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i });
+    } catch (error) {
+      await settle(data.backtest, job, error);
+      if (!(error instanceof UserError)) throw error;
+    }
+  };
+
+  const ids: string[] = [];
+  const work = { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true as const };
+  const each = (handler: (job: PgBoss.JobWithMetadata<unknown>) => Promise<void>) => async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
+    for (const job of jobs) await handler(job);
+  };
+  ids.push(await queue.boss.work(BOOKS_QUEUE, work, each(books)));
+  for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, each(decide)));
+  return {
+    // Finishes the jobs in hand (up to 30 s; then they are failed, to be retried), then disconnects.
+    stop: async () => {
+      for (const id of ids) await queue.boss.offWork({ id });
+      await queue.close();
+      for (const app of apps.values()) await app.then((a) => a.close()).catch(() => undefined);
+    },
+  };
+}

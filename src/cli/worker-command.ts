@@ -1,0 +1,53 @@
+/**
+ * `llm-trading worker`: works on the backtests of a PostgreSQL database (src/backtest/jobs.ts) until
+ * SIGINT/SIGTERM, on this machine or any other with the same configuration. On the embedded database
+ * a backtest runs in the process that started it: there is nothing to share.
+ */
+import { UsageError, type CliIo, type CommonOptions } from './io.js';
+import { prepare } from './commands.js';
+
+export interface WorkerCommandOptions extends CommonOptions {
+  workers?: number;
+}
+
+export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: AbortSignal): Promise<void> {
+  const prepared = await prepare(io);
+  const databaseUrl = prepared.env.databaseUrl;
+  if (!databaseUrl)
+    throw new UsageError(
+      'a worker shares work through PostgreSQL: set DATABASE_URL (on the embedded database `llm-trading backtest` runs its weeks itself)',
+    );
+  const [{ openStore, DEFAULT_LOCK_TIMEOUT_MS }, { openJobQueue, startWorker }] = await Promise.all([
+    import('../storage/db.js'),
+    import('../backtest/jobs.js'),
+  ]);
+  const lockTimeoutMs = options.lockTimeout !== undefined ? options.lockTimeout * 1000 : DEFAULT_LOCK_TIMEOUT_MS;
+  const store = await openStore({
+    databaseUrl,
+    home: prepared.env.home,
+    pool: prepared.env.pool,
+    lockTimeoutMs,
+    command: 'llm-trading worker',
+  });
+  const log = (line: string) =>
+    io.stderr(options.json ? `${JSON.stringify({ at: new Date().toISOString(), message: line })}\n` : `llm-trading worker: ${line}\n`);
+  try {
+    const queue = await openJobQueue(databaseUrl, prepared.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
+    const slots = options.workers ?? 2;
+    const running = await startWorker(queue, { store, env: prepared.env, config: prepared.config, slots, lockTimeoutMs, log });
+    log(`working on backtest jobs (${slots} decide slots, ${store.location}); stop with Ctrl-C or SIGTERM`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      if (signal) signal.addEventListener('abort', stop, { once: true });
+      else {
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }
+    });
+    log('stopping: finishing the jobs in hand (up to 30 s; a job cut short is retried by another worker)');
+    await running.stop();
+    log('stopped');
+  } finally {
+    await store.close();
+  }
+}
