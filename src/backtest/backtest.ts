@@ -83,6 +83,8 @@ export async function openBacktest(app: App, name: string, weeks: readonly WeekI
   const first = weeks[0];
   const last = weeks.at(-1);
   if (!first || !last) throw new BacktestError('the range holds no week');
+  if (app.portfolio !== backtestPortfolio(name))
+    throw new Error(`backtest ${name} runs in portfolio ${backtestPortfolio(name)}, not ${app.portfolio}`);
   const digest = configDigest(app.config);
   const [existing] = await db.select().from(backtests).where(eq(backtests.name, name));
   if (existing) {

@@ -112,6 +112,8 @@ export interface WorkerOptions {
   slots: number;
   lockTimeoutMs: number;
   log: (line: string) => void;
+  /** Told of every job done (the worker command prints them; a `backtest` command's own worker does not). */
+  onJobDone?: (line: string) => void;
 }
 
 export interface Worker {
@@ -168,6 +170,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       const target = await runnable(data.backtest);
       if (!target) return;
       await decideWeek(target.app, weekOf(data.week_id, options.config));
+      options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
     } catch (error) {
       await settle(data.backtest, job, error);
       if (!(error instanceof UserError)) throw error;
@@ -185,6 +188,8 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       // Another job may have gone further (a retried job that had already handed on): start there.
       let i = Math.max(data.from_index, row.weeksDone);
       for (; i < weeks.length && performance.now() < until; i++) await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+      const from = Math.max(data.from_index, row.weeksDone);
+      if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
       if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i });
     } catch (error) {
       await settle(data.backtest, job, error);

@@ -50,7 +50,7 @@ export async function booksOf(db: Db, portfolio: string) {
     .select()
     .from(orders)
     .where(eq(orders.portfolio, portfolio))
-    .orderBy(asc(orders.weekId), asc(orders.accountId), asc(orders.sequence));
+    .orderBy(asc(orders.weekId), asc(orders.accountId), asc(orders.submittedAt), asc(orders.checkpoint), asc(orders.sequence));
   const held = await db
     .select()
     .from(positions)
@@ -64,6 +64,7 @@ export async function booksOf(db: Db, portfolio: string) {
   return {
     orders: placed.map((o) => ({
       week: o.weekId,
+      checkpoint: o.checkpoint,
       account: o.accountId,
       sequence: o.sequence,
       action: o.action,

@@ -1,0 +1,115 @@
+/**
+ * A backtest shared through PostgreSQL's job queue (issue P5): the `backtest` command enqueues the
+ * weeks and waits (--workers 0), `llm-trading worker` processes do them; one worker is killed -9 in
+ * the middle of its jobs, and another picks them up once they expire. The books and the report equal
+ * those of the same backtest run in one process. Real processes: kill -9 is the point.
+ */
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
+import { openStore } from '../src/storage/db.js';
+import { booksOf, runCli, startCli, type Running } from './helpers/processes.js';
+import { createScratchDatabase } from './helpers/stores.js';
+
+const ADMIN_URL = process.env.TEST_DATABASE_URL;
+const RANGE = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--name', 'split'];
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function activeJobs(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from pgboss.job where state = 'active'`);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
+  let root: string;
+  let config: string;
+  const scratch: { url: string; drop(): Promise<void> }[] = [];
+  const children: Running[] = [];
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'lt-bt-workers-'));
+    // Jobs expire after 5 s and are looked for every second, so a killed worker's jobs come back
+    // quickly; books hand on every second, so they move between workers too.
+    config = join(root, 'config');
+    cpSync(DEFAULT_CONFIG_DIR, config, { recursive: true });
+    const schedule = join(config, 'schedule.yaml');
+    writeFileSync(
+      schedule,
+      readFileSync(schedule, 'utf8')
+        .replace(/expire_seconds: \d+/, 'expire_seconds: 5')
+        .replace(/retry_delay_seconds: \d+/, 'retry_delay_seconds: 0')
+        .replace(/books_chunk_seconds: \d+/, 'books_chunk_seconds: 1')
+        .replace(/maintenance_seconds: \d+/, 'maintenance_seconds: 1'),
+    );
+  });
+  afterAll(async () => {
+    for (const c of children) c.child.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.done));
+    for (const s of scratch) await s.drop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('two workers, one killed -9 mid-job, give the books and report of one process', { timeout: 120_000 }, async () => {
+    const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
+    scratch.push(reference, shared);
+    const env = (url: string, home: string) => ({ DATABASE_URL: url, LLM_TRADING_HOME: join(root, home), LLM_TRADING_CONFIG_DIR: config });
+
+    const one = await runCli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
+    expect(one.code, one.stderr).toBe(0);
+
+    const coordinator = startCli(['backtest', ...RANGE, '--workers', '0', '--json'], env(shared.url, 'coordinator'));
+    children.push(coordinator);
+    let coordinatorErr = '';
+    coordinator.child.stderr?.on('data', (d: Buffer) => (coordinatorErr += d.toString()));
+    await until('the coordinator to enqueue', () => coordinatorErr.includes('jobs enqueued'));
+
+    const first = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-a'));
+    children.push(first);
+    let firstErr = '';
+    first.child.stderr?.on('data', (d: Buffer) => (firstErr += d.toString()));
+    await until('the first worker to finish a job', () => /decided the week of/.test(firstErr));
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.signal).toBe('SIGKILL');
+    // The killed worker left jobs active: nobody else may take them until they expire.
+    expect(await activeJobs(shared.url)).toBeGreaterThan(0);
+
+    const second = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-b'));
+    children.push(second);
+    const finished = await coordinator.done;
+    expect(finished.code, finished.stderr).toBe(0);
+    second.child.kill('SIGTERM');
+    const stopped = await second.done;
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toMatch(/decided the week of|booked the weeks of/);
+    expect(stopped.stderr).toMatch(/llm-trading worker: stopped$/m);
+
+    expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
+    const books = async (url: string) => {
+      const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
+      try {
+        return await booksOf(store.db, 'bt-split');
+      } finally {
+        await store.close();
+      }
+    };
+    const expected = await books(reference.url);
+    expect(expected.orders.length).toBeGreaterThan(10);
+    expect(await books(shared.url)).toEqual(expected);
+  });
+});
