@@ -82,7 +82,9 @@ async function drive(app: App, name: string, weeks: readonly WeekInfo[], options
     else
       await runBacktestInProcess(app, row, weeks, {
         concurrency: options.workers,
-        onWeek: () => void progress(),
+        onWeek: async () => {
+          await progress();
+        },
         ...(options.signal ? { signal: options.signal } : {}),
       });
   }

@@ -14,8 +14,8 @@ import { bookWeek, decideWeek, failBacktest, type BacktestRow } from './backtest
 export interface InProcessOptions {
   /** Weeks deciding at once, ahead of the books (at least 1). */
   concurrency: number;
-  /** Told after each week booked. */
-  onWeek?: (weeksDone: number) => void;
+  /** Told after each week booked (awaited: the next week starts after it). */
+  onWeek?: (weeksDone: number) => Promise<void> | void;
   signal?: AbortSignal;
 }
 
@@ -32,7 +32,7 @@ export async function runBacktestInProcess(
       options.signal?.throwIfAborted();
       await decisions.of(i);
       await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
-      options.onWeek?.(i + 1);
+      await options.onWeek?.(i + 1);
     }
   } catch (error) {
     if (!options.signal?.aborted) await failBacktest(app.store.db, row.name, describeError(error)).catch(() => undefined);
