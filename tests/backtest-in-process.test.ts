@@ -4,7 +4,6 @@
  * whose decision fails stops the backtest as failed, with the error, resumable once the cause is gone.
  * And the progress bar's two faces: a redrawn line on a terminal, plain lines elsewhere.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { backtestRow, weeksBetween } from '../src/backtest/backtest.js';

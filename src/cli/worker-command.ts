@@ -34,7 +34,15 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
   try {
     const queue = await openJobQueue(databaseUrl, prepared.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
     const slots = options.workers ?? 2;
-    const running = await startWorker(queue, { store, env: prepared.env, config: prepared.config, slots, lockTimeoutMs, log });
+    const running = await startWorker(queue, {
+      store,
+      env: prepared.env,
+      config: prepared.config,
+      slots,
+      lockTimeoutMs,
+      log,
+      onJobDone: log,
+    });
     log(`working on backtest jobs (${slots} decide slots, ${store.location}); stop with Ctrl-C or SIGTERM`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
