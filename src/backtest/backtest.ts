@@ -85,6 +85,7 @@ export async function runBacktest(
   for (let i = finished; i < weeks.length; i++) {
     const week = weeks[i] as WeekInfo;
     const whole = await runWholeWeek(app, week, {}, () => undefined);
+    app.backtestBudget?.throwIfRefused(); // the budget refused a call: the week is not finished (resume with a higher cap)
     if (whole.weekly.error) throw whole.weekly.error;
     if (!whole.postmortem)
       throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);

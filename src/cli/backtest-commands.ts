@@ -12,6 +12,7 @@ export interface BacktestCommandOptions extends CommonOptions {
   name?: string;
   offline?: boolean;
   allowOfflineSeats?: boolean;
+  budgetUsd?: number;
 }
 
 export async function backtest(io: CliIo, options: BacktestCommandOptions): Promise<void> {
@@ -41,12 +42,14 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     portfolioKind: 'backtest' as const,
     offline: options.offline === true,
     allowOfflineSeats: options.allowOfflineSeats === true,
+    ...(options.budgetUsd !== undefined ? { backtestBudgetUsd: options.budgetUsd } : {}),
   };
   await withApp(io, prepared, 'backtest', appOptions, async (app) => {
     const weeks = weeksBetween(app, options.from as string, options.to as string);
     io.stderr(
       `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} (${app.store.location}, ${app.agents.mode} agents)\n`,
     );
+    io.stderr((await import('../backtest/contamination.js')).backtestContaminationWarning(app, weeks));
     const started = performance.now();
     const run = await runBacktest(app, name, weeks, (p) => {
       const left = p.seconds_per_week === null ? '' : `, ETA ${Math.round(p.seconds_per_week * (p.total - p.done))} s`;

@@ -39,6 +39,12 @@ function parseSeconds(value: string): number {
   return n;
 }
 
+function parseUsd(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected an amount of US dollars > 0, got "${value}"`);
+  return n;
+}
+
 function parsePortfolio(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(value))
     throw new InvalidArgumentError(`"${value}" is not a portfolio name: use 1–40 letters, digits, '.', '_' or '-'`);
@@ -230,6 +236,12 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--name <name>', 'the backtest (its portfolio is bt-NAME; default: offline-FROM-TO)').argParser(parsePortfolio))
     .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
     .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .addOption(
+      new Option(
+        '--budget-usd <usd>',
+        "the cap on the whole backtest's LLM spending (default: budget_usd_per_backtest in config/llm.yaml)",
+      ).argParser(parseUsd),
+    )
     .action(async (show, name, o) => {
       const commands = await import('./backtest-commands.js');
       if (show === undefined) return commands.backtest(io, o);
