@@ -42,8 +42,8 @@ export interface WeekContamination {
 export interface Contamination {
   /** The rule, in one sentence, for readers of report.json. */
   rule: string;
-  /** The day the backtest ran (ET): the cutoff of a `web` seat. */
-  as_of: string;
+  /** The day the backtest ran (ET), the cutoff of a `web` seat; null when no seat searches the web (the rest does not depend on it). */
+  as_of: string | null;
   seats: SeatKnowledge[];
   weeks: WeekContamination[];
   clean_weeks: number;
@@ -99,7 +99,7 @@ export function weeksContamination(
   const contaminated = list.filter((w) => w.contaminated).length;
   return {
     rule: CONTAMINATION_RULE,
-    as_of: asOf,
+    as_of: seats.some((s) => s.kind === 'web') ? asOf : null,
     seats: [...seats],
     weeks: list,
     clean_weeks: list.length - contaminated,

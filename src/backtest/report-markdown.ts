@@ -87,7 +87,7 @@ function contaminationSection(r: BacktestReport): string[] {
     '| --- | --- | --- | --- |',
     ...c.seats.map(
       (s) =>
-        `| ${cell(s.seat)} | ${cell(s.agent)} | ${s.kind === 'offline' ? 'offline persona (none)' : s.kind === 'unknown' ? 'not configured (every week)' : s.kind === 'web' ? `web search (through ${c.as_of})` : s.knowledge_cutoff} | ${c.weeks.filter((w) => w.seats.includes(s.seat)).length} |`,
+        `| ${cell(s.seat)} | ${cell(s.agent)} | ${s.kind === 'offline' ? 'offline persona (none)' : s.kind === 'unknown' ? 'not configured (every week)' : s.kind === 'web' ? `web search (through ${c.as_of ?? 'the day it ran'})` : s.knowledge_cutoff} | ${c.weeks.filter((w) => w.seats.includes(s.seat)).length} |`,
     ),
     '',
     '| weeks (decision days) | contaminated by |',
