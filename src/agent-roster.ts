@@ -4,6 +4,7 @@ import type { Agents } from './council/stage.js';
 // The client and its HTTP stack (the openai SDK, undici) are loaded only when a seat is online.
 import type { OpenAiCompatibleClient } from './llm/openai-compatible-client.js';
 import type { LlmConfig } from './llm/llm-config.js';
+import type { BacktestBudget } from './llm/backtest-budget.js';
 import type { CacheOverride } from './llm/response-cache.js';
 import { describeProviders, resolveProviders, secretsOf } from './llm/providers.js';
 import { redactDeep } from './llm/redact.js';
@@ -132,6 +133,8 @@ export interface RosterOptions {
   portfolio: string;
   artifacts: Artifacts;
   cacheOverride?: CacheOverride;
+  /** A backtest's cap on all its LLM calls (with the per-run budget: both must hold). */
+  backtestBudget?: BacktestBudget;
   /** Where the LLM seats' prompt templates are (default: LLM_TRADING_PROMPTS_DIR, else the packaged ones). */
   promptsDir?: string;
 }
@@ -212,6 +215,7 @@ async function buildClient(env: Env, llmConfig: LlmConfig, options: RosterOption
     budget: new WeeklyBudgets(llmConfig.budget_usd_per_run, (weekId) => weekSpendUsd(options.db, { portfolio: options.portfolio, weekId })),
     cache: new DbLlmResponseCache(options.db),
     ...(options.cacheOverride ? { cacheOverride: options.cacheOverride } : {}),
+    ...(options.backtestBudget ? { backtestBudget: options.backtestBudget } : {}),
     sink: new ArtifactMirrorSink(new DbLlmCallSink(options.db, options.portfolio, secrets), options.artifacts, secrets),
   });
 }

@@ -5,6 +5,7 @@ import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
 import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
+import type { BacktestBudget } from './llm/backtest-budget.js';
 import { loadLlmConfig } from './llm/llm-config.js';
 import { checkPortfolioName, DEFAULT_PORTFOLIO, type PortfolioKind } from './portfolio/portfolio.js';
 import type { Broker } from './ports/broker.js';
@@ -30,6 +31,8 @@ export interface App {
   artifacts: Artifacts;
   /** How long a command waits for a lock another process holds (the week, the portfolio's books). */
   lockTimeoutMs: number;
+  /** A backtest with LLM seats: the cap on all its LLM calls (absent otherwise). */
+  backtestBudget?: BacktestBudget;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,8 @@ export interface OpenAppOptions {
   allowOfflineSeats?: boolean;
   /** --no-cache: always ask the models (answers are still recorded for replays). */
   noCache?: boolean;
+  /** A backtest's cap on its LLM spending (`backtest --budget-usd`); default budget_usd_per_backtest. */
+  backtestBudgetUsd?: number;
   /** An already open store (tests share one). */
   store?: Store;
   /** Market data already loaded (the CLI resolves the week with it before opening the database). */
@@ -83,13 +88,21 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     }));
   try {
     const artifacts = new Artifacts(env.home, portfolio);
+    // A backtest reads the response cache whatever cache.live says (a re-run costs nothing), and caps
+    // its whole LLM spending; its portfolio is its own, so the portfolio's calls are the backtest's.
+    const backtest = options.portfolioKind === 'backtest';
+    const backtestBudget =
+      backtest && seats.some((s) => s.provider !== 'offline')
+        ? await newBacktestBudget(store, portfolio, options.backtestBudgetUsd ?? llmConfig.budget_usd_per_backtest)
+        : undefined;
     const agents = await buildAgents(env, config, llmConfig, {
       ...assignOptions,
       promptsDir,
       db: store.db,
       portfolio,
       artifacts,
-      ...(options.noCache ? { cacheOverride: 'bypass' as const } : {}),
+      ...(options.noCache ? { cacheOverride: 'bypass' as const } : backtest ? { cacheOverride: 'use' as const } : {}),
+      ...(backtestBudget ? { backtestBudget } : {}),
     });
     const clock = new SimulatedClock(new Date(0));
     const broker = new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
@@ -105,6 +118,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       agents,
       artifacts,
       lockTimeoutMs,
+      ...(backtestBudget ? { backtestBudget } : {}),
       close: async () => {
         if (!options.store) await store.close();
       },
@@ -113,4 +127,13 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     if (!options.store) await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** Loaded only for backtests with LLM seats (the CLI keeps the LLM stack off its start-up path). */
+async function newBacktestBudget(store: Store, portfolio: string, capUsd: number): Promise<BacktestBudget> {
+  const [{ BacktestBudget }, { portfolioSpendUsd }] = await Promise.all([
+    import('./llm/backtest-budget.js'),
+    import('./llm/call-audit.js'),
+  ]);
+  return new BacktestBudget(capUsd, portfolio, () => portfolioSpendUsd(store.db, portfolio));
 }

@@ -140,3 +140,17 @@ export class UserError extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * An error that must stop the whole run instead of counting as one seat's failure (the backtest's
+ * LLM budget): a fan-out stage starts no further call, lets those in flight finish, and throws it, so
+ * the stage commits nothing and a later run resumes it. Marked by a property, so any error class can
+ * carry it.
+ */
+export interface StopsTheRun {
+  readonly stopsTheRun: true;
+}
+
+export function stopsTheRun(error: unknown): error is Error & StopsTheRun {
+  return error instanceof Error && (error as Partial<StopsTheRun>).stopsTheRun === true;
+}

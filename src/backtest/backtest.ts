@@ -42,6 +42,8 @@ export const DECISION_STAGES: readonly StageName[] = ['snapshot', 'research', 'p
 export interface BacktestSettings {
   offline: boolean;
   allow_offline_seats: boolean;
+  /** --budget-usd: the cap on the whole backtest's LLM spending (else config/llm.yaml's). */
+  budget_usd?: number;
 }
 
 export type BacktestRow = typeof backtests.$inferSelect;
@@ -136,6 +138,7 @@ export async function backtestRow(db: Db, name: string): Promise<BacktestRow | n
 /** A week's decision stages (research, pitches, review, chairman); nothing of the books. */
 export async function decideWeek(app: App, week: WeekInfo): Promise<void> {
   const outcome = await runWeek(app, week, DECISION_STAGES, {}, () => undefined);
+  app.backtestBudget?.throwIfRefused(); // the budget refused a call: resume with a higher cap
   if (outcome.error) throw outcome.error;
 }
 
@@ -146,6 +149,7 @@ export async function decideWeek(app: App, week: WeekInfo): Promise<void> {
  */
 export async function bookWeek(app: App, name: string, index: number, week: WeekInfo): Promise<Postmortem> {
   const whole = await runWholeWeek(app, week, {}, () => undefined);
+  app.backtestBudget?.throwIfRefused(); // the budget refused a call: the week is not finished (resume with a higher cap)
   if (whole.weekly.error) throw whole.weekly.error;
   if (!whole.postmortem)
     throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);

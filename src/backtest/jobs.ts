@@ -134,6 +134,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
         portfolioKind: 'backtest',
         offline: settings.offline,
         allowOfflineSeats: settings.allow_offline_seats,
+        ...(settings.budget_usd !== undefined ? { backtestBudgetUsd: settings.budget_usd } : {}),
         lockTimeoutMs: options.lockTimeoutMs,
       });
       app.catch(() => apps.delete(row.name));

@@ -1,3 +1,4 @@
+import { describeSeat } from './contamination.js';
 import { comparisonsOf, type BacktestReport, type Stats } from './report.js';
 
 const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)}%`);
@@ -29,6 +30,7 @@ export function renderBacktestMarkdown(r: BacktestReport): string {
     '',
     `Moving block bootstrap: ${r.verdict.block_length}-week circular blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}. The council's max drawdown is ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean.`,
     '',
+    ...contaminationSection(r),
     '## Accounts and benchmarks (daily equity)',
     '',
     '| account | total return | CAGR | volatility | Sharpe | Sortino | max drawdown | Calmar | hit rate | turnover/week | exposure | STAY/EXIT/FLIP/REDUCE | panic exits |',
@@ -57,4 +59,67 @@ export function renderBacktestMarkdown(r: BacktestReport): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** Clean weeks and their verdict, then which weeks each seat contaminates (consecutive weeks grouped). */
+function contaminationSection(r: BacktestReport): string[] {
+  const c = r.contamination;
+  const clean = r.clean_verdict;
+  if (!c || !clean) return [];
+  if (c.contaminated_weeks === 0)
+    return ['## Knowledge cutoffs', '', `Every week is clean (${offlineOrAfter(r)}): the verdict above is the clean-week verdict.`, ''];
+  const lines = ['## Knowledge cutoffs: the verdict on clean weeks', '', `**${clean.sentence}**`, ''];
+  if (clean.verdict) {
+    const v = clean.verdict;
+    lines.push(
+      '| council minus | mean (bp) | 95% CI (bp) | weeks won |',
+      '| --- | --- | --- | --- |',
+      ...comparisonsOf(v).map(
+        (x) => `| ${cell(x.against)} | ${bp(x.mean_diff)} | [${bp(x.ci_low)}, ${bp(x.ci_high)}] | ${pct(x.share_of_weeks_won)} |`,
+      ),
+      '',
+    );
+  }
+  lines.push(
+    `${c.contaminated_weeks} of ${c.weeks.length} weeks are contaminated, ${c.clean_weeks} clean: ${c.rule}.`,
+    '',
+    '| seat | agent | knowledge cutoff | contaminated weeks |',
+    '| --- | --- | --- | --- |',
+    ...c.seats.map(
+      (s) =>
+        `| ${cell(s.seat)} | ${cell(s.agent)} | ${s.kind === 'offline' ? 'offline persona (none)' : s.kind === 'unknown' ? 'not configured (every week)' : s.kind === 'web' ? `web search (through ${c.as_of ?? 'the day it ran'})` : s.knowledge_cutoff} | ${c.weeks.filter((w) => w.seats.includes(s.seat)).length} |`,
+    ),
+    '',
+    '| weeks (decision days) | contaminated by |',
+    '| --- | --- |',
+    ...groupWeeks(c.weeks).map(
+      (g) =>
+        `| ${g.first === g.last ? g.first : `${g.first} … ${g.last}`} (${g.count}) | ${g.seats.length === 0 ? 'clean' : g.seats.join(', ')} |`,
+    ),
+    '',
+  );
+  return lines;
+}
+
+function offlineOrAfter(r: BacktestReport): string {
+  const seats = r.contamination?.seats ?? [];
+  return seats.every((s) => s.kind === 'offline')
+    ? 'offline agents have no knowledge cutoff'
+    : `every decision day is after the cutoffs: ${seats
+        .filter((s) => s.kind !== 'offline')
+        .map(describeSeat)
+        .join(', ')}`;
+}
+
+/** Consecutive weeks contaminated by the same seats, as ranges of decision days. */
+function groupWeeks(weeks: NonNullable<BacktestReport['contamination']>['weeks']) {
+  const groups: { first: string; last: string; count: number; seats: string[] }[] = [];
+  for (const w of weeks) {
+    const g = groups.at(-1);
+    if (g && g.seats.join() === w.seats.join()) {
+      g.last = w.decision_date;
+      g.count++;
+    } else groups.push({ first: w.decision_date, last: w.decision_date, count: 1, seats: w.seats });
+  }
+  return groups;
 }

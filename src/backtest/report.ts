@@ -14,6 +14,7 @@ import { councilVerdict } from '../metrics/verdict.js';
 import type { Postmortem } from '../metrics/postmortem.js';
 import { backtests } from '../storage/schema.js';
 import type { BacktestRun } from './backtest.js';
+import { contaminationOf, describeSeat, type Contamination } from './contamination.js';
 
 export type Stats = ReturnType<typeof performanceStats>;
 
@@ -45,6 +46,17 @@ export interface BacktestReport {
   accounts: BacktestAccountReport[];
   benchmarks: { flat: Stats; spy_buy_hold: Stats & { ticker: string }; equal_weight: Stats };
   notes: string[];
+  /**
+   * Knowledge-cutoff contamination of each week (src/backtest/contamination.ts): the seats with their
+   * cutoffs, each week with the seats whose model may know what followed its decision day, the counts.
+   * Absent from reports stored before it existed.
+   */
+  contamination?: Contamination;
+  /**
+   * The verdict on the clean weeks alone (same definitions; drawdowns from those weeks' daily equity):
+   * null with no clean week, when `sentence` says so. Absent from reports stored before it existed.
+   */
+  clean_verdict?: { weeks: number; verdict: ReturnType<typeof councilVerdict> | null; sentence: string };
 }
 
 const RISK_FREE_RATE = 0;
@@ -101,18 +113,14 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
   for (const ticker of app.config.tickers) universe.set(ticker, await closesOf(ticker));
   const flat = dates.map((date) => ({ date, equity: startingCash }));
 
-  const weekly = (owner: string) => pms.map((pm) => pm.accounts.find((a) => a.owner === owner)?.pnl_pct ?? 0);
-  const individuals = accounts.filter((a) => a.owner !== 'council');
-  const council = accounts.find((a) => a.owner === 'council');
-  const verdict = councilVerdict({
-    weeks: pms.map((pm) => pm.week_id),
-    council: weekly('council'),
-    individuals: new Map(individuals.map((a) => [a.owner, weekly(a.owner)])),
-    councilMaxDrawdown: council?.stats.max_drawdown ?? 0,
-    individualsMaxDrawdown: new Map(individuals.map((a) => [a.owner, a.stats.max_drawdown])),
-  });
+  const verdict = verdictOver(app, pms, (id) => accounts.find((a) => a.account_id === id)?.stats.max_drawdown ?? 0);
+  const contamination = contaminationOf(app, run.weeks.slice(0, pms.length));
+  const cleanIds = new Set(contamination.weeks.filter((w) => !w.contaminated).map((w) => w.week_id));
+  const clean = pms.filter((pm) => cleanIds.has(pm.week_id));
+  const cleanVerdict = clean.length === 0 ? null : clean.length === pms.length ? verdict : verdictOverWeeks(app, clean);
 
   const incomplete = pms.filter((pm) => !pm.complete).map((pm) => pm.week_id);
+  const contaminating = contamination.seats.filter((s) => contamination.weeks.some((w) => w.seats.includes(s.seat)));
   return {
     name: run.name,
     portfolio: run.portfolio,
@@ -138,8 +146,44 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
       "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
+      contamination.seats.every((s) => s.kind === 'offline')
+        ? 'knowledge cutoffs: offline agents know nothing past the data they are shown, so every week is clean'
+        : `knowledge cutoffs: ${contamination.contaminated_weeks} of ${pms.length} weeks contaminated (${CONTAMINATION_NOTE})${contaminating.length > 0 ? ` by ${contaminating.map(describeSeat).join(', ')}` : ''}`,
     ],
+    contamination,
+    clean_verdict: {
+      weeks: clean.length,
+      verdict: cleanVerdict,
+      sentence: cleanVerdict
+        ? `on the ${clean.length === 1 ? 'clean week' : `${clean.length} clean weeks`}: ${cleanVerdict.sentence}`
+        : "no clean weeks: every week's decision day is on or before a seat's knowledge cutoff, so no verdict is free of what the models may remember",
+    },
   };
+}
+
+const CONTAMINATION_NOTE = "decision day on or before a seat's knowledge cutoff: the model may know what happened next";
+
+/**
+ * The verdict over some of the backtest's weeks: the council's weekly returns against each PM's and
+ * their mean, with each account's maximum drawdown over those weeks (`maxDrawdown`, by account id).
+ */
+function verdictOver(app: App, pms: readonly Postmortem[], maxDrawdown: (accountId: number) => number): ReturnType<typeof councilVerdict> {
+  const weekly = (owner: string) => pms.map((pm) => pm.accounts.find((a) => a.owner === owner)?.pnl_pct ?? 0);
+  const individuals = app.config.models.accounts.filter((a) => a.owner !== 'council');
+  const council = app.config.models.accounts.find((a) => a.owner === 'council');
+  return councilVerdict({
+    weeks: pms.map((pm) => pm.week_id),
+    council: weekly('council'),
+    individuals: new Map(individuals.map((a) => [a.owner, weekly(a.owner)])),
+    councilMaxDrawdown: council ? maxDrawdown(council.id) : 0,
+    individualsMaxDrawdown: new Map(individuals.map((a) => [a.owner, maxDrawdown(a.id)])),
+  });
+}
+
+/** The verdict over a subset of the weeks (the clean ones): drawdowns from those weeks' daily equity. */
+function verdictOverWeeks(app: App, pms: readonly Postmortem[]): ReturnType<typeof councilVerdict> {
+  const equity = dailyEquity(pms);
+  return verdictOver(app, pms, (id) => performanceStats(equity.get(id) ?? [], { riskFreeRate: RISK_FREE_RATE }).max_drawdown);
 }
 
 /** Stores the report with the backtest and writes report.json, report.md and equity.csv. */

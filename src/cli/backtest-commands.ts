@@ -14,6 +14,7 @@ export interface BacktestCommandOptions extends CommonOptions {
   allowOfflineSeats?: boolean;
   workers?: number;
   inProcess?: boolean;
+  budgetUsd?: number;
 }
 
 export async function backtest(io: CliIo, options: BacktestCommandOptions): Promise<void> {
@@ -47,6 +48,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     portfolioKind: 'backtest' as const,
     offline: options.offline === true,
     allowOfflineSeats: options.allowOfflineSeats === true,
+    ...(options.budgetUsd !== undefined ? { backtestBudgetUsd: options.budgetUsd } : {}),
   };
   await withApp(io, prepared, 'backtest', appOptions, async (app) => {
     const weeks = weeksBetween(app.config, options.from as string, options.to as string);
@@ -60,6 +62,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
       `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
         `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${workers} week${workers === 1 ? '' : 's'} deciding at once`})\n`,
     );
+    io.stderr((await import('../backtest/contamination.js')).backtestContaminationWarning(app, weeks));
     const started = performance.now();
     const bar = backtestProgressBar(io.stderr, io.stderrIsTTY === true, llm);
     const stop = new AbortController();
@@ -68,7 +71,11 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     let run;
     try {
       run = await driveBacktest(app, name, weeks, {
-        settings: { offline: options.offline === true, allow_offline_seats: options.allowOfflineSeats === true },
+        settings: {
+          offline: options.offline === true,
+          allow_offline_seats: options.allowOfflineSeats === true,
+          ...(options.budgetUsd !== undefined ? { budget_usd: options.budgetUsd } : {}),
+        },
         workers,
         inProcess: options.inProcess === true,
         onProgress: (p) => bar.update(p),

@@ -1,3 +1,4 @@
+import { describeSeat } from '../backtest/contamination.js';
 import { comparisonsOf, type BacktestReport, type Stats } from '../backtest/report.js';
 import { pad, pct } from './format.js';
 
@@ -26,6 +27,29 @@ export function renderBacktestReport(r: BacktestReport): string {
   lines.push(
     `  council drawdown ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean; block bootstrap: ${r.verdict.block_length}-week blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}`,
   );
+  const c = r.contamination;
+  if (c && r.clean_verdict) {
+    if (c.contaminated_weeks === 0)
+      lines.push(
+        `  clean weeks: all ${c.weeks.length} (${c.seats.every((s) => s.kind === 'offline') ? 'offline agents have no knowledge cutoff' : 'every decision day is after the knowledge cutoffs'})`,
+      );
+    else {
+      lines.push(
+        '',
+        `Clean weeks: ${c.clean_weeks} of ${c.weeks.length} (${c.contaminated_weeks} contaminated: a decision day on or before a seat's knowledge cutoff)`,
+      );
+      lines.push(`  ${r.clean_verdict.sentence}`);
+      const v = r.clean_verdict.verdict;
+      if (v)
+        lines.push(
+          `  council − PMs' mean     mean ${pad(`${bp(v.vs_individuals_mean.mean_diff)} bp`, 11)} 95% CI [${bp(v.vs_individuals_mean.ci_low)}, ${bp(v.vs_individuals_mean.ci_high)}] bp   won ${share(v.vs_individuals_mean.share_of_weeks_won)} of weeks`,
+        );
+      for (const s of c.seats) {
+        const n = c.weeks.filter((w) => w.seats.includes(s.seat)).length;
+        if (n > 0) lines.push(`  ${describeSeat(s)}: ${n} week${n === 1 ? '' : 's'} contaminated`);
+      }
+    }
+  }
   lines.push(
     '',
     `  ${pad('account', 30)}${pad('total', 10)}${pad('CAGR', 9)}${pad('vol', 9)}${pad('Sharpe', 8)}${pad('Sortino', 8)}${pad('max DD', 9)}${pad('Calmar', 8)}${pad('hit', 8)}turnover/wk  exposure  STAY/E/F/R   panic`,

@@ -45,6 +45,12 @@ function parseWorkers(value: string): number {
   return n;
 }
 
+function parseUsd(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected an amount of US dollars > 0, got "${value}"`);
+  return n;
+}
+
 function parsePortfolio(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(value))
     throw new InvalidArgumentError(`"${value}" is not a portfolio name: use 1–40 letters, digits, '.', '_' or '-'`);
@@ -243,6 +249,12 @@ export function buildProgram(io: CliIo): Command {
       ).argParser(parseWorkers),
     )
     .option('--in-process', 'on PostgreSQL: run in this process, without the job queue')
+    .addOption(
+      new Option(
+        '--budget-usd <usd>',
+        "the cap on the whole backtest's LLM spending (default: budget_usd_per_backtest in config/llm.yaml)",
+      ).argParser(parseUsd),
+    )
     .action(async (show, name, o) => {
       const commands = await import('./backtest-commands.js');
       if (show === undefined) return commands.backtest(io, o);

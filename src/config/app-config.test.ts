@@ -37,6 +37,16 @@ describe('loadConfig', () => {
     expect(config.models.accounts.find((a) => a.id === 5)?.owner).toBe('council');
     expect(config.schedule.checkpoints).toEqual(['09:00', '12:00', '14:00', '15:50']);
     expect(config.schedule.weekly).toEqual({ day: 'wednesday', time: '08:00' });
+    // Knowledge cutoffs: a date per LLM model, `web` for the web-searching researcher (strings, not YAML timestamps).
+    expect(Object.fromEntries(Object.entries(config.models.seats).map(([seat, s]) => [seat, s.knowledge_cutoff]))).toEqual({
+      researcher: 'web',
+      gpt: '2024-09-30',
+      gemini: '2025-01-31',
+      sonnet: '2025-07-31',
+      grok: '2024-11-30',
+      deepseek: '2024-07-31',
+      chairman: '2025-08-31',
+    });
   });
 
   it('names the file, the key and what was expected', () => {
@@ -54,6 +64,9 @@ describe('loadConfig', () => {
     );
     expect(errorOf(configWith('models.yaml', (t) => t.replace('quorum: 3', 'quorum: 9')))).toMatch(
       /models\.yaml: council\.quorum: expected at most 5/,
+    );
+    expect(errorOf(configWith('models.yaml', (t) => t.replace('knowledge_cutoff: 2024-09-30', 'knowledge_cutoff: 2024-09-31')))).toMatch(
+      /models\.yaml: seats\.gpt\.knowledge_cutoff: expected a date YYYY-MM-DD \(the last day the model may have seen\) or web \(it searches the web\)$/,
     );
   });
 

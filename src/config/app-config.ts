@@ -33,6 +33,20 @@ const ScheduleFile = z.object({
     .prefault({}),
 });
 
+/** A calendar date YYYY-MM-DD that exists, or 'web' (the model searches the web as it runs). */
+const CUTOFF_ERROR = 'expected a date YYYY-MM-DD (the last day the model may have seen) or web (it searches the web)';
+export const KnowledgeCutoff = z
+  .string({ error: CUTOFF_ERROR })
+  .refine(
+    (v) =>
+      v === 'web' ||
+      (/^\d{4}-\d{2}-\d{2}$/.test(v) &&
+        !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) &&
+        new Date(`${v}T00:00:00Z`).toISOString().slice(0, 10) === v),
+    CUTOFF_ERROR,
+  );
+export type KnowledgeCutoff = z.infer<typeof KnowledgeCutoff>;
+
 const Seat = z.object({
   role: z.enum(['researcher', 'pm', 'chairman']),
   label: z.string().min(1).optional(),
@@ -42,6 +56,12 @@ const Seat = z.object({
   models: z.record(z.string(), z.string().min(1)),
   temperature: z.number().min(0).max(2).default(0.7),
   fallbacks: z.record(z.string(), z.array(z.string().min(1))).optional(),
+  /**
+   * The last day the seat's models may have seen in training (YYYY-MM-DD), or 'web' for a model that
+   * searches the live web. Backtests mark a week contaminated for the seat when its decision day is on
+   * or before it (src/backtest/contamination.ts). Absent: unknown, so contaminated every week.
+   */
+  knowledge_cutoff: KnowledgeCutoff.optional(),
 });
 
 const Fraction = z.number().gt(0).max(1);

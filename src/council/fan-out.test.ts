@@ -54,6 +54,29 @@ describe('fanOut', () => {
     expect(elapsed).toBeGreaterThanOrEqual(140);
     expect(elapsed).toBeLessThan(1000);
   });
+
+  it('stops at an error that stops the run: starts nothing more, lets the calls in flight finish, throws it', async () => {
+    class Refused extends Error {
+      readonly stopsTheRun = true;
+    }
+    const started: string[] = [];
+    const finished: string[] = [];
+    const run = fanOut(
+      ['a', 'b', 'c', 'd', 'e'],
+      async (seat) => {
+        started.push(seat);
+        if (seat === 'b') throw new Refused('over budget');
+        await sleep(seat === 'a' ? 40 : 5);
+        finished.push(seat);
+        return seat;
+      },
+      { concurrency: 2, deadlineMs: 1000 },
+    );
+    await expect(run).rejects.toThrow(Refused);
+    // b's refusal stopped the fan-out: its worker started nothing more; a, in flight, finished first.
+    expect(started).toEqual(['a', 'b']);
+    expect(finished).toEqual(['a']);
+  });
 });
 
 describe('requireQuorum', () => {

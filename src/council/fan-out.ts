@@ -1,6 +1,11 @@
+import { stopsTheRun } from '../errors.js';
+
 /**
  * Call many seats in parallel with a concurrency limit and a per-call deadline.
  * A call that ignores its AbortSignal still ends at the deadline: we stop waiting for it.
+ * A call that fails with an error that stops the run (stopsTheRun: the backtest's budget) is not one
+ * seat's failure: no further call starts, the calls in flight finish (their answers are paid for and
+ * cached), and fanOut throws that error.
  */
 export type SeatOutcome<T> = { seat: string; ok: true; value: T; ms: number } | { seat: string; ok: false; error: string; ms: number };
 
@@ -20,15 +25,19 @@ export async function fanOut<T>(
 ): Promise<SeatOutcome<T>[]> {
   const outcomes = new Array<SeatOutcome<T>>(seats.length);
   let next = 0;
+  const stop: { error?: Error } = {};
   const worker = async (): Promise<void> => {
-    while (next < seats.length) {
+    while (!stop.error && next < seats.length) {
       const index = next++;
       const seat = seats[index] as string;
-      outcomes[index] = await callWithDeadline(seat, call, options);
+      const outcome = await callWithDeadline(seat, call, options);
+      if ('stop' in outcome) stop.error ??= outcome.stop;
+      else outcomes[index] = outcome;
     }
   };
   const workers = Array.from({ length: Math.min(options.concurrency, seats.length) }, worker);
   await Promise.all(workers);
+  if (stop.error) throw stop.error;
   return outcomes;
 }
 
@@ -36,7 +45,7 @@ async function callWithDeadline<T>(
   seat: string,
   call: (seat: string, signal: AbortSignal) => Promise<T>,
   options: FanOutOptions,
-): Promise<SeatOutcome<T>> {
+): Promise<SeatOutcome<T> | { stop: Error }> {
   const started = performance.now();
   const controller = new AbortController();
   const onParentAbort = () => controller.abort(options.signal?.reason);
@@ -53,6 +62,7 @@ async function callWithDeadline<T>(
     const value = await Promise.race([call(seat, controller.signal), deadline]);
     return { seat, ok: true, value, ms: performance.now() - started };
   } catch (error) {
+    if (stopsTheRun(error)) return { stop: error };
     return { seat, ok: false, error: errorMessage(error), ms: performance.now() - started };
   } finally {
     clearTimeout(timer);

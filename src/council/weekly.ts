@@ -239,12 +239,19 @@ async function runPartialExecution(
   return output;
 }
 
-/** The run row records the week's dates and the anonymizer seed before any stage runs. */
+/**
+ * The run row records the week's dates and the anonymizer seed before any stage runs. Live LLM runs
+ * draw the seed at random; offline runs and backtests derive it from the week, so the review prompts
+ * (which pitch gets which label) are the same in every replay and a re-run of a backtest, in any
+ * portfolio, is answered from the response cache.
+ */
 async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void> {
   const seed =
     app.agents.mode === 'offline'
       ? createHash('sha256').update(`offline:${week.week_id}`).digest('hex').slice(0, 16)
-      : randomBytes(8).toString('hex');
+      : app.portfolioKind === 'backtest'
+        ? createHash('sha256').update(`backtest:${week.week_id}`).digest('hex').slice(0, 16)
+        : randomBytes(8).toString('hex');
   await app.store.db
     .insert(runs)
     .values({

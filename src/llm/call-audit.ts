@@ -82,6 +82,15 @@ export async function weekSpendUsd(db: Db, run: RunKey): Promise<number> {
   return Number(row?.cost ?? 0);
 }
 
+/** What every recorded call of a portfolio cost (a backtest's spending so far, across processes). */
+export async function portfolioSpendUsd(db: Db, portfolio: string): Promise<number> {
+  const [row] = await db
+    .select({ cost: sql<string>`coalesce(sum(${llmCalls.costUsd}), 0)` })
+    .from(llmCalls)
+    .where(eq(llmCalls.portfolio, portfolio));
+  return Number(row?.cost ?? 0);
+}
+
 export interface SeatLlmUsage {
   stage: string;
   seat: string;

@@ -9,9 +9,10 @@ import type { LlmConfig } from './llm-config.js';
 import { OpenAiCompatibleClient } from './openai-compatible-client.js';
 import { resolveProviders, secretsOf } from './providers.js';
 import { DbLlmResponseCache, type CacheOverride } from './response-cache.js';
+import type { BacktestBudget } from './backtest-budget.js';
 import { WeeklyBudgets, type RunBudget } from './run-budget.js';
 
-export { DbLlmCallSink, MemoryLlmCallSink, llmUsageOfWeek, weekSpendUsd, type SeatLlmUsage } from './call-audit.js';
+export { DbLlmCallSink, MemoryLlmCallSink, llmUsageOfWeek, portfolioSpendUsd, weekSpendUsd, type SeatLlmUsage } from './call-audit.js';
 export { BUILTIN_PROVIDERS, loadLlmConfig, parseLlmConfig, type LlmConfig } from './llm-config.js';
 export { wireSchemaName } from './chat-wire.js';
 export { OpenAiCompatibleClient, type OpenAiCompatibleClientOptions } from './openai-compatible-client.js';
@@ -19,6 +20,7 @@ export { describeProviders, resolveProviders, secretsOf, type ProviderDescriptio
 export { redactDeep, redactSecrets, REDACTED } from './redact.js';
 export { cacheKey, DbLlmResponseCache, MemoryLlmResponseCache, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 export { BudgetExceededError, RunBudget, WeeklyBudgets } from './run-budget.js';
+export { BacktestBudget, BacktestBudgetExceededError } from './backtest-budget.js';
 export { LlmSeatError, type SeatFailureKind } from './seat-error.js';
 export { addUsage, priceFor, ZERO_USAGE } from './usage-cost.js';
 
@@ -32,13 +34,15 @@ export interface CreateLlmClientOptions {
   storage?: { db: Db; portfolio: string };
   /** Default: per week's run, continuing what the database says the week already spent. */
   budget?: RunBudget | WeeklyBudgets;
+  /** A backtest's cap on all its calls (both it and `budget` must hold). */
+  backtestBudget?: BacktestBudget;
   /** 'use' for backtests/replays, 'bypass' for --no-cache; default: config cache.live. */
   cacheOverride?: CacheOverride;
   processEnv?: NodeJS.ProcessEnv;
 }
 
 export function createLlmClient(options: CreateLlmClientOptions): OpenAiCompatibleClient {
-  const { env, config, storage, budget, cacheOverride, processEnv } = options;
+  const { env, config, storage, budget, backtestBudget, cacheOverride, processEnv } = options;
   const secrets = secretsOf(resolveProviders(env, config, processEnv));
   return new OpenAiCompatibleClient({
     env,
@@ -52,6 +56,7 @@ export function createLlmClient(options: CreateLlmClientOptions): OpenAiCompatib
             ),
           }
         : {}),
+    ...(backtestBudget ? { backtestBudget } : {}),
     ...(cacheOverride ? { cacheOverride } : {}),
     ...(processEnv ? { processEnv } : {}),
     ...(storage ? { cache: new DbLlmResponseCache(storage.db), sink: new DbLlmCallSink(storage.db, storage.portfolio, secrets) } : {}),

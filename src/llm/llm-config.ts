@@ -58,6 +58,8 @@ const LlmConfigFile = z.object({
     poll_seconds: Positive,
   }),
   budget_usd_per_run: Positive,
+  /** The cap on a whole backtest's LLM spending (its portfolio's recorded calls); --budget-usd overrides it. */
+  budget_usd_per_backtest: Positive.default(50),
   /** Output tokens assumed by the budget check when a request sets no maxTokens. */
   budget_estimate_output_tokens: PositiveInt.default(4096),
   cache: z.object({ live: CacheMode }),

@@ -10,6 +10,7 @@ import { hasCredentials, requiresKey, resolveProviders, secretsOf, type Provider
 import { redactDeep, redactSecrets } from './redact.js';
 import { cacheKey, effectiveCacheMode, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 import { retryWait, sleep as defaultSleep } from './retry-policy.js';
+import type { BacktestBudget } from './backtest-budget.js';
 import { BudgetExceededError, estimateCallUsd, RunBudget, WeeklyBudgets, type BudgetReservation } from './run-budget.js';
 import { LlmSeatError, type SeatFailureKind } from './seat-error.js';
 import { addUsage, costedUsage, priceFor, ZERO_USAGE, type CostedUsage } from './usage-cost.js';
@@ -22,6 +23,8 @@ export interface OpenAiCompatibleClientOptions {
    * config.budget_usd_per_run that knows no earlier spending), or one RunBudget for every call.
    */
   budget?: RunBudget | WeeklyBudgets;
+  /** A backtest's cap on all its calls, checked with `budget` before every network call (both must hold). */
+  backtestBudget?: BacktestBudget;
   /** Where validated answers are cached; no cache when absent. */
   cache?: LlmResponseCache;
   /** 'use' for backtests and replays (always read), 'bypass' for --no-cache; default: config cache.live. */
@@ -41,7 +44,8 @@ interface Answer {
   text: string;
   finishReason: string | null;
   bodyText: string;
-  httpStatus: number;
+  /** null for an answer replayed from the cache (no HTTP exchange). */
+  httpStatus: number | null;
   latencyMs: number;
   costed: CostedUsage;
   citations: string[];
@@ -70,12 +74,15 @@ interface CallContext<T> {
  */
 export class OpenAiCompatibleClient implements LlmClient {
   private readonly budget: RunBudget | WeeklyBudgets;
+  private readonly backtestBudget: BacktestBudget | undefined;
   private readonly config: LlmConfig;
   private readonly providers: Map<string, ProviderPreset>;
   private readonly secrets: string[];
   private readonly transport = new ChatTransport();
   private readonly cache: LlmResponseCache | undefined;
   private readonly cacheMode: CacheMode;
+  /** Backtests and replays (cacheOverride 'use'): invalid answers are replayed too, exchange by exchange. */
+  private readonly replay: boolean;
   private readonly sink: LlmCallSink | undefined;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -86,8 +93,10 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.providers = resolveProviders(options.env, options.config, options.processEnv);
     this.secrets = secretsOf(this.providers);
     this.budget = options.budget ?? new WeeklyBudgets(options.config.budget_usd_per_run);
+    this.backtestBudget = options.backtestBudget;
     this.cache = options.cache;
     this.cacheMode = options.cache ? effectiveCacheMode(options.config.cache.live, options.cacheOverride) : 'off';
+    this.replay = Boolean(options.cache) && options.cacheOverride === 'use';
     this.sink = options.sink;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
@@ -176,17 +185,24 @@ export class OpenAiCompatibleClient implements LlmClient {
     return this.result(ctx, valid.value, hit.raw, hit.model, hit.citations, true);
   }
 
-  /** One model: exchange, validate, re-ask with the errors up to max_repairs times. */
+  /**
+   * One model: exchange, validate, re-ask with the errors up to max_repairs times. An answer that fails
+   * validation is kept in the cache under the exact conversation that produced it (validated answers
+   * are kept whole by complete()); a backtest or replay reads it back instead of asking, so a seat
+   * that failed in the first run fails the same way in a re-run, without a request.
+   */
   private async tryModel<T>(ctx: CallContext<T>, model: string): Promise<ModelOutcome<T>> {
     const conversation: ChatMessage[] = withSchemaInstruction(ctx.request.messages, ctx.preset, ctx.request.output);
     for (let repair = 0; ; repair++) {
-      const exchanged = await this.exchangeWithRetries(ctx, model, conversation);
+      const replayed = await this.replayedAnswer(ctx, model, conversation);
+      const exchanged = replayed ? { ok: true as const, answer: replayed } : await this.exchangeWithRetries(ctx, model, conversation);
       if (!exchanged.ok) return exchanged;
       const { answer } = exchanged;
       const validation = validateAnswer(answer.text, ctx.request.output, answer.finishReason);
+      if (!validation.ok && !replayed) await this.keepInvalidAnswer(ctx, model, conversation, answer);
       await this.record(ctx, {
         model,
-        status: validation.ok ? 'ok' : 'invalid_output',
+        status: replayed ? 'cache_hit' : validation.ok ? 'ok' : 'invalid_output',
         http_status: answer.httpStatus,
         error: validation.ok ? null : validation.errors.join('\n'),
         latency_ms: answer.latencyMs,
@@ -212,6 +228,64 @@ export class OpenAiCompatibleClient implements LlmClient {
         repairMessage(ctx.request.output.name, validation.errors, validation.truncated),
       );
     }
+  }
+
+  /** The cache key of one exchange: this model and this exact conversation (schema instruction and re-asks included). */
+  private exchangeKey<T>(ctx: CallContext<T>, model: string, conversation: readonly ChatMessage[]): string {
+    const { request, preset } = ctx;
+    return cacheKey({
+      provider: preset.name,
+      model,
+      messages: conversation.map((m) => ({ role: m.role, content: m.content })),
+      schemaName: request.output.name,
+      jsonSchema: request.output.jsonSchema,
+      temperature: request.temperature ?? null,
+      maxTokens: request.maxTokens ?? null,
+      params: { jsonMode: preset.jsonMode, async: Boolean(request.async && preset.supportsAsync), exchange: true },
+    });
+  }
+
+  /** An invalid answer kept by an earlier run for this exact exchange (backtests and replays only). */
+  private async replayedAnswer<T>(ctx: CallContext<T>, model: string, conversation: readonly ChatMessage[]): Promise<Answer | undefined> {
+    if (!this.replay || !this.cache) return undefined;
+    const started = this.now();
+    const key = this.exchangeKey(ctx, model, conversation);
+    const hit = await this.cache.get(key);
+    if (!hit) return undefined;
+    return {
+      text: hit.raw,
+      finishReason: hit.finish_reason ?? null,
+      bodyText: hit.raw,
+      httpStatus: null,
+      latencyMs: this.now() - started,
+      costed: { usage: ZERO_USAGE, cost_source: 'none' },
+      citations: [...hit.citations],
+      params: { model, cache_key: key, replayed_exchange: true },
+    };
+  }
+
+  private async keepInvalidAnswer<T>(
+    ctx: CallContext<T>,
+    model: string,
+    conversation: readonly ChatMessage[],
+    answer: Answer,
+  ): Promise<void> {
+    if (this.cacheMode === 'off' || !this.cache) return;
+    await this.cache.put(this.exchangeKey(ctx, model, conversation), {
+      provider: ctx.preset.name,
+      model,
+      answer: redactDeep(
+        {
+          raw: answer.text,
+          value: null,
+          model,
+          citations: answer.citations,
+          usage: answer.costed.usage,
+          finish_reason: answer.finishReason,
+        },
+        this.secrets,
+      ),
+    });
   }
 
   /** One exchange of `conversation` with `model`, retried on transient failures. Failed tries are recorded here. */
@@ -294,7 +368,10 @@ export class OpenAiCompatibleClient implements LlmClient {
     }
   }
 
-  /** Reserve the estimated cost; when the cap would be passed, record that and throw BudgetExceededError. */
+  /**
+   * Reserve the estimated cost in the backtest's budget (when there is one) and the week's run budget;
+   * when either cap would be passed, record the refusal (nothing is sent) and throw BudgetExceededError.
+   */
   private async reserve<T>(
     ctx: CallContext<T>,
     model: string,
@@ -305,8 +382,24 @@ export class OpenAiCompatibleClient implements LlmClient {
     const maxTokens = ctx.request.maxTokens ?? this.config.budget_estimate_output_tokens;
     const estimate = estimateCallUsd(conversation, maxTokens, price);
     const budget = this.budget instanceof RunBudget ? this.budget : await this.budget.of(ctx.request.weekId);
+    const what = `${ctx.request.seat}'s call to ${ctx.preset.name}/${model}`;
     try {
-      return budget.reserve(estimate, `${ctx.request.seat}'s call to ${ctx.preset.name}/${model}`);
+      const whole = await this.backtestBudget?.reserve(estimate, what);
+      let run: BudgetReservation;
+      try {
+        run = budget.reserve(estimate, what);
+      } catch (error) {
+        whole?.settle(0);
+        throw error;
+      }
+      if (!whole) return run;
+      return {
+        estimateUsd: estimate,
+        settle: (actualUsd: number) => {
+          run.settle(actualUsd);
+          whole.settle(actualUsd);
+        },
+      };
     } catch (error) {
       if (!(error instanceof BudgetExceededError)) throw error;
       await this.record(ctx, {

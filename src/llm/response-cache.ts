@@ -9,6 +9,9 @@ import type { CacheMode } from './llm-config.js';
  * Content-addressed cache of validated answers. The key covers everything that shapes the answer
  * (provider, model, messages, schema, sampling parameters), so a hit is exactly the answer this
  * request would have been given before. Backtests and replays read it to make zero network calls.
+ * Answers that failed validation are kept too, keyed by the exact exchange (model and conversation,
+ * re-asks included; value null): only backtests and replays read those, so a seat that failed there
+ * fails the same way in a re-run, while a live re-run asks again.
  */
 export interface CacheKeyParts {
   provider: string;
@@ -53,6 +56,8 @@ export interface CachedAnswer {
   citations: string[];
   /** The original call's usage, for reference; a hit itself costs nothing. */
   usage: LlmUsage;
+  /** Kept with an invalid answer (value null), keyed by its exchange: a truncated answer stays truncated. */
+  finish_reason?: string | null;
 }
 
 export interface LlmResponseCache {

@@ -1,3 +1,4 @@
+import { UserError } from '../errors.js';
 import type { ChatMessage } from '../ports/llm.js';
 import type { Price } from './llm-config.js';
 
@@ -6,27 +7,30 @@ import type { Price } from './llm-config.js';
  * settles it with the actual cost afterwards. Reservations count against the cap while calls are in
  * flight, so five PMs calling in parallel cannot each see the same headroom and overshoot together.
  */
-export class BudgetExceededError extends Error {
+export class BudgetExceededError extends UserError {
   constructor(
     readonly capUsd: number,
     readonly spentUsd: number,
     readonly estimateUsd: number,
     what: string,
+    /** A cap other than the per-run one says what it caps (BacktestBudgetExceededError). */
+    message?: string,
   ) {
     super(
-      `LLM budget of $${usd(capUsd)} per run would be exceeded by ${what}: ` +
-        `$${usd(spentUsd)} spent or in flight + an estimated $${usd(estimateUsd)} for this call`,
+      message ??
+        `LLM budget of $${usd(capUsd)} per run would be exceeded by ${what}: ` +
+          `$${usd(spentUsd)} spent or in flight + an estimated $${usd(estimateUsd)} for this call`,
     );
     this.name = 'BudgetExceededError';
   }
 }
 
-function checkCap(capUsd: number): void {
+export function checkCap(capUsd: number): void {
   if (!(capUsd >= 0) || !Number.isFinite(capUsd)) throw new RangeError(`budget cap must be a finite number >= 0, got ${capUsd}`);
 }
 
 /** Dollars with up to 4 decimals and no trailing zeros: "10", "0.295", "0.0081". */
-function usd(n: number): string {
+export function usd(n: number): string {
   return String(Number(n.toFixed(4)));
 }
 

@@ -40,3 +40,43 @@ describe('formatMean', () => {
     expect(formatMean(null)).toBe('n/a');
   });
 });
+
+describe('prompt JSON of agent outputs', () => {
+  /** What a jsonb column gives back: the same values, object keys in another order (shortest first). */
+  const reordered = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(reordered)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([a], [b]) => a.length - b.length || (a < b ? -1 : 1))
+              .map(([k, v]) => [k, reordered(v)]),
+          )
+        : value;
+
+  it('renders the same prompts from a stage output read back from the database as from the fresh one', async () => {
+    const { sampleWeek } = await import('../pm/llm/fixtures.js');
+    const { chairmanVariables, peerReviewVariables, pmPitchVariables } = await import('./variables.js');
+    const week = await sampleWeek();
+    const pitch = week.pitches.get('gpt')!;
+    const { pm_model: _author, ...anonymous } = pitch;
+    const fresh = [
+      pmPitchVariables(week.ctx, week.research),
+      peerReviewVariables(week.ctx, { pitch_id: 'Pitch B', pitch: anonymous }, week.pitches.get('grok')!),
+      chairmanVariables(week.ctx, week.research, week.reviewed),
+    ];
+    const stored = [
+      pmPitchVariables(week.ctx, reordered(week.research) as typeof week.research),
+      peerReviewVariables(
+        week.ctx,
+        { pitch_id: 'Pitch B', pitch: reordered(anonymous) as typeof anonymous },
+        reordered(week.pitches.get('grok')!) as typeof pitch,
+      ),
+      chairmanVariables(week.ctx, reordered(week.research) as typeof week.research, reordered(week.reviewed) as typeof week.reviewed),
+    ];
+    expect(JSON.stringify(reordered(week.research))).not.toBe(JSON.stringify(week.research));
+    expect(stored).toEqual(fresh);
+    // The schema's order: what the model's validated answer has.
+    expect(pmPitchVariables(week.ctx, week.research).research_json.startsWith('{"week_id":')).toBe(true);
+  });
+});

@@ -6,12 +6,31 @@
 import type { AssetSnapshot, MarketSnapshot } from '../market/types.js';
 import type { ReviewedPitch } from '../ports/agents.js';
 import { high52, low52, num, pct, price, rsi, signedNum, signedPct } from '../research/offline/snapshot-text.js';
-import { type PeerReview, meanScore } from '../schemas/index.js';
+import type { z } from 'zod';
+import { type PeerReview, PeerReview as PeerReviewSchema, meanScore } from '../schemas/index.js';
+import { PmPitchShape } from '../schemas/pm-pitch.js';
 
 /** Single-line JSON: compact for the token budget, and still unambiguous for the model. */
 export function compactJson(value: unknown): string {
   return JSON.stringify(value);
 }
+
+/**
+ * compactJson of an agent's output with its keys in the schema's order, whatever order the value
+ * arrived in. A stage output read back from the database (a resumed week) comes out of a jsonb column,
+ * which reorders object keys; fresh from the model, or from the response cache, it went through the
+ * zod schema, which puts them in the schema's order. Normalising here makes the prompt byte-identical
+ * either way, so a resumed week and a re-run of it are answered from the cache. A value the schema
+ * refuses (it cannot be one the pipeline accepted) is printed as it is.
+ */
+export function schemaJson(schema: z.ZodType, value: unknown): string {
+  const parsed = schema.safeParse(value);
+  return compactJson(parsed.success ? parsed.data : value);
+}
+
+/** A pitch without its author, as reviewers see it. */
+const AnonymousPitch = PmPitchShape.omit({ pm_model: true });
+export const anonymousPitchJson = (pitch: unknown) => schemaJson(AnonymousPitch, pitch);
 
 const SNAPSHOT_COLUMNS = [
   'ticker',
@@ -97,7 +116,11 @@ export interface PitchForPrompt {
 }
 
 function reviewForPrompt(review: PeerReview): ReviewForPrompt {
-  return { reviewer_model: review.reviewer_model, mean_score: formatMean(meanScore(review)), review_json: compactJson(review) };
+  return {
+    reviewer_model: review.reviewer_model,
+    mean_score: formatMean(meanScore(review)),
+    review_json: schemaJson(PeerReviewSchema, review),
+  };
 }
 
 export function pitchForPrompt(p: ReviewedPitch): PitchForPrompt {
@@ -110,7 +133,7 @@ export function pitchForPrompt(p: ReviewedPitch): PitchForPrompt {
     mean_score: formatMean(p.mean_score),
     votes: String(Number.isFinite(p.votes) ? p.votes : 0),
     trade: `${t.ticker} ${t.direction} conviction ${signedNum(t.conviction, 0)} horizon ${t.horizon}`,
-    pitch_json: compactJson(p.pitch),
+    pitch_json: schemaJson(PmPitchShape, p.pitch),
     reviews: p.reviews.map(reviewForPrompt),
   };
 }

@@ -7,9 +7,9 @@ import { weekdayOf } from '../market/calendar.js';
 import type { Asset, AnonymizedPitch, ReviewedPitch, WeekContext } from '../ports/agents.js';
 import { nextTradingDays } from '../research/offline/event-calendar.js';
 import { price, signedNum, signedPct } from '../research/offline/snapshot-text.js';
-import type { Direction, Horizon, PmPitch, ResearchPack } from '../schemas/index.js';
+import { ResearchPack as ResearchPackSchema, type Direction, type Horizon, type PmPitch, type ResearchPack } from '../schemas/index.js';
 import { toJsonSchema } from '../schemas/json-schema.js';
-import { compactJson, formatSnapshotTable, pitchForPrompt, type PitchForPrompt } from './format.js';
+import { anonymousPitchJson, compactJson, formatSnapshotTable, pitchForPrompt, schemaJson, type PitchForPrompt } from './format.js';
 
 /** Template names (config/prompts/<name>.md); the research prompt keeps the seed's name. */
 export const PROMPTS = {
@@ -114,7 +114,11 @@ export function researchVariables(ctx: WeekContext): ResearchPromptVariables {
 }
 
 export function pmPitchVariables(ctx: WeekContext, research: ResearchPack): PmPitchPromptVariables {
-  return { ...universeVariables(ctx.universe), ...weekVariables(ctx, 'pm_pitch_with_ranking'), research_json: compactJson(research) };
+  return {
+    ...universeVariables(ctx.universe),
+    ...weekVariables(ctx, 'pm_pitch_with_ranking'),
+    research_json: schemaJson(ResearchPackSchema, research),
+  };
 }
 
 export function peerReviewVariables(ctx: WeekContext, target: AnonymizedPitch, own: PmPitch | null): PeerReviewPromptVariables {
@@ -122,8 +126,8 @@ export function peerReviewVariables(ctx: WeekContext, target: AnonymizedPitch, o
     ...universeVariables(ctx.universe),
     ...weekVariables(ctx, 'peer_review_ranking_vs_choice'),
     pitch_id: target.pitch_id,
-    pitch_json: compactJson(withoutAuthor(target.pitch)),
-    own_pitch_json: own ? compactJson(withoutAuthor(own)) : '',
+    pitch_json: anonymousPitchJson(withoutAuthor(target.pitch)),
+    own_pitch_json: own ? anonymousPitchJson(withoutAuthor(own)) : '',
   };
 }
 
@@ -131,7 +135,7 @@ export function chairmanVariables(ctx: WeekContext, research: ResearchPack, pitc
   return {
     ...universeVariables(ctx.universe),
     ...weekVariables(ctx, 'chairman_decision'),
-    research_json: compactJson(research),
+    research_json: schemaJson(ResearchPackSchema, research),
     pitches: pitches.map(pitchForPrompt),
     pitch_ids: pitches.map((p) => p.pitch_id).join(', '),
   };

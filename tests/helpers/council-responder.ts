@@ -20,29 +20,53 @@ export interface CouncilAnswers {
 }
 
 export async function offlineAnswers(weekId: string): Promise<CouncilAnswers> {
+  return (await offlineAnswersByWeek([weekId])).get(weekId) as CouncilAnswers;
+}
+
+/** The offline council's answers for several weeks (decision stages only: nothing trades), on one database. */
+export async function offlineAnswersByWeek(weekIds: readonly string[]): Promise<Map<string, CouncilAnswers>> {
   const store = await openStore({ memory: true });
   const app = await testApp(store);
   try {
-    const { result, error } = await runWeek(
-      app,
-      weekOf(weekId, app.config),
-      ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'],
-      {},
-      () => undefined,
-    );
-    if (error) throw error;
-    const { provider: _p, model: _m, ...decision } = result.decision as Record<string, unknown>;
-    const { provider: _rp, model: _rm, ...research } = result.research as Record<string, unknown>;
-    return {
-      research,
-      pitchBySeat: new Map(result.pitches.map((p) => [p.seat, p.pitch])),
-      reviewBySeat: new Map(result.reviews.map((r) => [r.reviewer, r.review as Record<string, unknown>])),
-      decision,
-    };
+    const byWeek = new Map<string, CouncilAnswers>();
+    for (const weekId of weekIds) {
+      const { result, error } = await runWeek(
+        app,
+        weekOf(weekId, app.config),
+        ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'],
+        {},
+        () => undefined,
+      );
+      if (error) throw error;
+      const { provider: _p, model: _m, ...decision } = result.decision as Record<string, unknown>;
+      const { provider: _rp, model: _rm, ...research } = result.research as Record<string, unknown>;
+      byWeek.set(weekId, {
+        research,
+        pitchBySeat: new Map(result.pitches.map((p) => [p.seat, p.pitch])),
+        reviewBySeat: new Map(result.reviews.map((r) => [r.reviewer, r.review as Record<string, unknown>])),
+        decision,
+      });
+    }
+    return byWeek;
   } finally {
     app.cleanup();
     await store.close();
   }
+}
+
+/** councilResponder for several weeks: each request is answered with the answers of the week its prompt names. */
+export function weeklyCouncilResponder(
+  byWeek: ReadonlyMap<string, CouncilAnswers>,
+  seatOf: (model: string) => string | null,
+): (req: StandInRequest, index: number) => Reply | Promise<Reply> {
+  const responders = new Map([...byWeek].map(([week, answers]) => [week, councilResponder(answers, seatOf)]));
+  return (req, index) => {
+    const text = (req.chat?.messages ?? []).map((m) => m.content).join('\n');
+    const week = /- week_id: (\d{4}-\d{2}-\d{2})/.exec(text)?.[1] ?? '';
+    const script = responders.get(week);
+    if (typeof script !== 'function') return reply.text(`the stand-in has no answers for week "${week}"`);
+    return script(req, index);
+  };
 }
 
 const SCHEMA_NAMES = [

@@ -7,7 +7,17 @@ import { DEFAULT_CONFIG_DIR } from '../../src/config/app-config.js';
  * A copy of the shipped config/ with test-speed timings: async research polled every 20 ms, retry
  * backoff in milliseconds, and the given per-seat deadline. Everything else is the shipped config.
  */
-export function fastConfigDir(options: { callDeadlineSeconds?: number; maxRepairs?: number; budgetUsd?: number } = {}): string {
+export function fastConfigDir(
+  options: {
+    callDeadlineSeconds?: number;
+    maxRepairs?: number;
+    budgetUsd?: number;
+    /** The checkpoint times of a day (fewer slots: a shorter week). */
+    checkpoints?: string[];
+    /** The output tokens the budget assumes for a call (a smaller estimate: a tighter cap to test). */
+    budgetEstimateOutputTokens?: number;
+  } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'lt-config-'));
   cpSync(DEFAULT_CONFIG_DIR, dir, { recursive: true });
   const edit = (file: string, pairs: [RegExp, string][]) => {
@@ -26,7 +36,15 @@ export function fastConfigDir(options: { callDeadlineSeconds?: number; maxRepair
     ...(options.budgetUsd !== undefined
       ? ([[/budget_usd_per_run: [\d.]+/, `budget_usd_per_run: ${options.budgetUsd}`]] as [RegExp, string][])
       : []),
+    ...(options.budgetEstimateOutputTokens !== undefined
+      ? ([[/budget_estimate_output_tokens: \d+/, `budget_estimate_output_tokens: ${options.budgetEstimateOutputTokens}`]] as [
+          RegExp,
+          string,
+        ][])
+      : []),
   ]);
+  if (options.checkpoints !== undefined)
+    edit('schedule.yaml', [[/checkpoints: \[[^\]]*\]/, `checkpoints: [${options.checkpoints.map((c) => `'${c}'`).join(', ')}]`]]);
   if (options.callDeadlineSeconds !== undefined)
     edit('models.yaml', [[/call_deadline_seconds: \d+/, `call_deadline_seconds: ${options.callDeadlineSeconds}`]]);
   return dir;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLlmCallSink } from '../../src/llm/call-audit.js';
 import { OpenAiCompatibleClient, type OpenAiCompatibleClientOptions } from '../../src/llm/openai-compatible-client.js';
 import { MemoryLlmResponseCache } from '../../src/llm/response-cache.js';
+import { BacktestBudget, BacktestBudgetExceededError } from '../../src/llm/backtest-budget.js';
 import { BudgetExceededError, RunBudget } from '../../src/llm/run-budget.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
 import { parseEnv } from '../../src/config/env.js';
@@ -607,6 +608,37 @@ describe('budget', () => {
   });
 });
 
+describe("a backtest's budget", () => {
+  it('holds with the run budget: refuses unsent what would pass the backtest cap, and never refuses a cached answer', async () => {
+    const cache = new MemoryLlmResponseCache();
+    // $0.01 already recorded in the backtest's portfolio; each call's estimate is ≈ $0.008 (800 max tokens × $10/M).
+    const backtestBudget = new BacktestBudget(0.02, 'bt-test', async () => 0.01);
+    const { standIn, sink, client } = await setup([reply.json(GOOD_TRADE, { cost: 0.006 }), reply.json(GOOD_TRADE, { cost: 0.006 })], {
+      client: { cache, cacheOverride: 'use', backtestBudget, budget: new RunBudget(1) },
+    });
+    await client.complete(tradeRequest());
+    expect(await backtestBudget.spentUsd()).toBeCloseTo(0.016, 12);
+    const refused = client.complete(tradeRequest({ seat: 'gemini', temperature: 0.2 }));
+    await expect(refused).rejects.toThrow(BacktestBudgetExceededError);
+    await expect(refused).rejects.toThrow(
+      /^LLM budget of \$0\.02 for this backtest would be exceeded by gemini's call to openrouter\/openai\/gpt-5\.1: \$0\.016 spent in portfolio bt-test \+ an estimated \$0\.008\d* for this call; nothing was sent\. Raise it with --budget-usd/,
+    );
+    expect(standIn.requests).toHaveLength(1);
+    expect(sink.calls.map((c) => c.status)).toEqual(['ok', 'budget_exceeded']);
+    expect(backtestBudget.refusal).toBeInstanceOf(BacktestBudgetExceededError);
+    // The cached answer costs nothing and is served past the cap.
+    expect((await client.complete(tradeRequest())).cached).toBe(true);
+    expect(standIn.requests).toHaveLength(1);
+
+    // The run budget still holds on its own: a backtest cap with room does not lift it.
+    const tight = await setup([reply.json(GOOD_TRADE)], {
+      client: { backtestBudget: new BacktestBudget(10, 'bt-test', async () => 0), budget: new RunBudget(0.001) },
+    });
+    await expect(tight.client.complete(tradeRequest())).rejects.toThrow(/per run would be exceeded/);
+    expect(tight.standIn.requests).toHaveLength(0);
+  });
+});
+
 describe('response cache (in memory)', () => {
   it('answers a repeated request from the cache with zero requests and zero cost', async () => {
     const cache = new MemoryLlmResponseCache();
@@ -634,7 +666,7 @@ describe('response cache (in memory)', () => {
     expect(cache.entries.size).toBe(4);
   });
 
-  it('bypass (--no-cache) never reads but still writes; off neither reads nor writes; invalid answers are never cached', async () => {
+  it('bypass (--no-cache) never reads but still writes; off neither reads nor writes; an invalid answer is never the answer', async () => {
     const cache = new MemoryLlmResponseCache();
     const bypass = await setup([reply.json(GOOD_TRADE), reply.json(GOOD_TRADE)], { client: { cache, cacheOverride: 'bypass' } });
     await bypass.client.complete(tradeRequest());
@@ -647,10 +679,39 @@ describe('response cache (in memory)', () => {
     await off.client.complete(tradeRequest());
     expect(offCache.entries.size).toBe(0);
 
+    // Invalid answers are kept exchange by exchange (value null), never as the request's answer: a live
+    // re-run of the same request asks again.
     const invalidCache = new MemoryLlmResponseCache();
-    const invalid = await setup([reply.text('nope'), reply.text('nope'), reply.text('nope')], { client: { cache: invalidCache } });
+    const invalid = await setup([reply.text('nope'), reply.text('nope'), reply.text('nope'), reply.json(GOOD_TRADE)], {
+      client: { cache: invalidCache },
+    });
     await seatErrorOf(invalid.client.complete(tradeRequest()));
-    expect(invalidCache.entries.size).toBe(0);
+    expect([...invalidCache.entries.values()].map((e) => [e.raw, e.value])).toEqual([
+      ['nope', null],
+      ['nope', null],
+      ['nope', null],
+    ]);
+    expect((await invalid.client.complete(tradeRequest())).value).toEqual(GOOD_TRADE);
+    expect(invalid.standIn.requests).toHaveLength(4);
+  });
+
+  it('replays (override use) the invalid answers of an earlier run: the same failure, the same re-asks, no request', async () => {
+    const cache = new MemoryLlmResponseCache();
+    const first = await setup([reply.text('nope'), reply.json({ ...GOOD_TRADE, conviction: 0 }), reply.text('still nope')], {
+      client: { cache, cacheOverride: 'use' },
+    });
+    const failed = await seatErrorOf(first.client.complete(tradeRequest()));
+    const replay = await setup([], { client: { cache, cacheOverride: 'use' } });
+    const again = await seatErrorOf(replay.client.complete(tradeRequest()));
+    expect(replay.standIn.requests).toHaveLength(0);
+    expect(again.reason).toBe(failed.reason);
+    expect(replay.sink.calls.map((c) => [c.status, c.http_status, c.usage.cost_usd])).toEqual([
+      ['cache_hit', null, 0],
+      ['cache_hit', null, 0],
+      ['cache_hit', null, 0],
+    ]);
+    // Each replayed exchange carries the same conversation as the one that was sent (re-asks included).
+    expect(replay.sink.calls.map((c) => c.request.messages)).toEqual(first.standIn.requests.map((r) => r.chat!.messages));
   });
 
   it('replays (override use) read the cache even when live runs are configured write_only', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BacktestBudget, BacktestBudgetExceededError } from '../../src/llm/backtest-budget.js';
 import { BudgetExceededError, estimateCallUsd, RunBudget, WeeklyBudgets } from '../../src/llm/run-budget.js';
 
 describe('RunBudget', () => {
@@ -58,5 +59,43 @@ describe('WeeklyBudgets', () => {
 
   it('refuses an invalid cap when created', () => {
     expect(() => new WeeklyBudgets(-1)).toThrow(RangeError);
+  });
+});
+
+describe('BacktestBudget', () => {
+  it("counts the portfolio's recorded spending (read once), this process's and the calls in flight; keeps the first refusal", async () => {
+    let reads = 0;
+    const budget = new BacktestBudget(1, 'bt-feb', async () => {
+      reads++;
+      return 0.5;
+    });
+    // Parallel reservations cannot share the same headroom: 0.5 + 0.3 + 0.3 > 1.
+    const results = await Promise.allSettled([budget.reserve(0.3, 'gpt'), budget.reserve(0.3, 'gemini')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect(reads).toBe(1);
+    const refusal = (results[1] as PromiseRejectedResult).reason;
+    expect(refusal).toBeInstanceOf(BacktestBudgetExceededError);
+    expect(refusal.stopsTheRun).toBe(true);
+    expect(refusal.message).toBe(
+      'LLM budget of $1 for this backtest would be exceeded by gemini: $0.5 spent in portfolio bt-feb + $0.3 in flight + an estimated $0.3 for this call; nothing was sent. Raise it with --budget-usd (or budget_usd_per_backtest in config/llm.yaml) and run the same command to continue',
+    );
+    (results[0] as PromiseFulfilledResult<{ settle(x: number): void }>).value.settle(0.1);
+    expect(await budget.spentUsd()).toBeCloseTo(0.6);
+    await budget.reserve(0.4, 'fits exactly');
+    expect(budget.refusal).toBe(refusal);
+    expect(() => budget.throwIfRefused()).toThrow(refusal);
+  });
+
+  it('asks again after a failed read, and refuses an invalid cap', async () => {
+    let fail = true;
+    const budget = new BacktestBudget(1, 'bt-x', async () => {
+      if (fail) throw new Error('database unavailable');
+      return 0.25;
+    });
+    await expect(budget.reserve(0.1, 'a call')).rejects.toThrow('database unavailable');
+    fail = false;
+    expect(await budget.spentUsd()).toBeCloseTo(0.25);
+    expect(() => new BacktestBudget(Number.NaN, 'bt-x', async () => 0)).toThrow(RangeError);
+    expect(() => budget.throwIfRefused()).not.toThrow();
   });
 });
