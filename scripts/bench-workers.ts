@@ -1,0 +1,146 @@
+/**
+ * npm run bench (part): how a backtest with LLM seats scales with workers.
+ *
+ * A local stand-in (a worker thread, like a provider on another machine) answers every seat of every
+ * week after an injected latency (decision calls BENCH_DECISION_MS, default 150 ms; checkpoint updates
+ * BENCH_CHECKPOINT_MS, default 40 ms). BENCH_LLM_WEEKS weeks (default 8), one checkpoint a day.
+ *
+ * 1. Calibration (per store): the same backtest strictly in sequence — each week's decisions, then its books — with
+ *    every stage timed. From those durations the ideal with N workers is the makespan of a perfect
+ *    schedule: decisions on N lanes in week order, the books on their own lane, a week's books starting
+ *    when its decisions and the previous week's books are done (no overhead at all).
+ *    On the job queue a books job also makes the decisions of a week no decide job has reached, so it
+ *    can beat this ideal (one more lane); the figure is still the honest comparison.
+ * 2. The backtest with 1, 2 and 4 workers (weeks deciding at once in the process, PGlite in memory;
+ *    with BENCH_DATABASE_URL also as pg-boss jobs on a scratch PostgreSQL database), each on an empty
+ *    store and cache, so every call goes to the stand-in. Reported: wall time / ideal (goal ≤ 1.15).
+ * Prints figures and exits 0; it asserts nothing.
+ */
+import { rmSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { openApp, type App } from '../src/app.js';
+import { backtestPortfolio, bookWeek, decideWeek, openBacktest, weeksBetween } from '../src/backtest/backtest.js';
+import { driveBacktest } from '../src/backtest/drive.js';
+import { loadConfig } from '../src/config/app-config.js';
+import { parseEnv } from '../src/config/env.js';
+import type { WeekInfo } from '../src/council/week.js';
+import { openStore, type Store } from '../src/storage/db.js';
+import { fastConfigDir } from '../tests/helpers/fast-config.js';
+import { createScratchDatabase } from '../tests/helpers/stores.js';
+import type { WorkersStandInSpec } from './bench-workers-stand-in.js';
+
+const WEEKS = Number(process.env.BENCH_LLM_WEEKS ?? 8);
+const DECISION_MS = Number(process.env.BENCH_DECISION_MS ?? 150);
+const CHECKPOINT_MS = Number(process.env.BENCH_CHECKPOINT_MS ?? 40);
+const FROM = '2024-01-03';
+
+const config = loadConfig();
+const weeks = weeksBetween(config, FROM, weeksBetween(config, FROM, '2030-01-01')[WEEKS - 1]!.week_id);
+const spec: WorkersStandInSpec = { weekIds: weeks.map((w) => w.week_id), decisionMs: DECISION_MS, checkpointMs: CHECKPOINT_MS };
+
+const entry = new URL('./bench-workers-stand-in.ts', import.meta.url).href;
+const worker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, {
+  eval: true,
+  workerData: spec,
+});
+const { url } = await new Promise<{ url: string }>((resolve, reject) => {
+  worker.once('message', resolve);
+  worker.once('error', reject);
+});
+const configDir = fastConfigDir({ callDeadlineSeconds: 30, checkpoints: ['09:00'] });
+const env = (databaseUrl?: string) =>
+  parseEnv({
+    LLM_TRADING_HOME: `${configDir}/home`,
+    REQUESTY_API_KEY: 'bench-key',
+    REQUESTY_BASE_URL: `${url}/v1`,
+    PERPLEXITY_API_KEY: 'bench-key',
+    PERPLEXITY_BASE_URL: url,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+const settings = { offline: false, allow_offline_seats: false };
+
+async function appOn(store: Store, name: string, databaseUrl?: string): Promise<App> {
+  return openApp(env(databaseUrl), loadConfig(configDir), { store, portfolio: backtestPortfolio(name), portfolioKind: 'backtest' });
+}
+
+/** Each week's decisions, then its books, one after the other: the stages' own durations. */
+async function calibrate(open: Opener): Promise<{ decide: number[]; books: number[] }> {
+  const target = await open();
+  const store = target.store;
+  const app = await appOn(store, 'calibrate', target.databaseUrl);
+  const row = await openBacktest(app, 'calibrate', weeks, settings);
+  const decide: number[] = [];
+  const books: number[] = [];
+  for (const [i, week] of weeks.entries()) {
+    let t = performance.now();
+    await decideWeek(app, week);
+    decide.push(performance.now() - t);
+    t = performance.now();
+    await bookWeek(app, row.name, i, week);
+    books.push(performance.now() - t);
+  }
+  await app.close();
+  await store.close();
+  await target.drop?.();
+  return { decide, books };
+}
+
+/** The makespan of a perfect schedule with `lanes` decision lanes and one books lane. */
+function idealMs(decide: readonly number[], books: readonly number[], lanes: number): number {
+  const laneFree = Array.from({ length: lanes }, () => 0);
+  let booksEnd = 0;
+  decide.forEach((d, i) => {
+    const lane = laneFree.indexOf(Math.min(...laneFree));
+    laneFree[lane] = (laneFree[lane] ?? 0) + d;
+    booksEnd = Math.max(booksEnd, laneFree[lane] ?? 0) + (books[i] ?? 0);
+  });
+  return booksEnd;
+}
+
+type Opener = () => Promise<{ store: Store; databaseUrl?: string; drop?: () => Promise<void> }>;
+
+async function timed(workers: number, open: Opener): Promise<number> {
+  const target = await open();
+  const name = `w${workers}`;
+  const app = await appOn(target.store, name, target.databaseUrl);
+  const t = performance.now();
+  await driveBacktest(app, name, weeks as WeekInfo[], { settings, workers, pollMs: 50 });
+  const ms = performance.now() - t;
+  await app.close();
+  await target.store.close();
+  await target.drop?.();
+  return ms;
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
+console.log(
+  `\nbacktest with LLM seats: ${WEEKS} weeks, stand-in latency ${DECISION_MS} ms per decision call, ${CHECKPOINT_MS} ms per checkpoint update`,
+);
+
+const stores: [string, Opener][] = [['PGlite, in process', async () => ({ store: await openStore({ memory: true }) })]];
+const adminUrl = process.env.BENCH_DATABASE_URL;
+if (adminUrl)
+  stores.push([
+    'PostgreSQL, pg-boss jobs',
+    async () => {
+      const scratch = await createScratchDatabase(adminUrl);
+      return { store: await openStore({ databaseUrl: scratch.url }), databaseUrl: scratch.url, drop: scratch.drop };
+    },
+  ]);
+for (const [label, open] of stores) {
+  const { decide, books } = await calibrate(open);
+  console.log(
+    `  ${label}: calibration (sequential): decisions ${(sum(decide) / 1000).toFixed(2)} s, books ${(sum(books) / 1000).toFixed(2)} s, total ${((sum(decide) + sum(books)) / 1000).toFixed(2)} s`,
+  );
+  for (const workers of [1, 2, 4]) {
+    const wall = await timed(workers, open);
+    const ideal = idealMs(decide, books, workers);
+    console.log(
+      `    ${workers} worker${workers === 1 ? ' ' : 's'}: wall ${(wall / 1000).toFixed(2)} s, ideal ${(ideal / 1000).toFixed(2)} s, wall / ideal ${(wall / ideal).toFixed(3)} (goal <= 1.15)`,
+    );
+  }
+}
+
+worker.postMessage('close');
+await new Promise((resolve) => worker.once('exit', resolve));
+rmSync(configDir, { recursive: true, force: true });
