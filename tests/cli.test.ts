@@ -163,10 +163,13 @@ describe('the command line itself', () => {
       'schedule',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
-    const planned = await cli(['schedule'], {});
+    const planned = await cli(['data', 'sync'], {});
     expect(planned.code).toBe(1);
     expect(planned.stderr.trim()).toBe(
-      'llm-trading: `schedule` is planned and not built yet (issue P7, the schedule daemon); see `llm-trading --help` for what works today',
+      'llm-trading: `data` is planned and not built yet (issue P6, Alpaca); see `llm-trading --help` for what works today',
+    );
+    expect((await cli(['schedule', 'later'], {})).stderr.trim()).toBe(
+      'llm-trading: unknown schedule subcommand "later": use `schedule` or `schedule status`',
     );
     // A worker shares work through PostgreSQL; without it, it says so.
     expect((await cli(['worker'], { DATABASE_URL: '' })).stderr.trim()).toMatch(

@@ -45,6 +45,12 @@ function parseWorkers(value: string): number {
   return n;
 }
 
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`expected a port 1..65535, got "${value}"`);
+  return n;
+}
+
 function parseUsd(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected an amount of US dollars > 0, got "${value}"`);
@@ -276,7 +282,27 @@ export function buildProgram(io: CliIo): Command {
     )
     .action(async (o) => (await import('./worker-command.js')).worker(io, o));
   planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6, Alpaca');
-  planned(program, 'schedule', 'the schedule daemon: the weekly run, checkpoints and postmortems on time', 'P7, the schedule daemon');
+  withPortfolio(
+    withCommon(
+      program
+        .command('schedule')
+        .description(
+          'the schedule daemon: the postmortem and weekly run on the decision day, checkpoints on trading days, missed runs caught up by config/schedule.yaml; `schedule status` shows next, last and missed runs',
+        ),
+    ),
+  )
+    .argument('[status]', '`status`: print the next runs, the last runs and missed runs, and exit')
+    .option('--once', 'one pass: run what is due (or still worth catching up), print the status, exit')
+    .option('--offline', 'use the deterministic offline agents even when LLM keys are set')
+    .option('--allow-offline-seats', 'let a seat whose provider has no key run its offline persona (labelled as such)')
+    .addOption(new Option('--log-format <format>', 'plain (default) or json (one JSON line per event)').choices(['plain', 'json'] as const))
+    .addOption(new Option('--health-port <port>', 'serve GET /healthz on 127.0.0.1:<port>').argParser(parsePort))
+    .addOption(new Option('--now <instant>', 'pretend the clock starts at this ISO-8601 instant (replays on the bundled data)'))
+    .action(async (status, o) => {
+      if (status !== undefined && status !== 'status')
+        throw new UsageError(`unknown schedule subcommand "${status}": use \`schedule\` or \`schedule status\``);
+      return (await import('./schedule-command.js')).schedule(io, status === 'status' ? 'status' : 'run', o);
+    });
   planned(program, 'dashboard', 'the dashboard', 'the dashboard issue');
 
   return program;

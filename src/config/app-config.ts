@@ -17,6 +17,21 @@ const ScheduleFile = z.object({
   timezone: z.literal('America/New_York'),
   weekly: z.object({ day: Weekday, time: ClockTime }),
   checkpoints: z.array(ClockTime).min(1),
+  /**
+   * The schedule daemon's catch-up policy for a run missed while it was down (src/schedule/policy.ts):
+   * run it late while it is still useful, or skip it with a log line.
+   */
+  catch_up: z
+    .object({
+      /** until_open: until the fill day's 09:30 open (the orders are meant for it); always; never. */
+      weekly: z.enum(['until_open', 'always', 'never']).default('until_open'),
+      /** until_next: until the next checkpoint of the schedule is due; always; never. */
+      checkpoint: z.enum(['until_next', 'always', 'never']).default('until_next'),
+      postmortem: z.enum(['always', 'never']).default('always'),
+      /** How far back a starting daemon looks for runs it missed. */
+      window_days: z.number().int().min(1).max(60).default(8),
+    })
+    .prefault({}),
   /** Work shared through the PostgreSQL job queue (pg-boss): backtest weeks today. */
   jobs: z
     .object({

@@ -387,3 +387,29 @@ export const backtests = pgTable('backtests', {
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * What the schedule daemon did with each slot of a portfolio's schedule (src/schedule/): the weekly
+ * run, a checkpoint, a postmortem. One row per slot: a slot is run once (a second daemon finds it
+ * claimed or done), a failed one is retried with backoff while it is still useful, a missed one is
+ * recorded as skipped with the reason.
+ */
+export const scheduleRuns = pgTable(
+  'schedule_runs',
+  {
+    portfolio: portfolio(),
+    /** `weekly:<week>`, `postmortem:<week>` or `checkpoint:<date>T<HH:MM>`. */
+    slot: text('slot').notNull(),
+    kind: text('kind').notNull(),
+    weekId: text('week_id').notNull(),
+    dueAt: timestamp('due_at', { withTimezone: true }).notNull(),
+    /** 'running', 'completed', 'failed', 'skipped'. */
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    /** The outcome in a line (what ran, or why it failed or was skipped). */
+    detail: text('detail'),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.portfolio, t.slot] }), index('schedule_runs_due').on(t.portfolio, t.dueAt)],
+);

@@ -1,0 +1,340 @@
+/**
+ * The schedule daemon (`llm-trading schedule`): every slot of the portfolio's schedule (plan.ts) run
+ * at its time, missed ones caught up or skipped by the policy (policy.ts), each recorded once in
+ * schedule_runs.
+ *
+ * Nothing missed, nothing twice:
+ *   - a slot is claimed under a lock named after it (`schedule:<portfolio>:<slot>`: an advisory lock
+ *     on PostgreSQL, so a second daemon on the database skips what the first is running; on the
+ *     embedded database one process holds the database), then looked up: completed or skipped slots
+ *     are done; a slot left 'running' by a daemon that died is run again, and resumes where it stopped
+ *     (the week, a checkpoint and their orders resume by P3/P4's rules: nothing is placed twice);
+ *   - a run that fails for a reason the user must fix (UserError) is recorded failed; any other
+ *     failure is retried with backoff (jobs.retry_delay_seconds doubling, jobs.retry_limit times) while
+ *     the slot is still useful;
+ *   - the clock is injected: tests drive days of schedule without waiting.
+ * SIGTERM/SIGINT abort the signal: the run in progress stops at its next safe point (its stage or
+ * account is left to resume), its locks are released, and the daemon exits.
+ */
+import { and, desc, eq, gte, lte } from 'drizzle-orm';
+import type { App } from '../app.js';
+import { runCheckpoint } from '../checkpoint/engine.js';
+import { slotOf } from '../checkpoint/schedule.js';
+import { STAGES } from '../council/stage.js';
+import { runWeek } from '../council/weekly.js';
+import { describeError, UserError } from '../errors.js';
+import { etIso, utcToEt } from '../market/calendar.js';
+import { runPostmortem } from '../metrics/postmortem.js';
+import { ofRun } from '../storage/run-key.js';
+import { scheduleRuns, stageRuns } from '../storage/schema.js';
+import { LockTimeoutError } from '../storage/locks.js';
+import { catchUp } from './policy.js';
+import { scheduleSlots, slotsBetween, type ScheduleSlot } from './plan.js';
+
+export interface DaemonClock {
+  now(): Date;
+  /** Waits `ms`, or less when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const wallClock: DaemonClock = {
+  now: () => new Date(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+};
+
+export type ScheduleEventKind = 'started' | 'completed' | 'failed' | 'retrying' | 'skipped' | 'busy' | 'waiting' | 'stopped';
+
+/** One line of the daemon's log (plain or `--log-format json`). */
+export interface ScheduleEvent {
+  event: ScheduleEventKind;
+  /** The daemon's clock when it happened (ISO UTC). */
+  at: string;
+  portfolio: string;
+  slot?: string;
+  kind?: ScheduleSlot['kind'];
+  week_id?: string;
+  due_et?: string;
+  due_utc?: string;
+  late?: boolean;
+  detail?: string;
+}
+
+export interface DaemonOptions {
+  clock: DaemonClock;
+  signal: AbortSignal;
+  log: (event: ScheduleEvent) => void;
+  /** Told after every pass (health checks). */
+  onPass?: (pass: { at: Date; next: ScheduleSlot | null }) => void;
+  /** The longest sleep between passes (ms; the daemon re-plans after it). */
+  maxSleepMs?: number;
+}
+
+type RunRow = typeof scheduleRuns.$inferSelect;
+
+/** Runs the schedule until the signal aborts. */
+export async function runDaemon(app: App, options: DaemonOptions): Promise<void> {
+  const { clock, signal, log } = options;
+  log(event(app, clock.now(), 'started', undefined, `catch-up window ${app.config.schedule.catch_up.window_days} days`));
+  while (!signal.aborted) {
+    const deferred = await runDue(app, clock.now(), { log, signal });
+    if (signal.aborted) break;
+    const now = clock.now();
+    const next = await nextSlot(app, now);
+    options.onPass?.({ at: now, next });
+    // A deferred slot is looked at again in a minute; otherwise the next slot wakes the daemon.
+    const wait = Math.min(next ? next.at.getTime() - now.getTime() : Infinity, deferred ? 60_000 : (options.maxSleepMs ?? 3_600_000));
+    if (next) log(event(app, now, 'waiting', next, `next: ${next.kind} due ${etIso(next.date, next.time)}`));
+    await clock.sleep(Math.max(0, wait), signal);
+  }
+  log(event(app, clock.now(), 'stopped'));
+}
+
+/**
+ * One pass: every slot due by `now` within the look-back window that is not done, in time order.
+ * Returns whether a slot was deferred (a checkpoint waiting for its week's weekly run still running).
+ */
+export async function runDue(app: App, now: Date, options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal }): Promise<boolean> {
+  const from = new Date(now.getTime() - app.config.schedule.catch_up.window_days * 86_400_000);
+  const rows = await runRows(app, from, now);
+  let deferred = false;
+  for (const slot of slotsBetween(app.config, from, now)) {
+    if (options.signal?.aborted) break;
+    const row = rows.get(slot.key);
+    if (row && (row.status === 'completed' || row.status === 'skipped' || row.status === 'failed')) continue;
+    if (row?.status === 'retrying' && now.getTime() < retryAt(app, row)) continue;
+    if ((await runSlot(app, slot, now, options)) === 'deferred') deferred = true;
+  }
+  return deferred;
+}
+
+async function runSlot(
+  app: App,
+  slot: ScheduleSlot,
+  now: Date,
+  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal },
+): Promise<'deferred' | void> {
+  const { log } = options;
+  let release;
+  try {
+    release = await app.store.locks.acquire(`schedule:${app.portfolio}:${slot.key}`, { timeoutMs: 0 });
+  } catch (error) {
+    if (error instanceof LockTimeoutError) return log(event(app, now, 'busy', slot, 'another daemon is running it'));
+    throw error;
+  }
+  try {
+    // Looked up again under the lock: another daemon may have finished it meanwhile.
+    const [row] = await app.store.db
+      .select()
+      .from(scheduleRuns)
+      .where(and(eq(scheduleRuns.portfolio, app.portfolio), eq(scheduleRuns.slot, slot.key)));
+    if (row && row.status !== 'running' && row.status !== 'retrying') return;
+    if (slot.skip) return await record(app, slot, now, 'skipped', slot.skip, log, row);
+    if (slot.kind !== 'weekly' && !(await weekExecuted(app, slot.week.week_id))) {
+      // Its weekly run may still be running (slow models, another daemon): then it waits for it.
+      if (await weeklyPending(app, slot, now)) return 'deferred';
+      return await record(app, slot, now, 'skipped', `the week of ${slot.week.week_id} was not executed in this portfolio`, log, row);
+    }
+    const verdict = catchUp(slot, now, app.config.schedule.catch_up);
+    if (!verdict.run) return await record(app, slot, now, 'skipped', verdict.reason, log, row);
+    const attempts = (row?.attempts ?? 0) + 1;
+    await app.store.db
+      .insert(scheduleRuns)
+      .values({
+        portfolio: app.portfolio,
+        slot: slot.key,
+        kind: slot.kind,
+        weekId: slot.week.week_id,
+        dueAt: slot.at,
+        status: 'running',
+        attempts,
+        startedAt: now,
+      })
+      .onConflictDoUpdate({
+        target: [scheduleRuns.portfolio, scheduleRuns.slot],
+        set: { status: 'running', attempts, startedAt: now, detail: null },
+      });
+    log({ ...event(app, now, 'started', slot), late: verdict.late });
+    try {
+      const detail = await execute(app, slot, options.signal);
+      await finish(app, slot, 'completed', detail);
+      log({ ...event(app, now, 'completed', slot, detail), late: verdict.late });
+    } catch (error) {
+      if (options.signal?.aborted) return; // left 'running': the next start resumes it
+      const final = error instanceof UserError || attempts > app.config.schedule.jobs.retry_limit;
+      const detail = describeError(error);
+      await finish(app, slot, final ? 'failed' : 'retrying', detail);
+      log(event(app, now, final ? 'failed' : 'retrying', slot, detail));
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** Runs the slot's work; returns its outcome in a line. */
+async function execute(app: App, slot: ScheduleSlot, signal: AbortSignal | undefined): Promise<string> {
+  switch (slot.kind) {
+    case 'weekly': {
+      const { result, error } = await runWeek(app, slot.week, [...STAGES], signal ? { signal } : {}, () => undefined);
+      if (error) throw error;
+      return result.status === 'pending_open'
+        ? `decided; ${result.pending_orders?.length ?? 0} orders wait for the ${slot.week.fill_date} open`
+        : `${result.status}: ${result.accounts.map((a) => `${a.owner} ${a.trade ? `${a.trade.direction} ${a.trade.ticker}` : 'FLAT'}`).join(', ')}`;
+    }
+    case 'checkpoint': {
+      const result = await runCheckpoint(app, slot.week, slotOf(slot.week, slot.date, slot.time), signal ? { signal } : {});
+      if (result.status === 'skipped') return `skipped by the engine: ${result.reason ?? ''}`;
+      const acted = result.updates.filter((u) => u.action !== 'STAY').map((u) => `${u.owner} ${u.action}`);
+      return acted.length > 0 ? acted.join(', ') : `every account STAYs (${result.updates.length})`;
+    }
+    case 'postmortem': {
+      const pm = await runPostmortem(app, slot.week);
+      const council = pm.accounts.find((a) => a.owner === 'council');
+      return `measured through ${pm.through}${council ? `; council ${council.pnl_pct.toFixed(2)}%` : ''}`;
+    }
+  }
+}
+
+async function record(
+  app: App,
+  slot: ScheduleSlot,
+  now: Date,
+  status: 'skipped',
+  detail: string,
+  log: (e: ScheduleEvent) => void,
+  row: RunRow | undefined,
+): Promise<void> {
+  await app.store.db
+    .insert(scheduleRuns)
+    .values({
+      portfolio: app.portfolio,
+      slot: slot.key,
+      kind: slot.kind,
+      weekId: slot.week.week_id,
+      dueAt: slot.at,
+      status,
+      attempts: row?.attempts ?? 0,
+      detail,
+      finishedAt: now,
+    })
+    .onConflictDoUpdate({ target: [scheduleRuns.portfolio, scheduleRuns.slot], set: { status, detail, finishedAt: now } });
+  log(event(app, now, 'skipped', slot, detail));
+}
+
+async function finish(app: App, slot: ScheduleSlot, status: 'completed' | 'failed' | 'retrying', detail: string): Promise<void> {
+  await app.store.db
+    .update(scheduleRuns)
+    .set({ status, detail, finishedAt: new Date() })
+    .where(and(eq(scheduleRuns.portfolio, app.portfolio), eq(scheduleRuns.slot, slot.key)));
+}
+
+/** Whether the week's weekly run is running or may still run (then its checkpoints wait for it). */
+async function weeklyPending(app: App, slot: ScheduleSlot, now: Date): Promise<boolean> {
+  const key = `weekly:${slot.week.week_id}`;
+  const [row] = await app.store.db
+    .select({ status: scheduleRuns.status })
+    .from(scheduleRuns)
+    .where(and(eq(scheduleRuns.portfolio, app.portfolio), eq(scheduleRuns.slot, key)));
+  if (row) return row.status === 'running' || row.status === 'retrying';
+  // Not claimed yet (another daemon is about to): pending while the policy would still run it.
+  const weekly = scheduleSlots(app.config, slot.week.week_id, slot.week.week_id).find((s) => s.key === key);
+  return weekly !== undefined && catchUp(weekly, now, app.config.schedule.catch_up).run;
+}
+
+/** Whether the week's orders were placed in the portfolio (a checkpoint or postmortem needs them). */
+async function weekExecuted(app: App, weekId: string): Promise<boolean> {
+  const [row] = await app.store.db
+    .select({ status: stageRuns.status })
+    .from(stageRuns)
+    .where(and(ofRun(stageRuns, { portfolio: app.portfolio, weekId }), eq(stageRuns.stage, 'execute'), eq(stageRuns.status, 'completed')));
+  return row !== undefined;
+}
+
+function retryAt(app: App, row: RunRow): number {
+  const delay = app.config.schedule.jobs.retry_delay_seconds * 1000 * 2 ** Math.max(0, row.attempts - 1);
+  return (row.finishedAt?.getTime() ?? 0) + delay;
+}
+
+async function runRows(app: App, from: Date, to: Date): Promise<Map<string, RunRow>> {
+  const rows = await app.store.db
+    .select()
+    .from(scheduleRuns)
+    .where(and(eq(scheduleRuns.portfolio, app.portfolio), gte(scheduleRuns.dueAt, from), lte(scheduleRuns.dueAt, to)));
+  return new Map(rows.map((r) => [r.slot, r]));
+}
+
+/** The first slot due after `now` that can run. */
+export async function nextSlot(app: App, now: Date): Promise<ScheduleSlot | null> {
+  return slotsBetween(app.config, now, new Date(now.getTime() + 8 * 86_400_000)).find((s) => s.at > now && s.skip === null) ?? null;
+}
+
+export interface ScheduleStatus {
+  portfolio: string;
+  now_utc: string;
+  next: { slot: string; kind: string; week_id: string; due_et: string; due_utc: string }[];
+  last: { slot: string; kind: string; week_id: string; due_et: string; status: string; attempts: number; detail: string | null }[];
+  /** Slots in the look-back window that are due, not done, and that the policy would no longer run. */
+  missed: { slot: string; due_et: string; reason: string }[];
+}
+
+/** What `schedule status` and `schedule --once` print: next runs, last runs, missed runs. */
+export async function scheduleStatus(app: App, now: Date, counts = { next: 8, last: 12 }): Promise<ScheduleStatus> {
+  const upcoming = slotsBetween(app.config, now, new Date(now.getTime() + 8 * 86_400_000)).filter((s) => s.at > now && s.skip === null);
+  const last = await app.store.db
+    .select()
+    .from(scheduleRuns)
+    .where(and(eq(scheduleRuns.portfolio, app.portfolio), lte(scheduleRuns.dueAt, now)))
+    .orderBy(desc(scheduleRuns.dueAt), desc(scheduleRuns.slot))
+    .limit(counts.last);
+  const from = new Date(now.getTime() - app.config.schedule.catch_up.window_days * 86_400_000);
+  const rows = await runRows(app, from, now);
+  const missed = slotsBetween(app.config, from, now).flatMap((s) => {
+    if (rows.has(s.key) || s.skip) return [];
+    const verdict = catchUp(s, now, app.config.schedule.catch_up);
+    return verdict.run ? [] : [{ slot: s.key, due_et: etIso(s.date, s.time), reason: verdict.reason }];
+  });
+  return {
+    portfolio: app.portfolio,
+    now_utc: now.toISOString(),
+    next: upcoming.slice(0, counts.next).map((s) => ({
+      slot: s.key,
+      kind: s.kind,
+      week_id: s.week.week_id,
+      due_et: etIso(s.date, s.time),
+      due_utc: s.at.toISOString(),
+    })),
+    last: last.map((r) => ({
+      slot: r.slot,
+      kind: r.kind,
+      week_id: r.weekId,
+      due_et: etOf(r.dueAt),
+      status: r.status,
+      attempts: r.attempts,
+      detail: r.detail,
+    })),
+    missed,
+  };
+}
+
+function etOf(instant: Date): string {
+  const { date, time } = utcToEt(instant);
+  return etIso(date, time);
+}
+
+function event(app: App, now: Date, kind: ScheduleEventKind, slot?: ScheduleSlot, detail?: string): ScheduleEvent {
+  return {
+    event: kind,
+    at: now.toISOString(),
+    portfolio: app.portfolio,
+    ...(slot
+      ? { slot: slot.key, kind: slot.kind, week_id: slot.week.week_id, due_et: etIso(slot.date, slot.time), due_utc: slot.at.toISOString() }
+      : {}),
+    ...(detail !== undefined ? { detail } : {}),
+  };
+}
