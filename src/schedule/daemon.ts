@@ -196,7 +196,7 @@ async function execute(app: App, slot: ScheduleSlot, signal: AbortSignal | undef
     case 'postmortem': {
       const pm = await runPostmortem(app, slot.week);
       const council = pm.accounts.find((a) => a.owner === 'council');
-      return `measured through ${pm.through}${council ? `; council ${council.pnl_pct.toFixed(2)}%` : ''}`;
+      return `measured through ${pm.through}${council ? `; council ${(council.pnl_pct * 100).toFixed(2)}%` : ''}`;
     }
   }
 }
