@@ -128,7 +128,7 @@ async function viaJobQueue(
     }
   } finally {
     if (worker) await worker.stop();
-    else await queue.close();
+    await queue.close();
   }
 }
 

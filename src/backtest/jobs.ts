@@ -18,7 +18,8 @@
  * its error after jobs.retry_limit retries; an error the user must fix (UserError) does so at once.
  */
 import { createHash } from 'node:crypto';
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
+import { openQueue, type JobQueue, type JobsConfig } from '../jobs/queue.js';
 import { z } from 'zod';
 import { openApp, type App } from '../app.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -48,41 +49,13 @@ const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().m
 type DecideJob = z.infer<typeof DecideJob>;
 type BooksJob = z.infer<typeof BooksJob>;
 
-export type JobsConfig = AppConfig['schedule']['jobs'];
+export type { JobQueue } from '../jobs/queue.js';
 
-export interface JobQueue {
-  boss: PgBoss;
-  jobs: JobsConfig;
-  close(): Promise<void>;
-}
+/** Connects to the queue and declares the backtest queues. */
+export const BACKTEST_QUEUES = [{ name: DECIDE_QUEUE }, { name: BOOKS_QUEUE }] as const;
 
-/** Connects to the queue (pg-boss creates its schema `pgboss` on first use) and declares the queues. */
-export async function openJobQueue(databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> {
-  const boss = new PgBoss({
-    connectionString: databaseUrl,
-    max: 4,
-    application_name: 'llm-trading-jobs',
-    maintenanceIntervalSeconds: jobs.maintenance_seconds,
-    monitorStateIntervalSeconds: Math.max(jobs.maintenance_seconds, 10),
-  });
-  boss.on('error', onError);
-  await boss.start();
-  const queue = {
-    retryLimit: jobs.retry_limit,
-    retryDelay: jobs.retry_delay_seconds,
-    retryBackoff: true,
-    expireInSeconds: jobs.expire_seconds,
-  };
-  for (const name of [DECIDE_QUEUE, BOOKS_QUEUE]) {
-    if (await boss.getQueue(name)) await boss.updateQueue(name, { name, ...queue });
-    else
-      await boss.createQueue(name, { name, ...queue }).catch(async (error: unknown) => {
-        // Another process created it meanwhile.
-        if (!(await boss.getQueue(name))) throw error;
-      });
-  }
-  return { boss, jobs, close: () => boss.stop({ graceful: true, wait: true, timeout: 30_000 }) };
-}
+export const openJobQueue = (databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> =>
+  openQueue(databaseUrl, jobs, onError, BACKTEST_QUEUES);
 
 /** A job id (a UUID, as pg-boss wants) that names what the job does: the same work, the same id. */
 function jobId(...parts: (string | number)[]): string {
@@ -206,11 +179,10 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   ids.push(await queue.boss.work(BOOKS_QUEUE, work, each(books)));
   for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, each(decide)));
   return {
-    // Finishes the jobs in hand (up to 30 s; then they are failed, to be retried), then disconnects.
+    // Stops taking jobs; the caller then closes the queue, which finishes the jobs in hand (up to 30 s;
+    // then they are failed, to be retried).
     stop: async () => {
       for (const id of ids) await queue.boss.offWork({ id });
-      await queue.close();
-      for (const app of apps.values()) await app.then((a) => a.close()).catch(() => undefined);
     },
   };
 }

@@ -298,6 +298,12 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--log-format <format>', 'plain (default) or json (one JSON line per event)').choices(['plain', 'json'] as const))
     .addOption(new Option('--health-port <port>', 'serve GET /healthz on 127.0.0.1:<port>').argParser(parsePort))
     .addOption(new Option('--now <instant>', 'pretend the clock starts at this ISO-8601 instant (replays on the bundled data)'))
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'PostgreSQL: slots this process runs itself (default 1; 0: leave them to `llm-trading worker`)',
+      ).argParser(parseWorkers),
+    )
     .action(async (status, o) => {
       if (status !== undefined && status !== 'status')
         throw new UsageError(`unknown schedule subcommand "${status}": use \`schedule\` or \`schedule status\``);

@@ -3,7 +3,9 @@
  * catching up, then the status) and `schedule status` (next runs, last runs, missed runs).
  */
 import { createServer, type Server } from 'node:http';
+import type { App } from '../app.js';
 import type { ScheduleEvent, ScheduleStatus } from '../schedule/daemon.js';
+import type { ScheduleSlot } from '../schedule/plan.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { prepare, withApp } from './commands.js';
 import { pad } from './format.js';
@@ -16,6 +18,8 @@ export interface ScheduleCommandOptions extends CommonOptions {
   healthPort?: number;
   /** Pretend the clock starts at this instant (replays on the bundled data, tests). */
   now?: string;
+  /** PostgreSQL: slots this process runs itself (0: leave them to `llm-trading worker`). */
+  workers?: number;
 }
 
 export async function schedule(io: CliIo, action: 'run' | 'status', options: ScheduleCommandOptions, signal?: AbortSignal): Promise<void> {
@@ -42,6 +46,8 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
     process.once('SIGINT', onSignal);
     let health: Server | null = null;
     let lastPass: { at: string; next: string | null } | null = null;
+    // PostgreSQL: the slots go through the job queue, shared with every daemon and worker on the database.
+    const queued = app.env.databaseUrl ? await queueFor(app, log, options) : null;
     try {
       if (options.healthPort !== undefined) health = await serveHealth(options.healthPort, () => lastPass);
       await runDaemon(app, {
@@ -50,13 +56,50 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
         log,
         onPass: ({ at, next }) =>
           (lastPass = { at: at.toISOString(), next: next ? `${next.kind} ${next.key} at ${next.at.toISOString()}` : null }),
+        ...(queued ? { dispatch: queued.dispatch } : {}),
       });
     } finally {
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
+      await queued?.close();
       await new Promise((resolve) => (health ? health.close(resolve) : resolve(undefined)));
     }
   });
+}
+
+async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: ScheduleCommandOptions) {
+  const { openScheduleQueue, dispatchSlot, startScheduleWorker } = await import('../schedule/jobs.js');
+  const queue = await openScheduleQueue(app.env.databaseUrl as string, app.config.schedule.jobs, (e) =>
+    log({ event: 'failed', at: new Date().toISOString(), portfolio: app.portfolio, detail: `job queue: ${e.message}` }),
+  );
+  const offset = options.now !== undefined ? new Date(options.now).getTime() - Date.now() : 0;
+  const slots = options.workers ?? 1;
+  const worker =
+    slots > 0
+      ? await startScheduleWorker(queue, {
+          store: app.store,
+          env: app.env,
+          config: app.config,
+          lockTimeoutMs: app.lockTimeoutMs,
+          log,
+          slots,
+        })
+      : null;
+  return {
+    dispatch: (slot: ScheduleSlot) =>
+      dispatchSlot(queue, {
+        portfolio: app.portfolio,
+        slot: slot.key,
+        due_date: slot.date,
+        offline: options.offline === true,
+        allow_offline_seats: options.allowOfflineSeats === true,
+        clock_offset_ms: offset,
+      }),
+    close: async () => {
+      await worker?.stop();
+      await queue.close();
+    },
+  };
 }
 
 function eventLogger(io: CliIo, format: 'plain' | 'json'): (e: ScheduleEvent) => void {

@@ -1,6 +1,7 @@
 /**
- * `llm-trading worker`: works on the backtests of a PostgreSQL database (src/backtest/jobs.ts) until
- * SIGINT/SIGTERM, on this machine or any other with the same configuration. On the embedded database
+ * `llm-trading worker`: works on the backtests (src/backtest/jobs.ts) and the schedule slots
+ * (src/schedule/jobs.ts) of a PostgreSQL database until SIGINT/SIGTERM, on this machine or any other
+ * with the same configuration. On the embedded database
  * a backtest runs in the process that started it: there is nothing to share.
  */
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
@@ -17,10 +18,13 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     throw new UsageError(
       'a worker shares work through PostgreSQL: set DATABASE_URL (on the embedded database `llm-trading backtest` runs its weeks itself)',
     );
-  const [{ openStore, DEFAULT_LOCK_TIMEOUT_MS }, { openJobQueue, startWorker }] = await Promise.all([
-    import('../storage/db.js'),
-    import('../backtest/jobs.js'),
-  ]);
+  const [{ openStore, DEFAULT_LOCK_TIMEOUT_MS }, { BACKTEST_QUEUES, startWorker }, { SCHEDULE_QUEUE, startScheduleWorker }, { openQueue }] =
+    await Promise.all([
+      import('../storage/db.js'),
+      import('../backtest/jobs.js'),
+      import('../schedule/jobs.js'),
+      import('../jobs/queue.js'),
+    ]);
   const lockTimeoutMs = options.lockTimeout !== undefined ? options.lockTimeout * 1000 : DEFAULT_LOCK_TIMEOUT_MS;
   const store = await openStore({
     databaseUrl,
@@ -32,18 +36,18 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
   const log = (line: string) =>
     io.stderr(options.json ? `${JSON.stringify({ at: new Date().toISOString(), message: line })}\n` : `llm-trading worker: ${line}\n`);
   try {
-    const queue = await openJobQueue(databaseUrl, prepared.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
+    const queue = await openQueue(databaseUrl, prepared.config.schedule.jobs, (e) => log(`job queue: ${e.message}`), [
+      ...BACKTEST_QUEUES,
+      { name: SCHEDULE_QUEUE, policy: 'stately' },
+    ]);
     const slots = options.workers ?? 2;
-    const running = await startWorker(queue, {
-      store,
-      env: prepared.env,
-      config: prepared.config,
-      slots,
-      lockTimeoutMs,
-      log,
-      onJobDone: log,
+    const common = { store, env: prepared.env, config: prepared.config, lockTimeoutMs };
+    const backtestWork = await startWorker(queue, { ...common, slots, log, onJobDone: log });
+    const scheduleWork = await startScheduleWorker(queue, {
+      ...common,
+      log: (e) => log(`schedule ${e.portfolio} ${e.event}${e.slot ? ` ${e.slot}` : ''}${e.detail ? `: ${e.detail}` : ''}`),
     });
-    log(`working on backtest jobs (${slots} decide slots, ${store.location}); stop with Ctrl-C or SIGTERM`);
+    log(`working on backtest jobs (${slots} decide slots) and schedule slots (${store.location}); stop with Ctrl-C or SIGTERM`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       if (signal) signal.addEventListener('abort', stop, { once: true });
@@ -53,7 +57,9 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
       }
     });
     log('stopping: finishing the jobs in hand (up to 30 s; a job cut short is retried by another worker)');
-    await running.stop();
+    await backtestWork.stop();
+    await scheduleWork.stop();
+    await queue.close();
     log('stopped');
   } finally {
     await store.close();

@@ -74,6 +74,8 @@ export interface DaemonOptions {
   onPass?: (pass: { at: Date; next: ScheduleSlot | null }) => void;
   /** The longest sleep between passes (ms; the daemon re-plans after it). */
   maxSleepMs?: number;
+  /** PostgreSQL: hand due slots to the job queue instead of running them here (jobs.ts). */
+  dispatch?: (slot: ScheduleSlot) => Promise<void>;
 }
 
 type RunRow = typeof scheduleRuns.$inferSelect;
@@ -83,7 +85,7 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
   const { clock, signal, log } = options;
   log(event(app, clock.now(), 'started', undefined, `catch-up window ${app.config.schedule.catch_up.window_days} days`));
   while (!signal.aborted) {
-    const deferred = await runDue(app, clock.now(), { log, signal });
+    const deferred = await runDue(app, clock.now(), { log, signal, ...(options.dispatch ? { dispatch: options.dispatch } : {}) });
     if (signal.aborted) break;
     const now = clock.now();
     const next = await nextSlot(app, now);
@@ -100,7 +102,11 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
  * One pass: every slot due by `now` within the look-back window that is not done, in time order.
  * Returns whether a slot was deferred (a checkpoint waiting for its week's weekly run still running).
  */
-export async function runDue(app: App, now: Date, options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal }): Promise<boolean> {
+export async function runDue(
+  app: App,
+  now: Date,
+  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal; dispatch?: (slot: ScheduleSlot) => Promise<void> },
+): Promise<boolean> {
   const from = new Date(now.getTime() - app.config.schedule.catch_up.window_days * 86_400_000);
   const rows = await runRows(app, from, now);
   let deferred = false;
@@ -109,12 +115,20 @@ export async function runDue(app: App, now: Date, options: { log: (e: ScheduleEv
     const row = rows.get(slot.key);
     if (row && (row.status === 'completed' || row.status === 'skipped' || row.status === 'failed')) continue;
     if (row?.status === 'retrying' && now.getTime() < retryAt(app, row)) continue;
-    if ((await runSlot(app, slot, now, options)) === 'deferred') deferred = true;
+    if (options.dispatch) {
+      // Handed to the job queue: whoever takes it runs it; the next pass looks again.
+      await options.dispatch(slot);
+      deferred = true;
+    } else if ((await runSlot(app, slot, now, options)) === 'deferred') deferred = true;
   }
   return deferred;
 }
 
-async function runSlot(
+/**
+ * Runs one slot, as the daemon or a worker does: claims it under its lock, looks it up, applies the
+ * calendar and the catch-up policy, runs it and records the outcome.
+ */
+export async function runSlot(
   app: App,
   slot: ScheduleSlot,
   now: Date,

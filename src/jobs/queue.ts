@@ -1,0 +1,56 @@
+/**
+ * PostgreSQL's job queue (pg-boss, schema `pgboss`, created on first use): the work that processes on
+ * any number of machines share — a backtest's weeks (src/backtest/jobs.ts), the schedule's slots
+ * (src/schedule/jobs.ts). Retries with backoff and expiry (a job still active after
+ * jobs.expire_seconds is presumed lost with its worker and given to another) come from
+ * config/schedule.yaml `jobs`.
+ */
+import PgBoss from 'pg-boss';
+import type { AppConfig } from '../config/app-config.js';
+
+export type JobsConfig = AppConfig['schedule']['jobs'];
+
+export interface JobQueue {
+  boss: PgBoss;
+  jobs: JobsConfig;
+  close(): Promise<void>;
+}
+
+export interface QueueSpec {
+  name: string;
+  /** pg-boss's policy; 'stately' allows one job per key queued and one active. */
+  policy?: PgBoss.QueuePolicy;
+}
+
+export async function openQueue(
+  databaseUrl: string,
+  jobs: JobsConfig,
+  onError: (error: Error) => void,
+  queues: readonly QueueSpec[],
+): Promise<JobQueue> {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    max: 4,
+    application_name: 'llm-trading-jobs',
+    maintenanceIntervalSeconds: jobs.maintenance_seconds,
+    monitorStateIntervalSeconds: Math.max(jobs.maintenance_seconds, 10),
+  });
+  boss.on('error', onError);
+  await boss.start();
+  const options = {
+    retryLimit: jobs.retry_limit,
+    retryDelay: jobs.retry_delay_seconds,
+    retryBackoff: true,
+    expireInSeconds: jobs.expire_seconds,
+  };
+  for (const { name, policy } of queues) {
+    const queue = { name, ...options, ...(policy ? { policy } : {}) };
+    if (await boss.getQueue(name)) await boss.updateQueue(name, queue);
+    else
+      await boss.createQueue(name, queue).catch(async (error: unknown) => {
+        // Another process created it meanwhile.
+        if (!(await boss.getQueue(name))) throw error;
+      });
+  }
+  return { boss, jobs, close: () => boss.stop({ graceful: true, wait: true, timeout: 30_000 }) };
+}

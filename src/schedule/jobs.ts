@@ -1,0 +1,95 @@
+/**
+ * The schedule's slots as PostgreSQL jobs (queue `schedule-slot`): a daemon hands each slot that is
+ * due (or worth catching up) to the queue, and any `llm-trading schedule` or `llm-trading worker`
+ * process on the database runs it. The queue's policy is 'stately' keyed by portfolio and slot: a slot
+ * is queued at most once and active at most once, so daemons handing it on every pass add nothing.
+ * Whoever runs it claims it as a daemon does (daemon.ts runSlot: its lock, its schedule_runs row), so a
+ * slot still runs once; a worker killed mid-slot leaves the job to expire and be retried elsewhere,
+ * where the slot resumes (P3/P4's resume rules).
+ *
+ * The job carries the daemon's clock offset (`--now`), so a replay's catch-up policy is judged on the
+ * replay's clock wherever the slot runs.
+ */
+import { z } from 'zod';
+import type PgBoss from 'pg-boss';
+import { openApp, type App } from '../app.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { Env } from '../config/env.js';
+import { openQueue, type JobQueue, type JobsConfig } from '../jobs/queue.js';
+import type { Store } from '../storage/db.js';
+import { runSlot, type ScheduleEvent } from './daemon.js';
+import { scheduleSlots, type ScheduleSlot } from './plan.js';
+
+export const SCHEDULE_QUEUE = 'schedule-slot';
+
+const SlotJob = z.object({
+  portfolio: z.string(),
+  slot: z.string(),
+  /** The New York date the slot is due on (to plan it again). */
+  due_date: z.string(),
+  offline: z.boolean(),
+  allow_offline_seats: z.boolean(),
+  /** The daemon's clock minus the wall clock, ms (0 unless replaying with --now). */
+  clock_offset_ms: z.number(),
+});
+export type SlotJob = z.infer<typeof SlotJob>;
+
+export const openScheduleQueue = (databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> =>
+  openQueue(databaseUrl, jobs, onError, [{ name: SCHEDULE_QUEUE, policy: 'stately' }]);
+
+export async function dispatchSlot(queue: JobQueue, job: SlotJob): Promise<void> {
+  await queue.boss.send(SCHEDULE_QUEUE, job, { singletonKey: `${job.portfolio}:${job.slot}` });
+}
+
+export interface ScheduleWorkerOptions {
+  store: Store;
+  env: Env;
+  config: AppConfig;
+  lockTimeoutMs: number;
+  log: (event: ScheduleEvent) => void;
+  /** Slots this process runs at once (default 1). */
+  slots?: number;
+}
+
+/** Consumes schedule jobs until stop(). */
+export async function startScheduleWorker(queue: JobQueue, options: ScheduleWorkerOptions): Promise<{ stop(): Promise<void> }> {
+  const apps = new Map<string, Promise<App>>();
+  const appOf = (job: SlotJob): Promise<App> => {
+    const key = `${job.portfolio}:${job.offline}:${job.allow_offline_seats}`;
+    let app = apps.get(key);
+    if (!app) {
+      app = openApp(options.env, options.config, {
+        store: options.store,
+        portfolio: job.portfolio,
+        offline: job.offline,
+        allowOfflineSeats: job.allow_offline_seats,
+        lockTimeoutMs: options.lockTimeoutMs,
+      });
+      app.catch(() => apps.delete(key));
+      apps.set(key, app);
+    }
+    return app;
+  };
+  const run = async (jobs: PgBoss.Job<unknown>[]) => {
+    for (const raw of jobs) {
+      const job = SlotJob.parse(raw.data);
+      const slot = slotOfKey(options.config, job);
+      if (!slot) throw new Error(`schedule job for an unknown slot ${job.slot} on ${job.due_date}`);
+      const now = new Date(Date.now() + job.clock_offset_ms);
+      // runSlot records the outcome; a failure it could not record (the database) fails the job.
+      await runSlot(await appOf(job), slot, now, { log: options.log });
+    }
+  };
+  const ids: string[] = [];
+  for (let s = 0; s < (options.slots ?? 1); s++)
+    ids.push(await queue.boss.work(SCHEDULE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, run));
+  return {
+    stop: async () => {
+      for (const id of ids) await queue.boss.offWork({ id });
+    },
+  };
+}
+
+function slotOfKey(config: AppConfig, job: SlotJob): ScheduleSlot | undefined {
+  return scheduleSlots(config, job.due_date, job.due_date).find((s) => s.key === job.slot);
+}
