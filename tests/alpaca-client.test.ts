@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlpacaClient, type AlpacaClientOptions } from '../src/broker/alpaca/client.js';
@@ -10,6 +13,7 @@ import {
 } from '../src/broker/alpaca/errors.js';
 import { etToUtc, tradingDaysBetween } from '../src/market/calendar.js';
 import { fullErrorText } from '../src/errors.js';
+import { SPEC_DIR, SPEC_FILES } from './helpers/alpaca-spec.js';
 import { dailyBar, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 
 /**
@@ -447,7 +451,15 @@ describe('AlpacaClient: clock, calendar, market data', () => {
   });
 });
 
+/** The project's shared reference data beside the clone (as on the developers' machines and CI), when it is there. */
+const SHARED_SPECS = fileURLToPath(new URL('../../shared/specs/alpaca/', import.meta.url));
+
 describe('the stand-in holds to the spec', () => {
+  it.skipIf(!existsSync(SHARED_SPECS))("validates against an unchanged copy of Alpaca's documents", () => {
+    for (const file of SPEC_FILES)
+      expect(readFileSync(join(SPEC_DIR, file)).equals(readFileSync(join(SHARED_SPECS, file))), file).toBe(true);
+  });
+
   it('records requests and responses the spec forbids', async () => {
     const headers = { 'APCA-API-KEY-ID': KEY_ID, 'APCA-API-SECRET-KEY': SECRET, 'Content-Type': 'application/json' };
     await fetch(`${standIn.tradingUrl}/v2/orders`, {

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OpenAPIBackend, type AjvCustomizer, type Document } from 'openapi-backend';
 
 /** openapi-backend's own Ajv 8 (the top-level `ajv` package is eslint's Ajv 6). */
 type Ajv = Parameters<AjvCustomizer>[0];
 
 /**
- * Alpaca's official OpenAPI documents (/work/shared/specs/alpaca, copied unchanged) as a validator for
+ * Alpaca's official OpenAPI documents (specs/alpaca/, copied unchanged from shared/specs/alpaca) as a validator for
  * the local stand-in: every request it receives and every response it sends is checked against them
  * with openapi-backend (Ajv underneath), so neither our client nor the stand-in can drift from Alpaca.
  *
@@ -26,7 +28,9 @@ type Ajv = Parameters<AjvCustomizer>[0];
 
 export type AlpacaApi = 'trading' | 'data';
 
-const SPEC_DIR = process.env.ALPACA_SPEC_DIR ?? '/work/shared/specs/alpaca';
+/** The repository's copy (specs/alpaca/SOURCE.md); ALPACA_SPEC_DIR points elsewhere, e.g. at a newer download. */
+export const SPEC_DIR = process.env.ALPACA_SPEC_DIR ?? fileURLToPath(new URL('../../specs/alpaca/', import.meta.url));
+export const SPEC_FILES = ['trading-api.json', 'market-data-api.json'] as const;
 const FILES: Record<AlpacaApi, string> = { trading: 'trading-api.json', data: 'market-data-api.json' };
 const AUTH_HEADERS = ['apca-api-key-id', 'apca-api-secret-key'];
 const RATE_LIMIT_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
@@ -90,7 +94,7 @@ export class AlpacaSpec {
       const documents = {} as Record<AlpacaApi, Json>;
       const backends = {} as Record<AlpacaApi, OpenAPIBackend>;
       for (const api of ['trading', 'data'] as const) {
-        documents[api] = JSON.parse(readFileSync(`${SPEC_DIR}/${FILES[api]}`, 'utf8')) as Json;
+        documents[api] = JSON.parse(readFileSync(join(SPEC_DIR, FILES[api]), 'utf8')) as Json;
         backends[api] = new OpenAPIBackend({
           // A copy: openapi-backend dereferences the document it is given in place.
           definition: structuredClone(documents[api]) as unknown as Document,

@@ -8,7 +8,7 @@
  * absent. Enumerations Alpaca may extend (order status, time in force, account status) are read as
  * strings; `side` is buy|sell and stays strict.
  *
- * Shapes follow /work/shared/specs/alpaca/trading-api.json (Account, Order, Position, legacy_clock,
+ * Shapes follow specs/alpaca/trading-api.json (Account, Order, Position, legacy_clock,
  * legacy_calendar_day) and market-data-api.json (stock_bars_resp, stock_bar,
  * stock_latest_trades_resp_single).
  */
