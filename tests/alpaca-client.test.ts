@@ -11,7 +11,7 @@ import {
   AlpacaUnavailableError,
   DuplicateClientOrderIdError,
 } from '../src/broker/alpaca/errors.js';
-import { etToUtc, tradingDaysBetween } from '../src/market/calendar.js';
+import { tradingDaysBetween } from '../src/market/calendar.js';
 import { fullErrorText } from '../src/errors.js';
 import { SPEC_DIR, SPEC_FILES } from './helpers/alpaca-spec.js';
 import { dailyBar, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
@@ -397,11 +397,17 @@ describe('AlpacaClient: clock, calendar, market data', () => {
       date: '2024-11-29',
       open: '09:30',
       close: '13:00',
+      openAt: '2024-11-29T14:30:00.000Z',
+      closeAt: '2024-11-29T18:00:00.000Z',
       sessionOpen: '04:00',
       sessionClose: '20:00',
       settlementDate: '2024-12-02',
     });
-    expect(etToUtc(days[3]!.date, days[3]!.close).toISOString()).toBe('2024-11-29T18:00:00.000Z');
+    // Summer time: the same wall clock is an hour earlier in UTC.
+    expect((await client().getCalendar('2024-07-01', '2024-07-01'))[0]).toMatchObject({
+      openAt: '2024-07-01T13:30:00.000Z',
+      closeAt: '2024-07-01T20:00:00.000Z',
+    });
     expect(standIn.calls('LegacyCalendar')[0]!.query).toEqual({ start: '2024-11-25', end: '2024-12-02' });
   });
 

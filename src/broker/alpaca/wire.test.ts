@@ -90,7 +90,16 @@ describe('wire: what Alpaca sends', () => {
         { date: '2024-11-29', open: '09:30', close: '13:00', session_open: '0400', session_close: '1700', settlement_date: '2024-12-02' },
       ]),
     ).toEqual([
-      { date: '2024-11-29', open: '09:30', close: '13:00', sessionOpen: '04:00', sessionClose: '17:00', settlementDate: '2024-12-02' },
+      {
+        date: '2024-11-29',
+        open: '09:30',
+        close: '13:00',
+        openAt: '2024-11-29T14:30:00.000Z',
+        closeAt: '2024-11-29T18:00:00.000Z',
+        sessionOpen: '04:00',
+        sessionClose: '17:00',
+        settlementDate: '2024-12-02',
+      },
     ]);
     expect(() => parseCalendar([{ date: '2024-11-29', open: '9:30', close: '16:00' }])).toThrow(/time of day/);
   });

@@ -13,6 +13,7 @@
  * stock_latest_trades_resp_single).
  */
 import { z } from 'zod';
+import { etToUtc } from '../../market/calendar.js';
 import { decimal, optionalDecimal } from './decimal.js';
 
 export type Raw = Readonly<Record<string, unknown>>;
@@ -328,13 +329,16 @@ const calendarDaySchema = z.looseObject({
 
 /**
  * One trading day of Alpaca's calendar. `open` and `close` are America/New_York wall times (the spec:
- * "HH:MM"; 13:00 on early closes); `sessionOpen`/`sessionClose` bound the extended session ("HHMM" on
- * the wire). The caller converts to instants with src/market/calendar.ts etToUtc when it needs them.
+ * "HH:MM"; 13:00 on early closes) and `openAt`/`closeAt` the same instants in UTC (DST applied);
+ * `sessionOpen`/`sessionClose` bound the extended session ("HHMM" on the wire), New York time too.
  */
 export interface AlpacaCalendarDay {
   date: string;
   open: string;
   close: string;
+  /** UTC ISO instants of the regular open and close. */
+  openAt: string;
+  closeAt: string;
   sessionOpen: string | null;
   sessionClose: string | null;
   settlementDate: string | null;
@@ -348,6 +352,8 @@ export function parseCalendar(json: unknown): AlpacaCalendarDay[] {
       date: d.date,
       open: d.open,
       close: d.close,
+      openAt: etToUtc(d.date, d.open).toISOString(),
+      closeAt: etToUtc(d.date, d.close).toISOString(),
       sessionOpen: d.session_open,
       sessionClose: d.session_close,
       settlementDate: d.settlement_date,
