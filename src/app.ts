@@ -5,6 +5,7 @@ import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
 import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
+import { PortfolioLedger } from './ledger/portfolio-ledger.js';
 import { loadLlmConfig } from './llm/llm-config.js';
 import { checkPortfolioName, DEFAULT_PORTFOLIO, type PortfolioKind } from './portfolio/portfolio.js';
 import type { Broker } from './ports/broker.js';
@@ -28,6 +29,8 @@ export interface App {
   clock: SimulatedClock;
   agents: Agents;
   artifacts: Artifacts;
+  /** The portfolio's fills and books, read incrementally (see ledger/portfolio-ledger.ts). */
+  ledger: PortfolioLedger;
   /** How long a command waits for a lock another process holds (the week, the portfolio's books). */
   lockTimeoutMs: number;
   close(): Promise<void>;
@@ -104,6 +107,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       clock,
       agents,
       artifacts,
+      ledger: new PortfolioLedger(portfolio),
       lockTimeoutMs,
       close: async () => {
         if (!options.store) await store.close();

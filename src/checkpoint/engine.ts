@@ -25,7 +25,7 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import { fillsByAccount, replay, type LedgerFill } from '../ledger/book.js';
+import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
@@ -165,7 +165,6 @@ export async function runCheckpoints(
         .from(checkpointUpdates)
         .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
         .orderBy(asc(checkpointUpdates.checkpointAt)),
-      earlierFills: null,
       ledger: null,
     };
     const results: CheckpointResult[] = [];
@@ -191,10 +190,11 @@ interface WeekSession {
   weekRuns: (typeof checkpointRuns.$inferSelect)[];
   /** Every update's conviction after, in time order (kept up to date). */
   convictions: { accountId: number; at: Date; after: number }[];
-  /** Each account's fills before the week's first fill instant: read once (earlier weeks do not change). */
-  earlierFills: Map<number, LedgerFill[]> | null;
-  /** Each account's fills (all of them) and the week's orders; null once a slot has traded (read again). */
-  ledger: { fills: Map<number, LedgerFill[]>; weekOrders: SharedReads['weekOrders'] } | null;
+  /**
+   * Each account's book before the week's first fill instant (earlier weeks do not change), its fills
+   * from then on, and the week's orders; null once a slot has traded (read again).
+   */
+  ledger: WeekLedger | null;
 }
 
 async function runLocked(
@@ -324,16 +324,15 @@ async function runLocked(
   ]);
   session.ledger = ledger;
   const convictions = new Map(session.convictions.filter((c) => c.at < slot.at).map((c) => [c.accountId, c.after]));
-  const fills = new Map([...ledger.fills].map(([account, list]) => [account, list.filter((f) => f.filledAt <= slot.at)]));
-  const shared: SharedReads = { convictions, fills, allFills: ledger.fills, weekOrders: ledger.weekOrders, slotOrders };
+  const shared: SharedReads = { convictions, ledger, weekOrders: ledger.weekOrders, slotOrders };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
   const decided = await Promise.all(
     pending.map(async (account) => {
-      const startingCash = stored.find((r) => r.id === account.id)?.startingCash;
-      if (startingCash === undefined) throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
-      return decide(app, week, slot, previous, view, plans, shared, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
+      if (!stored.some((r) => r.id === account.id))
+        throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
+      return decide(app, week, slot, previous, view, plans, shared, account, agents.get(account.owner) ?? 'unknown', options);
     }),
   );
   // An account that trades is recorded right after its orders (a crash resumes after it); the ones
@@ -420,27 +419,40 @@ interface Decision {
   flipTarget: number | null;
 }
 
+interface WeekLedger {
+  /** Each account's book before the week's first fill instant. */
+  opening: Map<number, BookState>;
+  /** Each account's fills from then on (any instant, this slot's or later: what it holds now). */
+  fills: Map<number, LedgerFill[]>;
+  weekOrders: SharedReads['weekOrders'];
+}
+
+/** An account's book after its fills of the week up to `through` (all of them without it). */
+function bookOf(ledger: WeekLedger, accountId: number, through?: Date): BookState {
+  const opening = ledger.opening.get(accountId);
+  const state = opening ? copyState(opening) : emptyState(0);
+  const fills = ledger.fills.get(accountId) ?? [];
+  return advance(state, through === undefined ? fills : fills.filter((f) => f.filledAt <= through));
+}
+
 interface SharedReads {
   /** Each account's conviction after its latest checkpoint update of the week before this one. */
   convictions: Map<number, number>;
-  fills: Map<number, LedgerFill[]>;
-  /** Every fill so far, this slot's instant or not: what each account holds now (its orders start from it). */
-  allFills: Map<number, LedgerFill[]>;
+  ledger: WeekLedger;
   weekOrders: { accountId: number; side: string; qty: number; ticker: string; submittedAt: Date; filledAt: Date | null }[];
   /** Orders already at this checkpoint (a resumed or forced run). */
   slotOrders: OrderResult[];
 }
 
 /**
- * Each account's fills (a slot takes those before its instant) and the week's orders. The fills of
- * earlier weeks are read once per command; only the week's own are read again after a trade.
+ * Each account's book before the week and its fills since (a slot takes those up to its instant), and
+ * the week's orders. The App's ledger reads only the fills added since it last read (earlier weeks'
+ * books are carried forward), so this is read again after a trade.
  */
-async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promise<NonNullable<WeekSession['ledger']>> {
+async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promise<WeekLedger> {
   const weekStart = etToUtc(week.fill_date, SESSION_OPEN);
-  session.earlierFills ??= await fillsByAccount(app.store.db, app.portfolio, { before: weekStart });
-  const earlier = session.earlierFills;
-  const [thisWeek, weekOrders] = await Promise.all([
-    fillsByAccount(app.store.db, app.portfolio, { from: weekStart }),
+  const [, weekOrders] = await Promise.all([
+    app.ledger.refresh(app.store.db, app.portfolio),
     app.store.db
       .select({
         accountId: orders.accountId,
@@ -453,10 +465,13 @@ async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promi
       .from(orders)
       .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
   ]);
+  const opening = new Map<number, BookState>();
   const fills = new Map<number, LedgerFill[]>();
-  for (const id of new Set([...earlier.keys(), ...thisWeek.keys()]))
-    fills.set(id, [...(earlier.get(id) ?? []), ...(thisWeek.get(id) ?? [])]);
-  return { fills, weekOrders };
+  for (const account of session.accounts) {
+    opening.set(account.id, app.ledger.stateBefore(account.id, account.startingCash, weekStart));
+    fills.set(account.id, app.ledger.fillsFrom(account.id, weekStart));
+  }
+  return { opening, fills, weekOrders };
 }
 
 function weeklyConviction(risk: WeekPlans['risk'], accountId: number): number {
@@ -473,13 +488,11 @@ async function decide(
   plans: WeekPlans,
   shared: SharedReads,
   account: { id: number; owner: string },
-  startingCash: number,
   agent: string,
   options: CheckpointOptions,
 ): Promise<Decision> {
   const before = shared.convictions.get(account.id) ?? weeklyConviction(plans.risk, account.id);
-  const fills = shared.fills.get(account.id) ?? [];
-  const state = accountAt(startingCash, fills);
+  const state = accountAt(bookOf(shared.ledger, account.id, slot.at));
   const base: Decision = {
     account_id: account.id,
     owner: account.owner,
@@ -650,7 +663,7 @@ async function apply(
   const orders = shared.slotOrders.filter((o) => o.accountId === d.account_id);
   if (target !== undefined) {
     // The plan starts from what the account holds now (its fills so far, after this instant too).
-    const held = replay(0, shared.allFills.get(d.account_id) ?? []).positions;
+    const held = bookOf(shared.ledger, d.account_id).book.positions;
     const plan = planOrders({
       portfolioTag: portfolioTag(app.portfolio),
       weekId: week.week_id,
