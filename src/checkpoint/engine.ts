@@ -33,7 +33,6 @@ import type { OrderResult } from '../ports/broker.js';
 import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
-import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
 import { accounts as accountRows, checkpointRuns, checkpointUpdates, orders, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
@@ -41,6 +40,7 @@ import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './
 import { MarketView, quoteLabel } from './market-view.js';
 import type { CheckpointSlot } from './schedule.js';
 import { evaluateTrigger } from './trigger.js';
+import { SlotWrites, type CheckpointRunRow } from './slot-writes.js';
 import { checkpointUpdateProblems } from './update-rules.js';
 
 export class CheckpointError extends UserError {}
@@ -166,13 +166,22 @@ export async function runCheckpoints(
         .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
         .orderBy(asc(checkpointUpdates.checkpointAt)),
       ledger: null,
+      writes: new SlotWrites(),
     };
     const results: CheckpointResult[] = [];
-    for (const slot of slots) {
-      const result = await runLocked(app, week, slot, options, session);
-      results.push(result);
-      onResult(result);
+    try {
+      for (const slot of slots) {
+        const result = await runLocked(app, week, slot, options, session);
+        results.push(result);
+        onResult(result);
+      }
+    } catch (error) {
+      // The slots that finished are written as they would have been had this one not failed (when
+      // the database itself failed, the original error is the one to report).
+      await session.writes.flush(app).catch(() => undefined);
+      throw error;
     }
+    await session.writes.flush(app);
     return results;
   } finally {
     await release();
@@ -195,6 +204,8 @@ interface WeekSession {
    * from then on, and the week's orders; null once a slot has traded (read again).
    */
   ledger: WeekLedger | null;
+  /** Rows of finished slots not written yet (slot-writes.ts). */
+  writes: SlotWrites;
 }
 
 async function runLocked(
@@ -244,22 +255,22 @@ async function runLocked(
     ...extra,
   });
 
+  const runRow = (status: string, reason: string | null = null): CheckpointRunRow => ({
+    portfolio: app.portfolio,
+    weekId: week.week_id,
+    checkpointAt: slot.at,
+    date: slot.date,
+    time: slot.time,
+    status,
+    reason,
+  });
   if (slot.skip) {
-    await db
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'skipped',
-        reason: slot.skip,
-      })
-      .onConflictDoNothing();
+    session.writes.hold({ run: runRow('skipped', slot.skip), updates: [], event: null, artifact: null });
     if (!existing) record('skipped', slot.skip);
     return result('skipped', [], { reason: slot.skip });
   }
+  // What this slot reads of its own rows must be written first (a slot run twice in one call).
+  if (existing) await session.writes.flush(app);
   if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
 
   // Only a checkpoint that will trade needs the portfolio's clock behind it: no later week traded
@@ -274,26 +285,14 @@ async function runLocked(
       `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
     );
 
-  // The slot is marked running before its first order (a crash after it resumes from what is stored);
-  // a slot that places nothing writes its rows at the end, so a crash before then leaves nothing.
+  // The slot is marked running before its first order, with the rows of the slots before it (a crash
+  // after it resumes from what is stored); a slot that places nothing writes its rows later
+  // (slot-writes.ts), so a crash before then leaves nothing.
   let marked = false;
   const markRunning = async () => {
     if (marked) return;
     marked = true;
-    await db
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'running',
-      })
-      .onConflictDoUpdate({
-        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-        set: { status: 'running', reason: null, updatedAt: new Date() },
-      });
+    await session.writes.flush(app, runRow('running'));
   };
   // A slot already recorded (a forced re-run, a resume) is running again at once: its updates go now.
   if (existing) await markRunning();
@@ -352,23 +351,11 @@ async function runLocked(
 
   const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
   const final = result('completed', updates);
-  await db.transaction(async (tx) => {
-    if (quiet.length > 0) await tx.insert(checkpointUpdates).values(quiet).onConflictDoNothing();
-    await tx
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'completed',
-      })
-      .onConflictDoUpdate({
-        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-        set: { status: 'completed', reason: null, updatedAt: new Date() },
-      });
-    await appendEvent(tx, {
+  session.writes.hold({
+    run: runRow('completed'),
+    updates: quiet,
+    artifact: { weekId: week.week_id, name: `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, content: final },
+    event: {
       key: `checkpoint:${app.portfolio}:${slot.at.toISOString()}:${Date.now()}`,
       portfolio: app.portfolio,
       weekId: week.week_id,
@@ -389,14 +376,13 @@ async function runLocked(
           order_ids: u.orders.map((o) => o.clientOrderId),
         })),
       },
-    });
+    },
   });
   record('completed', null);
   session.convictions = [
     ...session.convictions.filter((c) => c.at.getTime() !== slot.at.getTime()),
     ...updates.map((u) => ({ accountId: u.account_id, at: slot.at, after: u.conviction_after })),
   ];
-  app.artifacts.writeStage(week.week_id, `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, final, []);
   return final;
 }
 
