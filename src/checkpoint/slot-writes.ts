@@ -16,6 +16,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { App } from '../app.js';
+import { insertRows } from '../storage/bulk-insert.js';
 import { appendEvents, type NewEvent } from '../storage/event-store.js';
 import { checkpointRuns, checkpointUpdates } from '../storage/schema.js';
 
@@ -54,7 +55,7 @@ export class SlotWrites {
     const updates = held.flatMap((h) => h.updates);
     const events = held.flatMap((h) => (h.event ? [h.event] : []));
     await app.store.db.transaction(async (tx) => {
-      if (updates.length > 0) await tx.insert(checkpointUpdates).values(updates).onConflictDoNothing();
+      await insertRows(tx, checkpointUpdates, updates, { onConflictDoNothing: {} });
       await tx
         .insert(checkpointRuns)
         .values([...runs.values()])
