@@ -7,7 +7,7 @@
  * indicator by a few hundredths at most, and prices stay comparable with the fills.
  */
 import { previousTradingDay } from '../market/calendar.js';
-import { lastOf, macdSeries, realizedVol, rsiSeries, smaSeries, trailingReturn } from '../market/indicators.js';
+import { lastOf, lastSma, macdSeries, realizedVol, rsiSeries, trailingReturn } from '../market/indicators.js';
 import type { PriceQuote } from '../market/types.js';
 import type { MarketData } from '../ports/market-data.js';
 
@@ -73,8 +73,8 @@ export function measuresOf(series: readonly number[], price: number, previousClo
     macd_histogram: round6(lastOf(macdSeries(series))?.histogram ?? null),
     realized_vol_20d: round6(realizedVol(series, 20)),
     return_1w: round6(trailingReturn(series, 5)),
-    sma_20: round6(lastOf(smaSeries(series, 20))),
-    sma_50: round6(lastOf(smaSeries(series, 50))),
+    sma_20: round6(lastSma(series, 20)),
+    sma_50: round6(lastSma(series, 50)),
   };
 }
 
