@@ -244,8 +244,18 @@ async function checkpointsOfWeek(app: App, weekId: string): Promise<WeekCheckpoi
       },
     });
   }
+  // Only what is measured and reported: not the indicators, positions and triggers (most of each row).
   const rows = await app.store.db
-    .select()
+    .select({
+      checkpointAt: checkpointUpdates.checkpointAt,
+      accountId: checkpointUpdates.accountId,
+      owner: checkpointUpdates.owner,
+      action: checkpointUpdates.action,
+      convictionBefore: checkpointUpdates.convictionBefore,
+      convictionAfter: checkpointUpdates.convictionAfter,
+      reason: checkpointUpdates.reason,
+      invalidationFired: checkpointUpdates.invalidationFired,
+    })
     .from(checkpointUpdates)
     .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, weekId)))
     .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId));
