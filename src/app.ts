@@ -6,6 +6,7 @@ import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
 import { assignSeats, buildAgents, promptsOfOnlineSeats } from './agent-roster.js';
 import type { BacktestBudget } from './llm/backtest-budget.js';
+import { PortfolioLedger } from './ledger/portfolio-ledger.js';
 import { loadLlmConfig } from './llm/llm-config.js';
 import { checkPortfolioName, DEFAULT_PORTFOLIO, type PortfolioKind } from './portfolio/portfolio.js';
 import type { Broker } from './ports/broker.js';
@@ -29,6 +30,8 @@ export interface App {
   clock: SimulatedClock;
   agents: Agents;
   artifacts: Artifacts;
+  /** The portfolio's fills and books, read incrementally (see ledger/portfolio-ledger.ts). */
+  ledger: PortfolioLedger;
   /** How long a command waits for a lock another process holds (the week, the portfolio's books). */
   lockTimeoutMs: number;
   /** A backtest with LLM seats: the cap on all its LLM calls (absent otherwise). */
@@ -117,6 +120,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       clock,
       agents,
       artifacts,
+      ledger: new PortfolioLedger(portfolio),
       lockTimeoutMs,
       ...(backtestBudget ? { backtestBudget } : {}),
       close: async () => {

@@ -7,9 +7,10 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { CheckpointError, runCheckpoint, type CheckpointResult } from '../src/checkpoint/engine.js';
+import { CheckpointError, runCheckpoint, runCheckpoints, type CheckpointResult } from '../src/checkpoint/engine.js';
 import { slotOf, weekSlots } from '../src/checkpoint/schedule.js';
 import { runWholeWeek } from '../src/checkpoint/whole-week.js';
 import { loadConfig } from '../src/config/app-config.js';
@@ -21,7 +22,9 @@ import { etToUtc } from '../src/market/calendar.js';
 import { recordedOrders } from '../src/ledger/orders.js';
 import { TimeTravelError } from '../src/portfolio/portfolio.js';
 import type { PortfolioManager } from '../src/ports/agents.js';
+import type { MarketData } from '../src/ports/market-data.js';
 import type { Store } from '../src/storage/db.js';
+import { checkpointRuns, checkpointUpdates } from '../src/storage/schema.js';
 import { withPms } from './helpers/agents.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { brokerDyingAt, expectBooksMatchFills } from './helpers/ledger.js';
@@ -202,6 +205,53 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
     expect(gpt.map((u) => `${u.status} ${u.action} ${u.orders.length}`)).toEqual(gpt.map(() => 'failed STAY 0'));
     expect(gpt[0]?.error).toMatch(/provider returned 503/);
     expect(gpt[0]?.reason).toMatch(/did not answer/);
+  });
+
+  it('a run that fails mid-week keeps the slots it finished (written together), and the resumed week equals a clean one', async () => {
+    const clean = await open('clean-rows');
+    const week = weekOf(WEEK, clean.config);
+    await runWholeWeek(clean, week, {}, quiet);
+
+    const app = await open('failed-rows');
+    expect((await runWeek(app, week, [...STAGES], {}, quiet)).error).toBeNull();
+    // The market data fails on 06-24 (after 06-24's 09:00 REDUCE is planned, before its 12:00 checkpoint).
+    const md = app.marketData;
+    const failing: MarketData = {
+      name: md.name,
+      bars: (ticker, through, limit) => md.bars(ticker, through, limit),
+      priceAt: (ticker, date, time) => md.priceAt(ticker, date, time),
+      coverage: (tickers) => md.coverage(tickers),
+      lastPrintAt: (ticker, date, time) =>
+        date === '2025-06-24' && time === '12:00' ? Promise.reject(new Error('data feed down')) : md.lastPrintAt(ticker, date, time),
+    };
+    await expect(runCheckpoints({ ...app, marketData: failing }, week, weekSlots(week, app.config))).rejects.toThrow('data feed down');
+    const finished = await store.db
+      .select({ date: checkpointRuns.date, time: checkpointRuns.time, status: checkpointRuns.status })
+      .from(checkpointRuns)
+      .where(eq(checkpointRuns.portfolio, 'failed-rows'))
+      .orderBy(asc(checkpointRuns.checkpointAt));
+    expect(finished.map((r) => `${r.date} ${r.time} ${r.status}`)).toEqual(
+      weekSlots(week, app.config)
+        .filter((s) => `${s.date} ${s.time}` < '2025-06-24 12:00')
+        .map((s) => `${s.date} ${s.time} ${s.skip ? 'skipped' : 'completed'}`),
+    );
+
+    await runWholeWeek(app, week, {}, quiet);
+    const rowsOf = async (portfolio: string) =>
+      (
+        await store.db
+          .select()
+          .from(checkpointUpdates)
+          .where(eq(checkpointUpdates.portfolio, portfolio))
+          .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId))
+      ).map(({ portfolio: _p, createdAt: _c, orderIds, ...row }) => ({
+        ...row,
+        orderIds: (orderIds as string[]).map((id) => id.slice(12)),
+      }));
+    expect(await rowsOf('failed-rows')).toEqual(await rowsOf('clean-rows'));
+    const ids = (p: string) => recordedOrders(store.db, p, { weekId: WEEK }).then((o) => o.map((x) => x.clientOrderId.slice(12)));
+    expect(await ids('failed-rows')).toEqual(await ids('clean-rows'));
+    await expectBooksMatchFills(store.db, 'failed-rows');
   });
 });
 

@@ -51,6 +51,7 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
         broker: app.broker,
         clock: app.clock,
         agents: app.agents,
+        ledger: app.ledger,
         progress: () => undefined,
         output: <S extends Parameters<typeof pipeline.output>[0]>(s: S) => pipeline.output(s),
         weekContext: () => ({

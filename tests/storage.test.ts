@@ -2,7 +2,8 @@ import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../src/storage/db.js';
 import { appendEvent, eventsOfWeek } from '../src/storage/event-store.js';
-import { events, runs } from '../src/storage/schema.js';
+import { insertRows } from '../src/storage/bulk-insert.js';
+import { checkpointUpdates, events, runs } from '../src/storage/schema.js';
 import { resetStore } from './helpers/app.js';
 import { storeFactories } from './helpers/stores.js';
 
@@ -37,6 +38,64 @@ describe.each(storeFactories)('storage on $name', (factory) => {
       ['k2', { n: 3 }],
     ]);
     expect((await eventsOfWeek(store.db, { portfolio: p, weekId: 'w' }, 'fill')).map((r) => r.idempotencyKey)).toEqual(['k2']);
+  });
+
+  it('stores rows inserted as one JSON parameter exactly as a plain insert stores them', async () => {
+    const row = (portfolio: string, accountId: number, extra: Partial<typeof checkpointUpdates.$inferInsert> = {}) => ({
+      portfolio,
+      weekId: '2024-03-06',
+      checkpointAt: new Date('2024-03-07T17:00:00.123Z'),
+      accountId,
+      owner: 'gpt',
+      agent: 'offline/trend',
+      status: 'ok',
+      proposedAction: null,
+      action: 'STAY',
+      convictionBefore: -2,
+      convictionAfter: 1,
+      reason: 'a "quoted" reason, with unicode — and a \\ backslash',
+      invalidationFired: null,
+      claimedInvalidation: null,
+      trigger: null,
+      position: { ticker: 'SPY', qty: 12.345678, price: 0.1, nested: [1, 'two', null, { z: 1.5e-7 }] },
+      indicators: [],
+      orderIds: ['a', 'b'],
+      error: null,
+      ...extra,
+    });
+    const rows = [row('plain', 1), row('plain', 2, { trigger: 'text', proposedAction: 'EXIT' })];
+    await store.db.insert(checkpointUpdates).values(rows);
+    expect(
+      await insertRows(
+        store.db,
+        checkpointUpdates,
+        rows.map((r) => ({ ...r, portfolio: 'bulk' })),
+      ),
+    ).toBe(2);
+    // Conflicts are skipped and not counted.
+    expect(await insertRows(store.db, checkpointUpdates, [row('bulk', 1), row('bulk', 3)], { onConflictDoNothing: {} })).toBe(1);
+    const read = async (portfolio: string) =>
+      (
+        await store.db
+          .select()
+          .from(checkpointUpdates)
+          .where(eq(checkpointUpdates.portfolio, portfolio))
+          .orderBy(checkpointUpdates.accountId)
+      ).map(({ portfolio: _p, createdAt, ...r }) => ({ ...r, fresh: Date.now() - createdAt.getTime() < 60_000 }));
+    expect((await read('bulk')).slice(0, 2)).toEqual(await read('plain'));
+    // Serial ids follow the order of the rows.
+    await insertRows(
+      store.db,
+      events,
+      ['e1', 'e2', 'e3'].map((key) => ({ idempotencyKey: key, portfolio: 'p', weekId: 'w', kind: 'k', payload: { key } })),
+    );
+    expect((await store.db.select().from(events).orderBy(events.id)).map((e) => e.idempotencyKey)).toEqual(['e1', 'e2', 'e3']);
+    await expect(
+      insertRows(store.db, events, [
+        { idempotencyKey: 'x', kind: 'k', portfolio: 'p', weekId: 'w', payload: {} },
+        { idempotencyKey: 'y', kind: 'k', portfolio: 'p', weekId: 'w', payload: {}, stage: 's' },
+      ]),
+    ).rejects.toThrow(/every row/);
   });
 
   it('rolls a failed transaction back completely', async () => {

@@ -135,12 +135,26 @@ export class SimulatedBroker implements Broker {
   }
 
   async account(accountId: number): Promise<AccountState> {
+    const [state] = await this.accounts([accountId]);
+    return state as AccountState;
+  }
+
+  async accounts(accountIds: readonly number[]): Promise<AccountState[]> {
+    const held = await this.#accountsWithPositions(this.#db, accountIds);
+    const states: AccountState[] = [];
+    for (const accountId of accountIds) {
+      const one = held.get(accountId);
+      if (!one) throw new Error(`unknown account ${accountId}`);
+      states.push(await this.#state(one.account, one.positions));
+    }
+    return states;
+  }
+
+  /** An account marked to market at the clock's instant. */
+  async #state(acct: AccountRow, rows: readonly PositionRow[]): Promise<AccountState> {
     const now = this.#clock.now();
     const et = utcToEt(now);
-    const held = await this.#accountWithPositions(this.#db, accountId);
-    if (!held) throw new Error(`unknown account ${accountId}`);
-    const { account: acct, positions: rows } = held;
-
+    const accountId = acct.id;
     const out: Position[] = [];
     let approximateMarks = false;
     let equity = acct.cash;
@@ -307,33 +321,31 @@ export class SimulatedBroker implements Broker {
       eq(positions.accountId, request.accountId),
       eq(positions.ticker, request.ticker),
     );
+    let positionWrite;
     if (q1 === 0) {
-      await tx.delete(positions).where(positionKey);
+      positionWrite = tx.delete(positions).where(positionKey);
     } else {
       let avg: number;
       if (!before || q0 === 0) avg = price;
       else if (Math.sign(q1) !== Math.sign(q0)) avg = price;
       else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
       else avg = before.avgEntryPrice;
-      if (before) {
-        await tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now }).where(positionKey);
-      } else {
-        await tx.insert(positions).values({
-          portfolio: this.#portfolio,
-          accountId: request.accountId,
-          ticker: request.ticker,
-          qty: q1,
-          avgEntryPrice: avg,
-          updatedAt: context.now,
-        });
-      }
+      positionWrite = before
+        ? tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now }).where(positionKey)
+        : tx.insert(positions).values({
+            portfolio: this.#portfolio,
+            accountId: request.accountId,
+            ticker: request.ticker,
+            qty: q1,
+            avgEntryPrice: avg,
+            updatedAt: context.now,
+          });
     }
-
-    await tx
+    const cashWrite = tx
       .update(accounts)
       .set({ cash: cashAfter })
       .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId)));
-    await tx.insert(fills).values({
+    const fillWrite = tx.insert(fills).values({
       clientOrderId: request.clientOrderId,
       portfolio: this.#portfolio,
       accountId: request.accountId,
@@ -344,7 +356,10 @@ export class SimulatedBroker implements Broker {
       commission,
       filledAt: context.now,
     });
+    // The position, the cash, the fill and the order's new state in one statement (data-modifying
+    // WITH clauses: each runs once, on different tables), as four statements did before.
     const [row] = await tx
+      .with(tx.$with('position_write').as(positionWrite), tx.$with('cash_write').as(cashWrite), tx.$with('fill_write').as(fillWrite))
       .update(orders)
       .set({
         status: 'filled',
@@ -391,17 +406,24 @@ export class SimulatedBroker implements Broker {
       .onConflictDoNothing({ target: events.idempotencyKey });
   }
 
-  /** The account row and its positions (by ticker) in one round trip; for reading, not for orders (see #fill). */
-  async #accountWithPositions(db: Db, accountId: number): Promise<{ account: AccountRow; positions: PositionRow[] } | null> {
+  /** Accounts with their positions (by ticker) in one round trip; for reading, not for orders (see #fill). */
+  async #accountsWithPositions(
+    db: Db,
+    accountIds: readonly number[],
+  ): Promise<Map<number, { account: AccountRow; positions: PositionRow[] }>> {
     const rows = await db
       .select({ account: accounts, position: positions })
       .from(accounts)
       .leftJoin(positions, and(eq(positions.portfolio, accounts.portfolio), eq(positions.accountId, accounts.id)))
-      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, accountId)))
-      .orderBy(asc(positions.ticker));
-    const first = rows[0];
-    if (!first) return null;
-    return { account: first.account, positions: rows.flatMap((r) => (r.position ? [r.position] : [])) };
+      .where(and(eq(accounts.portfolio, this.#portfolio), inArray(accounts.id, [...accountIds])))
+      .orderBy(asc(accounts.id), asc(positions.ticker));
+    const byId = new Map<number, { account: AccountRow; positions: PositionRow[] }>();
+    for (const r of rows) {
+      const one = byId.get(r.account.id) ?? { account: r.account, positions: [] };
+      if (r.position) one.positions.push(r.position);
+      byId.set(r.account.id, one);
+    }
+    return byId;
   }
 
   async #readOrder(db: Db | Tx, clientOrderId: string, duplicate: boolean): Promise<OrderResult | null> {

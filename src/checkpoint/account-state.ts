@@ -4,9 +4,8 @@
  * its position's average entry, and the owner's plan for the week (the pitch, or the chairman's
  * decision for the council account).
  */
-import { roundQty } from '../broker/money.js';
 import type { StageOutputs } from '../council/stage.js';
-import { replay, type LedgerFill } from '../ledger/book.js';
+import type { BookState } from '../ledger/book.js';
 import type { InvalidationTrigger } from '../schemas/index.js';
 
 export interface OwnerPlan {
@@ -71,22 +70,11 @@ export interface AccountAt {
 }
 
 /**
- * The book from fills up to the instant, with the average entry of the open position: the running
- * average over the fills that built it (reset when the position goes through zero; a reduction keeps it).
+ * The account from its replayed book (fills up to the instant), with the average entry of the open
+ * position (book.ts applyEntry).
  */
-export function accountAt(startingCash: number, fills: readonly LedgerFill[]): AccountAt {
-  const book = replay(startingCash, fills);
-  const entries = new Map<string, { qty: number; avg: number }>();
-  for (const f of fills) {
-    const signed = f.side === 'buy' ? f.qty : -f.qty;
-    const e = entries.get(f.ticker) ?? { qty: 0, avg: 0 };
-    const next = roundQty(e.qty + signed);
-    if (next === 0) entries.delete(f.ticker);
-    else if (e.qty === 0 || Math.sign(next) !== Math.sign(e.qty)) entries.set(f.ticker, { qty: next, avg: f.price });
-    else if (Math.abs(next) > Math.abs(e.qty))
-      entries.set(f.ticker, { qty: next, avg: (e.avg * Math.abs(e.qty) + f.price * Math.abs(signed)) / Math.abs(next) });
-    else entries.set(f.ticker, { qty: next, avg: e.avg });
-  }
+export function accountAt(state: BookState): AccountAt {
+  const { book, entries } = state;
   const held = [...book.positions];
   if (held.length > 1) throw new Error(`an account holds ${held.length} instruments (${held.map(([t]) => t).join(', ')}); expected one`);
   const [first] = held;

@@ -25,7 +25,7 @@ import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
 import { describeError, UserError } from '../errors.js';
-import { fillsByAccount, replay, type LedgerFill } from '../ledger/book.js';
+import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
@@ -33,7 +33,6 @@ import type { OrderResult } from '../ports/broker.js';
 import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
-import { appendEvent } from '../storage/event-store.js';
 import { ofRun } from '../storage/run-key.js';
 import { accounts as accountRows, checkpointRuns, checkpointUpdates, orders, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
@@ -41,6 +40,7 @@ import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './
 import { MarketView, quoteLabel } from './market-view.js';
 import type { CheckpointSlot } from './schedule.js';
 import { evaluateTrigger } from './trigger.js';
+import { SlotWrites, type CheckpointRunRow } from './slot-writes.js';
 import { checkpointUpdateProblems } from './update-rules.js';
 
 export class CheckpointError extends UserError {}
@@ -165,15 +165,23 @@ export async function runCheckpoints(
         .from(checkpointUpdates)
         .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
         .orderBy(asc(checkpointUpdates.checkpointAt)),
-      earlierFills: null,
       ledger: null,
+      writes: new SlotWrites(),
     };
     const results: CheckpointResult[] = [];
-    for (const slot of slots) {
-      const result = await runLocked(app, week, slot, options, session);
-      results.push(result);
-      onResult(result);
+    try {
+      for (const slot of slots) {
+        const result = await runLocked(app, week, slot, options, session);
+        results.push(result);
+        onResult(result);
+      }
+    } catch (error) {
+      // The slots that finished are written as they would have been had this one not failed (when
+      // the database itself failed, the original error is the one to report).
+      await session.writes.flush(app).catch(() => undefined);
+      throw error;
     }
+    await session.writes.flush(app);
     return results;
   } finally {
     await release();
@@ -191,10 +199,13 @@ interface WeekSession {
   weekRuns: (typeof checkpointRuns.$inferSelect)[];
   /** Every update's conviction after, in time order (kept up to date). */
   convictions: { accountId: number; at: Date; after: number }[];
-  /** Each account's fills before the week's first fill instant: read once (earlier weeks do not change). */
-  earlierFills: Map<number, LedgerFill[]> | null;
-  /** Each account's fills (all of them) and the week's orders; null once a slot has traded (read again). */
-  ledger: { fills: Map<number, LedgerFill[]>; weekOrders: SharedReads['weekOrders'] } | null;
+  /**
+   * Each account's book before the week's first fill instant (earlier weeks do not change), its fills
+   * from then on, and the week's orders; null once a slot has traded (read again).
+   */
+  ledger: WeekLedger | null;
+  /** Rows of finished slots not written yet (slot-writes.ts). */
+  writes: SlotWrites;
 }
 
 async function runLocked(
@@ -244,22 +255,22 @@ async function runLocked(
     ...extra,
   });
 
+  const runRow = (status: string, reason: string | null = null): CheckpointRunRow => ({
+    portfolio: app.portfolio,
+    weekId: week.week_id,
+    checkpointAt: slot.at,
+    date: slot.date,
+    time: slot.time,
+    status,
+    reason,
+  });
   if (slot.skip) {
-    await db
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'skipped',
-        reason: slot.skip,
-      })
-      .onConflictDoNothing();
+    session.writes.hold({ run: runRow('skipped', slot.skip), updates: [], event: null, artifact: null });
     if (!existing) record('skipped', slot.skip);
     return result('skipped', [], { reason: slot.skip });
   }
+  // What this slot reads of its own rows must be written first (a slot run twice in one call).
+  if (existing) await session.writes.flush(app);
   if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
 
   // Only a checkpoint that will trade needs the portfolio's clock behind it: no later week traded
@@ -274,26 +285,14 @@ async function runLocked(
       `portfolio ${app.portfolio} has already run the ${later.date} ${later.time} checkpoint, after ${slot.date} ${slot.time}: time only moves forward in a portfolio`,
     );
 
-  // The slot is marked running before its first order (a crash after it resumes from what is stored);
-  // a slot that places nothing writes its rows at the end, so a crash before then leaves nothing.
+  // The slot is marked running before its first order, with the rows of the slots before it (a crash
+  // after it resumes from what is stored); a slot that places nothing writes its rows later
+  // (slot-writes.ts), so a crash before then leaves nothing.
   let marked = false;
   const markRunning = async () => {
     if (marked) return;
     marked = true;
-    await db
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'running',
-      })
-      .onConflictDoUpdate({
-        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-        set: { status: 'running', reason: null, updatedAt: new Date() },
-      });
+    await session.writes.flush(app, runRow('running'));
   };
   // A slot already recorded (a forced re-run, a resume) is running again at once: its updates go now.
   if (existing) await markRunning();
@@ -324,16 +323,15 @@ async function runLocked(
   ]);
   session.ledger = ledger;
   const convictions = new Map(session.convictions.filter((c) => c.at < slot.at).map((c) => [c.accountId, c.after]));
-  const fills = new Map([...ledger.fills].map(([account, list]) => [account, list.filter((f) => f.filledAt <= slot.at)]));
-  const shared: SharedReads = { convictions, fills, allFills: ledger.fills, weekOrders: ledger.weekOrders, slotOrders };
+  const shared: SharedReads = { convictions, ledger, weekOrders: ledger.weekOrders, slotOrders };
 
   // Decide every account first (LLM owners answer in parallel), then trade them one by one.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
   const decided = await Promise.all(
     pending.map(async (account) => {
-      const startingCash = stored.find((r) => r.id === account.id)?.startingCash;
-      if (startingCash === undefined) throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
-      return decide(app, week, slot, previous, view, plans, shared, account, startingCash, agents.get(account.owner) ?? 'unknown', options);
+      if (!stored.some((r) => r.id === account.id))
+        throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);
+      return decide(app, week, slot, previous, view, plans, shared, account, agents.get(account.owner) ?? 'unknown', options);
     }),
   );
   // An account that trades is recorded right after its orders (a crash resumes after it); the ones
@@ -353,23 +351,11 @@ async function runLocked(
 
   const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
   const final = result('completed', updates);
-  await db.transaction(async (tx) => {
-    if (quiet.length > 0) await tx.insert(checkpointUpdates).values(quiet).onConflictDoNothing();
-    await tx
-      .insert(checkpointRuns)
-      .values({
-        portfolio: app.portfolio,
-        weekId: week.week_id,
-        checkpointAt: slot.at,
-        date: slot.date,
-        time: slot.time,
-        status: 'completed',
-      })
-      .onConflictDoUpdate({
-        target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-        set: { status: 'completed', reason: null, updatedAt: new Date() },
-      });
-    await appendEvent(tx, {
+  session.writes.hold({
+    run: runRow('completed'),
+    updates: quiet,
+    artifact: { weekId: week.week_id, name: `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, content: final },
+    event: {
       key: `checkpoint:${app.portfolio}:${slot.at.toISOString()}:${Date.now()}`,
       portfolio: app.portfolio,
       weekId: week.week_id,
@@ -390,14 +376,13 @@ async function runLocked(
           order_ids: u.orders.map((o) => o.clientOrderId),
         })),
       },
-    });
+    },
   });
   record('completed', null);
   session.convictions = [
     ...session.convictions.filter((c) => c.at.getTime() !== slot.at.getTime()),
     ...updates.map((u) => ({ accountId: u.account_id, at: slot.at, after: u.conviction_after })),
   ];
-  app.artifacts.writeStage(week.week_id, `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, final, []);
   return final;
 }
 
@@ -420,27 +405,40 @@ interface Decision {
   flipTarget: number | null;
 }
 
+interface WeekLedger {
+  /** Each account's book before the week's first fill instant. */
+  opening: Map<number, BookState>;
+  /** Each account's fills from then on (any instant, this slot's or later: what it holds now). */
+  fills: Map<number, LedgerFill[]>;
+  weekOrders: SharedReads['weekOrders'];
+}
+
+/** An account's book after its fills of the week up to `through` (all of them without it). */
+function bookOf(ledger: WeekLedger, accountId: number, through?: Date): BookState {
+  const opening = ledger.opening.get(accountId);
+  const state = opening ? copyState(opening) : emptyState(0);
+  const fills = ledger.fills.get(accountId) ?? [];
+  return advance(state, through === undefined ? fills : fills.filter((f) => f.filledAt <= through));
+}
+
 interface SharedReads {
   /** Each account's conviction after its latest checkpoint update of the week before this one. */
   convictions: Map<number, number>;
-  fills: Map<number, LedgerFill[]>;
-  /** Every fill so far, this slot's instant or not: what each account holds now (its orders start from it). */
-  allFills: Map<number, LedgerFill[]>;
+  ledger: WeekLedger;
   weekOrders: { accountId: number; side: string; qty: number; ticker: string; submittedAt: Date; filledAt: Date | null }[];
   /** Orders already at this checkpoint (a resumed or forced run). */
   slotOrders: OrderResult[];
 }
 
 /**
- * Each account's fills (a slot takes those before its instant) and the week's orders. The fills of
- * earlier weeks are read once per command; only the week's own are read again after a trade.
+ * Each account's book before the week and its fills since (a slot takes those up to its instant), and
+ * the week's orders. The App's ledger reads only the fills added since it last read (earlier weeks'
+ * books are carried forward), so this is read again after a trade.
  */
-async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promise<NonNullable<WeekSession['ledger']>> {
+async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promise<WeekLedger> {
   const weekStart = etToUtc(week.fill_date, SESSION_OPEN);
-  session.earlierFills ??= await fillsByAccount(app.store.db, app.portfolio, { before: weekStart });
-  const earlier = session.earlierFills;
-  const [thisWeek, weekOrders] = await Promise.all([
-    fillsByAccount(app.store.db, app.portfolio, { from: weekStart }),
+  const [, weekOrders] = await Promise.all([
+    app.ledger.refresh(app.store.db, app.portfolio),
     app.store.db
       .select({
         accountId: orders.accountId,
@@ -453,10 +451,13 @@ async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promi
       .from(orders)
       .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
   ]);
+  const opening = new Map<number, BookState>();
   const fills = new Map<number, LedgerFill[]>();
-  for (const id of new Set([...earlier.keys(), ...thisWeek.keys()]))
-    fills.set(id, [...(earlier.get(id) ?? []), ...(thisWeek.get(id) ?? [])]);
-  return { fills, weekOrders };
+  for (const account of session.accounts) {
+    opening.set(account.id, app.ledger.stateBefore(account.id, account.startingCash, weekStart));
+    fills.set(account.id, app.ledger.fillsFrom(account.id, weekStart));
+  }
+  return { opening, fills, weekOrders };
 }
 
 function weeklyConviction(risk: WeekPlans['risk'], accountId: number): number {
@@ -473,13 +474,11 @@ async function decide(
   plans: WeekPlans,
   shared: SharedReads,
   account: { id: number; owner: string },
-  startingCash: number,
   agent: string,
   options: CheckpointOptions,
 ): Promise<Decision> {
   const before = shared.convictions.get(account.id) ?? weeklyConviction(plans.risk, account.id);
-  const fills = shared.fills.get(account.id) ?? [];
-  const state = accountAt(startingCash, fills);
+  const state = accountAt(bookOf(shared.ledger, account.id, slot.at));
   const base: Decision = {
     account_id: account.id,
     owner: account.owner,
@@ -650,7 +649,7 @@ async function apply(
   const orders = shared.slotOrders.filter((o) => o.accountId === d.account_id);
   if (target !== undefined) {
     // The plan starts from what the account holds now (its fills so far, after this instant too).
-    const held = replay(0, shared.allFills.get(d.account_id) ?? []).positions;
+    const held = bookOf(shared.ledger, d.account_id).book.positions;
     const plan = planOrders({
       portfolioTag: portfolioTag(app.portfolio),
       weekId: week.week_id,

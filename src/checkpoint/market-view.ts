@@ -7,7 +7,7 @@
  * indicator by a few hundredths at most, and prices stay comparable with the fills.
  */
 import { previousTradingDay } from '../market/calendar.js';
-import { lastOf, macdSeries, realizedVol, rsiSeries, smaSeries, trailingReturn } from '../market/indicators.js';
+import { lastOf, lastSma, macdSeries, realizedVol, rsiSeries, trailingReturn } from '../market/indicators.js';
 import type { PriceQuote } from '../market/types.js';
 import type { MarketData } from '../ports/market-data.js';
 
@@ -27,6 +27,7 @@ export interface TickerView {
 /** Reads and caches the views of tickers at instants (one view per ticker, date and time). */
 export class MarketView {
   readonly #views = new Map<string, Promise<TickerView>>();
+  readonly #measured = new Map<string, Promise<Pick<TickerView, 'previousClose' | 'measures'>>>();
 
   constructor(private readonly marketData: MarketData) {}
 
@@ -42,13 +43,25 @@ export class MarketView {
 
   async #read(ticker: string, date: string, time: string): Promise<TickerView> {
     const quote = await this.marketData.lastPrintAt(ticker, date, time);
+    // The measures follow from the closes before the day and the last print, so every time of a
+    // session that sees the same print (12:00, 14:00 and 15:50 all see the open) shares them.
+    const key = `${ticker} ${date} ${quote.date} ${quote.price}`;
+    let measured = this.#measured.get(key);
+    if (!measured) {
+      measured = this.#measure(ticker, date, quote);
+      this.#measured.set(key, measured);
+    }
+    return { ticker, quote, ...(await measured) };
+  }
+
+  async #measure(ticker: string, date: string, quote: PriceQuote): Promise<Pick<TickerView, 'previousClose' | 'measures'>> {
     const history = await this.marketData.bars(ticker, previousTradingDay(date), HISTORY_SESSIONS);
     const closes = history.map((b) => b.close);
     const previousClose = closes.at(-1);
     if (previousClose === undefined) throw new Error(`no ${ticker} close before ${date}`);
     // The day's print becomes a provisional close only once the day has one (after the open).
     const series = quote.date === date ? [...closes, quote.price] : closes;
-    return { ticker, quote, previousClose, measures: measuresOf(series, quote.price, previousClose) };
+    return { previousClose, measures: measuresOf(series, quote.price, previousClose) };
   }
 }
 
@@ -60,8 +73,8 @@ export function measuresOf(series: readonly number[], price: number, previousClo
     macd_histogram: round6(lastOf(macdSeries(series))?.histogram ?? null),
     realized_vol_20d: round6(realizedVol(series, 20)),
     return_1w: round6(trailingReturn(series, 5)),
-    sma_20: round6(lastOf(smaSeries(series, 20))),
-    sma_50: round6(lastOf(smaSeries(series, 50))),
+    sma_20: round6(lastSma(series, 20)),
+    sma_50: round6(lastSma(series, 50)),
   };
 }
 

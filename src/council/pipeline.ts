@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, like, sql } from 'drizzle-orm';
 import type { Artifacts } from '../storage/artifacts.js';
-import type { Db } from '../storage/db.js';
+import type { Db, Tx } from '../storage/db.js';
 import { appendEvent, appendEvents } from '../storage/event-store.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { events, runs, stageRuns } from '../storage/schema.js';
@@ -164,32 +164,10 @@ export class Pipeline {
     const key = attemptKey(run, stage.name, attempt);
     try {
       await this.db.transaction(async (tx) => {
-        await stage.clear?.(tx, run);
+        // A stage's rows are written only with its completion (below), so a stage that has not
+        // completed this week has none to clear.
+        if (this.has(stage.name)) await stage.clear?.(tx, run);
         await stage.persist?.(tx, run, result.output as never);
-        await tx
-          .insert(stageRuns)
-          .values({
-            ...run,
-            stage: stage.name,
-            status: 'completed',
-            output: result.output,
-            error: null,
-            attempt,
-            startedAt: started,
-            finishedAt: new Date(),
-          })
-          .onConflictDoUpdate({
-            // `excluded`: the output is sent once, not a second time for the update (it can be tens of KB).
-            target: [stageRuns.portfolio, stageRuns.weekId, stageRuns.stage],
-            set: {
-              status: 'completed',
-              output: sql`excluded.output`,
-              error: null,
-              attempt: sql`excluded.attempt`,
-              startedAt: sql`excluded.started_at`,
-              finishedAt: sql`excluded.finished_at`,
-            },
-          });
         await appendEvents(
           tx,
           (result.raw ?? []).map((raw) => ({
@@ -202,13 +180,12 @@ export class Pipeline {
             payload: { text: raw.text },
           })),
         );
-        await appendEvent(tx, {
-          key: `${key}:completed`,
-          portfolio: run.portfolio,
-          weekId: run.weekId,
-          kind: 'stage_completed',
+        await recordCompletion(tx, run, {
           stage: stage.name,
-          payload: result.output,
+          output: result.output,
+          attempt,
+          startedAt: started,
+          eventKey: `${key}:completed`,
         });
         if (downstream.length > 0) {
           // A re-run upstream stage makes later outputs stale; their rows go too. Orders placed by
@@ -216,7 +193,6 @@ export class Pipeline {
           for (const name of downstream) await this.stages.get(name)?.clear?.(tx, run);
           await tx.delete(stageRuns).where(and(ofRun(stageRuns, run), inArray(stageRuns.stage, downstream)));
         }
-        await tx.update(runs).set({ updatedAt: new Date() }).where(ofRun(runs, run));
         // The files last, still inside the transaction: if they cannot be written, nothing commits.
         try {
           this.artifacts.writeStage(run.weekId, stage.name, result.output, result.raw ?? []);
@@ -269,4 +245,48 @@ export class Pipeline {
       // Nothing more to do: the caller reports the stage's own error.
     }
   }
+}
+
+/**
+ * A stage's completion in one statement: its stage_runs row (the output), its 'stage_completed' event
+ * (the same output, taken from that row: the payload is sent and parsed once, not twice; outputs are
+ * tens of KB) and the run's updated_at.
+ */
+async function recordCompletion(
+  tx: Tx,
+  run: RunKey,
+  completion: { stage: StageName; output: unknown; attempt: string; startedAt: Date; eventKey: string },
+): Promise<void> {
+  const stageRun = tx
+    .insert(stageRuns)
+    .values({
+      ...run,
+      stage: completion.stage,
+      status: 'completed',
+      output: completion.output,
+      error: null,
+      attempt: completion.attempt,
+      startedAt: completion.startedAt,
+      finishedAt: new Date(),
+    })
+    .onConflictDoUpdate({
+      // `excluded`: the output is sent once, not a second time for the update.
+      target: [stageRuns.portfolio, stageRuns.weekId, stageRuns.stage],
+      set: {
+        status: 'completed',
+        output: sql`excluded.output`,
+        error: null,
+        attempt: sql`excluded.attempt`,
+        startedAt: sql`excluded.started_at`,
+        finishedAt: sql`excluded.finished_at`,
+      },
+    })
+    .returning({ output: stageRuns.output });
+  const touch = tx.update(runs).set({ updatedAt: new Date() }).where(ofRun(runs, run));
+  const column = (c: { name: string }) => sql.identifier(c.name);
+  await tx.execute(sql`
+    with completed_stage as ${stageRun}, touched_run as ${touch}
+    insert into ${events} (${column(events.idempotencyKey)}, ${column(events.portfolio)}, ${column(events.weekId)}, ${column(events.kind)}, ${column(events.stage)}, ${column(events.payload)})
+    select ${completion.eventKey}, ${run.portfolio}, ${run.weekId}, 'stage_completed', ${completion.stage}, ${column(stageRuns.output)} from completed_stage
+    on conflict (${column(events.idempotencyKey)}) do nothing`);
 }

@@ -4,6 +4,7 @@ import type { Chairman, PortfolioManager, Researcher, WeekContext } from '../por
 import type { AccountState, Broker, OrderResult } from '../ports/broker.js';
 import type { SimulatedClock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
+import type { PortfolioLedger } from '../ledger/portfolio-ledger.js';
 import type { ChairmanDecision, Direction, PeerReview, PmPitch, ResearchPack } from '../schemas/index.js';
 import type { Store, Tx } from '../storage/db.js';
 import type { RunKey } from '../storage/run-key.js';
@@ -100,6 +101,8 @@ export interface PipelineContext {
   broker: Broker;
   clock: SimulatedClock;
   agents: Agents;
+  /** The portfolio's fills and books, read incrementally. */
+  ledger: PortfolioLedger;
   /** Only these accounts are executed (execute --account N); undefined = all. */
   accountFilter?: readonly number[];
   signal?: AbortSignal;

@@ -207,6 +207,7 @@ function contextOf(app: App, week: WeekInfo, pipeline: Pipeline, options: Weekly
     broker: app.broker,
     clock: app.clock,
     agents: app.agents,
+    ledger: app.ledger,
     accountFilter: options.accountFilter,
     signal: options.signal,
     progress: listener,

@@ -108,3 +108,51 @@ export function replay(startingCash: number, fills: readonly LedgerFill[]): Book
   for (const fill of fills) applyFill(book, fill);
   return book;
 }
+
+/** The running average entry of one instrument's position (see applyEntry). */
+export interface Entry {
+  qty: number;
+  avg: number;
+}
+
+/** A book with the average entry of each open position: everything a replay of the fills knows. */
+export interface BookState {
+  book: Book;
+  entries: Map<string, Entry>;
+}
+
+export function emptyState(startingCash: number): BookState {
+  return { book: emptyBook(startingCash), entries: new Map() };
+}
+
+/** An independent copy (a state is advanced in place). */
+export function copyState(state: BookState): BookState {
+  return {
+    book: { cash: state.book.cash, positions: new Map(state.book.positions) },
+    entries: new Map([...state.entries].map(([ticker, e]) => [ticker, { qty: e.qty, avg: e.avg }])),
+  };
+}
+
+/**
+ * The average entry of a position: the running average over the fills that built it, reset when the
+ * position goes through zero, kept by a reduction.
+ */
+export function applyEntry(entries: Map<string, Entry>, f: LedgerFill): void {
+  const signed = f.side === 'buy' ? f.qty : -f.qty;
+  const e = entries.get(f.ticker) ?? { qty: 0, avg: 0 };
+  const next = roundQty(e.qty + signed);
+  if (next === 0) entries.delete(f.ticker);
+  else if (e.qty === 0 || Math.sign(next) !== Math.sign(e.qty)) entries.set(f.ticker, { qty: next, avg: f.price });
+  else if (Math.abs(next) > Math.abs(e.qty))
+    entries.set(f.ticker, { qty: next, avg: (e.avg * Math.abs(e.qty) + f.price * Math.abs(signed)) / Math.abs(next) });
+  else entries.set(f.ticker, { qty: next, avg: e.avg });
+}
+
+/** Applies fills (in ledger order) to a state, in place; returns it. */
+export function advance(state: BookState, fills: readonly LedgerFill[]): BookState {
+  for (const fill of fills) {
+    applyFill(state.book, fill);
+    applyEntry(state.entries, fill);
+  }
+  return state;
+}

@@ -247,7 +247,25 @@ interface WallClock {
   second: number;
 }
 
-function nyWallClock(instantMs: number): WallClock {
+/**
+ * Wall clocks already computed, by instant: formatToParts is most of the cost of every conversion, and
+ * a run converts the same few instants (checkpoints, opens, closes) over and over. Bounded: cleared
+ * when full.
+ */
+const wallClocks = new Map<number, Readonly<WallClock>>();
+const WALL_CLOCKS_MAX = 4096;
+
+function nyWallClock(instantMs: number): Readonly<WallClock> {
+  let w = wallClocks.get(instantMs);
+  if (!w) {
+    w = readNyWallClock(instantMs);
+    if (wallClocks.size >= WALL_CLOCKS_MAX) wallClocks.clear();
+    wallClocks.set(instantMs, w);
+  }
+  return w;
+}
+
+function readNyWallClock(instantMs: number): WallClock {
   const parts: Record<string, number> = {};
   for (const p of nyFormatter.formatToParts(new Date(instantMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);

@@ -11,6 +11,7 @@ import {
   realizedVol,
   returnCorrelation,
   rsiSeries,
+  lastSma,
   smaSeries,
   stdev,
   trailingReturn,
@@ -119,6 +120,13 @@ describe('warm-up: null until enough history', () => {
     const falling = Array.from({ length: 30 }, (_, i) => 100 - i);
     expect(lastOf(rsiSeries(falling, 14))).toBe(0);
     expect(lastOf([])).toBeNull();
+  });
+
+  it('gives the last SMA without the series, to the bit', async () => {
+    const closes = (await new BundledMarketData().bars('SPY', '2024-12-31', 600)).map((b) => b.close * 1.000_37);
+    for (const period of [1, 20, 50, 200, 600, 601])
+      for (const n of [0, 5, 199, 200, 201, 600])
+        expect(lastSma(closes.slice(0, n), period)).toBe(lastOf(smaSeries(closes.slice(0, n), period)));
   });
 });
 

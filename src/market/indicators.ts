@@ -9,7 +9,7 @@
  * bars the values agree with other libraries to ~1e-12; callers wanting stable numbers should feed
  * enough history (snapshot.ts feeds 600 bars).
  */
-import { ATR, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { ATR, EMA, getAverage, MACD, RSI, SMA } from 'trading-signals';
 
 export interface MacdValue {
   macd: number;
@@ -26,6 +26,15 @@ export interface HighLowClose {
 export function smaSeries(values: readonly number[], period: number): (number | null)[] {
   const sma = new SMA(period);
   return values.map((v) => sma.add(v));
+}
+
+/**
+ * The last value of smaSeries, without the series: trading-signals averages its whole window at every
+ * input (period × inputs additions: 120 000 for an SMA200 over the snapshot's 600 bars), and only the
+ * last window counts. Its own getAverage over that window, so the number is the same to the bit.
+ */
+export function lastSma(values: readonly number[], period: number): number | null {
+  return values.length >= period ? getAverage(values.slice(values.length - period)) : null;
 }
 
 /** EMA, null until `period` inputs have been seen (trading-signals' notion of stable). */

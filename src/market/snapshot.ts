@@ -19,7 +19,7 @@ import {
   realizedVol,
   returnCorrelation,
   rsiSeries,
-  smaSeries,
+  lastSma,
   trailingReturn,
 } from './indicators.js';
 import { isValidDate } from './calendar.js';
@@ -116,9 +116,9 @@ export function assetSnapshot(asset: UniverseAsset, bars: readonly Bar[], benchm
       m3: roundOrNull(trailingReturn(adj, 63)),
     },
     realized_vol_20d: roundOrNull(realizedVol(adj, 20)),
-    sma_20: roundOrNull(lastOf(smaSeries(closes, 20))),
-    sma_50: roundOrNull(lastOf(smaSeries(closes, 50))),
-    sma_200: roundOrNull(lastOf(smaSeries(closes, 200))),
+    sma_20: roundOrNull(lastSma(closes, 20)),
+    sma_50: roundOrNull(lastSma(closes, 50)),
+    sma_200: roundOrNull(lastSma(closes, 200)),
     ema_20: roundOrNull(lastOf(emaSeries(closes, 20))),
     rsi_14: roundOrNull(lastOf(rsiSeries(closes, 14))),
     macd: macd ? { macd: roundSig(macd.macd), signal: roundSig(macd.signal), histogram: roundSig(macd.histogram) } : null,

@@ -5,7 +5,7 @@
  * fills and the daily closes (week-performance.ts); kept as a 'postmortem' event and as
  * runs/<week_id>/normalized/postmortem.json.
  */
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { weekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
@@ -14,7 +14,8 @@ import { accountAgents } from '../council/account-agents.js';
 import { ofRun } from '../storage/run-key.js';
 import { etToUtc, SESSION_OPEN, sessionHours, tradingDaysBetween } from '../market/calendar.js';
 import { appendEvent } from '../storage/event-store.js';
-import { accounts as accountRows, fills as fillRows, stageRuns } from '../storage/schema.js';
+import { accounts as accountRows, stageRuns } from '../storage/schema.js';
+import type { Book } from '../ledger/book.js';
 import {
   councilVsIndividuals,
   maxDrawdown,
@@ -107,41 +108,28 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
         ),
       ),
     );
-  const fills: FillOfAccount[] = (
-    await app.store.db
-      .select()
-      .from(fillRows)
-      .where(
-        and(
-          eq(fillRows.portfolio, app.portfolio),
-          inArray(
-            fillRows.accountId,
-            configured.map((a) => a.id),
-          ),
-          lte(fillRows.filledAt, closeInstant(through)),
-        ),
-      )
-  ).map((f) => ({
-    accountId: f.accountId,
-    filledAt: f.filledAt,
-    ticker: f.ticker,
-    side: f.side as FillOfAccount['side'],
-    qty: f.qty,
-    price: f.price,
-    commission: f.commission,
-  }));
+  // Each account's book before the week, carried by the App's ledger, and its fills of the week.
+  const weekStartsAt = etToUtc(week.fill_date, SESSION_OPEN);
+  await app.ledger.refresh(app.store.db, app.portfolio);
+  const openingBooks = new Map<number, Book>();
+  const fills: FillOfAccount[] = [];
+  for (const row of stored) {
+    openingBooks.set(row.id, app.ledger.stateBefore(row.id, row.startingCash, weekStartsAt).book);
+    fills.push(...app.ledger.fillsFrom(row.id, weekStartsAt).filter((f) => f.filledAt <= closeInstant(through)));
+  }
 
   const ran = await checkpointsOfWeek(app, week.week_id);
   const measured = measureWeek({
     dataThrough: week.data_through,
     sessions,
-    weekStartsAt: etToUtc(week.fill_date, SESSION_OPEN),
+    weekStartsAt,
     closeInstant,
     accounts: configured.flatMap((a) => {
       const row = stored.find((s) => s.id === a.id);
       return row ? [{ id: a.id, owner: a.owner, startingCash: row.startingCash }] : [];
     }),
     fills,
+    openingBooks,
     close,
     weeklyConvictions: new Map(risk.intents.map((i) => [i.account_id, i.status === 'trade' && !i.seat_failed ? i.conviction : null])),
     checkpoints: ran.marks,
@@ -256,8 +244,18 @@ async function checkpointsOfWeek(app: App, weekId: string): Promise<WeekCheckpoi
       },
     });
   }
+  // Only what is measured and reported: not the indicators, positions and triggers (most of each row).
   const rows = await app.store.db
-    .select()
+    .select({
+      checkpointAt: checkpointUpdates.checkpointAt,
+      accountId: checkpointUpdates.accountId,
+      owner: checkpointUpdates.owner,
+      action: checkpointUpdates.action,
+      convictionBefore: checkpointUpdates.convictionBefore,
+      convictionAfter: checkpointUpdates.convictionAfter,
+      reason: checkpointUpdates.reason,
+      invalidationFired: checkpointUpdates.invalidationFired,
+    })
     .from(checkpointUpdates)
     .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, weekId)))
     .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId));

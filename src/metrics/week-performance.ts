@@ -87,8 +87,13 @@ export interface WeekPerformanceInput {
   /** The close instant of each session (13:00 New York on an early-close day), for assigning fills to sessions. */
   closeInstant: (session: string) => Date;
   accounts: readonly { id: number; owner: string; startingCash: number }[];
-  /** Every fill of these accounts up to `through`'s close, any order. */
+  /** Every fill of these accounts up to `through`'s close, any order (from `weekStartsAt` with `openingBooks`). */
   fills: readonly FillOfAccount[];
+  /**
+   * Each account's book before `weekStartsAt`, when the caller has it (the App's ledger carries it
+   * from week to week): the replay starts there instead of at the starting cash.
+   */
+  openingBooks?: ReadonlyMap<number, Book>;
   /** Raw close of a ticker on a session (throws when missing). */
   close: (ticker: string, session: string) => number;
   /** Each account's conviction from the Wednesday decision (null = the account did not trade / its seat failed). */
@@ -182,11 +187,12 @@ interface Replayed {
 /** Replays one account's fills (ascending) along the timeline, marking equity at each point. */
 function replayAccount(
   input: WeekPerformanceInput,
-  startingCash: number,
+  account: { id: number; startingCash: number },
   fills: readonly FillOfAccount[],
   timeline: readonly Mark[],
 ): Replayed {
-  const book = emptyBook(startingCash);
+  const opening = input.openingBooks?.get(account.id);
+  const book = opening ? { cash: opening.cash, positions: new Map(opening.positions) } : emptyBook(account.startingCash);
   let next = 0;
   const applyThrough = (instant: number) => {
     while (next < fills.length && (fills[next] as FillOfAccount).filledAt.getTime() <= instant)
@@ -258,7 +264,7 @@ export function measureWeek(input: WeekPerformanceInput): AccountWeek[] {
   return input.accounts.map((account) => {
     const replayed = replayAccount(
       input,
-      account.startingCash,
+      account,
       fills.filter((f) => f.accountId === account.id),
       timeline,
     );

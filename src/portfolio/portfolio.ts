@@ -63,16 +63,45 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
  * stage completed (a week that ended flat trades nothing but still moved the books' clock).
  */
 export async function latestTradedWeek(db: Db | Tx, portfolio: string): Promise<string | null> {
-  const [ordered] = await db
+  return (await clockOf(db, portfolio)).latest;
+}
+
+/**
+ * What the portfolio's clock stands on, in one round trip (a weekly run checks it twice, a checkpoint
+ * run once): the latest traded week (see latestTradedWeek) and, from `checkpointsFrom` on, the first
+ * completed checkpoint ('YYYY-MM-DD HH:MM').
+ */
+async function clockOf(
+  db: Db | Tx,
+  portfolio: string,
+  checkpointsFrom?: string,
+): Promise<{ latest: string | null; checkpoint: string | null }> {
+  const ordered = db
     .select({ week: max(orders.weekId) })
     .from(orders)
     .where(eq(orders.portfolio, portfolio));
-  const [executed] = await db
+  const executed = db
     .select({ week: max(stageRuns.weekId) })
     .from(stageRuns)
     .where(and(eq(stageRuns.portfolio, portfolio), inArray(stageRuns.stage, ['risk', 'execute']), eq(stageRuns.status, 'completed')));
-  const weeks = [ordered?.week, executed?.week].filter((w): w is string => typeof w === 'string');
-  return weeks.length === 0 ? null : weeks.sort().at(-1)!;
+  const checkpoint =
+    checkpointsFrom === undefined
+      ? sql`null`
+      : db
+          .select({ at: sql`${checkpointRuns.date} || ' ' || ${checkpointRuns.time}` })
+          .from(checkpointRuns)
+          .where(
+            and(
+              eq(checkpointRuns.portfolio, portfolio),
+              gte(checkpointRuns.weekId, checkpointsFrom),
+              eq(checkpointRuns.status, 'completed'),
+            ),
+          )
+          .limit(1);
+  const result = await db.execute(sql`select ${ordered} as ordered, ${executed} as executed, ${checkpoint} as checkpoint`);
+  const row = (result as unknown as { rows: { ordered: string | null; executed: string | null; checkpoint: string | null }[] }).rows[0];
+  const weeks = [row?.ordered, row?.executed].filter((w): w is string => typeof w === 'string');
+  return { latest: weeks.length === 0 ? null : weeks.sort().at(-1)!, checkpoint: row?.checkpoint ?? null };
 }
 
 export class TimeTravelError extends UserError {}
@@ -83,23 +112,22 @@ export class TimeTravelError extends UserError {}
  * itself may be re-run. Weeks never overlap, so comparing week ids compares their trading times.
  */
 export async function checkTimeMovesForward(db: Db | Tx, portfolio: string, weekId: string): Promise<void> {
-  await checkNoLaterWeek(db, portfolio, weekId);
+  const { latest, checkpoint } = await clockOf(db, portfolio, weekId);
+  refuseLaterWeek(portfolio, weekId, latest);
   // Checkpoints after a week's execution moved its books on: the week's own execution is in their past.
-  const [checkpoint] = await db
-    .select({ date: checkpointRuns.date, time: checkpointRuns.time })
-    .from(checkpointRuns)
-    .where(and(eq(checkpointRuns.portfolio, portfolio), gte(checkpointRuns.weekId, weekId), eq(checkpointRuns.status, 'completed')))
-    .limit(1);
-  if (checkpoint)
+  if (checkpoint !== null)
     throw new TimeTravelError(
-      `portfolio ${portfolio} has already run the ${checkpoint.date} ${checkpoint.time} checkpoint, after the execution of the week of ${weekId}: ` +
+      `portfolio ${portfolio} has already run the ${checkpoint} checkpoint, after the execution of the week of ${weekId}: ` +
         `time only moves forward in a portfolio; re-run this week in another one (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
     );
 }
 
 /** Refuses week `weekId` when the portfolio has traded a later week (checkpoints of `weekId` itself may follow its execution). */
 export async function checkNoLaterWeek(db: Db | Tx, portfolio: string, weekId: string): Promise<void> {
-  const latest = await latestTradedWeek(db, portfolio);
+  refuseLaterWeek(portfolio, weekId, await latestTradedWeek(db, portfolio));
+}
+
+function refuseLaterWeek(portfolio: string, weekId: string, latest: string | null): void {
   if (latest === null || latest <= weekId) return;
   throw new TimeTravelError(
     `portfolio ${portfolio} has already traded the week of ${latest}, after the week of ${weekId}: ` +

@@ -73,6 +73,8 @@ export interface Broker {
   ensureAccounts(accounts: readonly { id: number; owner: string }[], startingCash: number): Promise<void>;
   /** Cash, positions marked to market at the broker's current time, equity. */
   account(accountId: number): Promise<AccountState>;
+  /** Several accounts, as `account` gives each, in one read when the broker can (optional: else one by one). */
+  accounts?(accountIds: readonly number[]): Promise<AccountState[]>;
   /** Idempotent: a known clientOrderId returns the existing order with duplicate=true. */
   submitOrder(order: OrderRequest): Promise<OrderResult>;
   getOrder(clientOrderId: string): Promise<OrderResult | null>;

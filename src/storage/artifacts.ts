@@ -62,14 +62,27 @@ export class Artifacts {
 }
 
 function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, text);
+    writeTemporary(tmp, text);
     renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Writes the temporary file, making its folder only when it is missing: a week writes dozens of files
+ * into a few folders, and a mkdir per file was most of the cost of writing them.
+ */
+function writeTemporary(tmp: string, text: string): void {
+  try {
+    writeFileSync(tmp, text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dirname(tmp), { recursive: true });
+    writeFileSync(tmp, text);
   }
 }
 

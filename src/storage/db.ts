@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
-import { newPglite } from './pglite-open.js';
+import { newPglite, unpackTemplateOnDisk } from './pglite-open.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
@@ -92,6 +92,9 @@ async function openPglite(options: StoreOptions): Promise<Store> {
       command: options.command ?? 'llm-trading',
       ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
     });
+    // A new database is unpacked from the template first (smaller for the life of the process than
+    // PGlite's own loader); if that cannot be done, newPglite loads the template, or runs initdb.
+    await unpackTemplateOnDisk(dataDir, { migrationsFolder });
     client = newPglite({ dataDir, parsers: PGLITE_PARSERS, migrationsFolder }).client;
   }
   try {

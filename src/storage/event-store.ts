@@ -1,4 +1,5 @@
 import { and, asc, eq } from 'drizzle-orm';
+import { insertRows } from './bulk-insert.js';
 import type { Db, Tx } from './db.js';
 import type { RunKey } from './run-key.js';
 import { events } from './schema.js';
@@ -20,25 +21,22 @@ export async function appendEvent(db: Db | Tx, event: NewEvent): Promise<boolean
   return (await appendEvents(db, [event])) > 0;
 }
 
-/** Append several events in one statement; returns how many were new. */
+/** Append several events in one statement (in order: their ids follow it); returns how many were new. */
 export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Promise<number> {
-  if (batch.length === 0) return 0;
-  const inserted = await db
-    .insert(events)
-    .values(
-      batch.map((event) => ({
-        idempotencyKey: event.key,
-        portfolio: event.portfolio,
-        weekId: event.weekId,
-        kind: event.kind,
-        stage: event.stage ?? null,
-        seat: event.seat ?? null,
-        payload: event.payload as object,
-      })),
-    )
-    .onConflictDoNothing({ target: events.idempotencyKey })
-    .returning({ id: events.id });
-  return inserted.length;
+  return insertRows(
+    db,
+    events,
+    batch.map((event) => ({
+      idempotencyKey: event.key,
+      portfolio: event.portfolio,
+      weekId: event.weekId,
+      kind: event.kind,
+      stage: event.stage ?? null,
+      seat: event.seat ?? null,
+      payload: event.payload as object,
+    })),
+    { onConflictDoNothing: { target: events.idempotencyKey } },
+  );
 }
 
 export async function eventsOfWeek(db: Db | Tx, run: RunKey, kind?: string) {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { PGlite, type ParserOptions } from '@electric-sql/pglite';
-import { findTemplate, PGLITE_INITDB_PARAMS } from './pglite-template.js';
+import { findTemplate, PGLITE_INITDB_PARAMS, templateArchive } from './pglite-template.js';
+import { unpackTemplate } from './template-extract.js';
 
 /**
  * How this project starts a PGlite instance: with lean server settings, and from a prepared template
@@ -55,6 +56,30 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
     return { client: new PGlite({ ...base, initDbStartParams: [...PGLITE_INITDB_PARAMS] }), source: 'initdb', note: found.reason };
   // PGlite itself also refuses to load a tarball over an existing database.
   return { client: new PGlite({ ...base, loadDataDir: found.archive }), source: 'template' };
+}
+
+/**
+ * Unpacks the migrated template (or the blank one without migrations) into a new data folder on disk,
+ * so that PGlite then opens an existing database (template-extract.ts says why this beats PGlite's own
+ * loader). Returns why it did not when it did not: no usable template, a folder that is not new, or a
+ * failure (the folder is then left as it was, and newPglite falls back to its own ways).
+ */
+export async function unpackTemplateOnDisk(
+  dataDir: string,
+  options: { migrationsFolder?: string | undefined; templateDir?: string } = {},
+): Promise<string | null> {
+  if (!isNewDataDir(dataDir)) return 'not a new data folder';
+  const found = templateArchive(options.migrationsFolder ? 'migrated' : 'blank', {
+    ...(options.templateDir ? { dir: options.templateDir } : {}),
+    ...(options.migrationsFolder ? { migrationsFolder: options.migrationsFolder } : {}),
+  });
+  if ('reason' in found) return found.reason;
+  try {
+    await unpackTemplate({ path: found.path, bytes: found.archive.bytes, sha256: found.archive.sha256 }, dataDir);
+    return null;
+  } catch (error) {
+    return `cannot unpack the template: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 /**

@@ -110,8 +110,14 @@ export function templateMismatch(manifest: TemplateManifest, engine: Engine, cur
   return null;
 }
 
-/** The template archive to load for a new database, or why there is none. Never throws. */
-export function findTemplate(kind: TemplateKind, options: { dir?: string; migrationsFolder?: string } = {}): TemplateLookup {
+/**
+ * The archive a new database may start from, by the manifest (its size and checksum are for the reader
+ * to check), or why there is none. Never throws.
+ */
+export function templateArchive(
+  kind: TemplateKind,
+  options: { dir?: string; migrationsFolder?: string } = {},
+): { path: string; archive: TemplateArchive } | { reason: string } {
   const dir = options.dir ?? TEMPLATE_DIR;
   try {
     const manifest = readManifest(dir);
@@ -119,8 +125,20 @@ export function findTemplate(kind: TemplateKind, options: { dir?: string; migrat
     const current = kind === 'migrated' ? migrationStamps(requireFolder(options.migrationsFolder)) : undefined;
     const mismatch = templateMismatch(manifest, currentEngine(), current);
     if (mismatch) return { reason: `template out of date: ${mismatch}` };
-    const entry = manifest.archives[kind];
-    const bytes = readFileSync(join(dir, entry.file));
+    const archive = manifest.archives[kind];
+    return { path: join(dir, archive.file), archive };
+  } catch (error) {
+    return { reason: `template unreadable: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/** The template archive to load for a new database, or why there is none. Never throws. */
+export function findTemplate(kind: TemplateKind, options: { dir?: string; migrationsFolder?: string } = {}): TemplateLookup {
+  const found = templateArchive(kind, options);
+  if ('reason' in found) return found;
+  try {
+    const entry = found.archive;
+    const bytes = readFileSync(found.path);
     if (bytes.length !== entry.bytes || sha256(bytes) !== entry.sha256) return { reason: `template archive ${entry.file} is damaged` };
     // The MIME type tells PGlite's loadTar to gunzip it (which peaked lower than unzipping it here).
     return { archive: new Blob([bytes], { type: 'application/gzip' }) };

@@ -26,9 +26,14 @@ export const executeStage: Stage<'execute'> = {
     const tag = portfolioTag(ctx.portfolio);
     // Every order the week's execution already has (an earlier, interrupted run's), read once.
     const earlier = await recordedOrders(ctx.store.db, ctx.portfolio, { weekId: ctx.week.week_id, checkpoint: WEEKLY });
+    // What each account holds before its orders, read together (an account's orders change no other's).
+    const before = await accountStates(
+      ctx.broker,
+      selected.filter((i) => i.status === 'trade').map((i) => i.account_id),
+    );
     const placedNow: OrderResult[] = [];
     for (const intent of selected) {
-      for (const request of await planIntent(ctx, intent, earlier, tag)) {
+      for (const request of await planIntent(ctx, intent, earlier, tag, before)) {
         // A duplicate the ledger did not list (sent by a run that died before recording it) is listed now.
         const result = await ctx.broker.submitOrder(request);
         if (!earlier.some((o) => o.clientOrderId === result.clientOrderId)) placedNow.push(result);
@@ -36,8 +41,14 @@ export const executeStage: Stage<'execute'> = {
     }
     const placed = placedNow.filter((o) => !o.duplicate).length;
     const orders = [...earlier, ...placedNow].filter((o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId));
-    const accounts: AccountState[] = [];
-    for (const account of ctx.config.models.accounts) accounts.push(await ctx.broker.account(account.id));
+    const accounts = [
+      ...(
+        await accountStates(
+          ctx.broker,
+          ctx.config.models.accounts.map((a) => a.id),
+        )
+      ).values(),
+    ];
     const rejected = orders.filter((o) => o.status === 'rejected').length;
     const earlierRuns = orders.length - placed;
     return {
@@ -56,10 +67,11 @@ async function planIntent(
   intent: TradeIntent,
   earlier: readonly OrderResult[],
   tag: string,
+  states?: ReadonlyMap<number, AccountState>,
 ): Promise<OrderRequest[]> {
   if (intent.status !== 'trade') return [];
   const mine = earlier.filter((o) => o.accountId === intent.account_id);
-  const state = await ctx.broker.account(intent.account_id);
+  const state = states?.get(intent.account_id) ?? (await ctx.broker.account(intent.account_id));
   const target = intent.direction === 'FLAT' || intent.ticker === null ? null : { ticker: intent.ticker, qty: intent.target_qty };
   return planOrders({
     portfolioTag: tag,
@@ -86,6 +98,14 @@ export async function pendingOpenOrders(ctx: PipelineContext): Promise<OrderRequ
   const planned: OrderRequest[] = [];
   for (const intent of intents) planned.push(...(await planIntent(ctx, intent, earlier, tag)));
   return planned;
+}
+
+/** Accounts by id, in one read when the broker can. */
+async function accountStates(broker: Broker, ids: readonly number[]): Promise<Map<number, AccountState>> {
+  const states: AccountState[] = [];
+  if (broker.accounts) states.push(...(ids.length > 0 ? await broker.accounts(ids) : []));
+  else for (const id of ids) states.push(await broker.account(id));
+  return new Map(states.map((s) => [s.accountId, s]));
 }
 
 /**

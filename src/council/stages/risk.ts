@@ -35,7 +35,7 @@ export const riskStage: Stage<'risk'> = {
       if (!asset) throw new Error(`account holds ${ticker}, which the week's snapshot does not price`);
       return asset.last_close;
     };
-    const books = await booksAtDecision(ctx.store.db, ctx.portfolio, decidedAt);
+    const books = await booksAtDecision(ctx.store.db, ctx.portfolio, ctx.ledger, decidedAt);
     const intents: TradeIntent[] = [];
     for (const account of accounts) {
       const base = { account_id: account.id, owner: account.owner };

@@ -1,0 +1,119 @@
+/**
+ * One portfolio's fills, kept in memory by an App and read incrementally, with each account's book
+ * carried forward from one week to the next. Every week asks for the books as they stood before some
+ * instant (the risk stage at the decision, the checkpoints and the postmortem at the week's first
+ * fill): read and replayed from inception each time, a backtest costs O(weeks²); here a week reads
+ * only the fills added since the last read and replays only the fills since the last instant asked.
+ *
+ * Exact, not approximate: the same fills in the same order (filled_at, then id: the ledger order of
+ * book.ts) go through the same applyFill/applyEntry, so every number equals a replay from inception.
+ *
+ * Why reading `id > last seen` finds every new fill: fills are append-only (nothing updates or deletes
+ * one), and a portfolio's fills are written one order at a time (each order in its own transaction,
+ * under the portfolio's books lock: execute and the checkpoints), so the committed fills of a
+ * portfolio are always those up to some id of the one sequence the ids come from. A fill whose instant
+ * is earlier than one already held (not something time-ordered runs produce) is merged into place and
+ * the carried books are replayed again.
+ */
+import { asc, and, eq, gt } from 'drizzle-orm';
+import type { Db } from '../storage/db.js';
+import { fills as fillRows } from '../storage/schema.js';
+import { advance, copyState, emptyState, type BookState, type LedgerFill } from './book.js';
+
+interface Held {
+  id: number;
+  at: number;
+  fill: LedgerFill;
+}
+
+/** An account's book after its first `count` fills, replayed from `startingCash`. */
+interface Carried {
+  startingCash: number;
+  count: number;
+  state: BookState;
+}
+
+export class PortfolioLedger {
+  #lastId = 0;
+  readonly #fills = new Map<number, Held[]>();
+  readonly #carried = new Map<number, Carried>();
+
+  constructor(readonly portfolio: string) {}
+
+  /** Reads the fills added since the last read (one query, usually returning only the latest week's). */
+  async refresh(db: Db, portfolio: string): Promise<void> {
+    if (portfolio !== this.portfolio) throw new Error(`the ledger of portfolio ${this.portfolio} was asked for ${portfolio}`);
+    const rows = await db
+      .select()
+      .from(fillRows)
+      .where(and(eq(fillRows.portfolio, portfolio), gt(fillRows.id, this.#lastId)))
+      .orderBy(asc(fillRows.id));
+    for (const row of rows) {
+      this.#lastId = Math.max(this.#lastId, row.id);
+      const held: Held = {
+        id: row.id,
+        at: row.filledAt.getTime(),
+        fill: {
+          accountId: row.accountId,
+          filledAt: row.filledAt,
+          ticker: row.ticker,
+          side: row.side as LedgerFill['side'],
+          qty: row.qty,
+          price: row.price,
+          commission: row.commission,
+        },
+      };
+      const list = this.#fills.get(row.accountId) ?? [];
+      this.#fills.set(row.accountId, list);
+      let i = list.length;
+      while (i > 0 && later(list[i - 1] as Held, held)) i--;
+      list.splice(i, 0, held);
+      const carried = this.#carried.get(row.accountId);
+      if (carried && i < carried.count) this.#carried.delete(row.accountId);
+    }
+  }
+
+  /** The account's fills at or after `instant`, in ledger order. */
+  fillsFrom(accountId: number, instant: Date): LedgerFill[] {
+    const list = this.#fills.get(accountId) ?? [];
+    return list.slice(countBefore(list, instant.getTime())).map((h) => h.fill);
+  }
+
+  /**
+   * The account's book (and average entries) after every fill strictly before `instant`: a copy the
+   * caller may advance. Replays from the book carried from the last call, when that was not later.
+   */
+  stateBefore(accountId: number, startingCash: number, instant: Date): BookState {
+    const list = this.#fills.get(accountId) ?? [];
+    const count = countBefore(list, instant.getTime());
+    let carried = this.#carried.get(accountId);
+    if (!carried || carried.startingCash !== startingCash || carried.count > count)
+      carried = { startingCash, count: 0, state: emptyState(startingCash) };
+    if (carried.count < count) {
+      advance(
+        carried.state,
+        list.slice(carried.count, count).map((h) => h.fill),
+      );
+      carried.count = count;
+    }
+    this.#carried.set(accountId, carried);
+    return copyState(carried.state);
+  }
+}
+
+/** Ledger order: by instant, then by id. */
+function later(a: Held, b: Held): boolean {
+  return a.at > b.at || (a.at === b.at && a.id > b.id);
+}
+
+/** How many of the (ordered) fills are strictly before `at`. */
+function countBefore(list: readonly Held[], at: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as Held).at < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
