@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backtestPortfolio, weeksBetween } from '../src/backtest/backtest.js';
+import { backtestPortfolio, decideWeek, weeksBetween } from '../src/backtest/backtest.js';
+import { weekOf } from '../src/council/week.js';
 import { driveBacktest } from '../src/backtest/drive.js';
 import { buildBacktestReport, type BacktestReport } from '../src/backtest/report.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
@@ -22,7 +23,7 @@ import { loadConfig } from '../src/config/app-config.js';
 import { BacktestBudgetExceededError } from '../src/llm/backtest-budget.js';
 import type { Postmortem } from '../src/metrics/postmortem.js';
 import { openStore, type Store } from '../src/storage/db.js';
-import { backtests, llmCalls } from '../src/storage/schema.js';
+import { backtests, checkpointUpdates, llmCalls } from '../src/storage/schema.js';
 import { testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { offlineAnswersByWeek, schemaNameOf, seatOfModel, weeklyCouncilResponder } from './helpers/council-responder.js';
@@ -69,15 +70,20 @@ const ENV = () => ({
 });
 
 /** `backtest --from W1 --to W2 --name NAME [--budget-usd N]` in-process on the shared store (one process each). */
-async function backtestIn(name: string, budgetUsd?: number): Promise<{ report: BacktestReport; postmortems: Postmortem[] }> {
-  const app = await testApp(store, ENV(), {
+async function backtestIn(
+  name: string,
+  budgetUsd?: number,
+  on: Store = store,
+  to: string = W2,
+): Promise<{ report: BacktestReport; postmortems: Postmortem[] }> {
+  const app = await testApp(on, ENV(), {
     offline: false,
     portfolio: backtestPortfolio(name),
     portfolioKind: 'backtest',
     ...(budgetUsd !== undefined ? { backtestBudgetUsd: budgetUsd } : {}),
   });
   try {
-    const run = await driveBacktest(app, name, weeksBetween(app.config, W1, W2), {
+    const run = await driveBacktest(app, name, weeksBetween(app.config, W1, to), {
       settings: { offline: false, allow_offline_seats: false },
       // One week deciding at a time: the refusal test counts which seats of the first week were asked.
       workers: 1,
@@ -200,5 +206,34 @@ describe('backtests with LLM seats', () => {
     const bad = await cli(['backtest', '--from', W1, '--to', W2, '--budget-usd', '0'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/expected an amount of US dollars > 0, got "0"/);
+  });
+  it('a refusal during a checkpoint stops the backtest without recording a failed update; raised, the checkpoint asks again', async () => {
+    // A store of its own whose cache holds the week's decisions (made in another portfolio) but none of
+    // its checkpoints: the decisions cost nothing, the first checkpoint call passes the cap.
+    const own = await openStore({ memory: true });
+    try {
+      const warm = await testApp(own, ENV(), { offline: false, portfolio: backtestPortfolio('warm'), portfolioKind: 'backtest' });
+      try {
+        await decideWeek(warm, weekOf(W1, warm.config));
+      } finally {
+        warm.cleanup();
+      }
+      const refused = await backtestIn('midweek', 0.05, own, W1).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(BacktestBudgetExceededError);
+      const calls = await own.db.select().from(llmCalls).where(eq(llmCalls.portfolio, 'bt-midweek'));
+      expect(calls.filter((c) => c.status === 'budget_exceeded').map((c) => c.stage)).toContain('checkpoint');
+      const updates = () => own.db.select().from(checkpointUpdates).where(eq(checkpointUpdates.portfolio, 'bt-midweek'));
+      const failedForBudget = async () => (await updates()).filter((u) => /budget/i.test(u.reason));
+      expect(await failedForBudget()).toEqual([]);
+      const done = await backtestIn('midweek', 10, own, W1);
+      expect(done.report.weeks).toBe(1);
+      expect(await failedForBudget()).toEqual([]);
+      expect((await updates()).length).toBeGreaterThan(0);
+    } finally {
+      await own.close();
+    }
   });
 });

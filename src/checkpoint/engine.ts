@@ -24,7 +24,7 @@ import { accountAgents } from '../council/account-agents.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
-import { describeError, UserError } from '../errors.js';
+import { describeError, stopsTheRun, UserError } from '../errors.js';
 import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
@@ -590,6 +590,9 @@ async function decide(
     }
     return decision;
   } catch (error) {
+    // The backtest's budget refused the call: not the owner's failure — the run stops, and the
+    // resumed checkpoint asks again (nothing is recorded for this account).
+    if (stopsTheRun(error)) throw error;
     return {
       ...withPosition,
       status: 'failed',
