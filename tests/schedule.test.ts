@@ -171,6 +171,38 @@ describe('llm-trading schedule --once / status', () => {
   });
 });
 
+describe('llm-trading schedule --health-port', () => {
+  it('serves GET /healthz on 127.0.0.1 while the daemon runs, and stops on the signal', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lt-schedule-health-'));
+    const stop = new AbortController();
+    let stderr = '';
+    const io = { stdout: () => undefined, stderr: (t: string) => void (stderr += t), env: { LLM_TRADING_HOME: home } };
+    try {
+      const { schedule } = await import('../src/cli/schedule-command.js');
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const running = schedule(io, 'run', { healthPort: port, now: '2024-03-06T12:30:00Z', offline: true }, stop.signal);
+      let health: { status: string; last_pass: { next: string } | null } | null = null;
+      for (let i = 0; i < 200 && !health?.last_pass; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        health = await fetch(`http://127.0.0.1:${port}/healthz`)
+          .then((r) => r.json() as Promise<typeof health>)
+          .catch(() => null);
+      }
+      expect(health).toMatchObject({
+        status: 'ok',
+        last_pass: { next: expect.stringMatching(/^postmortem postmortem:2024-02-28 at 2024-03-06T13:00:00.000Z$/) },
+      });
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+      stop.abort();
+      await running;
+      expect(stderr).toMatch(/ default stopped\n$/);
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the daemon on a controllable clock', () => {
   let store: Store;
   const apps: (App & { cleanup(): void })[] = [];
