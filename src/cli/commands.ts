@@ -71,14 +71,14 @@ export async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
     const day = scheduledWeekday(configDirOf(io.env));
     if (day) checkDecisionWeekday(asked, day);
   }
-  const [{ parseEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
+  const [{ parseEnv, checkBrokerEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
     import('../config/env.js'),
     import('../config/app-config.js'),
     import('../market/bundled-market-data.js'),
   ]);
   const env = parseEnv(io.env);
   if (env.marketData !== 'bundled') throw new UsageError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
-  if (env.broker !== 'sim') throw new UsageError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
+  checkBrokerEnv(env);
   const config = loadConfig(configDirOf(io.env));
   return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
 }
