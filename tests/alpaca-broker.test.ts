@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlpacaBroker, timeInForceOf } from '../src/broker/alpaca-broker.js';
@@ -13,6 +16,7 @@ import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
 import { startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
+import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
 import { storeFactories } from './helpers/stores.js';
 
@@ -82,6 +86,57 @@ async function ledger(portfolio: string, accountId: number) {
 function alpacaPositions(n: number): Record<string, number> {
   return Object.fromEntries([...standIn.account(keyId(n)).positions].filter(([, p]) => p.qty !== 0).map(([s, p]) => [s, p.qty]));
 }
+
+describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
+  beforeEach(async () => {
+    standIn = await startAlpacaStandIn();
+    for (let n = 1; n <= 6; n++) standIn.addAccount({ keyId: keyId(n), secretKey: secret(n), cash: 100_000 });
+    await setPricesFromBundle();
+  });
+  afterEach(async () => {
+    expect(standIn.violations).toEqual([]);
+    await standIn.stop();
+  });
+
+  it('run_weekly trades the six paper accounts at the open; accounts shows Alpaca beside the books', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lt-alpaca-cli-'));
+    try {
+      let opened = false;
+      standIn.transformResponse = (operationId, body) => {
+        if (operationId === 'getOrderByClientOrderId' && !opened) {
+          opened = true;
+          setImmediate(() => standIn.open());
+        }
+        return body;
+      };
+      const env = { ...alpacaEnv(), LLM_TRADING_HOME: home, ALPACA_FILL_TIMEOUT_SECONDS: '10' };
+      const run = await cli(['run_weekly', '--as-of', WEEK, '--json'], env);
+      expect(run.stderr).not.toContain(secret(1));
+      if (run.code !== 0) throw new Error(`run_weekly failed: ${run.stderr}`);
+      const result = JSON.parse(run.stdout) as { status: string };
+      expect(result.status).toBe('completed');
+      const shown = await cli(['accounts', '--json'], env);
+      expect(shown.code).toBe(0);
+      const rows = JSON.parse(shown.stdout) as {
+        accountId: number;
+        equity: number;
+        positionsMatch: boolean;
+        books: { positions: Record<string, number> };
+      }[];
+      expect(rows).toHaveLength(6);
+      for (const r of rows) {
+        expect(r.positionsMatch).toBe(true);
+        expect(r.books.positions).toEqual(alpacaPositions(r.accountId));
+      }
+      expect(rows.flatMap((r) => Object.keys(r.books.positions)).length).toBeGreaterThan(0);
+      const text = await cli(['accounts'], env);
+      expect(text.stdout).toMatch(/Alpaca's paper accounts now, beside the books/);
+      expect(text.stdout).not.toMatch(/differs from Alpaca/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.each(storeFactories)('Alpaca broker ($name)', (factory) => {
   beforeAll(async () => {
