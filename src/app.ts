@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { AppConfig } from './config/app-config.js';
-import type { Env } from './config/env.js';
+import { checkBrokerEnv, type Env } from './config/env.js';
+import { AlpacaBroker, type AlpacaBrokerOptions } from './broker/alpaca-broker.js';
+import { AlpacaClient } from './broker/alpaca/client.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
@@ -63,12 +65,14 @@ export interface OpenAppOptions {
   command?: string;
   /** Told when this process starts waiting for another one. */
   onWait?: (what: string) => void;
+  /** BROKER=alpaca: the waits (tests shorten them); default from ALPACA_ORDER_WAIT_SECONDS / ALPACA_FILL_TIMEOUT_SECONDS. */
+  alpacaWaits?: Pick<AlpacaBrokerOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {
   if (env.marketData !== 'bundled')
     throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
-  if (env.broker !== 'sim') throw new UnsupportedAdapterError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
+  checkBrokerEnv(env);
   const portfolio = checkPortfolioName(options.portfolio ?? env.portfolio ?? DEFAULT_PORTFOLIO);
   const llmConfig = loadLlmConfig(config.dir);
   // Seat assignment and the LLM seats' prompt templates are checked before the database is opened,
@@ -108,7 +112,17 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       ...(backtestBudget ? { backtestBudget } : {}),
     });
     const clock = new SimulatedClock(new Date(0));
-    const broker = new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
+    const broker =
+      env.broker === 'alpaca'
+        ? new AlpacaBroker({
+            db: store.db,
+            portfolio,
+            clients: alpacaClients(env, config),
+            orderWaitMs: env.alpaca.orderWaitMs,
+            fillTimeoutMs: env.alpaca.fillTimeoutMs,
+            ...options.alpacaWaits,
+          })
+        : new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
     return {
       env,
       config,
@@ -131,6 +145,25 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     if (!options.store) await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** One Alpaca client per account (its own paper account and key pair), labelled "<id> (<owner>)" in messages. */
+function alpacaClients(env: Env, config: AppConfig): Map<number, AlpacaClient> {
+  const clients = new Map<number, AlpacaClient>();
+  for (const account of config.models.accounts) {
+    const pair = env.alpaca.accounts[account.id];
+    if (!pair) continue;
+    clients.set(
+      account.id,
+      new AlpacaClient({
+        ...pair,
+        accountLabel: `${account.id} (${account.owner})`,
+        ...(env.alpaca.tradingBaseUrl ? { tradingBaseUrl: env.alpaca.tradingBaseUrl } : {}),
+        ...(env.alpaca.dataBaseUrl ? { dataBaseUrl: env.alpaca.dataBaseUrl } : {}),
+      }),
+    );
+  }
+  return clients;
 }
 
 /** Loaded only for backtests with LLM seats (the CLI keeps the LLM stack off its start-up path). */

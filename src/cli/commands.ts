@@ -71,14 +71,14 @@ export async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
     const day = scheduledWeekday(configDirOf(io.env));
     if (day) checkDecisionWeekday(asked, day);
   }
-  const [{ parseEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
+  const [{ parseEnv, checkBrokerEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
     import('../config/env.js'),
     import('../config/app-config.js'),
     import('../market/bundled-market-data.js'),
   ]);
   const env = parseEnv(io.env);
   if (env.marketData !== 'bundled') throw new UsageError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
-  if (env.broker !== 'sim') throw new UsageError(`BROKER=${env.broker} is not available yet; use BROKER=sim`);
+  checkBrokerEnv(env);
   const config = loadConfig(configDirOf(io.env));
   return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
 }
@@ -255,6 +255,30 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
     app.clock.set(last.at);
     const states = [];
     for (const a of app.config.models.accounts) states.push({ portfolio: app.portfolio, ...(await app.broker.account(a.id)) });
+    if (app.broker.name === 'alpaca') {
+      // Alpaca's paper accounts now, each beside the books the ledger keeps for it.
+      const { besideBooks } = await import('../broker/alpaca-books.js');
+      const rows = [];
+      for (const s of states) rows.push({ ...s, ...(await besideBooks(app.store.db, app.portfolio, s)) });
+      if (options.json) {
+        io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      io.stdout(`portfolio ${app.portfolio}: Alpaca's paper accounts now, beside the books (ledger)\n`);
+      io.stdout(`${pad('acct', 6)}${pad('owner', 10)}${pad('cash', 16)}${pad('equity', 16)}positions\n`);
+      for (const r of rows) {
+        const held = r.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat';
+        const books =
+          Object.entries(r.books.positions)
+            .map(([t, q]) => `${q} ${t}`)
+            .join(', ') || 'flat';
+        io.stdout(`${pad(String(r.accountId), 6)}${pad(r.owner, 10)}${pad(money(r.cash), 16)}${pad(money(r.equity), 16)}${held}\n`);
+        io.stdout(
+          `${pad('', 6)}${pad('books', 10)}${pad(r.books.cash === null ? '-' : money(r.books.cash), 32)}${books}${r.positionsMatch ? '' : '  (differs from Alpaca)'}${r.approximateMarks ? '  (marks approximate)' : ''}\n`,
+        );
+      }
+      return;
+    }
     if (options.json) {
       io.stdout(`${JSON.stringify(states, null, 2)}\n`);
       return;

@@ -2,12 +2,12 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, fullErrorText } from '../errors.js';
 
-/** Values that must never reach a log: every configured key, and the password of any URL. */
+/** Values that must never reach a log: every configured key (Alpaca key ids too), and the password of any URL. */
 export function secretsOfEnv(env: NodeJS.ProcessEnv): string[] {
   const secrets: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    if (/(_KEY|_SECRET|_SECRET_KEY|_TOKEN|PASSWORD)$/.test(name) && value.trim().length >= 4) secrets.push(value.trim());
+    if (/(_KEY|_SECRET|_SECRET_KEY|_KEY_ID|_TOKEN|PASSWORD)$/.test(name) && value.trim().length >= 4) secrets.push(value.trim());
     for (const m of value.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^@\s/]+)@/gi)) if (m[1] && m[1].length >= 2) secrets.push(m[1]);
   }
   return secrets;

@@ -28,6 +28,9 @@ const positiveNumber = (fallback: number) =>
       return n;
     });
 
+/** The six paper accounts, one key pair each (APCA_ACCT{n}_KEY_ID / APCA_ACCT{n}_SECRET_KEY). */
+export const ALPACA_ACCOUNT_IDS = [1, 2, 3, 4, 5, 6] as const;
+
 const EnvSchema = z.object({
   DATABASE_URL: optionalString,
   DB_MIN_POOL_SIZE: positiveNumber(10),
@@ -49,6 +52,18 @@ const EnvSchema = z.object({
   BROKER: optionalEnum(['sim', 'alpaca'] as const),
   MARKET_DATA: optionalEnum(['bundled', 'alpaca'] as const),
   LLM_TRADING_PORTFOLIO: optionalString,
+  APCA_API_KEY_ID: optionalString,
+  APCA_API_SECRET_KEY: optionalString,
+  APCA_API_BASE_URL: optionalString,
+  APCA_DATA_BASE_URL: optionalString,
+  ...Object.fromEntries(
+    ALPACA_ACCOUNT_IDS.flatMap((n) => [
+      [`APCA_ACCT${n}_KEY_ID`, optionalString],
+      [`APCA_ACCT${n}_SECRET_KEY`, optionalString],
+    ]),
+  ),
+  ALPACA_FILL_TIMEOUT_SECONDS: positiveNumber(7200),
+  ALPACA_ORDER_WAIT_SECONDS: positiveNumber(60),
 });
 
 export interface Env {
@@ -60,14 +75,57 @@ export interface Env {
   promptsDir: string | undefined;
   llmProvider: 'offline' | 'requesty' | 'openrouter';
   broker: 'sim' | 'alpaca';
+  /** Whether BROKER was set (else the broker was chosen from the keys present). */
+  brokerExplicit: boolean;
   marketData: 'bundled' | 'alpaca';
   /** LLM_TRADING_PORTFOLIO: the portfolio commands act on when --portfolio is not given. */
   portfolio: string | undefined;
   keys: { requesty?: string; openrouter?: string; perplexity?: string; gemini?: string };
+  /** Alpaca settings; key pairs stay here and are only read by the Alpaca broker adapter. */
+  alpaca: AlpacaEnv;
   baseUrls: { requesty: string; openrouter: string; perplexity: string; gemini: string };
 }
 
+export interface AlpacaKeyPair {
+  keyId: string;
+  secretKey: string;
+}
+
+export interface AlpacaEnv {
+  /** The key pair of each account that has both APCA_ACCT{n}_KEY_ID and APCA_ACCT{n}_SECRET_KEY. */
+  accounts: Partial<Record<number, AlpacaKeyPair>>;
+  /** The variables of APCA_ACCT1..6 that are missing (names only), when at least one is set. */
+  missing: string[];
+  /** Whether any APCA_ACCT{n}_* variable is set. */
+  anyAccountKey: boolean;
+  /** APCA_API_KEY_ID / APCA_API_SECRET_KEY (the single-key sub-ledger mode, not built yet). */
+  defaultPair: AlpacaKeyPair | undefined;
+  tradingBaseUrl: string | undefined;
+  dataBaseUrl: string | undefined;
+  /** ALPACA_FILL_TIMEOUT_SECONDS (default 7200): how long a run waits for opening/closing-auction fills. */
+  fillTimeoutMs: number;
+  /** ALPACA_ORDER_WAIT_SECONDS (default 60): how long a run waits for a market order during the session. */
+  orderWaitMs: number;
+}
+
 export class EnvError extends UserError {}
+
+/**
+ * The broker the environment asks for, or why it cannot be used: BROKER, else Alpaca when all six
+ * APCA_ACCT{n} key pairs are present, else the simulated broker. Some of the six but not all is a
+ * mistake (one account would trade on another broker): refused, naming the missing variables.
+ */
+export function checkBrokerEnv(env: Env): void {
+  if (env.broker === 'alpaca' && env.alpaca.missing.length > 0) {
+    const pairs = env.alpaca.anyAccountKey ? '' : ' (the single-key sub-ledger mode with APCA_API_KEY_ID is not built yet)';
+    throw new EnvError(`BROKER=alpaca needs one key pair per account${pairs}; missing: ${env.alpaca.missing.join(', ')}`);
+  }
+  if (!env.brokerExplicit && env.alpaca.anyAccountKey && env.alpaca.missing.length > 0) {
+    throw new EnvError(
+      `some Alpaca account keys are set but not all six: missing ${env.alpaca.missing.join(', ')} (set them, or BROKER=sim to ignore the keys)`,
+    );
+  }
+}
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = EnvSchema.safeParse(source);
@@ -79,6 +137,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const e = result.data;
   const requesty = e.REQUESTY_API_KEY ?? e.REQUSTY_API_KEY;
   const keys = { requesty, openrouter: e.OPENROUTER_API_KEY, perplexity: e.PERPLEXITY_API_KEY, gemini: e.GEMINI_API_KEY };
+  const alpaca = alpacaEnv(source, e);
   const llmProvider = e.LLM_PROVIDER ?? (requesty ? 'requesty' : e.OPENROUTER_API_KEY ? 'openrouter' : 'offline');
   return {
     databaseUrl: e.DATABASE_URL,
@@ -87,16 +146,50 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     marketDataDir: e.MARKET_DATA_DIR,
     promptsDir: e.LLM_TRADING_PROMPTS_DIR === undefined ? undefined : resolve(e.LLM_TRADING_PROMPTS_DIR),
     llmProvider,
-    broker: e.BROKER ?? 'sim',
+    broker: e.BROKER ?? (alpaca.anyAccountKey && alpaca.missing.length === 0 ? 'alpaca' : 'sim'),
+    brokerExplicit: e.BROKER !== undefined,
     marketData: e.MARKET_DATA ?? 'bundled',
     portfolio: e.LLM_TRADING_PORTFOLIO,
     keys,
+    alpaca,
     baseUrls: {
       requesty: e.REQUESTY_BASE_URL ?? 'https://router.requesty.ai/v1',
       openrouter: e.OPENROUTER_BASE_URL ?? 'https://openrouter.ai/api/v1',
       perplexity: e.PERPLEXITY_BASE_URL ?? 'https://api.perplexity.ai',
       gemini: e.GEMINI_BASE_URL ?? 'https://generativelanguage.googleapis.com/v1beta/openai',
     },
+  };
+}
+
+function alpacaEnv(source: NodeJS.ProcessEnv, e: z.infer<typeof EnvSchema>): AlpacaEnv {
+  const value = (name: string): string | undefined => {
+    const v = source[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const accounts: Partial<Record<number, AlpacaKeyPair>> = {};
+  const missing: string[] = [];
+  let anyAccountKey = false;
+  for (const n of ALPACA_ACCOUNT_IDS) {
+    const keyId = value(`APCA_ACCT${n}_KEY_ID`);
+    const secretKey = value(`APCA_ACCT${n}_SECRET_KEY`);
+    anyAccountKey ||= keyId !== undefined || secretKey !== undefined;
+    if (keyId === undefined) missing.push(`APCA_ACCT${n}_KEY_ID`);
+    if (secretKey === undefined) missing.push(`APCA_ACCT${n}_SECRET_KEY`);
+    if (keyId !== undefined && secretKey !== undefined) accounts[n] = { keyId, secretKey };
+  }
+  const defaultPair =
+    e.APCA_API_KEY_ID !== undefined && e.APCA_API_SECRET_KEY !== undefined
+      ? { keyId: e.APCA_API_KEY_ID, secretKey: e.APCA_API_SECRET_KEY }
+      : undefined;
+  return {
+    accounts,
+    missing,
+    anyAccountKey,
+    defaultPair,
+    tradingBaseUrl: e.APCA_API_BASE_URL,
+    dataBaseUrl: e.APCA_DATA_BASE_URL,
+    fillTimeoutMs: e.ALPACA_FILL_TIMEOUT_SECONDS * 1000,
+    orderWaitMs: e.ALPACA_ORDER_WAIT_SECONDS * 1000,
   };
 }
 

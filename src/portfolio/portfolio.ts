@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gte, inArray, max, min, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../storage/db.js';
-import { checkpointRuns, orders, portfolios, runs, stageRuns } from '../storage/schema.js';
+import { accounts, checkpointRuns, orders, portfolios, runs, stageRuns } from '../storage/schema.js';
 import { UserError } from '../errors.js';
 
 export const DEFAULT_PORTFOLIO = 'default';
@@ -52,10 +52,41 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
     .values({ name: settings.name, kind: settings.kind, broker: settings.broker, startingCash: settings.startingCash })
     .onConflictDoNothing({ target: portfolios.name });
   const [row] = await db.select().from(portfolios).where(eq(portfolios.name, settings.name));
+  // A portfolio that never ran (migration 0003 creates `default` on the sim broker in every new
+  // database) takes the broker of its first run.
+  if (row && row.broker !== settings.broker && (await isEmptyPortfolio(db, settings.name))) {
+    await db
+      .update(portfolios)
+      .set({ broker: settings.broker, startingCash: settings.startingCash })
+      .where(eq(portfolios.name, settings.name));
+    return;
+  }
   if (row && row.broker !== settings.broker)
     throw new PortfolioError(
       `portfolio ${settings.name} trades on the ${row.broker} broker, not ${settings.broker}: use another portfolio (--portfolio NAME)`,
     );
+}
+
+/** No run, account or order belongs to the portfolio yet. */
+async function isEmptyPortfolio(db: Db | Tx, name: string): Promise<boolean> {
+  const [run] = await db
+    .select({ one: sql`1` })
+    .from(runs)
+    .where(eq(runs.portfolio, name))
+    .limit(1);
+  if (run) return false;
+  const [account] = await db
+    .select({ one: sql`1` })
+    .from(accounts)
+    .where(eq(accounts.portfolio, name))
+    .limit(1);
+  if (account) return false;
+  const [order] = await db
+    .select({ one: sql`1` })
+    .from(orders)
+    .where(eq(orders.portfolio, name))
+    .limit(1);
+  return !order;
 }
 
 /**

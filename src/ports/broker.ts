@@ -1,6 +1,6 @@
 /**
  * Orders, positions and accounts of one portfolio. Adapters: the simulated broker (in the DB), Alpaca
- * paper (later). Every adapter records the orders it was sent and their fills in the ledger tables
+ * paper (src/broker/alpaca-broker.ts). Every adapter records the orders it was sent and their fills in the ledger tables
  * (orders, fills) with an 'order:<client_order_id>' event, in one transaction with the order's state.
  */
 
@@ -78,4 +78,11 @@ export interface Broker {
   /** Idempotent: a known clientOrderId returns the existing order with duplicate=true. */
   submitOrder(order: OrderRequest): Promise<OrderResult>;
   getOrder(clientOrderId: string): Promise<OrderResult | null>;
+  /**
+   * A broker whose orders can stay open (an opening-auction order sent before the open): wait, up to
+   * its deadline, until these orders are filled, rejected, cancelled or expired, record them, and
+   * return them as they are then (still 'accepted' when the deadline passed). The simulated broker
+   * fills or rejects at once and has no such method.
+   */
+  awaitOrders?(clientOrderIds: readonly string[]): Promise<OrderResult[]>;
 }

@@ -40,7 +40,16 @@ export const executeStage: Stage<'execute'> = {
       }
     }
     const placed = placedNow.filter((o) => !o.duplicate).length;
-    const orders = [...earlier, ...placedNow].filter((o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId));
+    let orders = [...earlier, ...placedNow].filter((o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId));
+    // A broker whose auction orders stay open (Alpaca's opg) is waited for, within its deadline.
+    const open = orders.filter((o) => o.status === 'accepted').map((o) => o.clientOrderId);
+    if (ctx.broker.awaitOrders && open.length > 0) {
+      const settled = new Map((await ctx.broker.awaitOrders(open)).map((o) => [o.clientOrderId, o]));
+      orders = orders.map((o) => {
+        const now = settled.get(o.clientOrderId);
+        return now ? { ...now, duplicate: o.duplicate } : o;
+      });
+    }
     const accounts = [
       ...(
         await accountStates(

@@ -1,0 +1,586 @@
+/**
+ * The Alpaca broker: each of the six accounts is its own Alpaca paper account (one key pair, one
+ * AlpacaClient), and every order it is sent is recorded in the same ledger tables the simulated broker
+ * writes (orders, fills, positions, accounts cash, an 'order:<client_order_id>' event), so the
+ * postmortem and backtests read one ledger whichever broker traded.
+ *
+ * Submitting (idempotent through the client_order_id of src/broker/order-plan.ts):
+ *   1. the ledger already has the id → that order (duplicate=true); one still open at Alpaca is
+ *      refreshed first (its fill recorded if it has one now);
+ *   2. Alpaca already has the id (a run killed between submit and record) → that order, recorded now
+ *      (duplicate=true); nothing is sent;
+ *   3. else Alpaca's clock is read and the order is sent with the time in force its timing asks for
+ *      (timeInForceOf): opg for the weekly execution and checkpoints before the open, cls at 15:50 and
+ *      later, day during the session. Nothing is sent into a closed market unless it is meant for the
+ *      next open (opg): a day or cls order then is rejected "market closed". An opg order whose open
+ *      has passed (the market is open) is sent as a day market order, which fills at once.
+ *      A 422 "client_order_id must be unique" is answered by looking the order up, never by resending.
+ *   4. a day order is waited for (orderWaitMs) until it is final; opg/cls orders fill at an auction
+ *      still to come, so they are recorded as accepted and `awaitOrders` waits for them (fillTimeoutMs).
+ * A sell says `short: true` when it opens or adds to a short (its action, or Alpaca's position being
+ * smaller than the sell): Alpaca takes whole shares only for those.
+ *
+ * Recording (one transaction per state change, like the simulated broker): the order row is inserted
+ * (conflict: nothing) and locked; an order already final in the ledger is never applied twice. When
+ * Alpaca says the order is done, its fill (Alpaca's filled_qty at filled_avg_price, no commission) is
+ * written with the position (re-averaged on increase, kept on reduction, reset through zero) and the
+ * cash change (−round2(qty × price) for a buy, +round2(qty × price) for a sell), and the event's payload
+ * is replaced by the final one. Statuses: filled → filled; canceled/expired with shares filled →
+ * filled with filledQty < qty (the reason says so); canceled/expired without → canceled; rejected →
+ * rejected. A partial fill is recorded once the order is done (the ledger keeps one fill per order).
+ *
+ * Failures stay with their account: keys Alpaca refuses, an Alpaca that stays unavailable, an answer we
+ * cannot read → the order comes back rejected with the reason (naming the account, never a key) and is
+ * NOT recorded, so a re-run after the fix derives the same client_order_id and finds the order if it was
+ * placed after all. Alpaca's refusals of the order itself (403 insufficient buying power, 422, an order
+ * Alpaca rejects later) and "market closed" are recorded as rejected. `account()` of an account whose
+ * keys fail answers from the ledger (cash, positions at their entry price, approximateMarks).
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import { SESSION_OPEN, utcToEt } from '../market/calendar.js';
+import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } from '../ports/broker.js';
+import type { Db, Tx } from '../storage/db.js';
+import { accounts, events, fills, orders, positions } from '../storage/schema.js';
+import { orderResultOf } from '../ledger/orders.js';
+import type { AlpacaClient } from './alpaca/client.js';
+import {
+  AlpacaAuthError,
+  AlpacaConfigError,
+  AlpacaError,
+  AlpacaOrderValidationError,
+  AlpacaProtocolError,
+  AlpacaUnavailableError,
+  DuplicateClientOrderIdError,
+} from './alpaca/errors.js';
+import type { SubmitOrderInput } from './alpaca/order-request.js';
+import type { AlpacaOrder } from './alpaca/wire.js';
+import { roundCash, roundPrice, roundQty } from './money.js';
+
+export type AlpacaTiming = 'opg' | 'cls' | 'day';
+
+/** The checkpoint at which Alpaca's closing auction takes market-on-close orders (NYSE cut-off 15:50). */
+export const CLOSE_AUCTION_FROM = '15:50';
+
+/**
+ * The time in force of an order from its checkpoint: the weekly execution and checkpoints before the
+ * open go to the opening auction (opg), 15:50 and later to the closing auction (cls), anything during
+ * the session is a day market order.
+ */
+export function timeInForceOf(checkpoint: string): AlpacaTiming {
+  if (checkpoint === 'weekly') return 'opg';
+  const m = /[T ](\d{2}):?(\d{2})$/.exec(checkpoint.trim());
+  if (!m) return 'day';
+  const time = `${m[1]}:${m[2]}`;
+  if (time < SESSION_OPEN) return 'opg';
+  if (time >= CLOSE_AUCTION_FROM) return 'cls';
+  return 'day';
+}
+
+export interface AlpacaBrokerOptions {
+  db: Db;
+  /** The portfolio whose books this broker keeps. */
+  portfolio: string;
+  /** One client (one key pair, one paper account) per account id. */
+  clients: ReadonlyMap<number, AlpacaClient>;
+  /** How long submitOrder waits for a day order to be final (default 60 s). */
+  orderWaitMs?: number;
+  /** How long awaitOrders waits for auction orders to be final (default 2 h: from before the open to after it). */
+  fillTimeoutMs?: number;
+  /** Between two looks at an open order (default 2 s). */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+const EVENT_KIND = 'order';
+const eventKey = (clientOrderId: string): string => `order:${clientOrderId}`;
+const MAX_CLIENT_ORDER_ID = 128;
+
+type OrderRow = typeof orders.$inferSelect;
+
+/** What Alpaca's order means for the ledger. */
+interface Mapped {
+  status: OrderResult['status'];
+  reason: string | null;
+}
+
+export function mapAlpacaStatus(order: AlpacaOrder, requestedQty: number): Mapped {
+  const filled = order.filledQty;
+  switch (order.status) {
+    case 'filled':
+      return { status: 'filled', reason: null };
+    case 'canceled':
+    case 'expired':
+    case 'done_for_day':
+    case 'replaced':
+      return filled > 0
+        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest ${order.status}` }
+        : { status: 'canceled', reason: `${order.status} at Alpaca without a fill` };
+    case 'rejected':
+      return filled > 0
+        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest rejected` }
+        : { status: 'rejected', reason: 'rejected by Alpaca' };
+    default:
+      return { status: 'accepted', reason: null };
+  }
+}
+
+/** Why an Alpaca call failed, for an order result; anything that is not Alpaca's (the database) is rethrown. */
+function alpacaFailure(error: unknown): string {
+  if (
+    error instanceof AlpacaError ||
+    error instanceof AlpacaConfigError ||
+    error instanceof AlpacaOrderValidationError ||
+    error instanceof AlpacaUnavailableError ||
+    error instanceof AlpacaProtocolError
+  )
+    return error.message;
+  throw error;
+}
+
+/** Failures that say nothing about the order itself (keys, reachability, a body we cannot read). */
+function isAccountFailure(error: unknown): boolean {
+  return (
+    error instanceof AlpacaAuthError ||
+    error instanceof AlpacaConfigError ||
+    error instanceof AlpacaUnavailableError ||
+    error instanceof AlpacaProtocolError
+  );
+}
+
+function dateOf(iso: string | null, fallback: Date): Date {
+  if (iso === null) return fallback;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? fallback : d;
+}
+
+export class AlpacaBroker implements Broker {
+  readonly name = 'alpaca';
+  readonly #db: Db;
+  readonly #portfolio: string;
+  readonly #clients: ReadonlyMap<number, AlpacaClient>;
+  readonly #orderWaitMs: number;
+  readonly #fillTimeoutMs: number;
+  readonly #pollMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
+
+  constructor(options: AlpacaBrokerOptions) {
+    this.#db = options.db;
+    this.#portfolio = options.portfolio;
+    this.#clients = options.clients;
+    this.#orderWaitMs = options.orderWaitMs ?? 60_000;
+    this.#fillTimeoutMs = options.fillTimeoutMs ?? 2 * 3600_000;
+    this.#pollMs = options.pollMs ?? 2000;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Records the accounts that are not in the ledger yet, each with Alpaca's equity as its starting cash
+   * (the paper account is the account); an account whose keys fail gets `startingCash` (config).
+   */
+  async ensureAccounts(list: readonly { id: number; owner: string }[], startingCash: number): Promise<void> {
+    for (const a of list) {
+      const [existing] = await this.#db
+        .select({ id: accounts.id })
+        .from(accounts)
+        .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, a.id)));
+      if (existing) continue;
+      let cash = roundCash(startingCash);
+      const client = this.#clients.get(a.id);
+      if (client) {
+        try {
+          const equity = (await client.getAccount()).equity;
+          if (equity > 0) cash = roundCash(equity);
+        } catch (error) {
+          alpacaFailure(error);
+        }
+      }
+      await this.#db
+        .insert(accounts)
+        .values({ portfolio: this.#portfolio, id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })
+        .onConflictDoNothing({ target: [accounts.portfolio, accounts.id] });
+    }
+  }
+
+  async account(accountId: number): Promise<AccountState> {
+    const [row] = await this.#db
+      .select()
+      .from(accounts)
+      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, accountId)));
+    const owner = row?.owner ?? `account ${accountId}`;
+    const client = this.#clients.get(accountId);
+    try {
+      if (!client) throw new AlpacaConfigError(`no Alpaca key pair for account ${accountId}`);
+      const [acct, held] = await Promise.all([client.getAccount(), client.listPositions()]);
+      const out: Position[] = held
+        .map((p) => {
+          const price = p.currentPrice ?? p.avgEntryPrice;
+          return {
+            ticker: p.symbol,
+            qty: p.qty,
+            avgEntryPrice: p.avgEntryPrice,
+            marketPrice: price,
+            marketValue: p.marketValue ?? roundCash(p.qty * price),
+            unrealizedPnl: p.unrealizedPl ?? roundCash(p.qty * (price - p.avgEntryPrice)),
+          };
+        })
+        .sort((a, b) => a.ticker.localeCompare(b.ticker));
+      return {
+        accountId,
+        owner,
+        cash: roundCash(acct.cash),
+        equity: roundCash(acct.equity),
+        positions: out,
+        markedAt: new Date(this.#now()).toISOString(),
+        approximateMarks: held.some((p) => p.currentPrice === null),
+      };
+    } catch (error) {
+      if (!isAccountFailure(error) || !row) throw error;
+      return this.#ledgerAccount(accountId, owner, row.cash);
+    }
+  }
+
+  async getOrder(clientOrderId: string): Promise<OrderResult | null> {
+    const row = await this.#ledgerRow(this.#db, clientOrderId);
+    if (!row) return null;
+    if (row.status !== 'accepted') return orderResultOf(row, false, false);
+    const client = this.#clients.get(row.accountId);
+    if (!client) return orderResultOf(row, false, false);
+    try {
+      const order = await client.getOrderByClientOrderId(clientOrderId);
+      if (!order) return orderResultOf(row, false, false);
+      return await this.#record(requestOfRow(row), order);
+    } catch (error) {
+      alpacaFailure(error);
+      return orderResultOf(row, false, false);
+    }
+  }
+
+  async submitOrder(request: OrderRequest): Promise<OrderResult> {
+    const id = request.clientOrderId;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CLIENT_ORDER_ID)
+      throw new TypeError(`client_order_id must be 1..${MAX_CLIENT_ORDER_ID} characters, got ${JSON.stringify(id)}`);
+    const known = await this.#ledgerRow(this.#db, id);
+    if (known) {
+      const now = known.status === 'accepted' ? await this.getOrder(id) : null;
+      return { ...(now ?? orderResultOf(known, false, false)), duplicate: true };
+    }
+    const client = this.#clients.get(request.accountId);
+    if (!client) return this.#unrecorded(request, `no Alpaca key pair for account ${request.accountId}`);
+    const invalid = validateRequest(request);
+    if (invalid) return this.#recordRejected(request, invalid);
+    try {
+      // A run killed between submit and record left the order at Alpaca: find it, never resend.
+      let order = await client.getOrderByClientOrderId(id);
+      let duplicate = order !== null;
+      if (!order) {
+        const clock = await client.getClock();
+        let tif = timeInForceOf(request.checkpoint);
+        const nextOpenDate = utcToEt(new Date(clock.nextOpen)).date;
+        const labelDate = /^(\d{4}-\d{2}-\d{2})/.exec(request.checkpoint)?.[1];
+        if (tif === 'opg' && clock.isOpen) tif = 'day';
+        else if (tif === 'opg' && labelDate !== undefined && labelDate !== nextOpenDate)
+          return this.#recordRejected(
+            request,
+            `market closed: the next open is ${nextOpenDate}, not ${labelDate} (account ${request.accountId})`,
+          );
+        if (!clock.isOpen && tif !== 'opg') {
+          return this.#recordRejected(
+            request,
+            `market closed (Alpaca clock ${clock.timestamp}, next open ${clock.nextOpen}): a ${tif} order for account ${request.accountId} is not sent`,
+          );
+        }
+        const input = await this.#orderInput(client, request, tif);
+        try {
+          order = await client.submitOrder(input);
+        } catch (error) {
+          if (error instanceof DuplicateClientOrderIdError) {
+            order = await client.getOrderByClientOrderId(id);
+            if (!order) throw error;
+            duplicate = !error.afterRetry;
+          } else if (error instanceof AlpacaOrderValidationError || (error instanceof AlpacaError && !(error instanceof AlpacaAuthError))) {
+            return this.#recordRejected(request, `account ${request.accountId}: ${error.message}`);
+          } else throw error;
+        }
+      }
+      if (!order.final && order.timeInForce === 'day') order = await this.#poll(client, order, this.#orderWaitMs);
+      return { ...(await this.#record(request, order)), duplicate };
+    } catch (error) {
+      return this.#unrecorded(request, alpacaFailure(error));
+    }
+  }
+
+  async awaitOrders(clientOrderIds: readonly string[]): Promise<OrderResult[]> {
+    const deadline = this.#now() + this.#fillTimeoutMs;
+    const results = new Map<string, OrderResult>();
+    let open = [...new Set(clientOrderIds)];
+    for (;;) {
+      const still: string[] = [];
+      for (const id of open) {
+        const result = await this.getOrder(id);
+        if (!result) continue;
+        results.set(id, result);
+        if (result.status === 'accepted') still.push(id);
+      }
+      open = still;
+      if (open.length === 0 || this.#now() >= deadline) break;
+      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
+    }
+    return clientOrderIds.flatMap((id) => {
+      const r = results.get(id);
+      return r ? [r] : [];
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ plumbing
+
+  async #orderInput(client: AlpacaClient, request: OrderRequest, tif: AlpacaTiming): Promise<SubmitOrderInput> {
+    const base = { symbol: request.ticker, type: 'market' as const, time_in_force: tif, client_order_id: request.clientOrderId };
+    if (request.side === 'buy') return { ...base, side: 'buy', qty: request.qty };
+    // A sell opens or adds to a short when that is what it is for, or when Alpaca holds fewer shares.
+    const increases = /^(open|add)-/.test(request.action);
+    const held = increases ? 0 : ((await client.getPosition(request.ticker))?.qty ?? 0);
+    const short = increases || held < request.qty - 1e-9;
+    return { ...base, side: 'sell', qty: request.qty, short };
+  }
+
+  async #poll(client: AlpacaClient, first: AlpacaOrder, waitMs: number): Promise<AlpacaOrder> {
+    const deadline = this.#now() + waitMs;
+    let order = first;
+    while (!order.final && this.#now() < deadline) {
+      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
+      order = (await client.getOrderByClientOrderId(order.clientOrderId)) ?? order;
+    }
+    return order;
+  }
+
+  async #ledgerRow(db: Db | Tx, clientOrderId: string): Promise<OrderRow | null> {
+    const [row] = await db.select().from(orders).where(eq(orders.clientOrderId, clientOrderId));
+    if (!row) return null;
+    if (row.portfolio !== this.#portfolio)
+      throw new Error(`order ${clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
+    return row;
+  }
+
+  async #ledgerAccount(accountId: number, owner: string, cash: number): Promise<AccountState> {
+    const rows = await this.#db
+      .select()
+      .from(positions)
+      .where(and(eq(positions.portfolio, this.#portfolio), eq(positions.accountId, accountId)))
+      .orderBy(asc(positions.ticker));
+    let equity = cash;
+    const out: Position[] = rows.map((p) => {
+      const marketValue = roundCash(p.qty * p.avgEntryPrice);
+      equity += marketValue;
+      return { ticker: p.ticker, qty: p.qty, avgEntryPrice: p.avgEntryPrice, marketPrice: p.avgEntryPrice, marketValue, unrealizedPnl: 0 };
+    });
+    return {
+      accountId,
+      owner,
+      cash: roundCash(cash),
+      equity: roundCash(equity),
+      positions: out,
+      markedAt: new Date(this.#now()).toISOString(),
+      approximateMarks: true,
+    };
+  }
+
+  /** A refusal that reached nobody's books: shown, not recorded (a re-run derives the same id). */
+  #unrecorded(request: OrderRequest, reason: string): OrderResult {
+    return {
+      clientOrderId: request.clientOrderId,
+      accountId: request.accountId,
+      ticker: request.ticker,
+      side: request.side,
+      qty: request.qty,
+      status: 'rejected',
+      filledQty: 0,
+      filledAvgPrice: null,
+      commission: 0,
+      submittedAt: new Date(this.#now()).toISOString(),
+      filledAt: null,
+      rejectReason: reason,
+      duplicate: false,
+      approximatePrice: false,
+    };
+  }
+
+  async #recordRejected(request: OrderRequest, reason: string): Promise<OrderResult> {
+    return this.#db.transaction(async (tx) => {
+      const row = await this.#insertAndLock(tx, request, new Date(this.#now()), null);
+      if (row.status !== 'accepted') return orderResultOf(row, false, true);
+      const [updated] = await tx
+        .update(orders)
+        .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
+        .where(eq(orders.clientOrderId, request.clientOrderId))
+        .returning();
+      await this.#audit(tx, request, updated as OrderRow, { status: 'rejected', reason });
+      return orderResultOf(updated as OrderRow, false, false);
+    });
+  }
+
+  async #insertAndLock(tx: Tx, request: OrderRequest, submittedAt: Date, brokerOrderId: string | null): Promise<OrderRow> {
+    await tx
+      .insert(orders)
+      .values({
+        clientOrderId: request.clientOrderId,
+        portfolio: this.#portfolio,
+        accountId: request.accountId,
+        weekId: request.weekId,
+        checkpoint: request.checkpoint,
+        action: request.action,
+        sequence: request.sequence ?? null,
+        ticker: request.ticker,
+        side: request.side,
+        qty: Number.isFinite(request.qty) ? roundQty(request.qty) : 0,
+        orderType: request.type,
+        status: 'accepted',
+        submittedAt,
+        brokerOrderId,
+      })
+      .onConflictDoNothing({ target: orders.clientOrderId });
+    const [row] = await tx.select().from(orders).where(eq(orders.clientOrderId, request.clientOrderId)).for('update');
+    if (!row) throw new Error(`order ${request.clientOrderId} cannot be read after inserting it`);
+    if (row.portfolio !== this.#portfolio)
+      throw new Error(`order ${request.clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
+    return row;
+  }
+
+  /** Records Alpaca's view of the order: accepted (row + event), or final with its fill. Idempotent. */
+  async #record(request: OrderRequest, order: AlpacaOrder): Promise<OrderResult> {
+    const now = new Date(this.#now());
+    const mapped = mapAlpacaStatus(order, request.qty);
+    const alpaca = {
+      id: order.id,
+      status: order.status,
+      time_in_force: order.timeInForce,
+      filled_qty: order.filledQty,
+      filled_avg_price: order.filledAvgPrice,
+    };
+    return this.#db.transaction(async (tx) => {
+      const row = await this.#insertAndLock(tx, request, dateOf(order.submittedAt ?? order.createdAt, now), order.id);
+      if (row.status !== 'accepted') return orderResultOf(row, false, false);
+      if (mapped.status === 'accepted') {
+        await this.#audit(tx, request, row, { status: 'accepted', alpaca });
+        return orderResultOf(row, false, false);
+      }
+      const qty = roundQty(order.filledQty);
+      const price = order.filledAvgPrice === null ? null : roundPrice(order.filledAvgPrice);
+      const filledAt = dateOf(order.filledAt ?? order.updatedAt, now);
+      let detail: Record<string, unknown> = { status: mapped.status, alpaca, reason: mapped.reason };
+      if (qty > 0 && price !== null) detail = { ...detail, ...(await this.#applyFill(tx, request, qty, price, filledAt)) };
+      const [updated] = await tx
+        .update(orders)
+        .set({
+          status: mapped.status,
+          filledQty: qty,
+          filledAvgPrice: qty > 0 ? price : null,
+          filledAt: qty > 0 ? filledAt : null,
+          commission: 0,
+          rejectReason: mapped.reason,
+          brokerOrderId: order.id,
+        })
+        .where(eq(orders.clientOrderId, request.clientOrderId))
+        .returning();
+      await this.#audit(tx, request, updated as OrderRow, detail);
+      return orderResultOf(updated as OrderRow, false, false);
+    });
+  }
+
+  /** The fill's position and cash change and its fills row, as the simulated broker writes them. */
+  async #applyFill(tx: Tx, request: OrderRequest, qty: number, price: number, filledAt: Date): Promise<Record<string, unknown>> {
+    const accountKey = and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId));
+    const [acct] = await tx.select().from(accounts).where(accountKey).for('update');
+    if (!acct)
+      throw new Error(`account ${request.accountId} of portfolio ${this.#portfolio} is not in the ledger (run ensureAccounts first)`);
+    const positionKey = and(
+      eq(positions.portfolio, this.#portfolio),
+      eq(positions.accountId, request.accountId),
+      eq(positions.ticker, request.ticker),
+    );
+    const [before] = await tx.select().from(positions).where(positionKey);
+    const sign = request.side === 'buy' ? 1 : -1;
+    const notional = roundCash(qty * price);
+    const cashAfter = roundCash(acct.cash - sign * notional);
+    const q0 = before?.qty ?? 0;
+    const q1 = roundQty(q0 + sign * qty);
+    if (q1 === 0) await tx.delete(positions).where(positionKey);
+    else {
+      let avg: number;
+      if (!before || q0 === 0 || Math.sign(q1) !== Math.sign(q0)) avg = price;
+      else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
+      else avg = before.avgEntryPrice;
+      if (before) await tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: filledAt }).where(positionKey);
+      else
+        await tx.insert(positions).values({
+          portfolio: this.#portfolio,
+          accountId: request.accountId,
+          ticker: request.ticker,
+          qty: q1,
+          avgEntryPrice: avg,
+          updatedAt: filledAt,
+        });
+    }
+    await tx.update(accounts).set({ cash: cashAfter }).where(accountKey);
+    await tx.insert(fills).values({
+      clientOrderId: request.clientOrderId,
+      portfolio: this.#portfolio,
+      accountId: request.accountId,
+      ticker: request.ticker,
+      side: request.side,
+      qty,
+      price,
+      commission: 0,
+      filledAt,
+    });
+    return {
+      fill: { qty, price, commission: 0, notional, cashDelta: roundCash(-sign * notional) },
+      cash: { before: roundCash(acct.cash), after: cashAfter },
+      position: { before: q0, after: q1 },
+    };
+  }
+
+  /** The order's event: written with its first state, replaced by its final one (same key, same transaction). */
+  async #audit(tx: Tx, request: OrderRequest, row: OrderRow, detail: Record<string, unknown>): Promise<void> {
+    const payload = { broker: this.name, request, result: orderResultOf(row, false, false), ...detail };
+    await tx
+      .insert(events)
+      .values({
+        idempotencyKey: eventKey(request.clientOrderId),
+        portfolio: this.#portfolio,
+        weekId: request.weekId,
+        kind: EVENT_KIND,
+        stage: request.checkpoint === 'weekly' ? 'execute' : 'checkpoint',
+        seat: null,
+        payload,
+      })
+      .onConflictDoUpdate({ target: events.idempotencyKey, set: { payload } });
+  }
+}
+
+/** The request an order row was made from (to record a later state of it). */
+function requestOfRow(row: OrderRow): OrderRequest {
+  return {
+    clientOrderId: row.clientOrderId,
+    ...(row.sequence !== null ? { sequence: row.sequence } : {}),
+    accountId: row.accountId,
+    weekId: row.weekId,
+    checkpoint: row.checkpoint,
+    action: row.action,
+    ticker: row.ticker,
+    side: row.side as Side,
+    qty: row.qty,
+    type: 'market',
+  };
+}
+
+/** Why a request cannot be sent whatever the account holds, or null. */
+function validateRequest(request: OrderRequest): string | null {
+  if (request.side !== 'buy' && request.side !== 'sell') return `unknown side ${JSON.stringify(request.side)}`;
+  if (request.type !== 'market') return `unsupported order type ${JSON.stringify(request.type)}`;
+  if (!Number.isFinite(request.qty) || request.qty <= 0) return `quantity must be positive, got ${request.qty}`;
+  if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
+  return null;
+}
