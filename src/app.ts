@@ -120,6 +120,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
             clients: alpacaClients(env, config),
             orderWaitMs: env.alpaca.orderWaitMs,
             fillTimeoutMs: env.alpaca.fillTimeoutMs,
+            pollMs: env.alpaca.pollMs,
             ...options.alpacaWaits,
           })
         : new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });

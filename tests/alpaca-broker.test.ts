@@ -109,7 +109,7 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
         }
         return body;
       };
-      const env = { ...alpacaEnv(), LLM_TRADING_HOME: home, ALPACA_FILL_TIMEOUT_SECONDS: '10' };
+      const env = { ...alpacaEnv(), LLM_TRADING_HOME: home, ALPACA_FILL_TIMEOUT_SECONDS: '10', ALPACA_POLL_SECONDS: '0.05' };
       const run = await cli(['run_weekly', '--as-of', WEEK, '--json'], env);
       expect(run.stderr).not.toContain(secret(1));
       if (run.code !== 0) throw new Error(`run_weekly failed: ${run.stderr}`);

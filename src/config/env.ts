@@ -64,6 +64,7 @@ const EnvSchema = z.object({
   ),
   ALPACA_FILL_TIMEOUT_SECONDS: positiveNumber(7200),
   ALPACA_ORDER_WAIT_SECONDS: positiveNumber(60),
+  ALPACA_POLL_SECONDS: positiveNumber(2),
 });
 
 export interface Env {
@@ -106,6 +107,8 @@ export interface AlpacaEnv {
   fillTimeoutMs: number;
   /** ALPACA_ORDER_WAIT_SECONDS (default 60): how long a run waits for a market order during the session. */
   orderWaitMs: number;
+  /** ALPACA_POLL_SECONDS (default 2): how often an open order is looked at while waiting. */
+  pollMs: number;
 }
 
 export class EnvError extends UserError {}
@@ -190,6 +193,7 @@ function alpacaEnv(source: NodeJS.ProcessEnv, e: z.infer<typeof EnvSchema>): Alp
     dataBaseUrl: e.APCA_DATA_BASE_URL,
     fillTimeoutMs: e.ALPACA_FILL_TIMEOUT_SECONDS * 1000,
     orderWaitMs: e.ALPACA_ORDER_WAIT_SECONDS * 1000,
+    pollMs: e.ALPACA_POLL_SECONDS * 1000,
   };
 }
 
