@@ -10,7 +10,7 @@
  *
  * A books job that reaches a week whose decisions no job has made yet makes them itself (the week's
  * lock keeps a decide job and a books job from doing one week twice), so the books never wait on the
- * queue. Job ids derive from (backtest, week): enqueueing twice adds nothing.
+ * queue. Job ids derive from (backtest, run, week): the same run enqueueing twice adds nothing.
  *
  * A worker killed mid-job: its job stays active until jobs.expire_seconds, then pg-boss gives it to
  * another worker, which resumes the week where the killed one stopped (P3/P4's resume rules, P3's
@@ -45,7 +45,8 @@ export const DECIDE_QUEUE = 'backtest-decide';
 export const BOOKS_QUEUE = 'backtest-books';
 
 const DecideJob = z.object({ backtest: z.string(), week_id: z.string() });
-const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().min(0) });
+/** `run`: the enqueueing run of the backtest (a new one each time the command starts or continues it). */
+const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().min(0), run: z.string() });
 type DecideJob = z.infer<typeof DecideJob>;
 type BooksJob = z.infer<typeof BooksJob>;
 
@@ -63,18 +64,28 @@ function jobId(...parts: (string | number)[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** Enqueues the decisions of every week not booked yet and the books from the first of them. */
+/**
+ * Enqueues the decisions of every week not booked yet and the books from the first of them. Each
+ * start (or continuation) of the backtest is a run of its own: jobs a failed run left behind (failed in
+ * the queue, where pg-boss keeps them) do not block the new run's, whose ids differ; a leftover job
+ * that still runs only finds its week done (the week's lock, the books' count).
+ */
 export async function enqueueBacktest(queue: JobQueue, row: BacktestRow, weeks: readonly WeekInfo[]): Promise<void> {
   const rest = weeks.slice(row.weeksDone);
   if (rest.length === 0) return;
+  const run = new Date().toISOString();
   await queue.boss.insert(
-    rest.map((w) => ({ id: jobId(row.name, 'decide', w.week_id), name: DECIDE_QUEUE, data: { backtest: row.name, week_id: w.week_id } })),
+    rest.map((w) => ({
+      id: jobId(row.name, run, 'decide', w.week_id),
+      name: DECIDE_QUEUE,
+      data: { backtest: row.name, week_id: w.week_id },
+    })),
   );
-  await sendBooks(queue, { backtest: row.name, from_index: row.weeksDone });
+  await sendBooks(queue, { backtest: row.name, from_index: row.weeksDone, run });
 }
 
 async function sendBooks(queue: JobQueue, job: BooksJob): Promise<void> {
-  await queue.boss.send(BOOKS_QUEUE, job, { id: jobId(job.backtest, 'books', job.from_index) });
+  await queue.boss.send(BOOKS_QUEUE, job, { id: jobId(job.backtest, job.run, 'books', job.from_index) });
 }
 
 export interface WorkerOptions {
@@ -164,7 +175,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       for (; i < weeks.length && performance.now() < until; i++) await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
       const from = Math.max(data.from_index, row.weeksDone);
       if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
-      if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i });
+      if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
     } catch (error) {
       await settle(data.backtest, job, error);
       if (!(error instanceof UserError)) throw error;
