@@ -4,26 +4,18 @@
  * the middle of its jobs, and another picks them up once they expire. The books and the report equal
  * those of the same backtest run in one process. Real processes: kill -9 is the point.
  */
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { booksOf, runCli, startCli, type Running } from './helpers/processes.js';
 import { createScratchDatabase } from './helpers/stores.js';
+import { quickQueueConfig, until } from './helpers/queue-config.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 const RANGE = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--name', 'split'];
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function activeJobs(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -45,17 +37,7 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
     root = mkdtempSync(join(tmpdir(), 'lt-bt-workers-'));
     // Jobs expire after 5 s and are looked for every second, so a killed worker's jobs come back
     // quickly; books hand on every second, so they move between workers too.
-    config = join(root, 'config');
-    cpSync(DEFAULT_CONFIG_DIR, config, { recursive: true });
-    const schedule = join(config, 'schedule.yaml');
-    writeFileSync(
-      schedule,
-      readFileSync(schedule, 'utf8')
-        .replace(/expire_seconds: \d+/, 'expire_seconds: 5')
-        .replace(/retry_delay_seconds: \d+/, 'retry_delay_seconds: 0')
-        .replace(/books_chunk_seconds: \d+/, 'books_chunk_seconds: 1')
-        .replace(/maintenance_seconds: \d+/, 'maintenance_seconds: 1'),
-    );
+    config = quickQueueConfig(root, 1);
   });
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');

@@ -4,27 +4,19 @@
  * in the middle of it, another takes the expired job and the week resumes — books equal to a clean run,
  * no order twice. Real processes: kill -9 is the point.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { scheduleRuns } from '../src/storage/schema.js';
 import { booksOf, runCli, startCli, type Running } from './helpers/processes.js';
 import { createScratchDatabase } from './helpers/stores.js';
+import { quickQueueConfig, until } from './helpers/queue-config.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 const NOW = ['--now', '2024-03-06T13:05:00Z', '--offline']; // Wednesday 08:05 New York: the weekly run is due
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!ADMIN_URL)('the schedule on the job queue (PostgreSQL)', () => {
   let root: string;
@@ -33,16 +25,7 @@ describe.skipIf(!ADMIN_URL)('the schedule on the job queue (PostgreSQL)', () => 
   const children: Running[] = [];
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'lt-schedule-workers-'));
-    config = join(root, 'config');
-    cpSync(DEFAULT_CONFIG_DIR, config, { recursive: true });
-    const schedule = join(config, 'schedule.yaml');
-    writeFileSync(
-      schedule,
-      readFileSync(schedule, 'utf8')
-        .replace(/expire_seconds: \d+/, 'expire_seconds: 5')
-        .replace(/retry_delay_seconds: \d+/, 'retry_delay_seconds: 0')
-        .replace(/maintenance_seconds: \d+/, 'maintenance_seconds: 1'),
-    );
+    config = quickQueueConfig(root);
   });
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');

@@ -158,22 +158,7 @@ export async function runSlot(
     const verdict = catchUp(slot, now, app.config.schedule.catch_up);
     if (!verdict.run) return await record(app, slot, now, 'skipped', verdict.reason, log, row);
     const attempts = (row?.attempts ?? 0) + 1;
-    await app.store.db
-      .insert(scheduleRuns)
-      .values({
-        portfolio: app.portfolio,
-        slot: slot.key,
-        kind: slot.kind,
-        weekId: slot.week.week_id,
-        dueAt: slot.at,
-        status: 'running',
-        attempts,
-        startedAt: now,
-      })
-      .onConflictDoUpdate({
-        target: [scheduleRuns.portfolio, scheduleRuns.slot],
-        set: { status: 'running', attempts, startedAt: now, detail: null },
-      });
+    await upsertRun(app, slot, { status: 'running', attempts, startedAt: now, detail: null });
     log({ ...event(app, now, 'started', slot), late: verdict.late });
     try {
       const detail = await execute(app, slot, options.signal);
@@ -224,21 +209,20 @@ async function record(
   log: (e: ScheduleEvent) => void,
   row: RunRow | undefined,
 ): Promise<void> {
+  await upsertRun(app, slot, { status, attempts: row?.attempts ?? 0, detail, finishedAt: now });
+  log(event(app, now, 'skipped', slot, detail));
+}
+
+/** The slot's row, created or updated with `set`. */
+async function upsertRun(
+  app: App,
+  slot: ScheduleSlot,
+  set: Pick<RunRow, 'status' | 'attempts' | 'detail'> & Partial<Pick<RunRow, 'startedAt' | 'finishedAt'>>,
+): Promise<void> {
   await app.store.db
     .insert(scheduleRuns)
-    .values({
-      portfolio: app.portfolio,
-      slot: slot.key,
-      kind: slot.kind,
-      weekId: slot.week.week_id,
-      dueAt: slot.at,
-      status,
-      attempts: row?.attempts ?? 0,
-      detail,
-      finishedAt: now,
-    })
-    .onConflictDoUpdate({ target: [scheduleRuns.portfolio, scheduleRuns.slot], set: { status, detail, finishedAt: now } });
-  log(event(app, now, 'skipped', slot, detail));
+    .values({ portfolio: app.portfolio, slot: slot.key, kind: slot.kind, weekId: slot.week.week_id, dueAt: slot.at, ...set })
+    .onConflictDoUpdate({ target: [scheduleRuns.portfolio, scheduleRuns.slot], set });
 }
 
 async function finish(app: App, slot: ScheduleSlot, status: 'completed' | 'failed' | 'retrying', detail: string): Promise<void> {
