@@ -48,7 +48,11 @@ describe.skipIf(!ADMIN_URL)('the schedule on the job queue (PostgreSQL)', () => 
     children.push(first);
     let firstErr = '';
     first.child.stderr?.on('data', (d: Buffer) => (firstErr += d.toString()));
-    await until('the first worker to start the weekly run', () => /schedule default started weekly:2024-03-06/.test(firstErr));
+    await until('the first worker to start the weekly run', () => /schedule default started weekly:2024-03-06/.test(firstErr)).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}\n${firstErr}`);
+      },
+    );
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
 

@@ -45,12 +45,18 @@ export async function openQueue(
   };
   for (const { name, policy } of queues) {
     const queue = { name, ...options, ...(policy ? { policy } : {}) };
-    if (await boss.getQueue(name)) await boss.updateQueue(name, queue);
-    else
-      await boss.createQueue(name, queue).catch(async (error: unknown) => {
-        // Another process created it meanwhile.
-        if (!(await boss.getQueue(name))) throw error;
-      });
+    // Processes starting together on a new database declare the same queues at once: pg-boss's
+    // create_queue can then lose a deadlock or a race to the other, which has made the queue.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await boss.getQueue(name)) await boss.updateQueue(name, queue);
+        else await boss.createQueue(name, queue);
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100));
+      }
+    }
   }
   return { boss, jobs, close: () => boss.stop({ graceful: true, wait: true, timeout: 30_000 }) };
 }

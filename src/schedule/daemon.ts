@@ -115,11 +115,10 @@ export async function runDue(
     const row = rows.get(slot.key);
     if (row && (row.status === 'completed' || row.status === 'skipped' || row.status === 'failed')) continue;
     if (row?.status === 'retrying' && now.getTime() < retryAt(app, row)) continue;
-    if (options.dispatch) {
-      // Handed to the job queue: whoever takes it runs it; the next pass looks again.
-      await options.dispatch(slot);
-      deferred = true;
-    } else if ((await runSlot(app, slot, now, options)) === 'deferred') deferred = true;
+    const outcome = await runSlot(app, slot, now, options);
+    // Handed to the job queue: whoever takes it runs it (runSlot again); the next pass looks again.
+    if (outcome === 'dispatch') await options.dispatch?.(slot);
+    if (outcome === 'deferred' || outcome === 'dispatch') deferred = true;
   }
   return deferred;
 }
@@ -132,8 +131,8 @@ export async function runSlot(
   app: App,
   slot: ScheduleSlot,
   now: Date,
-  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal },
-): Promise<'deferred' | void> {
+  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal; dispatch?: (slot: ScheduleSlot) => Promise<void> },
+): Promise<'deferred' | 'dispatch' | void> {
   const { log } = options;
   let release;
   try {
@@ -157,6 +156,8 @@ export async function runSlot(
     }
     const verdict = catchUp(slot, now, app.config.schedule.catch_up);
     if (!verdict.run) return await record(app, slot, now, 'skipped', verdict.reason, log, row);
+    // To run, but by the job queue (once this lock is released): what is skipped is recorded here.
+    if (options.dispatch) return 'dispatch';
     const attempts = (row?.attempts ?? 0) + 1;
     await upsertRun(app, slot, { status: 'running', attempts, startedAt: now, detail: null });
     log({ ...event(app, now, 'started', slot), late: verdict.late });
