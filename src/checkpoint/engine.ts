@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -102,7 +102,8 @@ interface WeekPlans {
 /** The weekly outputs a checkpoint stands on; refuses a week that has not been executed. */
 async function weekPlans(app: App, week: WeekInfo): Promise<WeekPlans> {
   const rows = await app.store.db
-    .select({ stage: stageRuns.stage, output: stageRuns.output })
+    // The execution only has to have completed: its output (orders, accounts) is not read.
+    .select({ stage: stageRuns.stage, output: sql<unknown>`case ${stageRuns.stage} when 'execute' then null else ${stageRuns.output} end` })
     .from(stageRuns)
     .where(
       and(
@@ -115,7 +116,7 @@ async function weekPlans(app: App, week: WeekInfo): Promise<WeekPlans> {
   const of = <S extends StageName>(s: S) => rows.find((r) => r.stage === s)?.output as StageOutputs[S] | undefined;
   const pitches = of('pm_pitches');
   const risk = of('risk');
-  if (!pitches || !risk || !of('execute'))
+  if (!pitches || !risk || !rows.some((r) => r.stage === 'execute'))
     throw new CheckpointError(
       `the week of ${week.week_id} has not been executed in portfolio ${app.portfolio}: run \`llm-trading run_weekly --week ${week.week_id}\` first`,
     );

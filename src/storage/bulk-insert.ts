@@ -9,8 +9,10 @@
  * The same values are stored: a JSON number is the text String(n) gives, which is what drizzle sends
  * for numeric and double columns; a Date becomes its ISO string, as drizzle sends it; a jsonb column
  * takes the nested JSON value (JSON.stringify, as drizzle's jsonb mapping); JSON null is SQL NULL.
- * Columns no row names take their defaults; a column some rows name and others do not is refused
- * (jsonb_populate_recordset would give the others NULL where a plain insert gives the default).
+ * Columns no row names take their defaults; a row that leaves out a column others name gets NULL,
+ * as a plain insert gives it when the column has no default. Rows this cannot store the same way (a
+ * column with a default named by some rows only, a number with no JSON form such as NaN) go through
+ * drizzle's plain insert instead.
  */
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
@@ -31,16 +33,17 @@ export async function insertRows<T extends PgTable>(
   if (rows.length === 0) return 0;
   const columns = Object.entries(getTableColumns(table)) as [string, PgColumn][];
   const used = columns.filter(([key]) => rows.some((row) => (row as Record<string, unknown>)[key] !== undefined));
-  const records = rows.map((row) => {
+  const records: Record<string, unknown>[] = [];
+  for (const row of rows) {
     const record: Record<string, unknown> = {};
     for (const [key, column] of used) {
       const value = (row as Record<string, unknown>)[key];
-      if (value === undefined) throw new Error(`insertRows(${column.name}): every row must give the column or none`);
-      if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`insertRows(${column.name}): ${value} has no JSON form`);
-      record[column.name] = value;
+      if ((value === undefined && column.hasDefault) || (typeof value === 'number' && !Number.isFinite(value)))
+        return plainInsert(db, table, rows, options);
+      record[column.name] = value ?? null;
     }
-    return record;
-  });
+    records.push(record);
+  }
   const list = sql.join(
     used.map(([, column]) => sql.identifier(column.name)),
     sql`, `,
@@ -54,4 +57,17 @@ export async function insertRows<T extends PgTable>(
     sql`insert into ${table} (${list}) select ${list} from jsonb_populate_recordset(null::${table}, ${JSON.stringify(records)}::jsonb)${conflict} returning 1`,
   );
   return (result as unknown as { rows: unknown[] }).rows.length;
+}
+
+/** drizzle's own multi-row insert, for the rows insertRows cannot pass as JSON. */
+async function plainInsert<T extends PgTable>(
+  db: Db | Tx,
+  table: T,
+  rows: readonly T['$inferInsert'][],
+  options: BulkInsertOptions,
+): Promise<number> {
+  const insert = db.insert(table).values([...rows]);
+  const conflict = options.onConflictDoNothing;
+  const inserted = await (conflict ? insert.onConflictDoNothing(conflict.target ? { target: conflict.target } : {}) : insert).returning();
+  return inserted.length;
 }

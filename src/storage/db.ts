@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLITE_PARSERS, withSharedParsers } from './pglite-client.js';
+import { withPreparedStatements } from './pglite-prepared.js';
 import { newPglite, unpackTemplateOnDisk } from './pglite-open.js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
@@ -109,7 +110,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
       : 'no other process has it open, so the folder may be damaged: keep a copy of it before changing anything';
     throw new StorageError(`cannot open the embedded database (${location}): ${describeError(error)}; ${advice}`, { cause: error });
   }
-  const db = drizzlePglite(withSharedParsers(client), { schema });
+  const db = drizzlePglite(withSharedParsers(withPreparedStatements(client)), { schema });
   return {
     db: db as unknown as Db,
     kind: 'pglite',

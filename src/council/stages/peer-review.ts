@@ -1,5 +1,6 @@
 import { ofRun } from '../../storage/run-key.js';
 import { PeerReview, meanScore, type PmPitch } from '../../schemas/index.js';
+import { insertRows } from '../../storage/bulk-insert.js';
 import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js';
 import { aggregateReviews } from '../aggregation.js';
 import { assignReviewLabels, type LabelAssignment } from '../anonymizer.js';
@@ -95,39 +96,39 @@ export const peerReviewStage: Stage<'peer_review'> = {
     await tx.delete(aggregates).where(ofRun(aggregates, run));
   },
   async persist(tx, run, output) {
-    // One multi-row statement per table: the stage's rows commit in a few round trips.
-    if (output.labels.length > 0) {
-      await tx
-        .insert(reviewLabels)
-        .values(output.labels.map((l) => ({ ...run, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat })));
-    }
-    if (output.reviews.length > 0) {
-      await tx.insert(reviews).values(
-        output.reviews.map((r) => ({
-          ...run,
-          reviewer: r.reviewer,
-          pitchId: r.pitch_id,
-          targetSeat: r.target_seat,
-          status: r.status,
-          meanScore: r.review ? meanScore(r.review) : null,
-          review: r.review,
-          error: r.error ?? null,
-        })),
-      );
-    }
-    if (output.aggregate.length > 0) {
-      await tx.insert(aggregates).values(
-        output.aggregate.map((a) => ({
-          ...run,
-          seat: a.seat,
-          meanRank: a.mean_rank,
-          meanScore: a.mean_score,
-          votes: a.votes,
-          reviewCount: a.review_count,
-          rubricMeans: a.rubric_means,
-        })),
-      );
-    }
+    // One statement per table, its rows as one JSON parameter (storage/bulk-insert.ts).
+    await insertRows(
+      tx,
+      reviewLabels,
+      output.labels.map((l) => ({ ...run, reviewer: l.reviewer, pitchId: l.pitch_id, targetSeat: l.target_seat })),
+    );
+    await insertRows(
+      tx,
+      reviews,
+      output.reviews.map((r) => ({
+        ...run,
+        reviewer: r.reviewer,
+        pitchId: r.pitch_id,
+        targetSeat: r.target_seat,
+        status: r.status,
+        meanScore: r.review ? meanScore(r.review) : null,
+        review: r.review,
+        error: r.error ?? null,
+      })),
+    );
+    await insertRows(
+      tx,
+      aggregates,
+      output.aggregate.map((a) => ({
+        ...run,
+        seat: a.seat,
+        meanRank: a.mean_rank,
+        meanScore: a.mean_score,
+        votes: a.votes,
+        reviewCount: a.review_count,
+        rubricMeans: a.rubric_means,
+      })),
+    );
   },
 };
 

@@ -1,5 +1,6 @@
 import { PmPitch, pitchUniverseProblems } from '../../schemas/index.js';
 import type { Tx } from '../../storage/db.js';
+import { insertRows } from '../../storage/bulk-insert.js';
 import { pitches } from '../../storage/schema.js';
 import { ofRun } from '../../storage/run-key.js';
 import { fanOut, requireQuorum } from '../fan-out.js';
@@ -86,7 +87,9 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
     await tx.delete(pitches).where(ofRun(pitches, run));
   },
   async persist(tx, run, output) {
-    await tx.insert(pitches).values(
+    await insertRows(
+      tx,
+      pitches,
       output.pitches.map((p) => ({
         ...run,
         seat: p.seat,

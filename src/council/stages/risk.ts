@@ -4,6 +4,7 @@ import { booksAtDecision } from '../../ledger/decision-equity.js';
 import { sizePosition } from '../../risk/position-sizing.js';
 import type { Direction } from '../../schemas/index.js';
 import { ofRun } from '../../storage/run-key.js';
+import { insertRows } from '../../storage/bulk-insert.js';
 import { tradeIntents } from '../../storage/schema.js';
 import type { PipelineContext, Stage, TradeIntent } from '../stage.js';
 
@@ -104,21 +105,23 @@ export const riskStage: Stage<'risk'> = {
     await tx.delete(tradeIntents).where(ofRun(tradeIntents, run));
   },
   async persist(tx, run, output) {
-    const trades = output.intents.filter((x) => x.status === 'trade');
-    if (trades.length === 0) return;
-    await tx.insert(tradeIntents).values(
-      trades.map((i) => ({
-        ...run,
-        checkpoint: 'weekly',
-        accountId: i.account_id,
-        owner: i.owner,
-        ticker: i.ticker,
-        direction: i.direction as string,
-        conviction: i.conviction ?? 0,
-        targetQty: i.target_qty,
-        referencePrice: i.reference_price,
-        notes: i.notes,
-      })),
+    await insertRows(
+      tx,
+      tradeIntents,
+      output.intents
+        .filter((x) => x.status === 'trade')
+        .map((i) => ({
+          ...run,
+          checkpoint: 'weekly',
+          accountId: i.account_id,
+          owner: i.owner,
+          ticker: i.ticker,
+          direction: i.direction as string,
+          conviction: i.conviction ?? 0,
+          targetQty: i.target_qty,
+          referencePrice: i.reference_price,
+          notes: i.notes,
+        })),
     );
   },
 };
