@@ -59,4 +59,15 @@ describe('the portfolio ledger', () => {
     expect(ledger.stateBefore(1, 100_000, new Date('2024-01-11T00:00:00Z'))).toEqual(await fromInception('p', 1, '2024-01-11T00:00:00Z'));
     await expect(ledger.refresh(store.db, 'other')).rejects.toThrow(/portfolio p/);
   });
+
+  it("holds each fill once when two reads overlap (a week's books and a late job in one worker)", async () => {
+    const ledger = new PortfolioLedger('q');
+    await fill('q', 1, '2024-01-03T14:30:00Z', 'buy', 10, 470);
+    await fill('q', 1, '2024-01-05T21:00:00Z', 'sell', 10, 471);
+    await Promise.all([ledger.refresh(store.db, 'q'), ledger.refresh(store.db, 'q'), ledger.refresh(store.db, 'q')]);
+    expect(ledger.fillsFrom(1, new Date('2024-01-01T00:00:00Z'))).toHaveLength(2);
+    const after = ledger.stateBefore(1, 100_000, new Date('2024-01-06T00:00:00Z'));
+    expect(after).toEqual(await fromInception('q', 1, '2024-01-06T00:00:00Z'));
+    expect([...after.book.positions]).toEqual([]);
+  });
 });

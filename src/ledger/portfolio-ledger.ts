@@ -43,13 +43,24 @@ export class PortfolioLedger {
   /** Reads the fills added since the last read (one query, usually returning only the latest week's). */
   async refresh(db: Db, portfolio: string): Promise<void> {
     if (portfolio !== this.portfolio) throw new Error(`the ledger of portfolio ${this.portfolio} was asked for ${portfolio}`);
+    // One read at a time: two overlapping reads (a week's books and a late decision job's result in
+    // one worker) would both see the same new fills and hold them twice.
+    const read = this.#reading.then(() => this.#read(db, portfolio));
+    this.#reading = read.catch(() => undefined);
+    return read;
+  }
+
+  #reading: Promise<void> = Promise.resolve();
+
+  async #read(db: Db, portfolio: string): Promise<void> {
     const rows = await db
       .select()
       .from(fillRows)
       .where(and(eq(fillRows.portfolio, portfolio), gt(fillRows.id, this.#lastId)))
       .orderBy(asc(fillRows.id));
     for (const row of rows) {
-      this.#lastId = Math.max(this.#lastId, row.id);
+      if (row.id <= this.#lastId) continue; // already held
+      this.#lastId = row.id;
       const held: Held = {
         id: row.id,
         at: row.filledAt.getTime(),
