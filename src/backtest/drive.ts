@@ -18,6 +18,7 @@ import {
 } from './backtest.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
+import { sleep } from '../ports/clock.js';
 
 export interface DriveOptions {
   settings: BacktestSettings;
@@ -130,14 +131,4 @@ async function viaJobQueue(
     if (worker) await worker.stop();
     await queue.close();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

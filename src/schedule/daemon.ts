@@ -19,6 +19,7 @@
 import { and, desc, eq, gte, lte } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { runCheckpoint } from '../checkpoint/engine.js';
+import { sleep } from '../ports/clock.js';
 import { slotOf } from '../checkpoint/schedule.js';
 import { STAGES } from '../council/stage.js';
 import { runWeek } from '../council/weekly.js';
@@ -39,14 +40,7 @@ export interface DaemonClock {
 
 export const wallClock: DaemonClock = {
   now: () => new Date(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    }),
+  sleep,
 };
 
 export type ScheduleEventKind = 'started' | 'completed' | 'failed' | 'retrying' | 'skipped' | 'busy' | 'waiting' | 'stopped';
