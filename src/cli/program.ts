@@ -275,7 +275,9 @@ export function buildProgram(io: CliIo): Command {
   withCommon(
     program
       .command('worker')
-      .description('work on the backtests of a PostgreSQL database (DATABASE_URL) with any number of other workers, until Ctrl-C/SIGTERM'),
+      .description(
+        'work on the backtest weeks and schedule slots of a PostgreSQL database (DATABASE_URL) with any number of other workers, until Ctrl-C/SIGTERM',
+      ),
   )
     .addOption(
       new Option('--workers <n>', 'decide jobs at once in this process (default 2; the books get their own)').argParser(parseWorkers),
