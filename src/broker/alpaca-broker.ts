@@ -41,7 +41,7 @@ import { SESSION_OPEN, utcToEt } from '../market/calendar.js';
 import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } from '../ports/broker.js';
 import type { Db, Tx } from '../storage/db.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
-import { orderResultOf } from '../ledger/orders.js';
+import { acceptedOrderRow, orderResultOf } from '../ledger/orders.js';
 import type { AlpacaClient } from './alpaca/client.js';
 import {
   AlpacaAuthError,
@@ -424,22 +424,7 @@ export class AlpacaBroker implements Broker {
   async #insertAndLock(tx: Tx, request: OrderRequest, submittedAt: Date, brokerOrderId: string | null): Promise<OrderRow> {
     await tx
       .insert(orders)
-      .values({
-        clientOrderId: request.clientOrderId,
-        portfolio: this.#portfolio,
-        accountId: request.accountId,
-        weekId: request.weekId,
-        checkpoint: request.checkpoint,
-        action: request.action,
-        sequence: request.sequence ?? null,
-        ticker: request.ticker,
-        side: request.side,
-        qty: Number.isFinite(request.qty) ? roundQty(request.qty) : 0,
-        orderType: request.type,
-        status: 'accepted',
-        submittedAt,
-        brokerOrderId,
-      })
+      .values(acceptedOrderRow(this.#portfolio, request, submittedAt, brokerOrderId))
       .onConflictDoNothing({ target: orders.clientOrderId });
     const [row] = await tx.select().from(orders).where(eq(orders.clientOrderId, request.clientOrderId)).for('update');
     if (!row) throw new Error(`order ${request.clientOrderId} cannot be read after inserting it`);

@@ -56,7 +56,7 @@ import type { Clock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Db, Tx } from '../storage/db.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
-import { approximateFromEvent, orderResultOf } from '../ledger/orders.js';
+import { acceptedOrderRow, approximateFromEvent, orderResultOf } from '../ledger/orders.js';
 import { roundCash, roundPrice, roundQty } from './money.js';
 
 export interface SimulatedBrokerOptions {
@@ -208,22 +208,7 @@ export class SimulatedBroker implements Broker {
     return this.#db.transaction(async (tx) => {
       const inserted = await tx
         .insert(orders)
-        .values({
-          clientOrderId: request.clientOrderId,
-          portfolio: this.#portfolio,
-          accountId: request.accountId,
-          weekId: request.weekId,
-          checkpoint: request.checkpoint,
-          action: request.action,
-          sequence: request.sequence ?? null,
-          ticker: request.ticker,
-          side: request.side,
-          // A malformed qty is stored as 0 so the rejected order can still be recorded.
-          qty: Number.isFinite(request.qty) ? roundQty(request.qty) : 0,
-          orderType: request.type,
-          status: 'accepted',
-          submittedAt: now,
-        })
+        .values(acceptedOrderRow(this.#portfolio, request, now))
         .onConflictDoNothing({ target: orders.clientOrderId })
         .returning({ id: orders.clientOrderId });
       if (inserted.length === 0) {

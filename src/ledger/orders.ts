@@ -4,11 +4,40 @@
  * result, a resumed execution and the postmortem read one record.
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { OrderResult, Side } from '../ports/broker.js';
+import { roundQty } from '../broker/money.js';
+import type { OrderRequest, OrderResult, Side } from '../ports/broker.js';
 import type { Db, Tx } from '../storage/db.js';
 import { events, orders } from '../storage/schema.js';
 
 type OrderRow = typeof orders.$inferSelect;
+
+/**
+ * The `orders` row of a request as every broker first records it: accepted, at `submittedAt`. A
+ * malformed qty is stored as 0 so that a rejected order can still be recorded.
+ */
+export function acceptedOrderRow(
+  portfolio: string,
+  request: OrderRequest,
+  submittedAt: Date,
+  brokerOrderId: string | null = null,
+): typeof orders.$inferInsert {
+  return {
+    clientOrderId: request.clientOrderId,
+    portfolio,
+    accountId: request.accountId,
+    weekId: request.weekId,
+    checkpoint: request.checkpoint,
+    action: request.action,
+    sequence: request.sequence ?? null,
+    ticker: request.ticker,
+    side: request.side,
+    qty: Number.isFinite(request.qty) ? roundQty(request.qty) : 0,
+    orderType: request.type,
+    status: 'accepted',
+    submittedAt,
+    brokerOrderId,
+  };
+}
 
 export function orderResultOf(row: OrderRow, approximatePrice: boolean, duplicate: boolean): OrderResult {
   return {

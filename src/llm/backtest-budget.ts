@@ -15,7 +15,7 @@
  * their next start (one process runs a backtest today).
  */
 import type { StopsTheRun } from '../errors.js';
-import { BudgetExceededError, checkCap, usd, type BudgetReservation } from './run-budget.js';
+import { BudgetExceededError, checkCap, reservation, usd, type BudgetReservation } from './run-budget.js';
 
 export class BacktestBudgetExceededError extends BudgetExceededError implements StopsTheRun {
   readonly stopsTheRun = true;
@@ -73,16 +73,10 @@ export class BacktestBudget {
       throw error;
     }
     this.inFlight += estimateUsd;
-    let settled = false;
-    return {
-      estimateUsd,
-      settle: (actualUsd: number) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight -= estimateUsd;
-        this.spentHere += Math.max(0, actualUsd);
-      },
-    };
+    return reservation(estimateUsd, (actualUsd) => {
+      this.inFlight -= estimateUsd;
+      this.spentHere += actualUsd;
+    });
   }
 
   /** Throws the first refusal, if there was one (the backtest checks before counting a week finished). */

@@ -40,6 +40,19 @@ export interface BudgetReservation {
   settle(actualUsd: number): void;
 }
 
+/** A reservation of `estimateUsd` whose settlement runs once, with the actual cost (never negative). */
+export function reservation(estimateUsd: number, onSettle: (actualUsd: number) => void): BudgetReservation {
+  let settled = false;
+  return {
+    estimateUsd,
+    settle: (actualUsd: number) => {
+      if (settled) return;
+      settled = true;
+      onSettle(Math.max(0, actualUsd));
+    },
+  };
+}
+
 export class RunBudget {
   private spent = 0;
   private inFlight = 0;
@@ -61,16 +74,10 @@ export class RunBudget {
     const committed = this.spent + this.inFlight;
     if (committed + estimateUsd > this.capUsd) throw new BudgetExceededError(this.capUsd, committed, estimateUsd, what);
     this.inFlight += estimateUsd;
-    let settled = false;
-    return {
-      estimateUsd,
-      settle: (actualUsd: number) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight -= estimateUsd;
-        this.spent += Math.max(0, actualUsd);
-      },
-    };
+    return reservation(estimateUsd, (actualUsd) => {
+      this.inFlight -= estimateUsd;
+      this.spent += actualUsd;
+    });
   }
 
   /** Records a cost that was not reserved: what earlier commands spent on the same run (WeeklyBudgets). */
