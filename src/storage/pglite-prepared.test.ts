@@ -27,6 +27,15 @@ describe('PGlite queries through named prepared statements', () => {
     ['a', '0.1', 0.1, JSON.stringify({ x: [1, 'two', null] }), new Date('2024-03-10T07:30:00.123Z'), true],
     ['b', null, 1e21, null, null, false],
     ['c — "quoted"', '123.456789', -0, JSON.stringify('text'), new Date('2024-11-03T06:00:00Z'), null],
+    // Long text and JSONB go as binary parameters (see binaryText): multi-byte characters, escapes, keys out of order.
+    [
+      `long ${'é€😀 "q" \\ '.repeat(100)}`,
+      null,
+      2,
+      JSON.stringify({ z: 'é€😀'.repeat(200), a: [1.5, { 'k "x"': null }], n: 1e-7 }),
+      null,
+      true,
+    ],
   ];
 
   it('returns what query returns, in both row modes, outside and inside transactions', async () => {
@@ -37,6 +46,10 @@ describe('PGlite queries through named prepared statements', () => {
       db.transaction(async (tx) => [await tx.query(select, ['a']), await tx.query('update t set flag = $1 where k = $2', [true, 'b'])]);
     expect(await inTx(prepared)).toEqual(await inTx(plain));
     expect(await prepared.query(select, ['none'])).toEqual(await plain.query(select, ['none']));
+    // The long values arrived as text, not as bytes: PostgreSQL sees the same characters (code points: 10 a repeat).
+    const long = 'select length(k) as chars, octet_length(k) as bytes, j->>$2 as z from t where k like $1';
+    expect(await prepared.query(long, ['long %', 'z'])).toEqual(await plain.query(long, ['long %', 'z']));
+    expect((await prepared.query<{ chars: number }>(long, ['long %', 'z'])).rows[0]?.chars).toBe(5 + 10 * 100);
   });
 
   it('keeps a bounded number of statements, says which one failed, and prepares again a statement whose table changed', async () => {
