@@ -49,9 +49,6 @@ const standIn = await startStandIn(
   }),
 );
 parentPort?.postMessage({ url: standIn.url });
-parentPort?.on('message', async (message) => {
-  if (message === 'close') {
-    await standIn.close();
-    process.exit(0);
-  }
+parentPort?.on('message', (message) => {
+  if (message === 'close') void standIn.close().then(() => process.exit(0));
 });

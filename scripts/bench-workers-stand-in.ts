@@ -26,9 +26,6 @@ const standIn = await startStandIn(async (req, index) => {
   return req.kind === 'async_submit' ? reply.asyncJobFor(ms, body) : reply.delay(ms, body);
 });
 parentPort?.postMessage({ url: standIn.url });
-parentPort?.on('message', async (message) => {
-  if (message === 'close') {
-    await standIn.close();
-    process.exit(0);
-  }
+parentPort?.on('message', (message) => {
+  if (message === 'close') void standIn.close().then(() => process.exit(0));
 });

@@ -233,6 +233,6 @@ class ArtifactMirrorSink implements LlmCallSink {
     await this.inner.record(call);
     const safe = redactDeep(call, this.secrets);
     const name = `calls/${safe.seat}-${String(++this.sequence).padStart(3, '0')}-${safe.status}`;
-    this.artifacts.writeRaw(safe.weekId, safe.stage, name, `${JSON.stringify(safe, null, 2)}\n`);
+    await this.artifacts.writeRaw(safe.weekId, safe.stage, name, `${JSON.stringify(safe, null, 2)}\n`);
   }
 }

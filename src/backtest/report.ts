@@ -197,9 +197,11 @@ export async function writeBacktestFiles(app: App, run: BacktestRun, report: Bac
     ['date', ...owners.map((a) => `${a.id}_${a.owner}`)].join(','),
     ...dates.map((date, i) => [date, ...owners.map((a) => String(equity.get(a.id)?.[i]?.equity ?? ''))].join(',')),
   ].join('\n');
-  app.artifacts.writeReport('backtest', 'report.json', `${JSON.stringify(report, null, 2)}\n`);
-  app.artifacts.writeReport('backtest', 'report.md', renderBacktestMarkdown(report));
-  app.artifacts.writeReport('backtest', 'equity.csv', `${csv}\n`);
+  await Promise.all([
+    app.artifacts.writeReport('backtest', 'report.json', `${JSON.stringify(report, null, 2)}\n`),
+    app.artifacts.writeReport('backtest', 'report.md', renderBacktestMarkdown(report)),
+    app.artifacts.writeReport('backtest', 'equity.csv', `${csv}\n`),
+  ]);
   return { dir: join(app.artifacts.dirOf('backtest')) };
 }
 

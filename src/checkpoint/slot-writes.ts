@@ -68,6 +68,8 @@ export class SlotWrites {
       await appendEvents(tx, events);
     });
     this.#held = [];
-    for (const h of held) if (h.artifact) app.artifacts.writeStage(h.artifact.weekId, h.artifact.name, h.artifact.content, []);
+    await Promise.all(
+      held.flatMap((h) => (h.artifact ? [app.artifacts.writeStage(h.artifact.weekId, h.artifact.name, h.artifact.content, [])] : [])),
+    );
   }
 }

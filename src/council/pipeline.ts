@@ -80,7 +80,7 @@ export class Pipeline {
     for (const row of rows) {
       if (row.status !== 'completed' || this.artifacts.hasStage(this.run_.weekId, row.stage)) continue;
       const raw = row.attempt ? await this.rawOf(row.stage as StageName, row.attempt) : [];
-      this.artifacts.writeStage(this.run_.weekId, row.stage, row.output, raw);
+      await this.artifacts.writeStage(this.run_.weekId, row.stage, row.output, raw);
     }
     return completed;
   }
@@ -195,7 +195,7 @@ export class Pipeline {
         }
         // The files last, still inside the transaction: if they cannot be written, nothing commits.
         try {
-          this.artifacts.writeStage(run.weekId, stage.name, result.output, result.raw ?? []);
+          await this.artifacts.writeStage(run.weekId, stage.name, result.output, result.raw ?? []);
         } catch (error) {
           throw new Error(`cannot write the artifacts under ${this.artifacts.dirOf(run.weekId)}: ${describeError(error)}`);
         }

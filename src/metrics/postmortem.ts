@@ -66,8 +66,10 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     kind: 'postmortem',
     payload: postmortem,
   });
-  app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []);
-  app.artifacts.writeReport(week.week_id, 'postmortem.md', renderPostmortemMarkdown(postmortem));
+  await Promise.all([
+    app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []),
+    app.artifacts.writeReport(week.week_id, 'postmortem.md', renderPostmortemMarkdown(postmortem)),
+  ]);
   return postmortem;
 }
 

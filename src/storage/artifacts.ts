@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -7,6 +8,9 @@ import { dirname, join } from 'node:path';
  * returned, verbatim). The pipeline writes a stage's files inside the database transaction that
  * commits the stage (a failed write rolls the stage back) and rewrites missing ones on resume, so the
  * files follow the database. Each file is replaced atomically (a temporary file, then a rename).
+ * Writes are asynchronous and a stage's raw files are written together: the disk work runs on
+ * Node's thread pool while the event loop goes on (a backtest's other week keeps computing), and
+ * the caller awaits them before it commits.
  */
 export class Artifacts {
   constructor(
@@ -26,25 +30,25 @@ export class Artifacts {
     return existsSync(this.normalizedPath(weekId, stage));
   }
 
-  writeStage(weekId: string, stage: string, normalized: unknown, raw: readonly { name: string; text: string }[]): void {
-    for (const item of raw) writeAtomic(join(this.dirOf(weekId), 'raw', stage, `${safeName(item.name)}.txt`), item.text);
+  async writeStage(weekId: string, stage: string, normalized: unknown, raw: readonly { name: string; text: string }[]): Promise<void> {
+    await Promise.all(raw.map((item) => writeAtomic(join(this.dirOf(weekId), 'raw', stage, `${safeName(item.name)}.txt`), item.text)));
     // The normalized file last: its presence says the stage's files are complete.
-    writeAtomic(this.normalizedPath(weekId, stage), `${JSON.stringify(normalized, null, 2)}\n`);
+    await writeAtomic(this.normalizedPath(weekId, stage), `${JSON.stringify(normalized, null, 2)}\n`);
   }
 
   /** A human-readable report at the top of the week's folder, e.g. postmortem.md. */
-  writeReport(weekId: string, name: string, text: string): void {
-    writeAtomic(join(this.dirOf(weekId), safeName(name)), text);
+  writeReport(weekId: string, name: string, text: string): Promise<void> {
+    return writeAtomic(join(this.dirOf(weekId), safeName(name)), text);
   }
 
   /** One raw record of a stage, e.g. an LLM call: raw/<stage>/<name>.json (name may contain one folder). */
-  writeRaw(weekId: string, stage: string, name: string, text: string): void {
+  writeRaw(weekId: string, stage: string, name: string, text: string): Promise<void> {
     const parts = name.split('/').map(safeName);
-    writeAtomic(join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text);
+    return writeAtomic(join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text);
   }
 
   /**
-   * Removes temporary files a killed process left in the week's folder (`<file>.<pid>.tmp` of a pid
+   * Removes temporary files a killed process left in the week's folder (`<file>.<pid>.<n>.tmp` of a pid
    * that is not running). Returns how many were removed.
    */
   sweepTemporaryFiles(weekId: string): number {
@@ -52,7 +56,7 @@ export class Artifacts {
     if (!existsSync(dir)) return 0;
     let removed = 0;
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-      const m = /\.(\d+)\.tmp$/.exec(entry.name);
+      const m = /\.(\d+)(?:\.\d+)?\.tmp$/.exec(entry.name);
       if (!entry.isFile() || !m || isRunning(Number(m[1]))) continue;
       rmSync(join(entry.parentPath, entry.name), { force: true });
       removed++;
@@ -61,13 +65,16 @@ export class Artifacts {
   }
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+/** Unique per write: two writes of one file at once (a stage's files and a rewrite on resume) never share a temporary file. */
+let serial = 0;
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${++serial}.tmp`;
   try {
-    writeTemporary(tmp, text);
-    renameSync(tmp, path);
+    await writeTemporary(tmp, text);
+    await rename(tmp, path);
   } catch (error) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw error;
   }
 }
@@ -76,13 +83,13 @@ function writeAtomic(path: string, text: string): void {
  * Writes the temporary file, making its folder only when it is missing: a week writes dozens of files
  * into a few folders, and a mkdir per file was most of the cost of writing them.
  */
-function writeTemporary(tmp: string, text: string): void {
+async function writeTemporary(tmp: string, text: string): Promise<void> {
   try {
-    writeFileSync(tmp, text);
+    await writeFile(tmp, text);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dirname(tmp), { recursive: true });
-    writeFileSync(tmp, text);
+    await mkdir(dirname(tmp), { recursive: true });
+    await writeFile(tmp, text);
   }
 }
 
