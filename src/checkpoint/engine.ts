@@ -349,6 +349,7 @@ async function runLocked(
     else quiet.push(row);
     fresh.push(updateOf(row, orders));
   }
+  await settleAuctionOrders(app, fresh);
 
   const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
   const final = result('completed', updates);
@@ -638,6 +639,23 @@ function targetOf(d: Decision, reduceFraction: number): { ticker: string; qty: n
 }
 
 type UpdateRow = typeof checkpointUpdates.$inferInsert & { createdAt?: Date };
+
+/**
+ * A broker whose orders can stay open (Alpaca: 15:50 orders go to the closing auction, orders before
+ * the open to the opening one) is waited for, within its deadline, after every account has placed its
+ * orders — so the auction takes them together — and the updates show the orders as they ended (still
+ * 'accepted' if the deadline passed: the broker records the fill when it comes, and the next
+ * checkpoint reads it from the ledger).
+ */
+async function settleAuctionOrders(app: App, updates: AccountUpdate[]): Promise<void> {
+  const open = updates.flatMap((u) => u.orders.filter((o) => o.status === 'accepted').map((o) => o.clientOrderId));
+  if (!app.broker.awaitOrders || open.length === 0) return;
+  const settled = new Map((await app.broker.awaitOrders(open)).map((o) => [o.clientOrderId, o]));
+  for (const u of updates) {
+    u.orders = u.orders.map((o) => ({ ...(settled.get(o.clientOrderId) ?? o), duplicate: o.duplicate }));
+    u.order = u.orders[0] ?? null;
+  }
+}
 
 /** Places what the decision's action needs (nothing for STAY) and returns the account's update row. */
 async function apply(
