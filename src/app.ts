@@ -3,6 +3,7 @@ import type { AppConfig } from './config/app-config.js';
 import { checkBrokerEnv, type Env } from './config/env.js';
 import { AlpacaBroker, type AlpacaBrokerOptions } from './broker/alpaca-broker.js';
 import { AlpacaClient } from './broker/alpaca/client.js';
+import type { AlpacaMcpAccounts } from './broker/alpaca-mcp/accounts.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
 import { BundledMarketData } from './market/bundled-market-data.js';
@@ -65,7 +66,7 @@ export interface OpenAppOptions {
   command?: string;
   /** Told when this process starts waiting for another one. */
   onWait?: (what: string) => void;
-  /** BROKER=alpaca: the waits (tests shorten them); default from ALPACA_ORDER_WAIT_SECONDS / ALPACA_FILL_TIMEOUT_SECONDS. */
+  /** BROKER=alpaca and alpaca-mcp: the waits (tests shorten them); default from ALPACA_ORDER_WAIT_SECONDS / ALPACA_FILL_TIMEOUT_SECONDS. */
   alpacaWaits?: Pick<AlpacaBrokerOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
 }
 
@@ -93,6 +94,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       command: options.command ?? 'llm-trading',
       ...(options.onWait ? { onLockWait: (holder: string) => options.onWait?.(`${holder} has the embedded database open`) } : {}),
     }));
+  let mcp: AlpacaMcpAccounts | undefined;
   try {
     const artifacts = new Artifacts(env.home, portfolio);
     // A backtest reads the response cache whatever cache.live says (a re-run costs nothing), and caps
@@ -112,12 +114,15 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       ...(backtestBudget ? { backtestBudget } : {}),
     });
     const clock = new SimulatedClock(new Date(0));
+    // BROKER=alpaca-mcp: the same Alpaca broker, its calls made through alpaca-mcp-server's tools
+    // (one server per account, started on first use); loaded only in that mode.
+    mcp = env.broker === 'alpaca-mcp' ? (await import('./broker/alpaca-mcp/accounts.js')).alpacaMcpAccounts(env, config) : undefined;
     const broker =
-      env.broker === 'alpaca'
+      env.broker === 'alpaca' || mcp
         ? new AlpacaBroker({
             db: store.db,
             portfolio,
-            clients: alpacaClients(env, config),
+            clients: mcp ? mcp.apis : alpacaClients(env, config),
             orderWaitMs: env.alpaca.orderWaitMs,
             fillTimeoutMs: env.alpaca.fillTimeoutMs,
             pollMs: env.alpaca.pollMs,
@@ -139,10 +144,12 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       lockTimeoutMs,
       ...(backtestBudget ? { backtestBudget } : {}),
       close: async () => {
+        await mcp?.close();
         if (!options.store) await store.close();
       },
     };
   } catch (error) {
+    await mcp?.close().catch(() => undefined);
     if (!options.store) await store.close().catch(() => undefined);
     throw error;
   }

@@ -42,7 +42,7 @@ import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } 
 import type { Db, Tx } from '../storage/db.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
 import { acceptedOrderRow, orderResultOf } from '../ledger/orders.js';
-import type { AlpacaClient } from './alpaca/client.js';
+import type { AlpacaTradingApi } from './alpaca/trading-api.js';
 import {
   AlpacaAuthError,
   AlpacaConfigError,
@@ -80,8 +80,8 @@ export interface AlpacaBrokerOptions {
   db: Db;
   /** The portfolio whose books this broker keeps. */
   portfolio: string;
-  /** One client (one key pair, one paper account) per account id. */
-  clients: ReadonlyMap<number, AlpacaClient>;
+  /** One client (one key pair, one paper account) per account id: HTTP (AlpacaClient) or MCP (alpaca-mcp/). */
+  clients: ReadonlyMap<number, AlpacaTradingApi>;
   /** How long submitOrder waits for a day order to be final (default 60 s). */
   orderWaitMs?: number;
   /** How long awaitOrders waits for auction orders to be final (default 2 h: from before the open to after it). */
@@ -158,7 +158,7 @@ export class AlpacaBroker implements Broker {
   readonly name = 'alpaca';
   readonly #db: Db;
   readonly #portfolio: string;
-  readonly #clients: ReadonlyMap<number, AlpacaClient>;
+  readonly #clients: ReadonlyMap<number, AlpacaTradingApi>;
   readonly #orderWaitMs: number;
   readonly #fillTimeoutMs: number;
   readonly #pollMs: number;
@@ -336,7 +336,7 @@ export class AlpacaBroker implements Broker {
 
   // ------------------------------------------------------------------------------------------ plumbing
 
-  async #orderInput(client: AlpacaClient, request: OrderRequest, tif: AlpacaTiming): Promise<SubmitOrderInput> {
+  async #orderInput(client: AlpacaTradingApi, request: OrderRequest, tif: AlpacaTiming): Promise<SubmitOrderInput> {
     const base = { symbol: request.ticker, type: 'market' as const, time_in_force: tif, client_order_id: request.clientOrderId };
     if (request.side === 'buy') return { ...base, side: 'buy', qty: request.qty };
     // A sell opens or adds to a short when that is what it is for, or when Alpaca holds fewer shares.
@@ -346,7 +346,7 @@ export class AlpacaBroker implements Broker {
     return { ...base, side: 'sell', qty: request.qty, short };
   }
 
-  async #poll(client: AlpacaClient, first: AlpacaOrder, waitMs: number): Promise<AlpacaOrder> {
+  async #poll(client: AlpacaTradingApi, first: AlpacaOrder, waitMs: number): Promise<AlpacaOrder> {
     const deadline = this.#now() + waitMs;
     let order = first;
     while (!order.final && this.#now() < deadline) {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { CommandLineError, DEFAULT_ALPACA_MCP_COMMAND, parseCommandLine } from '../broker/alpaca-mcp/command.js';
 
 /**
  * The process environment, parsed once. Every variable of the README's configuration table is here.
@@ -49,7 +50,7 @@ const EnvSchema = z.object({
   MARKET_DATA_DIR: optionalString,
   LLM_TRADING_PROMPTS_DIR: optionalString,
   LLM_PROVIDER: optionalEnum(['offline', 'requesty', 'openrouter'] as const),
-  BROKER: optionalEnum(['sim', 'alpaca'] as const),
+  BROKER: optionalEnum(['sim', 'alpaca', 'alpaca-mcp'] as const),
   MARKET_DATA: optionalEnum(['bundled', 'alpaca'] as const),
   LLM_TRADING_PORTFOLIO: optionalString,
   APCA_API_KEY_ID: optionalString,
@@ -65,6 +66,7 @@ const EnvSchema = z.object({
   ALPACA_FILL_TIMEOUT_SECONDS: positiveNumber(7200),
   ALPACA_ORDER_WAIT_SECONDS: positiveNumber(60),
   ALPACA_POLL_SECONDS: positiveNumber(2),
+  ALPACA_MCP_COMMAND: optionalString,
 });
 
 export interface Env {
@@ -75,7 +77,8 @@ export interface Env {
   /** LLM_TRADING_PROMPTS_DIR; unset: the prompts/ folder of the config directory. */
   promptsDir: string | undefined;
   llmProvider: 'offline' | 'requesty' | 'openrouter';
-  broker: 'sim' | 'alpaca';
+  /** alpaca-mcp: the Alpaca broker, its calls made through alpaca-mcp-server's tools (src/broker/alpaca-mcp/). */
+  broker: 'sim' | 'alpaca' | 'alpaca-mcp';
   /** Whether BROKER was set (else the broker was chosen from the keys present). */
   brokerExplicit: boolean;
   marketData: 'bundled' | 'alpaca';
@@ -109,6 +112,8 @@ export interface AlpacaEnv {
   orderWaitMs: number;
   /** ALPACA_POLL_SECONDS (default 2): how often an open order is looked at while waiting. */
   pollMs: number;
+  /** ALPACA_MCP_COMMAND (default `uvx alpaca-mcp-server`) as argv, split without a shell (BROKER=alpaca-mcp). */
+  mcpCommand: string[];
 }
 
 export class EnvError extends UserError {}
@@ -119,6 +124,19 @@ export class EnvError extends UserError {}
  * mistake (one account would trade on another broker): refused, naming the missing variables.
  */
 export function checkBrokerEnv(env: Env): void {
+  if (env.broker === 'alpaca-mcp') {
+    // One alpaca-mcp-server is one key pair is one paper account, so MCP needs a pair per account.
+    if (env.alpaca.missing.length > 0) {
+      const pairs = env.alpaca.anyAccountKey
+        ? ''
+        : ' (the single-key sub-ledger mode with APCA_API_KEY_ID is not supported through MCP yet)';
+      throw new EnvError(
+        `BROKER=alpaca-mcp runs one alpaca-mcp-server per account and needs one key pair per account${pairs}; missing: ${env.alpaca.missing.join(', ')}`,
+      );
+    }
+    alpacaMcpPaperTrade(env.alpaca);
+    return;
+  }
   if (env.broker === 'alpaca' && env.alpaca.missing.length > 0) {
     const pairs = env.alpaca.anyAccountKey ? '' : ' (the single-key sub-ledger mode with APCA_API_KEY_ID is not built yet)';
     throw new EnvError(`BROKER=alpaca needs one key pair per account${pairs}; missing: ${env.alpaca.missing.join(', ')}`);
@@ -128,6 +146,23 @@ export function checkBrokerEnv(env: Env): void {
       `some Alpaca account keys are set but not all six: missing ${env.alpaca.missing.join(', ')} (set them, or BROKER=sim to ignore the keys)`,
     );
   }
+}
+
+const PAPER_URL = 'https://paper-api.alpaca.markets';
+const LIVE_URL = 'https://api.alpaca.markets';
+
+/**
+ * ALPACA_PAPER_TRADE for alpaca-mcp-server from APCA_API_BASE_URL: the server cannot be pointed at any
+ * other trading URL than Alpaca's paper or live one (it only reads ALPACA_PAPER_TRADE), so another
+ * URL is refused rather than silently replaced by Alpaca's.
+ */
+export function alpacaMcpPaperTrade(alpaca: Pick<AlpacaEnv, 'tradingBaseUrl'>): 'true' | 'false' {
+  const url = alpaca.tradingBaseUrl?.replace(/\/+$/, '');
+  if (url === undefined || url === PAPER_URL) return 'true';
+  if (url === LIVE_URL) return 'false';
+  throw new EnvError(
+    `BROKER=alpaca-mcp cannot use APCA_API_BASE_URL=${url}: alpaca-mcp-server only trades at ${PAPER_URL} or ${LIVE_URL} (unset it for paper)`,
+  );
 }
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -194,7 +229,17 @@ function alpacaEnv(source: NodeJS.ProcessEnv, e: z.infer<typeof EnvSchema>): Alp
     fillTimeoutMs: e.ALPACA_FILL_TIMEOUT_SECONDS * 1000,
     orderWaitMs: e.ALPACA_ORDER_WAIT_SECONDS * 1000,
     pollMs: e.ALPACA_POLL_SECONDS * 1000,
+    mcpCommand: mcpCommandOf(e.ALPACA_MCP_COMMAND),
   };
+}
+
+function mcpCommandOf(text: string | undefined): string[] {
+  try {
+    return parseCommandLine(text ?? DEFAULT_ALPACA_MCP_COMMAND);
+  } catch (error) {
+    if (error instanceof CommandLineError) throw new EnvError(`environment variable ALPACA_MCP_COMMAND: ${error.message}`);
+    throw error;
+  }
 }
 
 /** A one-line description of where a Postgres URL points, with any password removed. */

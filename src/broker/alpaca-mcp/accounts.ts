@@ -1,0 +1,77 @@
+/**
+ * BROKER=alpaca-mcp: one alpaca-mcp-server process per account, each with that account's key pair
+ * (APCA_ACCT{n}_KEY_ID / APCA_ACCT{n}_SECRET_KEY). Why one per account: the server holds one key pair
+ * for its whole life (ALPACA_API_KEY / ALPACA_SECRET_KEY in its environment) and acts on that one
+ * Alpaca account, and our six accounts are six paper accounts. Servers start on first use (see
+ * connection.ts), so a command that does not trade starts none.
+ *
+ * What the child gets in its environment: the SDK's default (HOME, LOGNAME, PATH, SHELL, TERM, USER),
+ * proxy / certificate / locale / uv settings so uvx can install and run the server where we can, and
+ * the server's own variables: ALPACA_API_KEY, ALPACA_SECRET_KEY, ALPACA_PAPER_TRADE (from
+ * APCA_API_BASE_URL, see env.ts), ALPACA_TOOLSETS (only the toolsets with the tools we call) and
+ * DATA_API_URL (APCA_DATA_BASE_URL when set). Nothing else of ours (LLM keys, DATABASE_URL).
+ */
+import type { AppConfig } from '../../config/app-config.js';
+import { alpacaMcpPaperTrade, type Env } from '../../config/env.js';
+import { ALPACA_MCP_TOOLS, AlpacaMcpApi } from './api.js';
+import { McpConnection } from './connection.js';
+
+/** The server's toolsets holding our tools: account (get_account_info), trading, assets (clock, calendar), stock-data (bars). */
+export const ALPACA_MCP_TOOLSETS = 'account,trading,assets,stock-data';
+
+/** Variables of ours a server may need to be installed and run (never a secret of ours). */
+const PASSED_THROUGH =
+  /^(UV_\w+|XDG_\w+|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|TMPDIR|LANG|LC_\w+)$/;
+
+export interface AlpacaMcpAccounts {
+  apis: Map<number, AlpacaMcpApi>;
+  /** Process ids of the servers running now (for tests and diagnostics). */
+  pids(): number[];
+  /** Stops every server (idempotent). */
+  close(): Promise<void>;
+}
+
+export interface AlpacaMcpAccountsOptions {
+  /** Deadline of one tool call (default 60 s). */
+  callTimeoutMs?: number;
+  /** Our environment, for the pass-through variables (default process.env). */
+  processEnv?: NodeJS.ProcessEnv;
+}
+
+export function alpacaMcpAccounts(env: Env, config: AppConfig, options: AlpacaMcpAccountsOptions = {}): AlpacaMcpAccounts {
+  const paperTrade = alpacaMcpPaperTrade(env.alpaca);
+  const passed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.processEnv ?? process.env))
+    if (value !== undefined && PASSED_THROUGH.test(name)) passed[name] = value;
+  const connections: McpConnection[] = [];
+  const apis = new Map<number, AlpacaMcpApi>();
+  for (const account of config.models.accounts) {
+    const pair = env.alpaca.accounts[account.id];
+    if (!pair) continue;
+    const secrets = [pair.keyId, pair.secretKey];
+    const connection = new McpConnection({
+      accountLabel: `${account.id} (${account.owner})`,
+      argv: env.alpaca.mcpCommand,
+      env: {
+        ...passed,
+        ALPACA_API_KEY: pair.keyId,
+        ALPACA_SECRET_KEY: pair.secretKey,
+        ALPACA_PAPER_TRADE: paperTrade,
+        ALPACA_TOOLSETS: ALPACA_MCP_TOOLSETS,
+        ...(env.alpaca.dataBaseUrl ? { DATA_API_URL: env.alpaca.dataBaseUrl } : {}),
+      },
+      secrets,
+      requiredTools: ALPACA_MCP_TOOLS,
+      ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
+    });
+    connections.push(connection);
+    apis.set(account.id, new AlpacaMcpApi(connection, { secrets }));
+  }
+  return {
+    apis,
+    pids: () => connections.flatMap((c) => (c.pid === null ? [] : [c.pid])),
+    close: async () => {
+      await Promise.all(connections.map((c) => c.close()));
+    },
+  };
+}

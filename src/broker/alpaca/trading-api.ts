@@ -1,0 +1,33 @@
+/**
+ * What the Alpaca broker (src/broker/alpaca-broker.ts) needs from one Alpaca paper account, whatever
+ * carries the calls: the HTTP client (client.ts, BROKER=alpaca) or alpaca-mcp-server's tools over MCP
+ * (src/broker/alpaca-mcp/, BROKER=alpaca-mcp). Both answer in the same wire types (wire.ts, parsed
+ * once with zod) and fail with the same errors (errors.ts), so the broker's idempotency, timing and
+ * failure isolation are written once.
+ *
+ * Contracts every implementation keeps:
+ *   - lookups that may find nothing (getPosition, getOrderByClientOrderId) return null, never throw, for
+ *     "not there";
+ *   - submitOrder checks the order with order-request.ts before anything is sent, and an id the account
+ *     already used throws DuplicateClientOrderIdError (the broker then looks the order up);
+ *   - no message, property or cause of an error holds a key.
+ */
+import type { ClosePositionOptions } from './client.js';
+import type { SubmitOrderInput } from './order-request.js';
+import type { AlpacaAccount, AlpacaCalendarDay, AlpacaClock, AlpacaOrder, AlpacaPosition } from './wire.js';
+
+export interface AlpacaTradingApi {
+  /** How messages name the account, e.g. "3 (sonnet)"; never a key. */
+  readonly accountLabel: string;
+  getAccount(): Promise<AlpacaAccount>;
+  listPositions(): Promise<AlpacaPosition[]>;
+  /** The open position in `symbol`, or null when there is none. */
+  getPosition(symbol: string): Promise<AlpacaPosition | null>;
+  submitOrder(input: SubmitOrderInput): Promise<AlpacaOrder>;
+  getOrderByClientOrderId(clientOrderId: string): Promise<AlpacaOrder | null>;
+  getClock(): Promise<AlpacaClock>;
+  /** Trading days from `start` to `end` (YYYY-MM-DD, inclusive). */
+  getCalendar(start: string, end: string): Promise<AlpacaCalendarDay[]>;
+  /** Close all (or `percentage`/`qty` of) the position in `symbol` with a market order; never repeated after an ambiguous failure. */
+  closePosition(symbol: string, options?: ClosePositionOptions): Promise<AlpacaOrder>;
+}
