@@ -205,10 +205,11 @@ export class SimulatedBroker implements Broker {
       }
     }
 
+    const accepted = acceptedOrderRow(this.#portfolio, request, now);
     return this.#db.transaction(async (tx) => {
       const inserted = await tx
         .insert(orders)
-        .values(acceptedOrderRow(this.#portfolio, request, now))
+        .values(accepted)
         .onConflictDoNothing({ target: orders.clientOrderId })
         .returning({ id: orders.clientOrderId });
       if (inserted.length === 0) {
@@ -217,7 +218,7 @@ export class SimulatedBroker implements Broker {
         return existing;
       }
 
-      const context = { et, now, quote };
+      const context = { et, now, quote, accepted };
       let outcome: Outcome;
       const decided = invalid !== null ? new Rejection(invalid) : noPrice !== null ? new Rejection(noPrice) : null;
       if (decided) outcome = await this.#reject(tx, request, decided.reason, context);
@@ -234,7 +235,7 @@ export class SimulatedBroker implements Broker {
     tx: Tx,
     request: OrderRequest,
     quote: PriceQuote,
-    context: { et: { date: string; time: string }; now: Date },
+    context: { et: { date: string; time: string }; now: Date; accepted: typeof orders.$inferInsert },
   ): Promise<Outcome | Rejection> {
     // Lock first, then read the positions: on PostgreSQL a joined read would see the positions as
     // they were before waiting for the lock, not as the order that held it left them.
@@ -341,28 +342,36 @@ export class SimulatedBroker implements Broker {
       commission,
       filledAt: context.now,
     });
-    // The position, the cash, the fill and the order's new state in one statement (data-modifying
-    // WITH clauses: each runs once, on different tables), as four statements did before.
-    const [row] = await tx
-      .with(tx.$with('position_write').as(positionWrite), tx.$with('cash_write').as(cashWrite), tx.$with('fill_write').as(fillWrite))
-      .update(orders)
-      .set({
-        status: 'filled',
-        filledAt: context.now,
-        filledQty: qty,
-        filledAvgPrice: price,
-        commission,
-        brokerOrderId: `sim-${request.clientOrderId}`,
-      })
-      .where(eq(orders.clientOrderId, request.clientOrderId))
-      .returning();
-    await this.#audit(tx, request, row as OrderRow, quote.approximate, {
+    const filled = {
+      status: 'filled',
+      filledAt: context.now,
+      filledQty: qty,
+      filledAvgPrice: price,
+      commission,
+      brokerOrderId: `sim-${request.clientOrderId}`,
+    } as const;
+    // The audit event describes the order as this statement leaves it (the accepted row plus `filled`).
+    const filledRow: OrderRow = { ...context.accepted, sequence: context.accepted.sequence ?? null, ...filled, rejectReason: null };
+    const audit = this.#auditRow(tx, request, filledRow, quote.approximate, {
       status: 'filled',
       quote,
       fill: { qty, price, commission, notional, cashDelta: roundCash(cashDelta) },
       cash: { before: roundCash(acct.cash), after: cashAfter },
       position: { before: q0, after: q1 },
     });
+    // The position, the cash, the fill, the audit event and the order's new state in one statement
+    // (data-modifying WITH clauses: each runs once, on different tables), as five statements did before.
+    const [row] = await tx
+      .with(
+        tx.$with('position_write').as(positionWrite),
+        tx.$with('cash_write').as(cashWrite),
+        tx.$with('fill_write').as(fillWrite),
+        tx.$with('event_write').as(audit),
+      )
+      .update(orders)
+      .set(filled)
+      .where(eq(orders.clientOrderId, request.clientOrderId))
+      .returning();
     return { row: row as OrderRow, approximatePrice: quote.approximate };
   }
 
@@ -377,7 +386,12 @@ export class SimulatedBroker implements Broker {
   }
 
   async #audit(tx: Tx, request: OrderRequest, row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>): Promise<void> {
-    await tx
+    await this.#auditRow(tx, request, row, approximatePrice, detail);
+  }
+
+  /** The order's 'order:<client_order_id>' event (inserted once: a conflict keeps the first). */
+  #auditRow(tx: Tx, request: OrderRequest, row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>) {
+    return tx
       .insert(events)
       .values({
         idempotencyKey: eventKey(request.clientOrderId),
