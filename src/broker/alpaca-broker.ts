@@ -20,12 +20,9 @@
  * A sell says `short: true` when it opens or adds to a short (its action, or Alpaca's position being
  * smaller than the sell): Alpaca takes whole shares only for those.
  *
- * Recording (one transaction per state change, like the simulated broker): the order row is inserted
- * (conflict: nothing) and locked; an order already final in the ledger is never applied twice. When
- * Alpaca says the order is done, its fill (Alpaca's filled_qty at filled_avg_price, no commission) is
- * written with the position (re-averaged on increase, kept on reduction, reset through zero) and the
- * cash change (−round2(qty × price) for a buy, +round2(qty × price) for a sell), and the event's payload
- * is replaced by the final one. Statuses: filled → filled; canceled/expired with shares filled →
+ * Recording (alpaca-ledger.ts: the simulated broker's tables, one transaction per state change): when
+ * Alpaca says the order is done, its fill is Alpaca's filled_qty at filled_avg_price, no commission.
+ * Statuses: filled → filled; canceled/expired with shares filled →
  * filled with filledQty < qty (the reason says so); canceled/expired without → canceled; rejected →
  * rejected. A partial fill is recorded once the order is done (the ledger keeps one fill per order).
  *
@@ -36,12 +33,13 @@
  * Alpaca rejects later) and "market closed" are recorded as rejected. `account()` of an account whose
  * keys fail answers from the ledger (cash, positions at their entry price, approximateMarks).
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { SESSION_OPEN, utcToEt } from '../market/calendar.js';
-import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } from '../ports/broker.js';
-import type { Db, Tx } from '../storage/db.js';
-import { accounts, events, fills, orders, positions } from '../storage/schema.js';
-import { acceptedOrderRow, orderResultOf } from '../ledger/orders.js';
+import type { AccountState, Broker, OrderRequest, OrderResult, Position } from '../ports/broker.js';
+import type { Db } from '../storage/db.js';
+import { accounts } from '../storage/schema.js';
+import { orderResultOf } from '../ledger/orders.js';
+import { AlpacaLedger, dateOf, invalidRequest, requestOfRow } from './alpaca-ledger.js';
 import type { AlpacaClient } from './alpaca/client.js';
 import {
   AlpacaAuthError,
@@ -54,7 +52,7 @@ import {
 } from './alpaca/errors.js';
 import type { SubmitOrderInput } from './alpaca/order-request.js';
 import type { AlpacaOrder } from './alpaca/wire.js';
-import { roundCash, roundPrice, roundQty } from './money.js';
+import { roundCash } from './money.js';
 
 export type AlpacaTiming = 'opg' | 'cls' | 'day';
 
@@ -92,11 +90,7 @@ export interface AlpacaBrokerOptions {
   now?: () => number;
 }
 
-const EVENT_KIND = 'order';
-const eventKey = (clientOrderId: string): string => `order:${clientOrderId}`;
 const MAX_CLIENT_ORDER_ID = 128;
-
-type OrderRow = typeof orders.$inferSelect;
 
 /** What Alpaca's order means for the ledger. */
 interface Mapped {
@@ -148,12 +142,6 @@ function isAccountFailure(error: unknown): boolean {
   );
 }
 
-function dateOf(iso: string | null, fallback: Date): Date {
-  if (iso === null) return fallback;
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? fallback : d;
-}
-
 export class AlpacaBroker implements Broker {
   readonly name = 'alpaca';
   readonly #db: Db;
@@ -164,6 +152,7 @@ export class AlpacaBroker implements Broker {
   readonly #pollMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
+  readonly #ledger: AlpacaLedger;
 
   constructor(options: AlpacaBrokerOptions) {
     this.#db = options.db;
@@ -174,6 +163,7 @@ export class AlpacaBroker implements Broker {
     this.#pollMs = options.pollMs ?? 2000;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#now = options.now ?? Date.now;
+    this.#ledger = new AlpacaLedger({ db: this.#db, portfolio: this.#portfolio, broker: this.name, now: this.#now });
   }
 
   /**
@@ -243,7 +233,7 @@ export class AlpacaBroker implements Broker {
   }
 
   async getOrder(clientOrderId: string): Promise<OrderResult | null> {
-    const row = await this.#ledgerRow(this.#db, clientOrderId);
+    const row = await this.#ledger.row(this.#db, clientOrderId);
     if (!row) return null;
     if (row.status !== 'accepted') return orderResultOf(row, false, false);
     const client = this.#clients.get(row.accountId);
@@ -262,14 +252,14 @@ export class AlpacaBroker implements Broker {
     const id = request.clientOrderId;
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CLIENT_ORDER_ID)
       throw new TypeError(`client_order_id must be 1..${MAX_CLIENT_ORDER_ID} characters, got ${JSON.stringify(id)}`);
-    const known = await this.#ledgerRow(this.#db, id);
+    const known = await this.#ledger.row(this.#db, id);
     if (known) {
       const now = known.status === 'accepted' ? await this.getOrder(id) : null;
       return { ...(now ?? orderResultOf(known, false, false)), duplicate: true };
     }
     const client = this.#clients.get(request.accountId);
     if (!client) return this.#unrecorded(request, `no Alpaca key pair for account ${request.accountId}`);
-    const invalid = validateRequest(request);
+    const invalid = invalidRequest(request);
     if (invalid) return this.#recordRejected(request, invalid);
     try {
       // A run killed between submit and record left the order at Alpaca: find it, never resend.
@@ -356,81 +346,26 @@ export class AlpacaBroker implements Broker {
     return order;
   }
 
-  async #ledgerRow(db: Db | Tx, clientOrderId: string): Promise<OrderRow | null> {
-    const [row] = await db.select().from(orders).where(eq(orders.clientOrderId, clientOrderId));
-    if (!row) return null;
-    if (row.portfolio !== this.#portfolio)
-      throw new Error(`order ${clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
-    return row;
-  }
-
   async #ledgerAccount(accountId: number, owner: string, cash: number): Promise<AccountState> {
-    const rows = await this.#db
-      .select()
-      .from(positions)
-      .where(and(eq(positions.portfolio, this.#portfolio), eq(positions.accountId, accountId)))
-      .orderBy(asc(positions.ticker));
-    let equity = cash;
-    const out: Position[] = rows.map((p) => {
-      const marketValue = roundCash(p.qty * p.avgEntryPrice);
-      equity += marketValue;
-      return { ticker: p.ticker, qty: p.qty, avgEntryPrice: p.avgEntryPrice, marketPrice: p.avgEntryPrice, marketValue, unrealizedPnl: 0 };
-    });
-    return {
-      accountId,
-      owner,
-      cash: roundCash(cash),
-      equity: roundCash(equity),
-      positions: out,
-      markedAt: new Date(this.#now()).toISOString(),
-      approximateMarks: true,
-    };
+    return (
+      (await this.#ledger.account(accountId, undefined, true)) ?? {
+        accountId,
+        owner,
+        cash: roundCash(cash),
+        equity: roundCash(cash),
+        positions: [],
+        markedAt: new Date(this.#now()).toISOString(),
+        approximateMarks: true,
+      }
+    );
   }
 
-  /** A refusal that reached nobody's books: shown, not recorded (a re-run derives the same id). */
   #unrecorded(request: OrderRequest, reason: string): OrderResult {
-    return {
-      clientOrderId: request.clientOrderId,
-      accountId: request.accountId,
-      ticker: request.ticker,
-      side: request.side,
-      qty: request.qty,
-      status: 'rejected',
-      filledQty: 0,
-      filledAvgPrice: null,
-      commission: 0,
-      submittedAt: new Date(this.#now()).toISOString(),
-      filledAt: null,
-      rejectReason: reason,
-      duplicate: false,
-      approximatePrice: false,
-    };
+    return this.#ledger.unrecorded(request, reason);
   }
 
-  async #recordRejected(request: OrderRequest, reason: string): Promise<OrderResult> {
-    return this.#db.transaction(async (tx) => {
-      const row = await this.#insertAndLock(tx, request, new Date(this.#now()), null);
-      if (row.status !== 'accepted') return orderResultOf(row, false, true);
-      const [updated] = await tx
-        .update(orders)
-        .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
-        .where(eq(orders.clientOrderId, request.clientOrderId))
-        .returning();
-      await this.#audit(tx, request, updated as OrderRow, { status: 'rejected', reason });
-      return orderResultOf(updated as OrderRow, false, false);
-    });
-  }
-
-  async #insertAndLock(tx: Tx, request: OrderRequest, submittedAt: Date, brokerOrderId: string | null): Promise<OrderRow> {
-    await tx
-      .insert(orders)
-      .values(acceptedOrderRow(this.#portfolio, request, submittedAt, brokerOrderId))
-      .onConflictDoNothing({ target: orders.clientOrderId });
-    const [row] = await tx.select().from(orders).where(eq(orders.clientOrderId, request.clientOrderId)).for('update');
-    if (!row) throw new Error(`order ${request.clientOrderId} cannot be read after inserting it`);
-    if (row.portfolio !== this.#portfolio)
-      throw new Error(`order ${request.clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
-    return row;
+  #recordRejected(request: OrderRequest, reason: string): Promise<OrderResult> {
+    return this.#ledger.rejected(request, reason);
   }
 
   /** Records Alpaca's view of the order: accepted (row + event), or final with its fill. Idempotent. */
@@ -444,128 +379,18 @@ export class AlpacaBroker implements Broker {
       filled_qty: order.filledQty,
       filled_avg_price: order.filledAvgPrice,
     };
-    return this.#db.transaction(async (tx) => {
-      const row = await this.#insertAndLock(tx, request, dateOf(order.submittedAt ?? order.createdAt, now), order.id);
-      if (row.status !== 'accepted') return orderResultOf(row, false, false);
-      if (mapped.status === 'accepted') {
-        await this.#audit(tx, request, row, { status: 'accepted', alpaca });
-        return orderResultOf(row, false, false);
-      }
-      const qty = roundQty(order.filledQty);
-      const price = order.filledAvgPrice === null ? null : roundPrice(order.filledAvgPrice);
-      const filledAt = dateOf(order.filledAt ?? order.updatedAt, now);
-      let detail: Record<string, unknown> = { status: mapped.status, alpaca, reason: mapped.reason };
-      if (qty > 0 && price !== null) detail = { ...detail, ...(await this.#applyFill(tx, request, qty, price, filledAt)) };
-      const [updated] = await tx
-        .update(orders)
-        .set({
-          status: mapped.status,
-          filledQty: qty,
-          filledAvgPrice: qty > 0 ? price : null,
-          filledAt: qty > 0 ? filledAt : null,
-          commission: 0,
-          rejectReason: mapped.reason,
-          brokerOrderId: order.id,
-        })
-        .where(eq(orders.clientOrderId, request.clientOrderId))
-        .returning();
-      await this.#audit(tx, request, updated as OrderRow, detail);
-      return orderResultOf(updated as OrderRow, false, false);
+    const submittedAt = dateOf(order.submittedAt ?? order.createdAt, now);
+    return this.#ledger.transaction(async (tx) => {
+      if (mapped.status === 'accepted') return this.#ledger.accepted(tx, request, submittedAt, order.id, { alpaca });
+      const state = {
+        status: mapped.status,
+        filledQty: order.filledQty,
+        price: order.filledAvgPrice,
+        filledAt: dateOf(order.filledAt ?? order.updatedAt, now),
+        reason: mapped.reason,
+        brokerOrderId: order.id,
+      };
+      return this.#ledger.final(tx, request, submittedAt, state, { alpaca });
     });
   }
-
-  /** The fill's position and cash change and its fills row, as the simulated broker writes them. */
-  async #applyFill(tx: Tx, request: OrderRequest, qty: number, price: number, filledAt: Date): Promise<Record<string, unknown>> {
-    const accountKey = and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId));
-    const [acct] = await tx.select().from(accounts).where(accountKey).for('update');
-    if (!acct)
-      throw new Error(`account ${request.accountId} of portfolio ${this.#portfolio} is not in the ledger (run ensureAccounts first)`);
-    const positionKey = and(
-      eq(positions.portfolio, this.#portfolio),
-      eq(positions.accountId, request.accountId),
-      eq(positions.ticker, request.ticker),
-    );
-    const [before] = await tx.select().from(positions).where(positionKey);
-    const sign = request.side === 'buy' ? 1 : -1;
-    const notional = roundCash(qty * price);
-    const cashAfter = roundCash(acct.cash - sign * notional);
-    const q0 = before?.qty ?? 0;
-    const q1 = roundQty(q0 + sign * qty);
-    if (q1 === 0) await tx.delete(positions).where(positionKey);
-    else {
-      let avg: number;
-      if (!before || q0 === 0 || Math.sign(q1) !== Math.sign(q0)) avg = price;
-      else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
-      else avg = before.avgEntryPrice;
-      if (before) await tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: filledAt }).where(positionKey);
-      else
-        await tx.insert(positions).values({
-          portfolio: this.#portfolio,
-          accountId: request.accountId,
-          ticker: request.ticker,
-          qty: q1,
-          avgEntryPrice: avg,
-          updatedAt: filledAt,
-        });
-    }
-    await tx.update(accounts).set({ cash: cashAfter }).where(accountKey);
-    await tx.insert(fills).values({
-      clientOrderId: request.clientOrderId,
-      portfolio: this.#portfolio,
-      accountId: request.accountId,
-      ticker: request.ticker,
-      side: request.side,
-      qty,
-      price,
-      commission: 0,
-      filledAt,
-    });
-    return {
-      fill: { qty, price, commission: 0, notional, cashDelta: roundCash(-sign * notional) },
-      cash: { before: roundCash(acct.cash), after: cashAfter },
-      position: { before: q0, after: q1 },
-    };
-  }
-
-  /** The order's event: written with its first state, replaced by its final one (same key, same transaction). */
-  async #audit(tx: Tx, request: OrderRequest, row: OrderRow, detail: Record<string, unknown>): Promise<void> {
-    const payload = { broker: this.name, request, result: orderResultOf(row, false, false), ...detail };
-    await tx
-      .insert(events)
-      .values({
-        idempotencyKey: eventKey(request.clientOrderId),
-        portfolio: this.#portfolio,
-        weekId: request.weekId,
-        kind: EVENT_KIND,
-        stage: request.checkpoint === 'weekly' ? 'execute' : 'checkpoint',
-        seat: null,
-        payload,
-      })
-      .onConflictDoUpdate({ target: events.idempotencyKey, set: { payload } });
-  }
-}
-
-/** The request an order row was made from (to record a later state of it). */
-function requestOfRow(row: OrderRow): OrderRequest {
-  return {
-    clientOrderId: row.clientOrderId,
-    ...(row.sequence !== null ? { sequence: row.sequence } : {}),
-    accountId: row.accountId,
-    weekId: row.weekId,
-    checkpoint: row.checkpoint,
-    action: row.action,
-    ticker: row.ticker,
-    side: row.side as Side,
-    qty: row.qty,
-    type: 'market',
-  };
-}
-
-/** Why a request cannot be sent whatever the account holds, or null. */
-function validateRequest(request: OrderRequest): string | null {
-  if (request.side !== 'buy' && request.side !== 'sell') return `unknown side ${JSON.stringify(request.side)}`;
-  if (request.type !== 'market') return `unsupported order type ${JSON.stringify(request.type)}`;
-  if (!Number.isFinite(request.qty) || request.qty <= 0) return `quantity must be positive, got ${request.qty}`;
-  if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
-  return null;
 }
