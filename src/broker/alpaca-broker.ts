@@ -34,45 +34,25 @@
  * keys fail answers from the ledger (cash, positions at their entry price, approximateMarks).
  */
 import { and, eq } from 'drizzle-orm';
-import { SESSION_OPEN, utcToEt } from '../market/calendar.js';
 import type { AccountState, Broker, OrderRequest, OrderResult, Position } from '../ports/broker.js';
 import type { Db } from '../storage/db.js';
 import { accounts } from '../storage/schema.js';
 import { orderResultOf } from '../ledger/orders.js';
 import { AlpacaLedger, dateOf, invalidRequest, requestOfRow } from './alpaca-ledger.js';
 import type { AlpacaClient } from './alpaca/client.js';
+import { AlpacaConfigError, DuplicateClientOrderIdError } from './alpaca/errors.js';
 import {
-  AlpacaAuthError,
-  AlpacaConfigError,
-  AlpacaError,
-  AlpacaOrderValidationError,
-  AlpacaProtocolError,
-  AlpacaUnavailableError,
-  DuplicateClientOrderIdError,
-} from './alpaca/errors.js';
+  alpacaFailure,
+  awaitFinal,
+  isAccountFailure,
+  isOrderRefusal,
+  mapAlpacaStatus,
+  orderTiming,
+  type AlpacaTiming,
+} from './alpaca-orders.js';
 import type { SubmitOrderInput } from './alpaca/order-request.js';
 import type { AlpacaOrder } from './alpaca/wire.js';
 import { roundCash } from './money.js';
-
-export type AlpacaTiming = 'opg' | 'cls' | 'day';
-
-/** The checkpoint at which Alpaca's closing auction takes market-on-close orders (NYSE cut-off 15:50). */
-export const CLOSE_AUCTION_FROM = '15:50';
-
-/**
- * The time in force of an order from its checkpoint: the weekly execution and checkpoints before the
- * open go to the opening auction (opg), 15:50 and later to the closing auction (cls), anything during
- * the session is a day market order.
- */
-export function timeInForceOf(checkpoint: string): AlpacaTiming {
-  if (checkpoint === 'weekly') return 'opg';
-  const m = /[T ](\d{2}):?(\d{2})$/.exec(checkpoint.trim());
-  if (!m) return 'day';
-  const time = `${m[1]}:${m[2]}`;
-  if (time < SESSION_OPEN) return 'opg';
-  if (time >= CLOSE_AUCTION_FROM) return 'cls';
-  return 'day';
-}
 
 export interface AlpacaBrokerOptions {
   db: Db;
@@ -92,55 +72,7 @@ export interface AlpacaBrokerOptions {
 
 const MAX_CLIENT_ORDER_ID = 128;
 
-/** What Alpaca's order means for the ledger. */
-interface Mapped {
-  status: OrderResult['status'];
-  reason: string | null;
-}
-
-export function mapAlpacaStatus(order: AlpacaOrder, requestedQty: number): Mapped {
-  const filled = order.filledQty;
-  switch (order.status) {
-    case 'filled':
-      return { status: 'filled', reason: null };
-    case 'canceled':
-    case 'expired':
-    case 'done_for_day':
-    case 'replaced':
-      return filled > 0
-        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest ${order.status}` }
-        : { status: 'canceled', reason: `${order.status} at Alpaca without a fill` };
-    case 'rejected':
-      return filled > 0
-        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest rejected` }
-        : { status: 'rejected', reason: 'rejected by Alpaca' };
-    default:
-      return { status: 'accepted', reason: null };
-  }
-}
-
-/** Why an Alpaca call failed, for an order result; anything that is not Alpaca's (the database) is rethrown. */
-function alpacaFailure(error: unknown): string {
-  if (
-    error instanceof AlpacaError ||
-    error instanceof AlpacaConfigError ||
-    error instanceof AlpacaOrderValidationError ||
-    error instanceof AlpacaUnavailableError ||
-    error instanceof AlpacaProtocolError
-  )
-    return error.message;
-  throw error;
-}
-
-/** Failures that say nothing about the order itself (keys, reachability, a body we cannot read). */
-function isAccountFailure(error: unknown): boolean {
-  return (
-    error instanceof AlpacaAuthError ||
-    error instanceof AlpacaConfigError ||
-    error instanceof AlpacaUnavailableError ||
-    error instanceof AlpacaProtocolError
-  );
-}
+export { CLOSE_AUCTION_FROM, mapAlpacaStatus, timeInForceOf, type AlpacaTiming } from './alpaca-orders.js';
 
 export class AlpacaBroker implements Broker {
   readonly name = 'alpaca';
@@ -266,22 +198,9 @@ export class AlpacaBroker implements Broker {
       let order = await client.getOrderByClientOrderId(id);
       let duplicate = order !== null;
       if (!order) {
-        const clock = await client.getClock();
-        let tif = timeInForceOf(request.checkpoint);
-        const nextOpenDate = utcToEt(new Date(clock.nextOpen)).date;
-        const labelDate = /^(\d{4}-\d{2}-\d{2})/.exec(request.checkpoint)?.[1];
-        if (tif === 'opg' && clock.isOpen) tif = 'day';
-        else if (tif === 'opg' && labelDate !== undefined && labelDate !== nextOpenDate)
-          return this.#recordRejected(
-            request,
-            `market closed: the next open is ${nextOpenDate}, not ${labelDate} (account ${request.accountId})`,
-          );
-        if (!clock.isOpen && tif !== 'opg') {
-          return this.#recordRejected(
-            request,
-            `market closed (Alpaca clock ${clock.timestamp}, next open ${clock.nextOpen}): a ${tif} order for account ${request.accountId} is not sent`,
-          );
-        }
+        const timing = orderTiming(await client.getClock(), request.checkpoint, `account ${request.accountId}`);
+        if ('refused' in timing) return this.#recordRejected(request, timing.refused);
+        const tif = timing.tif;
         const input = await this.#orderInput(client, request, tif);
         try {
           order = await client.submitOrder(input);
@@ -290,7 +209,7 @@ export class AlpacaBroker implements Broker {
             order = await client.getOrderByClientOrderId(id);
             if (!order) throw error;
             duplicate = !error.afterRetry;
-          } else if (error instanceof AlpacaOrderValidationError || (error instanceof AlpacaError && !(error instanceof AlpacaAuthError))) {
+          } else if (isOrderRefusal(error)) {
             return this.#recordRejected(request, `account ${request.accountId}: ${error.message}`);
           } else throw error;
         }
@@ -303,25 +222,8 @@ export class AlpacaBroker implements Broker {
   }
 
   async awaitOrders(clientOrderIds: readonly string[]): Promise<OrderResult[]> {
-    const deadline = this.#now() + this.#fillTimeoutMs;
-    const results = new Map<string, OrderResult>();
-    let open = [...new Set(clientOrderIds)];
-    for (;;) {
-      const still: string[] = [];
-      for (const id of open) {
-        const result = await this.getOrder(id);
-        if (!result) continue;
-        results.set(id, result);
-        if (result.status === 'accepted') still.push(id);
-      }
-      open = still;
-      if (open.length === 0 || this.#now() >= deadline) break;
-      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
-    }
-    return clientOrderIds.flatMap((id) => {
-      const r = results.get(id);
-      return r ? [r] : [];
-    });
+    const settings = { timeoutMs: this.#fillTimeoutMs, pollMs: this.#pollMs, now: this.#now, sleep: this.#sleep };
+    return awaitFinal(clientOrderIds, (id) => this.getOrder(id), settings);
   }
 
   // ------------------------------------------------------------------------------------------ plumbing
