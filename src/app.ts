@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import type { AppConfig } from './config/app-config.js';
+import { startingShares, type AppConfig } from './config/app-config.js';
 import { checkBrokerEnv, type Env } from './config/env.js';
 import { AlpacaBroker, type AlpacaBrokerOptions } from './broker/alpaca-broker.js';
+import { AlpacaSubledgerBroker } from './broker/alpaca-subledger-broker.js';
 import { AlpacaClient } from './broker/alpaca/client.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
 import type { Agents } from './council/stage.js';
@@ -114,15 +115,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     const clock = new SimulatedClock(new Date(0));
     const broker =
       env.broker === 'alpaca'
-        ? new AlpacaBroker({
-            db: store.db,
-            portfolio,
-            clients: alpacaClients(env, config),
-            orderWaitMs: env.alpaca.orderWaitMs,
-            fillTimeoutMs: env.alpaca.fillTimeoutMs,
-            pollMs: env.alpaca.pollMs,
-            ...options.alpacaWaits,
-          })
+        ? alpacaBroker(env, config, store, portfolio, options.alpacaWaits)
         : new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
     return {
       env,
@@ -146,6 +139,30 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     if (!options.store) await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The Alpaca broker of the keys present: one paper account per account, or six sub-ledgers of one (checkBrokerEnv). */
+function alpacaBroker(env: Env, config: AppConfig, store: Store, portfolio: string, waits: OpenAppOptions['alpacaWaits']): Broker {
+  const settings = {
+    db: store.db,
+    portfolio,
+    orderWaitMs: env.alpaca.orderWaitMs,
+    fillTimeoutMs: env.alpaca.fillTimeoutMs,
+    pollMs: env.alpaca.pollMs,
+    ...waits,
+  };
+  const pair = env.alpaca.defaultPair;
+  if (env.alpaca.mode === 'subledger' && pair) {
+    const client = new AlpacaClient({
+      ...pair,
+      // Messages name the mode, never the key: "Alpaca rejected the keys of account 1-6 (sub-ledgers of one paper account)".
+      accountLabel: '1-6 (sub-ledgers of one paper account)',
+      ...(env.alpaca.tradingBaseUrl ? { tradingBaseUrl: env.alpaca.tradingBaseUrl } : {}),
+      ...(env.alpaca.dataBaseUrl ? { dataBaseUrl: env.alpaca.dataBaseUrl } : {}),
+    });
+    return new AlpacaSubledgerBroker({ ...settings, client, startingShares: startingShares(config.models) });
+  }
+  return new AlpacaBroker({ ...settings, clients: alpacaClients(env, config) });
 }
 
 /** One Alpaca client per account (its own paper account and key pair), labelled "<id> (<owner>)" in messages. */
