@@ -311,7 +311,7 @@ export class AlpacaSubledgerBroker implements Broker {
       if (again) for (const [id, r] of results) results.set(id, { ...r, duplicate: true });
       return results;
     } catch (error) {
-      const reason = `${MODE}: ${alpacaFailure(error)}; the order was not sent`;
+      const reason = `${MODE}: ${alpacaFailure(error)}; nothing recorded (a re-run finds the order at Alpaca if it was placed)`;
       return new Map(group.members.map((m) => [m.clientOrderId, this.#ledger.unrecorded(m, reason)]));
     }
   }
@@ -362,7 +362,11 @@ export class AlpacaSubledgerBroker implements Broker {
           } else throw error;
         }
       }
-      sent.push(order);
+      // Through zero during the session: the opening leg goes once the closing one is done (Alpaca
+      // refuses to open a short while the long it closes is still held). At an auction both legs go
+      // together; if Alpaca refuses the second, its shares are refused for the members (partial fills).
+      const done = net.time_in_force === 'day' && !order.final && net.legs.length > 1 ? (await this.#poll([order]))[0]! : order;
+      sent.push(done);
     }
     const next: NetOrder = { ...net, refused };
     if (sent.length === 0) return this.#settle(next, [], null);
