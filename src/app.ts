@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { startingShares, type AppConfig } from './config/app-config.js';
 import { checkBrokerEnv, type Env } from './config/env.js';
-import { AlpacaBroker, type AlpacaBrokerOptions } from './broker/alpaca-broker.js';
+import { AlpacaBroker } from './broker/alpaca-broker.js';
+import type { AlpacaWaitOptions } from './broker/alpaca-orders.js';
 import { AlpacaSubledgerBroker } from './broker/alpaca-subledger-broker.js';
 import { AlpacaClient } from './broker/alpaca/client.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
@@ -67,7 +68,7 @@ export interface OpenAppOptions {
   /** Told when this process starts waiting for another one. */
   onWait?: (what: string) => void;
   /** BROKER=alpaca: the waits (tests shorten them); default from ALPACA_ORDER_WAIT_SECONDS / ALPACA_FILL_TIMEOUT_SECONDS. */
-  alpacaWaits?: Pick<AlpacaBrokerOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
+  alpacaWaits?: Pick<AlpacaWaitOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {

@@ -15,7 +15,7 @@ import { portfolioTag } from '../src/portfolio/portfolio.js';
 import type { OrderRequest, OrderResult } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
-import { startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { openAtFirstOrderFound, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -318,14 +318,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
   });
 
   it('a weekly run with the one key pair: one order per ticker at the open, the week reconciled; a re-run places nothing', async () => {
-    let opened = false;
-    standIn.transformResponse = (operationId, body) => {
-      if (operationId === 'getOrderByClientOrderId' && !opened) {
-        opened = true;
-        setImmediate(() => standIn.open());
-      }
-      return body;
-    };
+    const opened = openAtFirstOrderFound(standIn);
     const env = {
       APCA_API_KEY_ID: KEY,
       APCA_API_SECRET_KEY: SECRET,
@@ -339,6 +332,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
       const stages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
       const { result, error } = await runWeek(app, week, [...stages], {}, () => undefined);
       expect(error).toBeNull();
+      expect(opened()).toBe(true);
       const sent = posts();
       expect(sent.length).toBeGreaterThan(0);
       // One order per ticker (a net order through zero would be two legs: none here, Alpaca starts flat).
@@ -382,14 +376,7 @@ describe('llm-trading accounts in sub-ledger mode (CLI, embedded database)', () 
   it('shows each sub-ledger, Alpaca’s account and the reconciliation (--json in snake_case)', async () => {
     const home = mkdtempSync(join(tmpdir(), 'lt-subledger-cli-'));
     try {
-      let opened = false;
-      standIn.transformResponse = (operationId, body) => {
-        if (operationId === 'getOrderByClientOrderId' && !opened) {
-          opened = true;
-          setImmediate(() => standIn.open());
-        }
-        return body;
-      };
+      openAtFirstOrderFound(standIn);
       const env = {
         APCA_API_KEY_ID: KEY,
         APCA_API_SECRET_KEY: SECRET,

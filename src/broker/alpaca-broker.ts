@@ -43,31 +43,26 @@ import type { AlpacaClient } from './alpaca/client.js';
 import { AlpacaConfigError, DuplicateClientOrderIdError } from './alpaca/errors.js';
 import {
   alpacaFailure,
+  alpacaWaits,
   awaitFinal,
   isAccountFailure,
   isOrderRefusal,
   mapAlpacaStatus,
   orderTiming,
   type AlpacaTiming,
+  type AlpacaWaitOptions,
+  type AlpacaWaits,
 } from './alpaca-orders.js';
 import type { SubmitOrderInput } from './alpaca/order-request.js';
 import type { AlpacaOrder } from './alpaca/wire.js';
 import { roundCash } from './money.js';
 
-export interface AlpacaBrokerOptions {
+export interface AlpacaBrokerOptions extends AlpacaWaitOptions {
   db: Db;
   /** The portfolio whose books this broker keeps. */
   portfolio: string;
   /** One client (one key pair, one paper account) per account id. */
   clients: ReadonlyMap<number, AlpacaClient>;
-  /** How long submitOrder waits for a day order to be final (default 60 s). */
-  orderWaitMs?: number;
-  /** How long awaitOrders waits for auction orders to be final (default 2 h: from before the open to after it). */
-  fillTimeoutMs?: number;
-  /** Between two looks at an open order (default 2 s). */
-  pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
 const MAX_CLIENT_ORDER_ID = 128;
@@ -79,10 +74,7 @@ export class AlpacaBroker implements Broker {
   readonly #db: Db;
   readonly #portfolio: string;
   readonly #clients: ReadonlyMap<number, AlpacaClient>;
-  readonly #orderWaitMs: number;
-  readonly #fillTimeoutMs: number;
-  readonly #pollMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #waits: AlpacaWaits;
   readonly #now: () => number;
   readonly #ledger: AlpacaLedger;
 
@@ -90,11 +82,8 @@ export class AlpacaBroker implements Broker {
     this.#db = options.db;
     this.#portfolio = options.portfolio;
     this.#clients = options.clients;
-    this.#orderWaitMs = options.orderWaitMs ?? 60_000;
-    this.#fillTimeoutMs = options.fillTimeoutMs ?? 2 * 3600_000;
-    this.#pollMs = options.pollMs ?? 2000;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#now = options.now ?? Date.now;
+    this.#waits = alpacaWaits(options);
+    this.#now = this.#waits.now;
     this.#ledger = new AlpacaLedger({ db: this.#db, portfolio: this.#portfolio, broker: this.name, now: this.#now });
   }
 
@@ -214,7 +203,7 @@ export class AlpacaBroker implements Broker {
           } else throw error;
         }
       }
-      if (!order.final && order.timeInForce === 'day') order = await this.#poll(client, order, this.#orderWaitMs);
+      if (!order.final && order.timeInForce === 'day') order = await this.#poll(client, order, this.#waits.orderWaitMs);
       return { ...(await this.#record(request, order)), duplicate };
     } catch (error) {
       return this.#unrecorded(request, alpacaFailure(error));
@@ -222,7 +211,7 @@ export class AlpacaBroker implements Broker {
   }
 
   async awaitOrders(clientOrderIds: readonly string[]): Promise<OrderResult[]> {
-    const settings = { timeoutMs: this.#fillTimeoutMs, pollMs: this.#pollMs, now: this.#now, sleep: this.#sleep };
+    const settings = { timeoutMs: this.#waits.fillTimeoutMs, pollMs: this.#waits.pollMs, now: this.#now, sleep: this.#waits.sleep };
     return awaitFinal(clientOrderIds, (id) => this.getOrder(id), settings);
   }
 
@@ -242,7 +231,7 @@ export class AlpacaBroker implements Broker {
     const deadline = this.#now() + waitMs;
     let order = first;
     while (!order.final && this.#now() < deadline) {
-      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
+      await this.#waits.sleep(Math.min(this.#waits.pollMs, Math.max(0, deadline - this.#now())));
       order = (await client.getOrderByClientOrderId(order.clientOrderId)) ?? order;
     }
     return order;

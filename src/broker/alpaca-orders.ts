@@ -111,6 +111,30 @@ export function isOrderRefusal(error: unknown): error is AlpacaError | AlpacaOrd
   return error instanceof AlpacaOrderValidationError || (error instanceof AlpacaError && !(error instanceof AlpacaAuthError));
 }
 
+/** How long the Alpaca brokers wait for orders, and how (tests shorten the waits). */
+export interface AlpacaWaitOptions {
+  /** How long a day order is waited for until it is final (default 60 s). */
+  orderWaitMs?: number;
+  /** How long awaitOrders waits for auction orders to be final (default 2 h: from before the open to after it). */
+  fillTimeoutMs?: number;
+  /** Between two looks at an open order (default 2 s). */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+export type AlpacaWaits = Required<AlpacaWaitOptions>;
+
+export function alpacaWaits(options: AlpacaWaitOptions): AlpacaWaits {
+  return {
+    orderWaitMs: options.orderWaitMs ?? 60_000,
+    fillTimeoutMs: options.fillTimeoutMs ?? 2 * 3600_000,
+    pollMs: options.pollMs ?? 2000,
+    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    now: options.now ?? Date.now,
+  };
+}
+
 export interface AwaitSettings {
   timeoutMs: number;
   pollMs: number;

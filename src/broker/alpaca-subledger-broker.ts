@@ -38,7 +38,17 @@ import type { Db, Tx } from '../storage/db.js';
 import { accounts, events, fills, positions } from '../storage/schema.js';
 import { UserError } from '../errors.js';
 import { AlpacaLedger, dateOf, invalidRequest, type FinalState } from './alpaca-ledger.js';
-import { alpacaFailure, awaitFinal, isAccountFailure, isOrderRefusal, orderTiming, type AlpacaTiming } from './alpaca-orders.js';
+import {
+  alpacaFailure,
+  alpacaWaits,
+  awaitFinal,
+  isAccountFailure,
+  isOrderRefusal,
+  orderTiming,
+  type AlpacaTiming,
+  type AlpacaWaitOptions,
+  type AlpacaWaits,
+} from './alpaca-orders.js';
 import type { AlpacaClient } from './alpaca/client.js';
 import { DuplicateClientOrderIdError } from './alpaca/errors.js';
 import type { AlpacaClock, AlpacaOrder } from './alpaca/wire.js';
@@ -63,20 +73,13 @@ const MAX_CLIENT_ORDER_ID = 128;
 
 export class SubledgerError extends UserError {}
 
-export interface SubledgerBrokerOptions {
+export interface SubledgerBrokerOptions extends AlpacaWaitOptions {
   db: Db;
   portfolio: string;
   /** The one key pair's client. */
   client: AlpacaClient;
   /** Each account's share of the paper account's equity when its sub-ledger is created (default 1/6). */
   startingShares?: ReadonlyMap<number, number>;
-  /** How long a day order is waited for (default 60 s). */
-  orderWaitMs?: number;
-  /** How long awaitOrders waits for auction orders (default 2 h). */
-  fillTimeoutMs?: number;
-  pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
 type Results = Map<string, OrderResult>;
@@ -87,10 +90,7 @@ export class AlpacaSubledgerBroker implements Broker {
   readonly #portfolio: string;
   readonly #client: AlpacaClient;
   readonly #shares: ReadonlyMap<number, number>;
-  readonly #orderWaitMs: number;
-  readonly #fillTimeoutMs: number;
-  readonly #pollMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #waits: AlpacaWaits;
   readonly #now: () => number;
   readonly #ledger: AlpacaLedger;
 
@@ -99,11 +99,8 @@ export class AlpacaSubledgerBroker implements Broker {
     this.#portfolio = options.portfolio;
     this.#client = options.client;
     this.#shares = options.startingShares ?? new Map();
-    this.#orderWaitMs = options.orderWaitMs ?? 60_000;
-    this.#fillTimeoutMs = options.fillTimeoutMs ?? 2 * 3600_000;
-    this.#pollMs = options.pollMs ?? 2000;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#now = options.now ?? Date.now;
+    this.#waits = alpacaWaits(options);
+    this.#now = this.#waits.now;
     this.#ledger = new AlpacaLedger({ db: this.#db, portfolio: this.#portfolio, broker: this.name, now: this.#now });
   }
 
@@ -210,7 +207,7 @@ export class AlpacaSubledgerBroker implements Broker {
   }
 
   async awaitOrders(clientOrderIds: readonly string[]): Promise<OrderResult[]> {
-    const settings = { timeoutMs: this.#fillTimeoutMs, pollMs: this.#pollMs, now: this.#now, sleep: this.#sleep };
+    const settings = { timeoutMs: this.#waits.fillTimeoutMs, pollMs: this.#waits.pollMs, now: this.#now, sleep: this.#waits.sleep };
     return awaitFinal(clientOrderIds, (id) => this.getOrder(id), settings);
   }
 
@@ -476,10 +473,10 @@ export class AlpacaSubledgerBroker implements Broker {
   }
 
   async #poll(first: AlpacaOrder[]): Promise<AlpacaOrder[]> {
-    const deadline = this.#now() + this.#orderWaitMs;
+    const deadline = this.#now() + this.#waits.orderWaitMs;
     let orders = first;
     while (orders.some((o) => !o.final) && this.#now() < deadline) {
-      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
+      await this.#waits.sleep(Math.min(this.#waits.pollMs, Math.max(0, deadline - this.#now())));
       const next: AlpacaOrder[] = [];
       for (const o of orders) next.push(o.final ? o : ((await this.#client.getOrderByClientOrderId(o.clientOrderId)) ?? o));
       orders = next;
