@@ -1,7 +1,9 @@
 import { join } from 'node:path';
-import type { AppConfig } from './config/app-config.js';
+import { startingShares, type AppConfig } from './config/app-config.js';
 import { checkBrokerEnv, type Env } from './config/env.js';
-import { AlpacaBroker, type AlpacaBrokerOptions } from './broker/alpaca-broker.js';
+import { AlpacaBroker } from './broker/alpaca-broker.js';
+import type { AlpacaWaitOptions } from './broker/alpaca-orders.js';
+import { AlpacaSubledgerBroker } from './broker/alpaca-subledger-broker.js';
 import { AlpacaClient } from './broker/alpaca/client.js';
 import type { AlpacaMcpAccounts } from './broker/alpaca-mcp/accounts.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
@@ -67,7 +69,7 @@ export interface OpenAppOptions {
   /** Told when this process starts waiting for another one. */
   onWait?: (what: string) => void;
   /** BROKER=alpaca and alpaca-mcp: the waits (tests shorten them); default from ALPACA_ORDER_WAIT_SECONDS / ALPACA_FILL_TIMEOUT_SECONDS. */
-  alpacaWaits?: Pick<AlpacaBrokerOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
+  alpacaWaits?: Pick<AlpacaWaitOptions, 'orderWaitMs' | 'fillTimeoutMs' | 'pollMs'>;
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {
@@ -119,15 +121,7 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     mcp = env.broker === 'alpaca-mcp' ? (await import('./broker/alpaca-mcp/accounts.js')).alpacaMcpAccounts(env, config) : undefined;
     const broker =
       env.broker === 'alpaca' || mcp
-        ? new AlpacaBroker({
-            db: store.db,
-            portfolio,
-            clients: mcp ? mcp.apis : alpacaClients(env, config),
-            orderWaitMs: env.alpaca.orderWaitMs,
-            fillTimeoutMs: env.alpaca.fillTimeoutMs,
-            pollMs: env.alpaca.pollMs,
-            ...options.alpacaWaits,
-          })
+        ? alpacaBroker(env, config, store, portfolio, options.alpacaWaits, mcp)
         : new SimulatedBroker({ db: store.db, portfolio, marketData, clock, execution: config.models.execution });
     return {
       env,
@@ -153,6 +147,38 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     if (!options.store) await store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The Alpaca broker of the keys present: one paper account per account, or six sub-ledgers of one (checkBrokerEnv). */
+/** BROKER=alpaca (a paper account per account, or sub-ledgers of one) and BROKER=alpaca-mcp (a server per account). */
+function alpacaBroker(
+  env: Env,
+  config: AppConfig,
+  store: Store,
+  portfolio: string,
+  waits: OpenAppOptions['alpacaWaits'],
+  mcp: AlpacaMcpAccounts | undefined,
+): Broker {
+  const settings = {
+    db: store.db,
+    portfolio,
+    orderWaitMs: env.alpaca.orderWaitMs,
+    fillTimeoutMs: env.alpaca.fillTimeoutMs,
+    pollMs: env.alpaca.pollMs,
+    ...waits,
+  };
+  const pair = env.alpaca.defaultPair;
+  if (!mcp && env.alpaca.mode === 'subledger' && pair) {
+    const client = new AlpacaClient({
+      ...pair,
+      // Messages name the mode, never the key: "Alpaca rejected the keys of account 1-6 (sub-ledgers of one paper account)".
+      accountLabel: '1-6 (sub-ledgers of one paper account)',
+      ...(env.alpaca.tradingBaseUrl ? { tradingBaseUrl: env.alpaca.tradingBaseUrl } : {}),
+      ...(env.alpaca.dataBaseUrl ? { dataBaseUrl: env.alpaca.dataBaseUrl } : {}),
+    });
+    return new AlpacaSubledgerBroker({ ...settings, client, startingShares: startingShares(config.models) });
+  }
+  return new AlpacaBroker({ ...settings, clients: mcp ? mcp.apis : alpacaClients(env, config) });
 }
 
 /** One Alpaca client per account (its own paper account and key pair), labelled "<id> (<owner>)" in messages. */

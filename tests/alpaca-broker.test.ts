@@ -14,7 +14,7 @@ import { portfolioTag } from '../src/portfolio/portfolio.js';
 import type { OrderRequest } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
-import { startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { openAtFirstOrderFound, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -101,14 +101,7 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
   it('run_weekly trades the six paper accounts at the open; accounts shows Alpaca beside the books', async () => {
     const home = mkdtempSync(join(tmpdir(), 'lt-alpaca-cli-'));
     try {
-      let opened = false;
-      standIn.transformResponse = (operationId, body) => {
-        if (operationId === 'getOrderByClientOrderId' && !opened) {
-          opened = true;
-          setImmediate(() => standIn.open());
-        }
-        return body;
-      };
+      openAtFirstOrderFound(standIn);
       const env = { ...alpacaEnv(), LLM_TRADING_HOME: home, ALPACA_FILL_TIMEOUT_SECONDS: '10', ALPACA_POLL_SECONDS: '0.05' };
       const run = await cli(['run_weekly', '--as-of', WEEK, '--json'], env);
       expect(run.stderr).not.toContain(secret(1));
@@ -175,14 +168,7 @@ describe.each(storeFactories)('Alpaca broker ($name)', (factory) => {
   it('a weekly run sends opg orders, waits for the open, records the fills; a re-run sends nothing; bad keys stop only their account', async () => {
     const BAD = 3;
     // The market opens while the run waits for its opening-auction orders (the first look at one).
-    let opened = false;
-    standIn.transformResponse = (operationId, body) => {
-      if (operationId === 'getOrderByClientOrderId' && !opened) {
-        opened = true;
-        setImmediate(() => standIn.open());
-      }
-      return body;
-    };
+    const opened = openAtFirstOrderFound(standIn);
     const app = await testApp(store, alpacaEnv(BAD), { alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
     try {
       expect(app.broker.name).toBe('alpaca');
@@ -195,7 +181,7 @@ describe.each(storeFactories)('Alpaca broker ($name)', (factory) => {
         () => undefined,
       );
       expect(error).toBeNull();
-      expect(opened).toBe(true);
+      expect(opened()).toBe(true);
       const posts = standIn.calls('postOrder');
       expect(posts.length).toBeGreaterThan(0);
       for (const p of posts) expect((p.body as { time_in_force: string }).time_in_force).toBe('opg');

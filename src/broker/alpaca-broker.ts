@@ -1,6 +1,6 @@
 /**
  * The Alpaca broker: each of the six accounts is its own Alpaca paper account (one key pair, one
- * AlpacaClient), and every order it is sent is recorded in the same ledger tables the simulated broker
+ * AlpacaTradingApi: the HTTP client or alpaca-mcp-server), and every order it is sent is recorded in the same ledger tables the simulated broker
  * writes (orders, fills, positions, accounts cash, an 'order:<client_order_id>' event), so the
  * postmortem and backtests read one ledger whichever broker traded.
  *
@@ -20,12 +20,9 @@
  * A sell says `short: true` when it opens or adds to a short (its action, or Alpaca's position being
  * smaller than the sell): Alpaca takes whole shares only for those.
  *
- * Recording (one transaction per state change, like the simulated broker): the order row is inserted
- * (conflict: nothing) and locked; an order already final in the ledger is never applied twice. When
- * Alpaca says the order is done, its fill (Alpaca's filled_qty at filled_avg_price, no commission) is
- * written with the position (re-averaged on increase, kept on reduction, reset through zero) and the
- * cash change (−round2(qty × price) for a buy, +round2(qty × price) for a sell), and the event's payload
- * is replaced by the final one. Statuses: filled → filled; canceled/expired with shares filled →
+ * Recording (alpaca-ledger.ts: the simulated broker's tables, one transaction per state change): when
+ * Alpaca says the order is done, its fill is Alpaca's filled_qty at filled_avg_price, no commission.
+ * Statuses: filled → filled; canceled/expired with shares filled →
  * filled with filledQty < qty (the reason says so); canceled/expired without → canceled; rejected →
  * rejected. A partial fill is recorded once the order is done (the ledger keeps one fill per order).
  *
@@ -36,144 +33,58 @@
  * Alpaca rejects later) and "market closed" are recorded as rejected. `account()` of an account whose
  * keys fail answers from the ledger (cash, positions at their entry price, approximateMarks).
  */
-import { and, asc, eq } from 'drizzle-orm';
-import { SESSION_OPEN, utcToEt } from '../market/calendar.js';
-import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } from '../ports/broker.js';
-import type { Db, Tx } from '../storage/db.js';
-import { accounts, events, fills, orders, positions } from '../storage/schema.js';
-import { acceptedOrderRow, orderResultOf } from '../ledger/orders.js';
+import { and, eq } from 'drizzle-orm';
+import type { AccountState, Broker, OrderRequest, OrderResult, Position } from '../ports/broker.js';
+import type { Db } from '../storage/db.js';
+import { accounts } from '../storage/schema.js';
+import { orderResultOf } from '../ledger/orders.js';
+import { AlpacaLedger, dateOf, invalidRequest, requestOfRow } from './alpaca-ledger.js';
 import type { AlpacaTradingApi } from './alpaca/trading-api.js';
+import { AlpacaConfigError, DuplicateClientOrderIdError } from './alpaca/errors.js';
 import {
-  AlpacaAuthError,
-  AlpacaConfigError,
-  AlpacaError,
-  AlpacaOrderValidationError,
-  AlpacaProtocolError,
-  AlpacaUnavailableError,
-  DuplicateClientOrderIdError,
-} from './alpaca/errors.js';
+  alpacaFailure,
+  alpacaWaits,
+  awaitFinal,
+  isAccountFailure,
+  isOrderRefusal,
+  mapAlpacaStatus,
+  orderTiming,
+  type AlpacaTiming,
+  type AlpacaWaitOptions,
+  type AlpacaWaits,
+} from './alpaca-orders.js';
 import type { SubmitOrderInput } from './alpaca/order-request.js';
 import type { AlpacaOrder } from './alpaca/wire.js';
-import { roundCash, roundPrice, roundQty } from './money.js';
+import { roundCash } from './money.js';
 
-export type AlpacaTiming = 'opg' | 'cls' | 'day';
-
-/** The checkpoint at which Alpaca's closing auction takes market-on-close orders (NYSE cut-off 15:50). */
-export const CLOSE_AUCTION_FROM = '15:50';
-
-/**
- * The time in force of an order from its checkpoint: the weekly execution and checkpoints before the
- * open go to the opening auction (opg), 15:50 and later to the closing auction (cls), anything during
- * the session is a day market order.
- */
-export function timeInForceOf(checkpoint: string): AlpacaTiming {
-  if (checkpoint === 'weekly') return 'opg';
-  const m = /[T ](\d{2}):?(\d{2})$/.exec(checkpoint.trim());
-  if (!m) return 'day';
-  const time = `${m[1]}:${m[2]}`;
-  if (time < SESSION_OPEN) return 'opg';
-  if (time >= CLOSE_AUCTION_FROM) return 'cls';
-  return 'day';
-}
-
-export interface AlpacaBrokerOptions {
+export interface AlpacaBrokerOptions extends AlpacaWaitOptions {
   db: Db;
   /** The portfolio whose books this broker keeps. */
   portfolio: string;
   /** One client (one key pair, one paper account) per account id: HTTP (AlpacaClient) or MCP (alpaca-mcp/). */
   clients: ReadonlyMap<number, AlpacaTradingApi>;
-  /** How long submitOrder waits for a day order to be final (default 60 s). */
-  orderWaitMs?: number;
-  /** How long awaitOrders waits for auction orders to be final (default 2 h: from before the open to after it). */
-  fillTimeoutMs?: number;
-  /** Between two looks at an open order (default 2 s). */
-  pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
-const EVENT_KIND = 'order';
-const eventKey = (clientOrderId: string): string => `order:${clientOrderId}`;
 const MAX_CLIENT_ORDER_ID = 128;
 
-type OrderRow = typeof orders.$inferSelect;
-
-/** What Alpaca's order means for the ledger. */
-interface Mapped {
-  status: OrderResult['status'];
-  reason: string | null;
-}
-
-export function mapAlpacaStatus(order: AlpacaOrder, requestedQty: number): Mapped {
-  const filled = order.filledQty;
-  switch (order.status) {
-    case 'filled':
-      return { status: 'filled', reason: null };
-    case 'canceled':
-    case 'expired':
-    case 'done_for_day':
-    case 'replaced':
-      return filled > 0
-        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest ${order.status}` }
-        : { status: 'canceled', reason: `${order.status} at Alpaca without a fill` };
-    case 'rejected':
-      return filled > 0
-        ? { status: 'filled', reason: `partially filled: ${filled} of ${requestedQty} shares, the rest rejected` }
-        : { status: 'rejected', reason: 'rejected by Alpaca' };
-    default:
-      return { status: 'accepted', reason: null };
-  }
-}
-
-/** Why an Alpaca call failed, for an order result; anything that is not Alpaca's (the database) is rethrown. */
-function alpacaFailure(error: unknown): string {
-  if (
-    error instanceof AlpacaError ||
-    error instanceof AlpacaConfigError ||
-    error instanceof AlpacaOrderValidationError ||
-    error instanceof AlpacaUnavailableError ||
-    error instanceof AlpacaProtocolError
-  )
-    return error.message;
-  throw error;
-}
-
-/** Failures that say nothing about the order itself (keys, reachability, a body we cannot read). */
-function isAccountFailure(error: unknown): boolean {
-  return (
-    error instanceof AlpacaAuthError ||
-    error instanceof AlpacaConfigError ||
-    error instanceof AlpacaUnavailableError ||
-    error instanceof AlpacaProtocolError
-  );
-}
-
-function dateOf(iso: string | null, fallback: Date): Date {
-  if (iso === null) return fallback;
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? fallback : d;
-}
+export { CLOSE_AUCTION_FROM, mapAlpacaStatus, timeInForceOf, type AlpacaTiming } from './alpaca-orders.js';
 
 export class AlpacaBroker implements Broker {
   readonly name = 'alpaca';
   readonly #db: Db;
   readonly #portfolio: string;
   readonly #clients: ReadonlyMap<number, AlpacaTradingApi>;
-  readonly #orderWaitMs: number;
-  readonly #fillTimeoutMs: number;
-  readonly #pollMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #waits: AlpacaWaits;
   readonly #now: () => number;
+  readonly #ledger: AlpacaLedger;
 
   constructor(options: AlpacaBrokerOptions) {
     this.#db = options.db;
     this.#portfolio = options.portfolio;
     this.#clients = options.clients;
-    this.#orderWaitMs = options.orderWaitMs ?? 60_000;
-    this.#fillTimeoutMs = options.fillTimeoutMs ?? 2 * 3600_000;
-    this.#pollMs = options.pollMs ?? 2000;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#now = options.now ?? Date.now;
+    this.#waits = alpacaWaits(options);
+    this.#now = this.#waits.now;
+    this.#ledger = new AlpacaLedger({ db: this.#db, portfolio: this.#portfolio, broker: this.name, now: this.#now });
   }
 
   /**
@@ -243,7 +154,7 @@ export class AlpacaBroker implements Broker {
   }
 
   async getOrder(clientOrderId: string): Promise<OrderResult | null> {
-    const row = await this.#ledgerRow(this.#db, clientOrderId);
+    const row = await this.#ledger.row(this.#db, clientOrderId);
     if (!row) return null;
     if (row.status !== 'accepted') return orderResultOf(row, false, false);
     const client = this.#clients.get(row.accountId);
@@ -262,36 +173,23 @@ export class AlpacaBroker implements Broker {
     const id = request.clientOrderId;
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CLIENT_ORDER_ID)
       throw new TypeError(`client_order_id must be 1..${MAX_CLIENT_ORDER_ID} characters, got ${JSON.stringify(id)}`);
-    const known = await this.#ledgerRow(this.#db, id);
+    const known = await this.#ledger.row(this.#db, id);
     if (known) {
       const now = known.status === 'accepted' ? await this.getOrder(id) : null;
       return { ...(now ?? orderResultOf(known, false, false)), duplicate: true };
     }
     const client = this.#clients.get(request.accountId);
     if (!client) return this.#unrecorded(request, `no Alpaca key pair for account ${request.accountId}`);
-    const invalid = validateRequest(request);
+    const invalid = invalidRequest(request);
     if (invalid) return this.#recordRejected(request, invalid);
     try {
       // A run killed between submit and record left the order at Alpaca: find it, never resend.
       let order = await client.getOrderByClientOrderId(id);
       let duplicate = order !== null;
       if (!order) {
-        const clock = await client.getClock();
-        let tif = timeInForceOf(request.checkpoint);
-        const nextOpenDate = utcToEt(new Date(clock.nextOpen)).date;
-        const labelDate = /^(\d{4}-\d{2}-\d{2})/.exec(request.checkpoint)?.[1];
-        if (tif === 'opg' && clock.isOpen) tif = 'day';
-        else if (tif === 'opg' && labelDate !== undefined && labelDate !== nextOpenDate)
-          return this.#recordRejected(
-            request,
-            `market closed: the next open is ${nextOpenDate}, not ${labelDate} (account ${request.accountId})`,
-          );
-        if (!clock.isOpen && tif !== 'opg') {
-          return this.#recordRejected(
-            request,
-            `market closed (Alpaca clock ${clock.timestamp}, next open ${clock.nextOpen}): a ${tif} order for account ${request.accountId} is not sent`,
-          );
-        }
+        const timing = orderTiming(await client.getClock(), request.checkpoint, `account ${request.accountId}`);
+        if ('refused' in timing) return this.#recordRejected(request, timing.refused);
+        const tif = timing.tif;
         const input = await this.#orderInput(client, request, tif);
         try {
           order = await client.submitOrder(input);
@@ -300,12 +198,12 @@ export class AlpacaBroker implements Broker {
             order = await client.getOrderByClientOrderId(id);
             if (!order) throw error;
             duplicate = !error.afterRetry;
-          } else if (error instanceof AlpacaOrderValidationError || (error instanceof AlpacaError && !(error instanceof AlpacaAuthError))) {
+          } else if (isOrderRefusal(error)) {
             return this.#recordRejected(request, `account ${request.accountId}: ${error.message}`);
           } else throw error;
         }
       }
-      if (!order.final && order.timeInForce === 'day') order = await this.#poll(client, order, this.#orderWaitMs);
+      if (!order.final && order.timeInForce === 'day') order = await this.#poll(client, order, this.#waits.orderWaitMs);
       return { ...(await this.#record(request, order)), duplicate };
     } catch (error) {
       return this.#unrecorded(request, alpacaFailure(error));
@@ -313,25 +211,8 @@ export class AlpacaBroker implements Broker {
   }
 
   async awaitOrders(clientOrderIds: readonly string[]): Promise<OrderResult[]> {
-    const deadline = this.#now() + this.#fillTimeoutMs;
-    const results = new Map<string, OrderResult>();
-    let open = [...new Set(clientOrderIds)];
-    for (;;) {
-      const still: string[] = [];
-      for (const id of open) {
-        const result = await this.getOrder(id);
-        if (!result) continue;
-        results.set(id, result);
-        if (result.status === 'accepted') still.push(id);
-      }
-      open = still;
-      if (open.length === 0 || this.#now() >= deadline) break;
-      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
-    }
-    return clientOrderIds.flatMap((id) => {
-      const r = results.get(id);
-      return r ? [r] : [];
-    });
+    const settings = { timeoutMs: this.#waits.fillTimeoutMs, pollMs: this.#waits.pollMs, now: this.#now, sleep: this.#waits.sleep };
+    return awaitFinal(clientOrderIds, (id) => this.getOrder(id), settings);
   }
 
   // ------------------------------------------------------------------------------------------ plumbing
@@ -350,87 +231,32 @@ export class AlpacaBroker implements Broker {
     const deadline = this.#now() + waitMs;
     let order = first;
     while (!order.final && this.#now() < deadline) {
-      await this.#sleep(Math.min(this.#pollMs, Math.max(0, deadline - this.#now())));
+      await this.#waits.sleep(Math.min(this.#waits.pollMs, Math.max(0, deadline - this.#now())));
       order = (await client.getOrderByClientOrderId(order.clientOrderId)) ?? order;
     }
     return order;
   }
 
-  async #ledgerRow(db: Db | Tx, clientOrderId: string): Promise<OrderRow | null> {
-    const [row] = await db.select().from(orders).where(eq(orders.clientOrderId, clientOrderId));
-    if (!row) return null;
-    if (row.portfolio !== this.#portfolio)
-      throw new Error(`order ${clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
-    return row;
-  }
-
   async #ledgerAccount(accountId: number, owner: string, cash: number): Promise<AccountState> {
-    const rows = await this.#db
-      .select()
-      .from(positions)
-      .where(and(eq(positions.portfolio, this.#portfolio), eq(positions.accountId, accountId)))
-      .orderBy(asc(positions.ticker));
-    let equity = cash;
-    const out: Position[] = rows.map((p) => {
-      const marketValue = roundCash(p.qty * p.avgEntryPrice);
-      equity += marketValue;
-      return { ticker: p.ticker, qty: p.qty, avgEntryPrice: p.avgEntryPrice, marketPrice: p.avgEntryPrice, marketValue, unrealizedPnl: 0 };
-    });
-    return {
-      accountId,
-      owner,
-      cash: roundCash(cash),
-      equity: roundCash(equity),
-      positions: out,
-      markedAt: new Date(this.#now()).toISOString(),
-      approximateMarks: true,
-    };
+    return (
+      (await this.#ledger.account(accountId, undefined, true)) ?? {
+        accountId,
+        owner,
+        cash: roundCash(cash),
+        equity: roundCash(cash),
+        positions: [],
+        markedAt: new Date(this.#now()).toISOString(),
+        approximateMarks: true,
+      }
+    );
   }
 
-  /** A refusal that reached nobody's books: shown, not recorded (a re-run derives the same id). */
   #unrecorded(request: OrderRequest, reason: string): OrderResult {
-    return {
-      clientOrderId: request.clientOrderId,
-      accountId: request.accountId,
-      ticker: request.ticker,
-      side: request.side,
-      qty: request.qty,
-      status: 'rejected',
-      filledQty: 0,
-      filledAvgPrice: null,
-      commission: 0,
-      submittedAt: new Date(this.#now()).toISOString(),
-      filledAt: null,
-      rejectReason: reason,
-      duplicate: false,
-      approximatePrice: false,
-    };
+    return this.#ledger.unrecorded(request, reason);
   }
 
-  async #recordRejected(request: OrderRequest, reason: string): Promise<OrderResult> {
-    return this.#db.transaction(async (tx) => {
-      const row = await this.#insertAndLock(tx, request, new Date(this.#now()), null);
-      if (row.status !== 'accepted') return orderResultOf(row, false, true);
-      const [updated] = await tx
-        .update(orders)
-        .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
-        .where(eq(orders.clientOrderId, request.clientOrderId))
-        .returning();
-      await this.#audit(tx, request, updated as OrderRow, { status: 'rejected', reason });
-      return orderResultOf(updated as OrderRow, false, false);
-    });
-  }
-
-  async #insertAndLock(tx: Tx, request: OrderRequest, submittedAt: Date, brokerOrderId: string | null): Promise<OrderRow> {
-    await tx
-      .insert(orders)
-      .values(acceptedOrderRow(this.#portfolio, request, submittedAt, brokerOrderId))
-      .onConflictDoNothing({ target: orders.clientOrderId });
-    const [row] = await tx.select().from(orders).where(eq(orders.clientOrderId, request.clientOrderId)).for('update');
-    if (!row) throw new Error(`order ${request.clientOrderId} cannot be read after inserting it`);
-    if (row.portfolio !== this.#portfolio)
-      throw new Error(`order ${request.clientOrderId} belongs to portfolio ${row.portfolio}, not ${this.#portfolio}`);
-    return row;
+  #recordRejected(request: OrderRequest, reason: string): Promise<OrderResult> {
+    return this.#ledger.rejected(request, reason);
   }
 
   /** Records Alpaca's view of the order: accepted (row + event), or final with its fill. Idempotent. */
@@ -444,128 +270,18 @@ export class AlpacaBroker implements Broker {
       filled_qty: order.filledQty,
       filled_avg_price: order.filledAvgPrice,
     };
-    return this.#db.transaction(async (tx) => {
-      const row = await this.#insertAndLock(tx, request, dateOf(order.submittedAt ?? order.createdAt, now), order.id);
-      if (row.status !== 'accepted') return orderResultOf(row, false, false);
-      if (mapped.status === 'accepted') {
-        await this.#audit(tx, request, row, { status: 'accepted', alpaca });
-        return orderResultOf(row, false, false);
-      }
-      const qty = roundQty(order.filledQty);
-      const price = order.filledAvgPrice === null ? null : roundPrice(order.filledAvgPrice);
-      const filledAt = dateOf(order.filledAt ?? order.updatedAt, now);
-      let detail: Record<string, unknown> = { status: mapped.status, alpaca, reason: mapped.reason };
-      if (qty > 0 && price !== null) detail = { ...detail, ...(await this.#applyFill(tx, request, qty, price, filledAt)) };
-      const [updated] = await tx
-        .update(orders)
-        .set({
-          status: mapped.status,
-          filledQty: qty,
-          filledAvgPrice: qty > 0 ? price : null,
-          filledAt: qty > 0 ? filledAt : null,
-          commission: 0,
-          rejectReason: mapped.reason,
-          brokerOrderId: order.id,
-        })
-        .where(eq(orders.clientOrderId, request.clientOrderId))
-        .returning();
-      await this.#audit(tx, request, updated as OrderRow, detail);
-      return orderResultOf(updated as OrderRow, false, false);
+    const submittedAt = dateOf(order.submittedAt ?? order.createdAt, now);
+    return this.#ledger.transaction(async (tx) => {
+      if (mapped.status === 'accepted') return this.#ledger.accepted(tx, request, submittedAt, order.id, { alpaca });
+      const state = {
+        status: mapped.status,
+        filledQty: order.filledQty,
+        price: order.filledAvgPrice,
+        filledAt: dateOf(order.filledAt ?? order.updatedAt, now),
+        reason: mapped.reason,
+        brokerOrderId: order.id,
+      };
+      return this.#ledger.final(tx, request, submittedAt, state, { alpaca });
     });
   }
-
-  /** The fill's position and cash change and its fills row, as the simulated broker writes them. */
-  async #applyFill(tx: Tx, request: OrderRequest, qty: number, price: number, filledAt: Date): Promise<Record<string, unknown>> {
-    const accountKey = and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId));
-    const [acct] = await tx.select().from(accounts).where(accountKey).for('update');
-    if (!acct)
-      throw new Error(`account ${request.accountId} of portfolio ${this.#portfolio} is not in the ledger (run ensureAccounts first)`);
-    const positionKey = and(
-      eq(positions.portfolio, this.#portfolio),
-      eq(positions.accountId, request.accountId),
-      eq(positions.ticker, request.ticker),
-    );
-    const [before] = await tx.select().from(positions).where(positionKey);
-    const sign = request.side === 'buy' ? 1 : -1;
-    const notional = roundCash(qty * price);
-    const cashAfter = roundCash(acct.cash - sign * notional);
-    const q0 = before?.qty ?? 0;
-    const q1 = roundQty(q0 + sign * qty);
-    if (q1 === 0) await tx.delete(positions).where(positionKey);
-    else {
-      let avg: number;
-      if (!before || q0 === 0 || Math.sign(q1) !== Math.sign(q0)) avg = price;
-      else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
-      else avg = before.avgEntryPrice;
-      if (before) await tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: filledAt }).where(positionKey);
-      else
-        await tx.insert(positions).values({
-          portfolio: this.#portfolio,
-          accountId: request.accountId,
-          ticker: request.ticker,
-          qty: q1,
-          avgEntryPrice: avg,
-          updatedAt: filledAt,
-        });
-    }
-    await tx.update(accounts).set({ cash: cashAfter }).where(accountKey);
-    await tx.insert(fills).values({
-      clientOrderId: request.clientOrderId,
-      portfolio: this.#portfolio,
-      accountId: request.accountId,
-      ticker: request.ticker,
-      side: request.side,
-      qty,
-      price,
-      commission: 0,
-      filledAt,
-    });
-    return {
-      fill: { qty, price, commission: 0, notional, cashDelta: roundCash(-sign * notional) },
-      cash: { before: roundCash(acct.cash), after: cashAfter },
-      position: { before: q0, after: q1 },
-    };
-  }
-
-  /** The order's event: written with its first state, replaced by its final one (same key, same transaction). */
-  async #audit(tx: Tx, request: OrderRequest, row: OrderRow, detail: Record<string, unknown>): Promise<void> {
-    const payload = { broker: this.name, request, result: orderResultOf(row, false, false), ...detail };
-    await tx
-      .insert(events)
-      .values({
-        idempotencyKey: eventKey(request.clientOrderId),
-        portfolio: this.#portfolio,
-        weekId: request.weekId,
-        kind: EVENT_KIND,
-        stage: request.checkpoint === 'weekly' ? 'execute' : 'checkpoint',
-        seat: null,
-        payload,
-      })
-      .onConflictDoUpdate({ target: events.idempotencyKey, set: { payload } });
-  }
-}
-
-/** The request an order row was made from (to record a later state of it). */
-function requestOfRow(row: OrderRow): OrderRequest {
-  return {
-    clientOrderId: row.clientOrderId,
-    ...(row.sequence !== null ? { sequence: row.sequence } : {}),
-    accountId: row.accountId,
-    weekId: row.weekId,
-    checkpoint: row.checkpoint,
-    action: row.action,
-    ticker: row.ticker,
-    side: row.side as Side,
-    qty: row.qty,
-    type: 'market',
-  };
-}
-
-/** Why a request cannot be sent whatever the account holds, or null. */
-function validateRequest(request: OrderRequest): string | null {
-  if (request.side !== 'buy' && request.side !== 'sell') return `unknown side ${JSON.stringify(request.side)}`;
-  if (request.type !== 'market') return `unsupported order type ${JSON.stringify(request.type)}`;
-  if (!Number.isFinite(request.qty) || request.qty <= 0) return `quantity must be positive, got ${request.qty}`;
-  if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
-  return null;
 }

@@ -29,7 +29,7 @@ import { advance, copyState, emptyState, type BookState, type LedgerFill } from 
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
-import type { OrderResult } from '../ports/broker.js';
+import { submitAll, type OrderRequest, type OrderResult, type Reconciliation } from '../ports/broker.js';
 import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
@@ -86,6 +86,8 @@ export interface CheckpointResult {
   /** When its orders fill: the open (decided before it) or the session's close. */
   fills_at: string;
   updates: AccountUpdate[];
+  /** Alpaca's sub-ledger mode, after a checkpoint that placed orders: the books against the paper account. */
+  reconciliation?: Reconciliation;
 }
 
 export interface CheckpointOptions {
@@ -335,24 +337,41 @@ async function runLocked(
       return decide(app, week, slot, previous, view, plans, shared, account, agents.get(account.owner) ?? 'unknown', options);
     }),
   );
-  // An account that trades is recorded right after its orders (a crash resumes after it); the ones
-  // that place nothing are recorded together, since deciding them again changes nothing.
+  // Every account's orders go to the broker together (a broker that nets them, Alpaca's sub-ledger
+  // mode, sees the whole checkpoint), then each trading account's update is recorded; the accounts
+  // that place nothing are recorded together later, since deciding them again changes nothing. A crash
+  // between the orders and the updates re-decides those accounts on resume, from the books their
+  // recorded orders left (a recorded order moves the order ids on: nothing is placed twice).
+  const trades = decided.map((d) => ({ d, ...planFor(app, week, slot, d, shared) }));
+  const traded = trades.some((p) => p.traded);
+  if (traded) {
+    await markRunning();
+    session.ledger = null; // the fills and orders change
+    // Printed prices only: a decision before the open fills at the open, one after it at the close.
+    app.clock.set(slot.fills_at);
+  }
+  const placed = await submitAll(
+    app.broker,
+    trades.flatMap((p) => p.requests),
+  );
   const quiet: UpdateRow[] = [];
   const fresh: AccountUpdate[] = [];
-  for (const d of decided) {
-    if (targetOf(d, app.config.models.risk.reduce_fraction) !== undefined) {
-      await markRunning();
-      session.ledger = null; // the fills and orders change
-    }
-    const { row, orders, traded } = await apply(app, week, slot, d, shared);
-    if (traded) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
+  for (const { d, traded: tradedHere } of trades) {
+    // The account's orders already at this checkpoint (a resumed or forced run's), then this run's.
+    const orders = shared.slotOrders.filter((o) => o.accountId === d.account_id);
+    for (const r of placed)
+      if (r.accountId === d.account_id && !orders.some((o) => o.clientOrderId === r.clientOrderId)) orders.push({ ...r, duplicate: false });
+    const row = updateRow(app, week, slot, d, orders);
+    if (tradedHere) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
     else quiet.push(row);
     fresh.push(updateOf(row, orders));
   }
   await settleAuctionOrders(app, fresh);
+  // Books kept beside one real account (Alpaca's sub-ledger mode) are reconciled after every execution.
+  const reconciliation = traded && app.broker.reconcile ? await app.broker.reconcile({ weekId: week.week_id, checkpoint: label }) : null;
 
   const updates = before.length === 0 ? fresh : await storedUpdates(app, slot);
-  const final = result('completed', updates);
+  const final = result('completed', updates, reconciliation ? { reconciliation } : {});
   session.writes.hold({
     run: runRow('completed'),
     updates: quiet,
@@ -657,38 +676,34 @@ async function settleAuctionOrders(app: App, updates: AccountUpdate[]): Promise<
   }
 }
 
-/** Places what the decision's action needs (nothing for STAY) and returns the account's update row. */
-async function apply(
+/** The orders the decision's action needs (none for STAY), from what the account holds now. */
+function planFor(
   app: App,
   week: WeekInfo,
   slot: CheckpointSlot,
   d: Decision,
   shared: SharedReads,
-): Promise<{ row: UpdateRow; orders: OrderResult[]; traded: boolean }> {
-  const label = `${slot.date}T${slot.time}`;
+): { requests: OrderRequest[]; traded: boolean } {
   const target = targetOf(d, app.config.models.risk.reduce_fraction);
-  // The account's orders already at this checkpoint (a resumed or forced run's), then this run's.
-  const orders = shared.slotOrders.filter((o) => o.accountId === d.account_id);
-  if (target !== undefined) {
-    // The plan starts from what the account holds now (its fills so far, after this instant too).
-    const held = bookOf(shared.ledger, d.account_id).book.positions;
-    const plan = planOrders({
-      portfolioTag: portfolioTag(app.portfolio),
-      weekId: week.week_id,
-      accountId: d.account_id,
-      checkpoint: label,
-      sequence: orders.length,
-      positions: [...held].map(([ticker, qty]) => ({ ticker, qty })),
-      target,
-    });
-    // Printed prices only: a decision before the open fills at the open, one after it at the close.
-    app.clock.set(slot.fills_at);
-    for (const request of plan) {
-      const placed = await app.broker.submitOrder(request);
-      if (!orders.some((o) => o.clientOrderId === placed.clientOrderId)) orders.push({ ...placed, duplicate: false });
-    }
-  }
-  const row: UpdateRow = {
+  if (target === undefined) return { requests: [], traded: false };
+  // The plan starts from what the account holds now (its fills so far, after this instant too), after
+  // the orders it already has at this checkpoint (a resumed or forced run's).
+  const held = bookOf(shared.ledger, d.account_id).book.positions;
+  const requests = planOrders({
+    portfolioTag: portfolioTag(app.portfolio),
+    weekId: week.week_id,
+    accountId: d.account_id,
+    checkpoint: `${slot.date}T${slot.time}`,
+    sequence: shared.slotOrders.filter((o) => o.accountId === d.account_id).length,
+    positions: [...held].map(([ticker, qty]) => ({ ticker, qty })),
+    target,
+  });
+  return { requests, traded: true };
+}
+
+/** The account's update row at this checkpoint, with the orders it placed. */
+function updateRow(app: App, week: WeekInfo, slot: CheckpointSlot, d: Decision, orders: readonly OrderResult[]): UpdateRow {
+  return {
     portfolio: app.portfolio,
     weekId: week.week_id,
     checkpointAt: slot.at,
@@ -709,7 +724,6 @@ async function apply(
     orderIds: orders.map((o) => o.clientOrderId),
     error: d.error,
   };
-  return { row, orders, traded: target !== undefined };
 }
 
 /** The recorded updates of one checkpoint, in account order, with their orders. */

@@ -253,6 +253,19 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
       return;
     }
     app.clock.set(last.at);
+    const { AlpacaSubledgerBroker } = await import('../broker/alpaca-subledger-broker.js');
+    if (app.broker instanceof AlpacaSubledgerBroker) {
+      // One paper account, six sub-ledgers: the books, Alpaca's account and their reconciliation.
+      const [{ subledgerAccounts, renderSubledgerAccounts }, { accounts: accountRows }] = await Promise.all([
+        import('./subledger-accounts.js'),
+        schema(),
+      ]);
+      const rows = await app.store.db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
+      const starting = new Map(rows.map((r) => [r.id, r.startingCash]));
+      const report = await subledgerAccounts(app.store.db, app.portfolio, app.broker, app.config.models.accounts, starting);
+      io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSubledgerAccounts(report));
+      return;
+    }
     const states = [];
     for (const a of app.config.models.accounts) states.push({ portfolio: app.portfolio, ...(await app.broker.account(a.id)) });
     if (app.broker.name === 'alpaca') {

@@ -1,4 +1,5 @@
 import type { WeeklyResult } from '../council/weekly-result.js';
+import { describeReconciliation } from '../broker/subledger/reconciliation.js';
 import { fmt, money, pad, pct, signed, wrap } from './format.js';
 
 /** The human-readable end-of-run summary: the council's trade, each PM, the peer review, the accounts. */
@@ -73,6 +74,8 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
       if (a.seat_failed && a.notes) lines.push(...wrap(a.notes, 8));
     }
   }
+
+  if (result.reconciliation) lines.push('', ...describeReconciliation(result.reconciliation).split('\n'));
 
   if (result.status === 'pending_open') {
     const orders = result.pending_orders ?? [];

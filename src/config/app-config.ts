@@ -115,7 +115,27 @@ const ModelsFile = z.object({
     commission_per_share: z.number().min(0),
     min_commission: z.number().min(0),
   }),
+  /** Alpaca with one key pair: the six accounts are sub-ledgers of one paper account (README "Alpaca paper accounts"). */
+  subledgers: z
+    .object({
+      /**
+       * Each account's share of the paper account's equity when its sub-ledger is created, by account
+       * id; all six, summing to at most 1 (the rest stays unallocated). Absent: equal sixths.
+       */
+      starting_shares: z
+        .record(z.enum(['1', '2', '3', '4', '5', '6']), Fraction)
+        .refine((shares) => Object.keys(shares).length === 6, 'give a share for each of the accounts 1..6')
+        .refine((shares) => Object.values(shares).reduce((a, b) => a + b, 0) <= 1 + 1e-9, 'the shares must sum to at most 1')
+        .optional(),
+    })
+    .prefault({}),
 });
+
+/** Each account's share of the paper account's equity in the sub-ledger mode (default: equal sixths). */
+export function startingShares(models: Pick<ModelsConfig, 'subledgers' | 'accounts'>): Map<number, number> {
+  const shares = models.subledgers.starting_shares;
+  return new Map(models.accounts.map((a) => [a.id, shares?.[String(a.id) as keyof typeof shares] ?? 1 / models.accounts.length]));
+}
 
 export type AssetsConfig = z.infer<typeof AssetsFile>;
 export type ScheduleConfig = z.infer<typeof ScheduleFile>;

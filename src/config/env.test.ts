@@ -41,9 +41,36 @@ describe('parseEnv', () => {
     expect(parseEnv(partial).broker).toBe('sim');
     expect(() => checkBrokerEnv(parseEnv(partial))).toThrow(/missing APCA_ACCT2_KEY_ID/);
     expect(() => checkBrokerEnv(parseEnv({ ...partial, BROKER: 'sim' }))).not.toThrow();
-    expect(() => checkBrokerEnv(parseEnv({ BROKER: 'alpaca', APCA_API_KEY_ID: 'a', APCA_API_SECRET_KEY: 'b' }))).toThrow(
-      /sub-ledger mode .* not built yet/,
-    );
+  });
+
+  it('chooses the sub-ledger mode from the one key pair, and refuses a mix of the two ways or half a pair', () => {
+    const pair = { APCA_API_KEY_ID: 'PKONE', APCA_API_SECRET_KEY: 'secret-one' };
+    const one = parseEnv(pair);
+    expect([one.broker, one.alpaca.mode]).toEqual(['alpaca', 'subledger']);
+    expect(() => checkBrokerEnv(one)).not.toThrow();
+    expect(() => checkBrokerEnv(parseEnv({ ...pair, BROKER: 'alpaca' }))).not.toThrow();
+    expect(parseEnv({ ...pair, BROKER: 'sim' }).broker).toBe('sim');
+
+    const six: NodeJS.ProcessEnv = {};
+    for (let n = 1; n <= 6; n++) {
+      six[`APCA_ACCT${n}_KEY_ID`] = `PKID000${n}`;
+      six[`APCA_ACCT${n}_SECRET_KEY`] = `secret-000${n}`;
+    }
+    // All six pairs win over the default pair: the per-account keys are the more specific choice.
+    const both = parseEnv({ ...six, ...pair });
+    expect([both.broker, both.alpaca.mode]).toEqual(['alpaca', 'accounts']);
+    expect(() => checkBrokerEnv(both)).not.toThrow();
+    // Some of the six and the default pair: which way was meant is not clear — refused, naming both.
+    const { APCA_ACCT5_SECRET_KEY: _gone, ...five } = six;
+    void _gone;
+    for (const env of [
+      { ...five, ...pair },
+      { ...five, ...pair, BROKER: 'alpaca' },
+    ])
+      expect(() => checkBrokerEnv(parseEnv(env))).toThrow(/both kinds of Alpaca keys .*missing APCA_ACCT5_SECRET_KEY/);
+    expect(() => checkBrokerEnv(parseEnv({ APCA_API_KEY_ID: 'PKONE' }))).toThrow(/APCA_API_SECRET_KEY is missing/);
+    expect(() => checkBrokerEnv(parseEnv({ BROKER: 'alpaca' }))).toThrow(/needs APCA_API_KEY_ID and APCA_API_SECRET_KEY .* or all six/);
+    expect(secretsOfEnv(pair)).toEqual(expect.arrayContaining(['PKONE', 'secret-one']));
   });
 
   it('rejects bad values naming the variable', () => {

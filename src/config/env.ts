@@ -102,8 +102,16 @@ export interface AlpacaEnv {
   missing: string[];
   /** Whether any APCA_ACCT{n}_* variable is set. */
   anyAccountKey: boolean;
-  /** APCA_API_KEY_ID / APCA_API_SECRET_KEY (the single-key sub-ledger mode, not built yet). */
+  /** APCA_API_KEY_ID / APCA_API_SECRET_KEY: the one paper account of the sub-ledger mode. */
   defaultPair: AlpacaKeyPair | undefined;
+  /** The variable of the default pair that is missing when only the other one is set, else undefined. */
+  defaultPairMissing: string | undefined;
+  /**
+   * Which way the accounts trade on Alpaca: 'accounts' (any APCA_ACCT{n} key set: one paper account per
+   * account, all six pairs needed), 'subledger' (only APCA_API_KEY_ID/_SECRET_KEY: six sub-ledgers of
+   * one paper account), or null (no Alpaca keys).
+   */
+  mode: 'accounts' | 'subledger' | null;
   tradingBaseUrl: string | undefined;
   dataBaseUrl: string | undefined;
   /** ALPACA_FILL_TIMEOUT_SECONDS (default 7200): how long a run waits for opening/closing-auction fills. */
@@ -119,9 +127,14 @@ export interface AlpacaEnv {
 export class EnvError extends UserError {}
 
 /**
- * The broker the environment asks for, or why it cannot be used: BROKER, else Alpaca when all six
- * APCA_ACCT{n} key pairs are present, else the simulated broker. Some of the six but not all is a
- * mistake (one account would trade on another broker): refused, naming the missing variables.
+ * The broker the environment asks for, or why it cannot be used: BROKER, else Alpaca when its keys
+ * are there, else the simulated broker. Alpaca's two ways (README "Alpaca paper accounts"):
+ *   - all six APCA_ACCT{n} key pairs → one paper account per account (a default pair also set is not
+ *     used: the per-account keys are the more specific choice);
+ *   - APCA_API_KEY_ID + APCA_API_SECRET_KEY and no APCA_ACCT{n} key → six sub-ledgers of one paper account.
+ * Some of the six pairs but not all is a mistake (one account would trade elsewhere, or — with the
+ * default pair also set — the two ways would mix in one portfolio): refused, naming what is missing.
+ * So is half of the default pair.
  */
 export function checkBrokerEnv(env: Env): void {
   if (env.broker === 'alpaca-mcp') {
@@ -137,15 +150,22 @@ export function checkBrokerEnv(env: Env): void {
     alpacaMcpPaperTrade(env.alpaca);
     return;
   }
-  if (env.broker === 'alpaca' && env.alpaca.missing.length > 0) {
-    const pairs = env.alpaca.anyAccountKey ? '' : ' (the single-key sub-ledger mode with APCA_API_KEY_ID is not built yet)';
-    throw new EnvError(`BROKER=alpaca needs one key pair per account${pairs}; missing: ${env.alpaca.missing.join(', ')}`);
-  }
-  if (!env.brokerExplicit && env.alpaca.anyAccountKey && env.alpaca.missing.length > 0) {
+  const a = env.alpaca;
+  const sixPairs = 'all six APCA_ACCT{n}_KEY_ID/_SECRET_KEY pairs (one paper account each)';
+  const onePair = 'APCA_API_KEY_ID and APCA_API_SECRET_KEY (one paper account, six sub-ledgers)';
+  if (a.anyAccountKey && a.missing.length > 0 && (env.broker === 'alpaca' || !env.brokerExplicit)) {
+    if (a.defaultPair)
+      throw new EnvError(
+        `both kinds of Alpaca keys are set, APCA_API_KEY_ID and some APCA_ACCT{n} keys (missing ${a.missing.join(', ')}): set ${sixPairs}, or remove the APCA_ACCT{n} keys to use ${onePair}`,
+      );
+    if (env.broker === 'alpaca') throw new EnvError(`BROKER=alpaca needs one key pair per account; missing: ${a.missing.join(', ')}`);
     throw new EnvError(
-      `some Alpaca account keys are set but not all six: missing ${env.alpaca.missing.join(', ')} (set them, or BROKER=sim to ignore the keys)`,
+      `some Alpaca account keys are set but not all six: missing ${a.missing.join(', ')} (set them, or BROKER=sim to ignore the keys)`,
     );
   }
+  if (a.defaultPairMissing && !a.anyAccountKey && (env.broker === 'alpaca' || !env.brokerExplicit))
+    throw new EnvError(`half of Alpaca's key pair is set: ${a.defaultPairMissing} is missing (or set BROKER=sim to ignore the key)`);
+  if (env.broker === 'alpaca' && a.mode === null) throw new EnvError(`BROKER=alpaca needs ${onePair}, or ${sixPairs}`);
 }
 
 const PAPER_URL = 'https://paper-api.alpaca.markets';
@@ -184,7 +204,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     marketDataDir: e.MARKET_DATA_DIR,
     promptsDir: e.LLM_TRADING_PROMPTS_DIR === undefined ? undefined : resolve(e.LLM_TRADING_PROMPTS_DIR),
     llmProvider,
-    broker: e.BROKER ?? (alpaca.anyAccountKey && alpaca.missing.length === 0 ? 'alpaca' : 'sim'),
+    broker: e.BROKER ?? ((alpaca.mode === 'accounts' && alpaca.missing.length === 0) || alpaca.mode === 'subledger' ? 'alpaca' : 'sim'),
     brokerExplicit: e.BROKER !== undefined,
     marketData: e.MARKET_DATA ?? 'bundled',
     portfolio: e.LLM_TRADING_PORTFOLIO,
@@ -219,11 +239,19 @@ function alpacaEnv(source: NodeJS.ProcessEnv, e: z.infer<typeof EnvSchema>): Alp
     e.APCA_API_KEY_ID !== undefined && e.APCA_API_SECRET_KEY !== undefined
       ? { keyId: e.APCA_API_KEY_ID, secretKey: e.APCA_API_SECRET_KEY }
       : undefined;
+  const defaultPairMissing =
+    (e.APCA_API_KEY_ID === undefined) === (e.APCA_API_SECRET_KEY === undefined)
+      ? undefined
+      : e.APCA_API_KEY_ID === undefined
+        ? 'APCA_API_KEY_ID'
+        : 'APCA_API_SECRET_KEY';
   return {
     accounts,
     missing,
     anyAccountKey,
     defaultPair,
+    defaultPairMissing,
+    mode: anyAccountKey ? 'accounts' : defaultPair ? 'subledger' : null,
     tradingBaseUrl: e.APCA_API_BASE_URL,
     dataBaseUrl: e.APCA_DATA_BASE_URL,
     fillTimeoutMs: e.ALPACA_FILL_TIMEOUT_SECONDS * 1000,

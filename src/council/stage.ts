@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config/app-config.js';
 import type { MarketSnapshot } from '../market/types.js';
 import type { Chairman, PortfolioManager, Researcher, WeekContext } from '../ports/agents.js';
-import type { AccountState, Broker, OrderResult } from '../ports/broker.js';
+import type { AccountState, Broker, OrderResult, Reconciliation } from '../ports/broker.js';
 import type { SimulatedClock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { PortfolioLedger } from '../ledger/portfolio-ledger.js';
@@ -76,7 +76,8 @@ export interface StageOutputs {
   peer_review: { seed: string; labels: LabelAssignment[]; reviews: ReviewEntry[]; aggregate: AggregateRow[] };
   chairman: { decision: ChairmanDecision; provider: string; model: string; usage: Usage };
   risk: { intents: TradeIntent[] };
-  execute: { fill_date: string; orders: OrderResult[]; accounts: AccountState[] };
+  /** `reconciliation`: the books against the broker's account, when the broker keeps sub-ledgers of one. */
+  execute: { fill_date: string; orders: OrderResult[]; accounts: AccountState[]; reconciliation?: Reconciliation };
 }
 
 export interface Agents {

@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import type { AccountState, OrderRequest, OrderResult } from '../ports/broker.js';
+import type { AccountState, OrderRequest, OrderResult, Reconciliation } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { STAGES, type StageName, type StageOutputs } from './stage.js';
 import { weekUsage, type WeekUsage } from './week-usage.js';
@@ -52,6 +52,11 @@ export interface WeeklyResult {
    * full measurement.
    */
   held_to_week_end: HeldToWeekEnd | null;
+  /**
+   * Alpaca's sub-ledger mode: the six sub-ledgers against the one paper account after the execution
+   * (differences stated, never hidden). Absent for brokers whose accounts are the broker's own.
+   */
+  reconciliation?: Reconciliation;
   /** The command was refused before anything was written (missing inputs, a week in the portfolio's past). */
   refused?: boolean;
   /**
@@ -149,6 +154,7 @@ export async function buildWeeklyResult(
     accounts,
     usage,
     held_to_week_end: execute ? await heldToWeekEnd(app, week) : null,
+    ...(execute?.reconciliation ? { reconciliation: execute.reconciliation } : {}),
   };
 }
 

@@ -77,6 +77,13 @@ export interface Broker {
   accounts?(accountIds: readonly number[]): Promise<AccountState[]>;
   /** Idempotent: a known clientOrderId returns the existing order with duplicate=true. */
   submitOrder(order: OrderRequest): Promise<OrderResult>;
+  /**
+   * All the orders of one execution (every account's, one checkpoint) at once, for a broker that needs
+   * to see them together (Alpaca's sub-ledger mode nets them per ticker). Idempotent like submitOrder;
+   * results in the order of the requests. Optional: callers go through `submitAll`, which falls back to
+   * submitOrder one by one.
+   */
+  submitOrders?(orders: readonly OrderRequest[]): Promise<OrderResult[]>;
   getOrder(clientOrderId: string): Promise<OrderResult | null>;
   /**
    * A broker whose orders can stay open (an opening-auction order sent before the open): wait, up to
@@ -85,4 +92,61 @@ export interface Broker {
    * fills or rejects at once and has no such method.
    */
   awaitOrders?(clientOrderIds: readonly string[]): Promise<OrderResult[]>;
+  /**
+   * After an execution, for a broker whose accounts are books kept beside one real account (Alpaca's
+   * sub-ledger mode): the sum of the books against the broker's own positions and cash, stored and
+   * returned. Brokers whose accounts are the broker's own have nothing to reconcile and no such method.
+   */
+  reconcile?(context: { weekId: string; checkpoint: string }): Promise<Reconciliation>;
+}
+
+/** Submits one execution's orders: together when the broker takes a batch, else one by one in order. */
+export async function submitAll(broker: Broker, orders: readonly OrderRequest[]): Promise<OrderResult[]> {
+  if (orders.length === 0) return [];
+  if (broker.submitOrders) return broker.submitOrders(orders);
+  const results: OrderResult[] = [];
+  for (const order of orders) results.push(await broker.submitOrder(order));
+  return results;
+}
+
+/**
+ * The books (the sum of the sub-ledgers) against the one real account, as `--json` reports it
+ * (snake_case). Differences are stated, never netted away: `status` is 'differs' when a position
+ * differs by any amount or cash by more than the rounding tolerance.
+ */
+export interface Reconciliation {
+  /** ISO UTC. */
+  at: string;
+  week_id: string;
+  checkpoint: string;
+  /** 'unavailable': the broker's account could not be read (`error` says why); nothing was compared. */
+  status: 'ok' | 'differs' | 'unavailable';
+  cash: {
+    /** The broker's cash (null when unavailable). */
+    broker: number | null;
+    /** Σ of the sub-ledgers' cash. */
+    books: number;
+    /** The broker's cash that belongs to no sub-ledger, fixed when the sub-ledgers were created. */
+    unallocated: number;
+    /** broker − (books + unallocated). */
+    difference: number | null;
+    /** Rounding allowed: a cent per allocated fill (each sub-ledger's cash moves by round2(qty × price)). */
+    tolerance: number;
+  };
+  /** Every ticker held by the broker or by a sub-ledger. */
+  positions: {
+    ticker: string;
+    broker: number | null;
+    books: number;
+    /** broker − books. */
+    difference: number | null;
+    /** Each sub-ledger's signed quantity, by account id. */
+    accounts: Record<string, number>;
+  }[];
+  /** The broker's equity (null when unavailable). */
+  broker_equity: number | null;
+  /** Net orders still open at the broker (their fills are not in either side yet). */
+  open_orders: { client_order_id: string; ticker: string; side: Side; qty: number; filled_qty: number }[];
+  notes: string[];
+  error: string | null;
 }

@@ -19,7 +19,7 @@ export const portfolios = pgTable('portfolios', {
   name: text('name').primaryKey(),
   /** 'live' (a user's weekly runs), 'demo' (npm start) or 'backtest'. */
   kind: text('kind').notNull(),
-  /** The broker adapter that trades its accounts ('sim'; 'alpaca' later): a portfolio never mixes two. */
+  /** The broker adapter that trades its accounts ('sim', 'alpaca', 'alpaca-subledger'): a portfolio never mixes two. */
   broker: text('broker').notNull(),
   startingCash: money('starting_cash').notNull(),
   createdAt: createdAt(),

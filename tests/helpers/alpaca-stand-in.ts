@@ -485,3 +485,20 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', reject);
   });
 }
+
+/**
+ * The market opens while a run waits for its opening-auction orders: at the first order lookup that
+ * finds an order (a 2xx getOrderByClientOrderId; a lookup before sending finds none). Returns whether
+ * it has opened.
+ */
+export function openAtFirstOrderFound(standIn: AlpacaStandIn): () => boolean {
+  let opened = false;
+  standIn.transformResponse = (operationId, body) => {
+    if (operationId === 'getOrderByClientOrderId' && !opened) {
+      opened = true;
+      setImmediate(() => standIn.open());
+    }
+    return body;
+  };
+  return () => opened;
+}

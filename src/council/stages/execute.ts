@@ -3,7 +3,7 @@ import { roundQty } from '../../broker/money.js';
 import { recordedOrders } from '../../ledger/orders.js';
 import { etToUtc, SESSION_OPEN } from '../../market/calendar.js';
 import { portfolioTag } from '../../portfolio/portfolio.js';
-import type { AccountState, Broker, OrderRequest, OrderResult } from '../../ports/broker.js';
+import { submitAll, type AccountState, type Broker, type OrderRequest, type OrderResult } from '../../ports/broker.js';
 import type { PipelineContext, Stage, TradeIntent } from '../stage.js';
 
 /** The weekly execution's checkpoint label (orders of the intraday checkpoints carry their time). */
@@ -31,14 +31,12 @@ export const executeStage: Stage<'execute'> = {
       ctx.broker,
       selected.filter((i) => i.status === 'trade').map((i) => i.account_id),
     );
-    const placedNow: OrderResult[] = [];
-    for (const intent of selected) {
-      for (const request of await planIntent(ctx, intent, earlier, tag, before)) {
-        // A duplicate the ledger did not list (sent by a run that died before recording it) is listed now.
-        const result = await ctx.broker.submitOrder(request);
-        if (!earlier.some((o) => o.clientOrderId === result.clientOrderId)) placedNow.push(result);
-      }
-    }
+    // Every account's orders go together: a broker that nets them (Alpaca's sub-ledger mode) sees them
+    // all; the others take them one by one, in this order.
+    const requests: OrderRequest[] = [];
+    for (const intent of selected) requests.push(...(await planIntent(ctx, intent, earlier, tag, before)));
+    // A duplicate the ledger did not list (sent by a run that died before recording it) is listed now.
+    const placedNow = (await submitAll(ctx.broker, requests)).filter((r) => !earlier.some((o) => o.clientOrderId === r.clientOrderId));
     const placed = placedNow.filter((o) => !o.duplicate).length;
     let orders = [...earlier, ...placedNow].filter((o) => !ctx.accountFilter || ctx.accountFilter.includes(o.accountId));
     // A broker whose auction orders stay open (Alpaca's opg) is waited for, within its deadline.
@@ -60,12 +58,15 @@ export const executeStage: Stage<'execute'> = {
     ];
     const rejected = orders.filter((o) => o.status === 'rejected').length;
     const earlierRuns = orders.length - placed;
+    // Books kept beside one real account (Alpaca's sub-ledger mode) are reconciled with it after every execution.
+    const reconciliation = ctx.broker.reconcile ? await ctx.broker.reconcile({ weekId: ctx.week.week_id, checkpoint: WEEKLY }) : null;
     return {
-      output: { fill_date: ctx.week.fill_date, orders, accounts },
+      output: { fill_date: ctx.week.fill_date, orders, accounts, ...(reconciliation ? { reconciliation } : {}) },
       summary:
         `${placed} orders at the ${ctx.week.fill_date} open` +
         (earlierRuns > 0 ? ` (${earlierRuns} placed earlier this week)` : '') +
-        (rejected ? `, ${rejected} rejected` : ''),
+        (rejected ? `, ${rejected} rejected` : '') +
+        (reconciliation ? `; reconciliation with Alpaca: ${reconciliation.status}` : ''),
     };
   },
 };
