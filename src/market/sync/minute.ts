@@ -48,8 +48,9 @@ export async function syncMinutes(ctx: MinuteSyncContext, ticker: string, want: 
   let range: DateRange | null = stored;
   for (const w of windows) {
     const start = etToUtc(w.from, '00:00');
-    // Up to the end of the last day, or now: Alpaca has nothing later, and the range says what was asked.
-    const end = new Date(Math.min(etToUtc(addDays(w.to, 1), '00:00').getTime() - 1000, ctx.now.getTime()));
+    // Up to the end of the last day, or to the last bar whose minute is over (Alpaca's `end` takes
+    // bars that start at it, and the bar of the current minute is still growing).
+    const end = new Date(Math.min(etToUtc(addDays(w.to, 1), '00:00').getTime() - 1000, ctx.now.getTime() - 60_000));
     if (end <= start) continue;
     const pages = ctx.client.barPages([ticker], '1Min', start.toISOString(), end.toISOString(), {
       feed: settings.feed,

@@ -22,21 +22,25 @@ export interface UpsertCount {
 const CHUNK = 1000;
 
 /** `set col = excluded.col` for every column but the key and fetched_at; updated only when a value differs. */
-function changedColumns(columns: Record<string, PgColumn>, key: readonly string[]): { set: Record<string, SQL>; where: SQL } {
+function changedColumns(
+  table: string,
+  columns: Record<string, PgColumn>,
+  key: readonly string[],
+): { set: Record<string, SQL>; where: SQL } {
   const compared = Object.values(columns).filter((c) => !key.includes(c.name) && c.name !== 'fetched_at');
   const set: Record<string, SQL> = {};
   for (const [prop, column] of Object.entries(columns)) {
     if (!key.includes(column.name)) set[prop] = sql.raw(`excluded."${column.name}"`);
   }
   const differs = sql.join(
-    compared.map((c) => sql.raw(`"${c.name}" is distinct from excluded."${c.name}"`)),
+    compared.map((c) => sql.raw(`"${table}"."${c.name}" is distinct from excluded."${c.name}"`)),
     sql.raw(' or '),
   );
   return { set, where: sql`(${differs})` };
 }
 
-const dailyUpdate = changedColumns(getTableColumns(marketDailyBars), ['ticker', 'date']);
-const minuteUpdate = changedColumns(getTableColumns(marketMinuteBars), ['ticker', 'ts']);
+const dailyUpdate = changedColumns('market_daily_bars', getTableColumns(marketDailyBars), ['ticker', 'date']);
+const minuteUpdate = changedColumns('market_minute_bars', getTableColumns(marketMinuteBars), ['ticker', 'ts']);
 
 /** Inserts new daily bars and rewrites stored ones whose values changed (Alpaca's corrections). */
 export async function upsertDaily(tx: Db | Tx, rows: readonly DailyRow[]): Promise<UpsertCount> {
