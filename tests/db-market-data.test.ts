@@ -139,6 +139,30 @@ describe('DbMarketData', () => {
     await expect(db.priceAt('SPY', '2024-03-11', '12:00')).rejects.toThrow(/no SPY bar on 2024-03-11 \(not synced from Alpaca/);
   });
 
+  it('reads a session that was still trading when synced again when asked past its last minute', async () => {
+    const db = await DbMarketData.open(store.db, ['SPY']);
+    const minute = (time: string, close: number) => ({
+      ticker: 'SPY',
+      ts: etToUtc('2024-03-12', time),
+      date: '2024-03-12',
+      open: close,
+      high: close,
+      low: close,
+      close,
+      volume: 1,
+      vwap: null,
+      tradeCount: null,
+      feed: 'iex',
+      fetchedAt: FETCHED,
+    });
+    await upsertMinutes(store.db, [minute('09:30', 505), minute('10:59', 506)]);
+    expect(await db.lastPrintAt('SPY', '2024-03-12', '11:00')).toMatchObject({ price: 506, time: '11:00', source: 'minute_bar' });
+    // A sync at 12:01 stores the rest of the morning; the same adapter sees it at 12:00.
+    await upsertMinutes(store.db, [minute('11:30', 507), minute('11:59', 508)]);
+    expect(await db.lastPrintAt('SPY', '2024-03-12', '12:00')).toMatchObject({ price: 508, time: '12:00', source: 'minute_bar' });
+    expect(await db.priceAt('SPY', '2024-03-12', '11:45')).toMatchObject({ price: 507, time: '11:31', source: 'minute_bar' });
+  });
+
   it('sees bars a later sync adds without being reopened', async () => {
     const db = await DbMarketData.open(store.db, ['SPY']);
     expect((await db.coverage(['SPY'])).last).toBe('2024-03-08');

@@ -19,7 +19,8 @@
  *
  * Daily bars are read once per ticker and kept; a request past the last one kept reads the rows added
  * since (a long-lived daemon sees what a later `data sync` stored). Minute bars are read per ticker
- * and day, on demand.
+ * and day, on demand, and kept — except for a day with no daily bar yet (a session still trading when
+ * it was synced): there a time past the last bar read looks again.
  */
 import { and, asc, eq, gt, gte, inArray, lt } from 'drizzle-orm';
 import type { MarketData } from '../ports/market-data.js';
@@ -105,7 +106,7 @@ export class DbMarketData implements MarketData {
     const today = bar?.date === date ? bar : undefined;
     if (t >= minutesOf(session.close) && today)
       return { ticker, date, time: session.close, price: today.close, source: 'bar_close', approximate: false };
-    const minutes = await this.#minuteBars(ticker, date);
+    const minutes = await this.#minuteBars(ticker, date, time, today === undefined);
     if (minutes.length > 0) return (await this.#lastMinute(ticker, date, time, minutes)) ?? this.#closeBefore(ticker, date, time);
     if (!today) return this.#closeBefore(ticker, date, time);
     // No minute bars for the day: the bundled adapter's rule (the open), flagged as not the price at t.
@@ -123,7 +124,7 @@ export class DbMarketData implements MarketData {
     if (bar?.date === date && t < minutesOf(session.open)) return this.#closeBefore(ticker, date, time);
     const inside = t > minutesOf(session.open) && t < minutesOf(session.close);
     if (inside && isTradingDay(date)) {
-      const minutes = await this.#minuteBars(ticker, date);
+      const minutes = await this.#minuteBars(ticker, date, time, bar?.date !== date);
       const quote = minutes.length > 0 ? await this.#lastMinute(ticker, date, time, minutes) : null;
       if (quote) return quote;
     }
@@ -212,8 +213,14 @@ export class DbMarketData implements MarketData {
     return rows;
   }
 
-  #minuteBars(ticker: string, date: string): Promise<readonly MinuteBar[]> {
+  /** `open`: the day may still be growing in the database (no daily bar yet): read again past its last bar. */
+  async #minuteBars(ticker: string, date: string, time: string, open: boolean): Promise<readonly MinuteBar[]> {
     const key = `${ticker} ${date}`;
+    const cached = this.#minutes.get(key);
+    if (cached && open) {
+      const lastEnd = ((await cached).at(-1)?.startMs ?? Number.NEGATIVE_INFINITY) + MINUTE_MS;
+      if (lastEnd < etToUtc(date, time).getTime()) this.#minutes.delete(key);
+    }
     let pending = this.#minutes.get(key);
     if (!pending) {
       if (this.#minutes.size >= MINUTE_DAYS_KEPT) this.#minutes.clear();
