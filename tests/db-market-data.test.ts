@@ -39,26 +39,31 @@ beforeAll(async () => {
   for (let m = 0; m < 390; m++) minutes.push({ time: wall(9 * 60 + 30 + m), close: 500 + m / 100 });
   await upsertMinutes(
     store.db,
-    minutes.map(({ time, close }) => ({
-      ticker: 'SPY',
-      ts: etToUtc('2024-03-07', time),
-      date: '2024-03-07',
-      open: close,
-      high: close,
-      low: close,
-      close,
-      volume: 100,
-      vwap: null,
-      tradeCount: null,
-      feed: 'iex',
-      fetchedAt: FETCHED,
-    })),
+    minutes.map(({ time, close }) => minuteRow('2024-03-07', time, close)),
   );
 });
 
 afterAll(async () => {
   await store.close();
 });
+
+/** A stored SPY minute bar that traded at one price. */
+function minuteRow(date: string, time: string, close: number) {
+  return {
+    ticker: 'SPY',
+    ts: etToUtc(date, time),
+    date,
+    open: close,
+    high: close,
+    low: close,
+    close,
+    volume: 100,
+    vwap: null,
+    tradeCount: null,
+    feed: 'iex',
+    fetchedAt: FETCHED,
+  };
+}
 
 function wall(minutes: number): string {
   return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
@@ -141,20 +146,7 @@ describe('DbMarketData', () => {
 
   it('reads a session that was still trading when synced again when asked past its last minute', async () => {
     const db = await DbMarketData.open(store.db, ['SPY']);
-    const minute = (time: string, close: number) => ({
-      ticker: 'SPY',
-      ts: etToUtc('2024-03-12', time),
-      date: '2024-03-12',
-      open: close,
-      high: close,
-      low: close,
-      close,
-      volume: 1,
-      vwap: null,
-      tradeCount: null,
-      feed: 'iex',
-      fetchedAt: FETCHED,
-    });
+    const minute = (time: string, close: number) => minuteRow('2024-03-12', time, close);
     await upsertMinutes(store.db, [minute('09:30', 505), minute('10:59', 506)]);
     expect(await db.lastPrintAt('SPY', '2024-03-12', '11:00')).toMatchObject({ price: 506, time: '11:00', source: 'minute_bar' });
     // A sync at 12:01 stores the rest of the morning; the same adapter sees it at 12:00.

@@ -95,18 +95,8 @@ export async function prepare(io: CliIo, asked?: string, options: CommonOptions 
     const { BundledMarketData } = await import('../market/bundled-market-data.js');
     return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
   }
-  const [{ openStore }, { openAlpacaMarketData }] = await Promise.all([
-    import('../storage/db.js'),
-    import('../market/alpaca-market-data.js'),
-  ]);
-  const store = await openStore({
-    databaseUrl: env.databaseUrl,
-    home: env.home,
-    pool: env.pool,
-    command: 'llm-trading',
-    ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
-    onLockWait: (holder) => io.stderr(`llm-trading: waiting: ${holder} has the embedded database open (up to --lock-timeout)\n`),
-  });
+  const { openAlpacaMarketData } = await import('../market/alpaca-market-data.js');
+  const store = await openCliStore(io, env, 'llm-trading', options);
   try {
     return { env, config, marketData: await openAlpacaMarketData(store.db, config), store };
   } catch (error) {
@@ -422,17 +412,23 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
   );
 }
 
-export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
-  const [{ openStore }, { parseEnv }] = await Promise.all([import('../storage/db.js'), import('../config/env.js')]);
-  const env = parseEnv(io.env);
-  const store = await openStore({
+/** The database of the environment, for a command that needs no App; waits for it up to --lock-timeout. */
+export async function openCliStore(io: CliIo, env: Env, command: string, options: CommonOptions): Promise<Store> {
+  const { openStore } = await import('../storage/db.js');
+  return openStore({
     databaseUrl: env.databaseUrl,
     home: env.home,
     pool: env.pool,
-    command: 'llm-trading db migrate',
+    command,
     ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
-    onLockWait: (holder) => io.stderr(`llm-trading db migrate: waiting: ${holder} has the embedded database open\n`),
+    onLockWait: (holder) => io.stderr(`${command}: waiting: ${holder} has the embedded database open\n`),
   });
+}
+
+export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
+  const { parseEnv } = await import('../config/env.js');
+  const env = parseEnv(io.env);
+  const store = await openCliStore(io, env, 'llm-trading db migrate', options);
   try {
     if (options.json) io.stdout(`${JSON.stringify({ migrated: true, location: store.location }, null, 2)}\n`);
     else io.stderr(`migrations applied to ${store.location}\n`);

@@ -3,9 +3,10 @@
  * `llm-trading data status` (what the database holds). The keys are checked before the database is
  * opened: a sync without keys costs nothing.
  */
+import type { Env } from '../config/env.js';
 import type { Store } from '../storage/db.js';
 import type { SyncReport } from '../market/sync/sync.js';
-import { configDirOf } from './commands.js';
+import { configDirOf, openCliStore } from './commands.js';
 import { pad } from './format.js';
 import type { CliIo, CommonOptions } from './io.js';
 
@@ -125,20 +126,12 @@ export async function dataStatus(io: CliIo, options: CommonOptions): Promise<voi
 
 async function withStore(
   io: CliIo,
-  env: import('../config/env.js').Env,
+  env: Env,
   command: string,
   options: CommonOptions,
   body: (store: Store) => Promise<void>,
 ): Promise<void> {
-  const { openStore } = await import('../storage/db.js');
-  const store = await openStore({
-    databaseUrl: env.databaseUrl,
-    home: env.home,
-    pool: env.pool,
-    command: `llm-trading ${command}`,
-    ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
-    onLockWait: (holder) => io.stderr(`llm-trading ${command}: waiting: ${holder} has the embedded database open\n`),
-  });
+  const store = await openCliStore(io, env, `llm-trading ${command}`, options);
   try {
     await body(store);
   } finally {

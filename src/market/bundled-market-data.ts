@@ -168,6 +168,36 @@ export function intradayModelPrice(bar: Bar, session: SessionHours, time: string
   return { ...base, price: round6(p), source: 'intraday_model', approximate: true };
 }
 
+/** The last close strictly before `date` (all a decision before the day's open can see), as a quote. */
+export function closeBeforeQuote(ticker: string, bars: readonly Bar[], date: string, time: string): PriceQuote {
+  const index = lastIndexOnOrBefore(bars, date);
+  const previous = bars[index]?.date === date ? bars[index - 1] : bars[index];
+  if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
+  return {
+    ticker,
+    date: previous.date,
+    time: sessionHoursOrRegular(previous.date).close,
+    price: previous.close,
+    source: 'bar_close',
+    approximate: false,
+  };
+}
+
+/** The first and last date every series covers; `ranges` in the order of `tickers`. */
+export function commonRange(
+  tickers: readonly string[],
+  ranges: readonly { first: string; last: string }[],
+): { first: string; last: string } {
+  let first = '';
+  let last = '9999-12-31';
+  for (const r of ranges) {
+    if (r.first > first) first = r.first;
+    if (r.last < last) last = r.last;
+  }
+  if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
+  return { first, last };
+}
+
 export function sessionHoursOrRegular(date: string): SessionHours {
   return isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
 }
@@ -220,16 +250,10 @@ export class BundledMarketData implements MarketData {
   async coverage(tickers: readonly string[]): Promise<{ first: string; last: string }> {
     if (tickers.length === 0) throw new Error('coverage: no tickers given');
     const series = await Promise.all(tickers.map((t) => this.#load(t)));
-    let first = '';
-    let last = '9999-12-31';
-    for (const bars of series) {
-      const f = (bars[0] as Bar).date;
-      const l = (bars.at(-1) as Bar).date;
-      if (f > first) first = f;
-      if (l < last) last = l;
-    }
-    if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
-    return { first, last };
+    return commonRange(
+      tickers,
+      series.map((bars) => ({ first: (bars[0] as Bar).date, last: (bars.at(-1) as Bar).date })),
+    );
   }
 
   async lastPrintAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
@@ -242,18 +266,7 @@ export class BundledMarketData implements MarketData {
     const session = sessionHoursOrRegular(date);
     // The day's bar is usable only once the session has opened; before that (or on a day without a bar)
     // the last print is the latest close before the day.
-    if (bar.date !== date || t < minutesOf(session.open)) {
-      const previous = bar.date === date ? all[index - 1] : bar;
-      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
-      return {
-        ticker,
-        date: previous.date,
-        time: sessionHoursOrRegular(previous.date).close,
-        price: previous.close,
-        source: 'bar_close',
-        approximate: false,
-      };
-    }
+    if (bar.date !== date || t < minutesOf(session.open)) return closeBeforeQuote(ticker, all, date, time);
     if (t >= minutesOf(session.close))
       return { ticker, date, time: session.close, price: bar.close, source: 'bar_close', approximate: false };
     return { ticker, date, time: session.open, price: bar.open, source: 'bar_open', approximate: false };
@@ -273,16 +286,7 @@ export class BundledMarketData implements MarketData {
     if (minutesOf(time) < minutesOf(session.open)) {
       // Before the open the last known price is the previous close: using this day's open would leak
       // a price nobody could see yet (the weekly decision at 08:00 relies on this).
-      const previous = all[lastIndexOnOrBefore(all, date) - 1];
-      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time} (before the open)`);
-      return {
-        ticker,
-        date: previous.date,
-        time: sessionHoursOrRegular(previous.date).close,
-        price: previous.close,
-        source: 'bar_close',
-        approximate: false,
-      };
+      return closeBeforeQuote(ticker, all, date, time);
     }
     return { ticker, ...intradayModelPrice(bar, session, time) };
   }

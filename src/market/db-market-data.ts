@@ -27,7 +27,14 @@ import type { MarketData } from '../ports/market-data.js';
 import type { Db } from '../storage/db.js';
 import { marketDailyBars, marketMinuteBars } from '../storage/schema.js';
 import { UserError } from '../errors.js';
-import { barProblem, intradayModelPrice, lastIndexOnOrBefore, sessionHoursOrRegular } from './bundled-market-data.js';
+import {
+  barProblem,
+  closeBeforeQuote,
+  commonRange,
+  intradayModelPrice,
+  lastIndexOnOrBefore,
+  sessionHoursOrRegular,
+} from './bundled-market-data.js';
 import { etToUtc, isTradingDay, isValidDate, minutesOf, utcToEt } from './calendar.js';
 import type { Bar, PriceQuote } from './types.js';
 
@@ -82,18 +89,16 @@ export class DbMarketData implements MarketData {
 
   async coverage(tickers: readonly string[]): Promise<{ first: string; last: string }> {
     if (tickers.length === 0) throw new Error('coverage: no tickers given');
-    let first = '';
-    let last = '9999-12-31';
+    const ranges = [];
     for (const ticker of tickers) {
       const all = await this.#dailyThrough(ticker, '9999-12-31');
-      const f = all[0]?.date;
-      const l = all.at(-1)?.date;
-      if (f === undefined || l === undefined) throw new NoMarketDataError(`no Alpaca bars for ${ticker}; run \`llm-trading data sync\``);
-      if (f > first) first = f;
-      if (l < last) last = l;
+      const first = all[0]?.date;
+      const last = all.at(-1)?.date;
+      if (first === undefined || last === undefined)
+        throw new NoMarketDataError(`no Alpaca bars for ${ticker}; run \`llm-trading data sync\``);
+      ranges.push({ first, last });
     }
-    if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
-    return { first, last };
+    return commonRange(tickers, ranges);
   }
 
   async lastPrintAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
@@ -156,18 +161,7 @@ export class DbMarketData implements MarketData {
 
   /** The last close strictly before `date` (what anyone could see before the day's open). */
   async #closeBefore(ticker: string, date: string, time: string): Promise<PriceQuote> {
-    const all = await this.#dailyThrough(ticker, date);
-    const index = lastIndexOnOrBefore(all, date);
-    const previous = all[index]?.date === date ? all[index - 1] : all[index];
-    if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
-    return {
-      ticker,
-      date: previous.date,
-      time: sessionHoursOrRegular(previous.date).close,
-      price: previous.close,
-      source: 'bar_close',
-      approximate: false,
-    };
+    return closeBeforeQuote(ticker, await this.#dailyThrough(ticker, date), date, time);
   }
 
   /** The ticker's daily bars, read again from the database for rows past the last one kept when `through` is later. */
