@@ -3,6 +3,7 @@ import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { etToUtc, tradingDaysBetween } from '../src/market/calendar.js';
 import { DbMarketData, NoMarketDataError } from '../src/market/db-market-data.js';
 import { upsertDaily, upsertMinutes } from '../src/market/sync/store.js';
+import type { Bar } from '../src/market/types.js';
 import { openStore, type Store } from '../src/storage/db.js';
 
 /**
@@ -19,21 +20,7 @@ beforeAll(async () => {
   store = await openStore({ memory: true });
   // The bundled SPY bars of early 2024, stored as Alpaca's would be.
   const bars = await bundled.bars('SPY', '2024-03-08');
-  await upsertDaily(
-    store.db,
-    bars
-      .filter((b) => b.date >= '2023-01-01')
-      .map((b) => ({
-        ticker: 'SPY',
-        ...b,
-        vwap: null,
-        tradeCount: null,
-        source: 'alpaca',
-        feed: 'iex',
-        adjustment: 'split',
-        fetchedAt: FETCHED,
-      })),
-  );
+  await upsertDaily(store.db, bars.filter((b) => b.date >= '2023-01-01').map(dailyRow));
   // Minute bars of Thursday 2024-03-07 only: 09:30 .. 15:59, close = 500 + minute index / 100; plus a pre-market bar.
   const minutes = [{ time: '08:15', close: 490 }];
   for (let m = 0; m < 390; m++) minutes.push({ time: wall(9 * 60 + 30 + m), close: 500 + m / 100 });
@@ -46,6 +33,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await store.close();
 });
+
+/** A daily bar of SPY as `data sync` stores it. */
+function dailyRow(bar: Bar) {
+  return { ticker: 'SPY', ...bar, vwap: null, tradeCount: null, source: 'alpaca', feed: 'iex', adjustment: 'split', fetchedAt: FETCHED };
+}
 
 /** A stored SPY minute bar that traded at one price. */
 function minuteRow(date: string, time: string, close: number) {
@@ -158,24 +150,7 @@ describe('DbMarketData', () => {
   it('sees bars a later sync adds without being reopened', async () => {
     const db = await DbMarketData.open(store.db, ['SPY']);
     expect((await db.coverage(['SPY'])).last).toBe('2024-03-08');
-    await upsertDaily(store.db, [
-      {
-        ticker: 'SPY',
-        date: '2024-03-11',
-        open: 510,
-        high: 512,
-        low: 509,
-        close: 511,
-        adjClose: 511,
-        volume: 1,
-        vwap: null,
-        tradeCount: null,
-        source: 'alpaca',
-        feed: 'iex',
-        adjustment: 'split',
-        fetchedAt: FETCHED,
-      },
-    ]);
+    await upsertDaily(store.db, [dailyRow({ date: '2024-03-11', open: 510, high: 512, low: 509, close: 511, adjClose: 511, volume: 1 })]);
     expect((await db.bars('SPY', '2024-03-11', 1))[0]!.close).toBe(511);
   });
 });
