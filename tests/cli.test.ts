@@ -168,8 +168,8 @@ describe('the command line itself', () => {
     expect(planned.code).toBe(1);
     expect(planned.stderr.trim()).toMatch(/^llm-trading: `dashboard` is planned and not built yet/);
     const data = await cli(['data', '--help'], {});
-    expect(data.stdout).toMatch(/^  sync \[options\]/m);
-    expect(data.stdout).toMatch(/^  status \[options\]/m);
+    expect(data.stdout).toMatch(/^ {2}sync \[options\]/m);
+    expect(data.stdout).toMatch(/^ {2}status \[options\]/m);
     expect((await cli(['data', 'sync', '--from', '2024-02-30'], {})).stderr.trim()).toBe(
       "llm-trading: option '--from <date>' argument '2024-02-30' is invalid. \"2024-02-30\" is not a calendar date",
     );
