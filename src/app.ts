@@ -73,8 +73,6 @@ export interface OpenAppOptions {
 }
 
 export async function openApp(env: Env, config: AppConfig, options: OpenAppOptions = {}): Promise<App> {
-  if (env.marketData !== 'bundled')
-    throw new UnsupportedAdapterError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   checkBrokerEnv(env);
   const portfolio = checkPortfolioName(options.portfolio ?? env.portfolio ?? DEFAULT_PORTFOLIO);
   const llmConfig = loadLlmConfig(config.dir);
@@ -84,7 +82,6 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
   const seats = assignSeats(env, config, llmConfig, assignOptions);
   const promptsDir = env.promptsDir ?? join(config.dir, 'prompts');
   for (const name of promptsOfOnlineSeats(seats)) compilePrompt(name, { dir: promptsDir });
-  const marketData = options.marketData ?? new BundledMarketData({ dir: env.marketDataDir });
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const store =
     options.store ??
@@ -98,6 +95,12 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
     }));
   let mcp: AlpacaMcpAccounts | undefined;
   try {
+    // MARKET_DATA=alpaca reads the bars `data sync` stored in this database (and follows its calendar).
+    const marketData =
+      options.marketData ??
+      (env.marketData === 'alpaca'
+        ? await (await import('./market/alpaca-market-data.js')).openAlpacaMarketData(store.db, config)
+        : new BundledMarketData({ dir: env.marketDataDir }));
     const artifacts = new Artifacts(env.home, portfolio);
     // A backtest reads the response cache whatever cache.live says (a re-run costs nothing), and caps
     // its whole LLM spending; its portfolio is its own, so the portfolio's calls are the backtest's.

@@ -161,12 +161,17 @@ describe('the command line itself', () => {
       'backtest',
       'worker',
       'schedule',
+      'data',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
-    const planned = await cli(['data', 'sync'], {});
+    const planned = await cli(['dashboard'], {});
     expect(planned.code).toBe(1);
-    expect(planned.stderr.trim()).toBe(
-      'llm-trading: `data` is planned and not built yet (issue P6, Alpaca); see `llm-trading --help` for what works today',
+    expect(planned.stderr.trim()).toMatch(/^llm-trading: `dashboard` is planned and not built yet/);
+    const data = await cli(['data', '--help'], {});
+    expect(data.stdout).toMatch(/^ {2}sync \[options\]/m);
+    expect(data.stdout).toMatch(/^ {2}status \[options\]/m);
+    expect((await cli(['data', 'sync', '--from', '2024-02-30'], {})).stderr.trim()).toBe(
+      "llm-trading: option '--from <date>' argument '2024-02-30' is invalid. \"2024-02-30\" is not a calendar date",
     );
     expect((await cli(['schedule', 'later'], {})).stderr.trim()).toBe(
       'llm-trading: unknown schedule subcommand "later": use `schedule` or `schedule status`',

@@ -3,7 +3,7 @@
  */
 import { checkDecisionWeekday } from '../council/week.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
-import { configDirOf, prepare, withApp } from './commands.js';
+import { configDirOf, prepare, preparedWeek, withApp } from './commands.js';
 import { pad } from './format.js';
 
 export interface BacktestCommandOptions extends CommonOptions {
@@ -22,25 +22,23 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
   const { scheduledWeekday } = await import('../config/schedule-day.js');
   const day = scheduledWeekday(configDirOf(io.env));
   if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [
     { backtestPortfolio, weeksBetween },
     { driveBacktest },
     { buildBacktestReport, writeBacktestFiles },
     { renderBacktestReport },
     { backtestProgressBar },
-    { resolveWeek },
   ] = await Promise.all([
     import('../backtest/backtest.js'),
     import('../backtest/drive.js'),
     import('../backtest/report.js'),
     import('./backtest-summary.js'),
     import('./backtest-progress.js'),
-    import('../council/week.js'),
   ]);
   // Both ends must be weeks the data can decide (the last one may still be running in the data).
-  await resolveWeek(options.from, prepared.config, prepared.marketData);
-  await resolveWeek(options.to, prepared.config, prepared.marketData);
+  await preparedWeek(prepared, options.from);
+  await preparedWeek(prepared, options.to);
   const name = options.name ?? `${options.offline ? 'offline' : 'seats'}-${options.from}-${options.to}`;
   const appOptions = {
     ...options,
@@ -98,7 +96,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
 }
 
 export async function showBacktest(io: CliIo, name: string, options: CommonOptions): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ eq }, { backtests }, { renderBacktestReport }] = await Promise.all([
     import('drizzle-orm'),
     import('../storage/schema.js'),
@@ -117,7 +115,7 @@ export async function showBacktest(io: CliIo, name: string, options: CommonOptio
 }
 
 export async function listBacktests(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ asc }, { backtests }, { isDriven }] = await Promise.all([
     import('drizzle-orm'),
     import('../storage/schema.js'),

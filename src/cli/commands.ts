@@ -9,10 +9,11 @@
 import type { App, OpenAppOptions } from '../app.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { Env } from '../config/env.js';
-import { checkDecisionWeekday, resolveWeek } from '../council/week.js';
+import { checkDecisionWeekday, resolveWeek, type WeekInfo } from '../council/week.js';
 import type { StageName } from '../council/stage.js';
 import type { weekUsage } from '../council/week-usage.js';
-import type { BundledMarketData } from '../market/bundled-market-data.js';
+import type { MarketData } from '../ports/market-data.js';
+import type { Store } from '../storage/db.js';
 import type { PortfolioKind } from '../portfolio/portfolio.js';
 import { describeError } from '../errors.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
@@ -57,30 +58,61 @@ export function chosenWeek(options: { week?: string; asOf?: string }): string | 
 export interface Prepared {
   env: Env;
   config: AppConfig;
-  marketData: BundledMarketData;
+  marketData: MarketData;
+  /**
+   * MARKET_DATA=alpaca: the database, opened early because the bars are in it (the week is resolved
+   * from them before the App exists). withApp hands it to the App and closes it.
+   */
+  store?: Store;
 }
 
 /**
- * Environment, config and market data: everything a command checks before it opens the database.
- * A decision date on the wrong weekday is refused first, from schedule.yaml alone, before the schema
- * library and the config are even loaded: the commonest mistake costs the least.
+ * Environment and config: what every command checks first. A decision date on the wrong weekday is
+ * refused first, from schedule.yaml alone, before the schema library and the config are even loaded:
+ * the commonest mistake costs the least.
  */
-export async function prepare(io: CliIo, asked?: string): Promise<Prepared> {
+export async function prepareConfig(io: CliIo, asked?: string): Promise<{ env: Env; config: AppConfig }> {
   if (asked !== undefined) {
     const { scheduledWeekday } = await import('../config/schedule-day.js');
     const day = scheduledWeekday(configDirOf(io.env));
     if (day) checkDecisionWeekday(asked, day);
   }
-  const [{ parseEnv, checkBrokerEnv }, { loadConfig }, { BundledMarketData }] = await Promise.all([
-    import('../config/env.js'),
-    import('../config/app-config.js'),
-    import('../market/bundled-market-data.js'),
-  ]);
+  const [{ parseEnv, checkBrokerEnv }, { loadConfig }] = await Promise.all([import('../config/env.js'), import('../config/app-config.js')]);
   const env = parseEnv(io.env);
-  if (env.marketData !== 'bundled') throw new UsageError(`MARKET_DATA=${env.marketData} is not available yet; use MARKET_DATA=bundled`);
   checkBrokerEnv(env);
   const config = loadConfig(configDirOf(io.env));
-  return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
+  return { env, config };
+}
+
+/**
+ * Environment, config and market data: everything a command checks before it opens the database —
+ * except with MARKET_DATA=alpaca, where the market data is the database: it is opened here (and the
+ * synced calendar installed), and a database without bars is refused with what to run.
+ */
+export async function prepare(io: CliIo, asked?: string, options: CommonOptions = {}): Promise<Prepared> {
+  const { env, config } = await prepareConfig(io, asked);
+  if (env.marketData === 'bundled') {
+    const { BundledMarketData } = await import('../market/bundled-market-data.js');
+    return { env, config, marketData: new BundledMarketData({ dir: env.marketDataDir }) };
+  }
+  const { openAlpacaMarketData } = await import('../market/alpaca-market-data.js');
+  const store = await openCliStore(io, env, 'llm-trading', options);
+  try {
+    return { env, config, marketData: await openAlpacaMarketData(store.db, config), store };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** resolveWeek on the prepared market data; a refusal closes what prepare opened. */
+export async function preparedWeek(prepared: Prepared, asked: string | undefined): Promise<WeekInfo> {
+  try {
+    return await resolveWeek(asked, prepared.config, prepared.marketData);
+  } catch (error) {
+    await prepared.store?.close();
+    throw error;
+  }
 }
 
 export async function withApp(
@@ -90,19 +122,24 @@ export async function withApp(
   options: CommonOptions & Omit<OpenAppOptions, 'store' | 'marketData' | 'command' | 'onWait'>,
   body: (app: App) => Promise<void>,
 ): Promise<void> {
-  const { openApp } = await appModule();
-  const app = await openApp(prepared.env, prepared.config, {
-    ...options,
-    ...(options.portfolio !== undefined ? { portfolio: options.portfolio } : {}),
-    ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
-    marketData: prepared.marketData,
-    command: `llm-trading ${command}`,
-    onWait: (what) => io.stderr(`llm-trading ${command}: waiting: ${what} (up to --lock-timeout)\n`),
-  });
   try {
-    await body(app);
+    const { openApp } = await appModule();
+    const app = await openApp(prepared.env, prepared.config, {
+      ...options,
+      ...(options.portfolio !== undefined ? { portfolio: options.portfolio } : {}),
+      ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
+      marketData: prepared.marketData,
+      ...(prepared.store ? { store: prepared.store } : {}),
+      command: `llm-trading ${command}`,
+      onWait: (what) => io.stderr(`llm-trading ${command}: waiting: ${what} (up to --lock-timeout)\n`),
+    });
+    try {
+      await body(app);
+    } finally {
+      await app.close();
+    }
   } finally {
-    await app.close();
+    await prepared.store?.close();
   }
 }
 
@@ -113,8 +150,8 @@ export async function runSteps(
   view: { summary: boolean; postmortem?: boolean; portfolio?: string; kind?: PortfolioKind } = { summary: false },
 ): Promise<void> {
   const asked = chosenWeek(options);
-  const prepared = await prepare(io, asked);
-  const week = await resolveWeek(asked, prepared.config, prepared.marketData);
+  const prepared = await prepare(io, asked, options);
+  const week = await preparedWeek(prepared, asked);
   const appOptions = {
     offline: options.offline === true,
     allowOfflineSeats: options.allowOfflineSeats === true,
@@ -153,8 +190,8 @@ export async function runSteps(
 
 export async function postmortem(io: CliIo, options: CommonOptions & { week?: string; asOf?: string }): Promise<void> {
   const asked = chosenWeek(options);
-  const prepared = await prepare(io, asked);
-  const week = await resolveWeek(asked, prepared.config, prepared.marketData);
+  const prepared = await prepare(io, asked, options);
+  const week = await preparedWeek(prepared, asked);
   const [{ runPostmortem }, { renderPostmortem }] = await Promise.all([postmortemModule(), import('./postmortem-summary.js')]);
   // No agent is asked anything: the postmortem reads what the week stored.
   await withApp(io, prepared, 'postmortem', { ...options, offline: true }, async (app) => {
@@ -180,7 +217,7 @@ interface RunStatus {
 }
 
 export async function status(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ eq }, { runs }, { weekLockName }, { weekUsage }] = await Promise.all([
     drizzle(),
     schema(),
@@ -239,7 +276,7 @@ export async function status(io: CliIo, options: CommonOptions): Promise<void> {
 }
 
 export async function accounts(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ eq, max }, { orders }] = await Promise.all([drizzle(), schema()]);
   await withApp(io, prepared, 'accounts', { ...options, offline: true }, async (app) => {
     // The simulated world's "now" is the last time it acted: the portfolio's latest order.
@@ -306,7 +343,7 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
 }
 
 export async function portfolios(io: CliIo, options: CommonOptions): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ eq, max }, { orders }, { listPortfolios }, { SimulatedBroker }, { SimulatedClock }] = await Promise.all([
     drizzle(),
     schema(),
@@ -388,17 +425,23 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
   );
 }
 
-export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
-  const [{ openStore }, { parseEnv }] = await Promise.all([import('../storage/db.js'), import('../config/env.js')]);
-  const env = parseEnv(io.env);
-  const store = await openStore({
+/** The database of the environment, for a command that needs no App; waits for it up to --lock-timeout. */
+export async function openCliStore(io: CliIo, env: Env, command: string, options: CommonOptions): Promise<Store> {
+  const { openStore } = await import('../storage/db.js');
+  return openStore({
     databaseUrl: env.databaseUrl,
     home: env.home,
     pool: env.pool,
-    command: 'llm-trading db migrate',
+    command,
     ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout * 1000 } : {}),
-    onLockWait: (holder) => io.stderr(`llm-trading db migrate: waiting: ${holder} has the embedded database open\n`),
+    onLockWait: (holder) => io.stderr(`${command}: waiting: ${holder} has the embedded database open\n`),
   });
+}
+
+export async function dbMigrate(io: CliIo, options: CommonOptions): Promise<void> {
+  const { parseEnv } = await import('../config/env.js');
+  const env = parseEnv(io.env);
+  const store = await openCliStore(io, env, 'llm-trading db migrate', options);
   try {
     if (options.json) io.stdout(`${JSON.stringify({ migrated: true, location: store.location }, null, 2)}\n`);
     else io.stderr(`migrations applied to ${store.location}\n`);

@@ -283,7 +283,34 @@ export function buildProgram(io: CliIo): Command {
       new Option('--workers <n>', 'decide jobs at once in this process (default 2; the books get their own)').argParser(parseWorkers),
     )
     .action(async (o) => (await import('./worker-command.js')).worker(io, o));
-  planned(program, 'data', 'market data: `data sync` downloads bars from Alpaca', 'P6, Alpaca');
+  const data = program
+    .command('data')
+    .description(
+      'market data from Alpaca: `data sync` downloads bars into the database (MARKET_DATA=alpaca reads them), `data status` shows what it holds',
+    );
+  withCommon(
+    data
+      .command('sync')
+      .description(
+        "download Alpaca's calendar and the universe's daily bars (and with --minutes the minute bars of recent weeks) into the database, incrementally",
+      ),
+  )
+    .addOption(
+      new Option(
+        '--from <date>',
+        'first date, YYYY-MM-DD (default: history_start of config/market-data.yaml; with --minutes also the first minute-bar day)',
+      ).argParser(parseDate),
+    )
+    .addOption(
+      new Option('--to <date>', 'last date, YYYY-MM-DD (default and at most: the last closed session; minute bars: today)').argParser(
+        parseDate,
+      ),
+    )
+    .option('--minutes', 'also minute bars of the checkpoint days (default: the sessions of the last minute_weeks weeks)')
+    .action(async (o) => (await import('./data-commands.js')).dataSync(io, o));
+  withCommon(data.command('status').description('the bars and calendar the database holds, per ticker')).action(async (o) =>
+    (await import('./data-commands.js')).dataStatus(io, o),
+  );
   withPortfolio(
     withCommon(
       program

@@ -25,7 +25,7 @@ export interface ScheduleCommandOptions extends CommonOptions {
 export async function schedule(io: CliIo, action: 'run' | 'status', options: ScheduleCommandOptions, signal?: AbortSignal): Promise<void> {
   const start = options.now !== undefined ? new Date(options.now) : null;
   if (start && Number.isNaN(start.getTime())) throw new UsageError(`--now: expected an ISO-8601 instant, got "${options.now}"`);
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const { runDaemon, runDue, scheduleStatus, wallClock } = await import('../schedule/daemon.js');
   // A clock that starts at --now and runs at the wall clock's pace from there.
   const offset = start ? start.getTime() - Date.now() : 0;

@@ -3,10 +3,10 @@
  */
 import type { App } from '../app.js';
 import type { CheckpointSlot } from '../checkpoint/schedule.js';
-import { resolveWeek, shiftToWeekday, weekOf, type WeekInfo } from '../council/week.js';
+import { shiftToWeekday, weekOf, type WeekInfo } from '../council/week.js';
 import { addDays, isTradingDay, minutesOf } from '../market/calendar.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
-import { chosenWeek, prepare, withApp, type WeekCommandOptions } from './commands.js';
+import { chosenWeek, prepare, preparedWeek, withApp, type WeekCommandOptions } from './commands.js';
 import { progressPrinter } from './progress-printer.js';
 
 export interface CheckpointCommandOptions extends CommonOptions {
@@ -75,7 +75,7 @@ export async function checkpoint(io: CliIo, options: CheckpointCommandOptions): 
   if (options.date !== undefined && !options.all && options.time === undefined)
     throw new UsageError('with --date, give --time HH:MM or --all');
   if (options.time !== undefined) minutesOf(options.time);
-  const prepared = await prepare(io);
+  const prepared = await prepare(io, undefined, options);
   const [{ runCheckpoints }, { renderCheckpoint }] = await Promise.all([
     import('../checkpoint/engine.js'),
     import('./checkpoint-summary.js'),
@@ -105,8 +105,8 @@ export async function week(
 ): Promise<void> {
   const command = view.command ?? 'week';
   const asked = chosenWeek(options);
-  const prepared = await prepare(io, asked);
-  const weekInfo = await resolveWeek(asked, prepared.config, prepared.marketData);
+  const prepared = await prepare(io, asked, options);
+  const weekInfo = await preparedWeek(prepared, asked);
   const [{ runWholeWeek }, { renderSummary }, { renderPostmortem }, { renderCheckpoint, renderConvictionPaths }] = await Promise.all([
     import('../checkpoint/whole-week.js'),
     import('./summary.js'),

@@ -5,14 +5,14 @@
  * a backtest runs in the process that started it: there is nothing to share.
  */
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
-import { prepare } from './commands.js';
+import { prepareConfig } from './commands.js';
 
 export interface WorkerCommandOptions extends CommonOptions {
   workers?: number;
 }
 
 export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: AbortSignal): Promise<void> {
-  const prepared = await prepare(io);
+  const prepared = await prepareConfig(io);
   const databaseUrl = prepared.env.databaseUrl;
   if (!databaseUrl)
     throw new UsageError(

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ClockTime, Ticker } from '../schemas/common.js';
+import { loadMarketDataConfig, type MarketDataConfig } from './market-data-config.js';
 import { DEFAULT_CONFIG_DIR } from './paths.js';
 import { ConfigError, displayPath, readYamlFile, validateConfig } from './yaml-file.js';
 
@@ -147,6 +148,8 @@ export interface AppConfig {
   assets: AssetsConfig;
   schedule: ScheduleConfig;
   models: ModelsConfig;
+  /** config/market-data.yaml (optional): Alpaca data sync and the calendar of MARKET_DATA=alpaca. */
+  marketData: MarketDataConfig;
   /** Seat names of the PMs, in config order. */
   pmSeats: string[];
   tickers: string[];
@@ -183,7 +186,7 @@ export function loadConfig(dir: string = process.env.LLM_TRADING_CONFIG_DIR ?? D
   if (!tickers.includes(assets.benchmark)) {
     throw new ConfigError(`${displayPath(join(dir, 'assets.yaml'))}: benchmark: expected one of the assets, got ${assets.benchmark}`);
   }
-  return { dir, assets, schedule, models, pmSeats, tickers };
+  return { dir, assets, schedule, models, marketData: loadMarketDataConfig(dir), pmSeats, tickers };
 }
 
 function loadYaml<T>(dir: string, name: string, schema: z.ZodType<T>): T {

@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   ALPACA_ORDER_WAIT_SECONDS: positiveNumber(60),
   ALPACA_POLL_SECONDS: positiveNumber(2),
   ALPACA_MCP_COMMAND: optionalString,
+  ALPACA_DATA_FEED: optionalEnum(['iex', 'sip'] as const),
 });
 
 export interface Env {
@@ -122,6 +123,8 @@ export interface AlpacaEnv {
   pollMs: number;
   /** ALPACA_MCP_COMMAND (default `uvx alpaca-mcp-server`) as argv, split without a shell (BROKER=alpaca-mcp). */
   mcpCommand: string[];
+  /** ALPACA_DATA_FEED: the market-data feed, overriding config/market-data.yaml. */
+  dataFeed: 'iex' | 'sip' | undefined;
 }
 
 export class EnvError extends UserError {}
@@ -258,6 +261,7 @@ function alpacaEnv(source: NodeJS.ProcessEnv, e: z.infer<typeof EnvSchema>): Alp
     orderWaitMs: e.ALPACA_ORDER_WAIT_SECONDS * 1000,
     pollMs: e.ALPACA_POLL_SECONDS * 1000,
     mcpCommand: mcpCommandOf(e.ALPACA_MCP_COMMAND),
+    dataFeed: e.ALPACA_DATA_FEED,
   };
 }
 
@@ -268,6 +272,21 @@ function mcpCommandOf(text: string | undefined): string[] {
     if (error instanceof CommandLineError) throw new EnvError(`environment variable ALPACA_MCP_COMMAND: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The key pair market data is read with: APCA_API_KEY_ID / APCA_API_SECRET_KEY, else the first
+ * account's pair (market data is the same for every account), else a clear refusal.
+ */
+export function alpacaDataKeys(env: Env): AlpacaKeyPair & { label: string } {
+  if (env.alpaca.defaultPair) return { ...env.alpaca.defaultPair, label: 'APCA_API_KEY_ID' };
+  for (const n of ALPACA_ACCOUNT_IDS) {
+    const pair = env.alpaca.accounts[n];
+    if (pair) return { ...pair, label: `APCA_ACCT${n}_KEY_ID` };
+  }
+  throw new EnvError(
+    'Alpaca market data needs a key pair: set APCA_API_KEY_ID and APCA_API_SECRET_KEY (or APCA_ACCT1_KEY_ID and APCA_ACCT1_SECRET_KEY)',
+  );
 }
 
 /** A one-line description of where a Postgres URL points, with any password removed. */

@@ -75,6 +75,16 @@ function isPlainValidBar(b: Bar): boolean {
   );
 }
 
+/** What is wrong with a bar (positive prices, low ≤ open/close ≤ high, a whole volume, a real date), or null. */
+export function barProblem(bar: Bar): string | null {
+  // BarRow's rules as plain checks: zod per row was ≈ 0.5 s of every start for the 56k bundled
+  // rows. A row they refuse still goes through BarRow, which accepts it or says what is wrong.
+  if (isPlainValidBar(bar)) return null;
+  const parsed = BarRow.safeParse(bar);
+  if (parsed.success) return null;
+  return parsed.error.issues.map((iss) => (iss.path.length ? `${iss.path.join('.')}: ${iss.message}` : iss.message)).join('; ');
+}
+
 /** Parses and validates one ticker's CSV text. Errors name the file and the 1-based line. */
 export function parseBarsCsv(text: string, file: string): Bar[] {
   const lines = text.split(/\r?\n/);
@@ -97,25 +107,20 @@ export function parseBarsCsv(text: string, file: string): Bar[] {
       adjClose: num(cells[5]),
       volume: num(cells[6]),
     };
-    // BarRow's rules as plain checks: zod per row was ≈ 0.5 s of every start for the 56k bundled
-    // rows. A row they refuse still goes through BarRow, which accepts it or says what is wrong.
-    const parsed = isPlainValidBar(row) ? { success: true as const, data: row } : BarRow.safeParse(row);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((iss) => (iss.path.length ? `${iss.path.join('.')}: ${iss.message}` : iss.message));
-      throw new Error(`${where}: malformed row "${line}": ${why.join('; ')}`);
-    }
+    const problem = barProblem(row);
+    if (problem !== null) throw new Error(`${where}: malformed row "${line}": ${problem}`);
     const prev = bars.at(-1);
-    if (prev && parsed.data.date <= prev.date) {
-      throw new Error(`${where}: date ${parsed.data.date} is not after the previous row's ${prev.date} (rows must be ascending)`);
+    if (prev && row.date <= prev.date) {
+      throw new Error(`${where}: date ${row.date} is not after the previous row's ${prev.date} (rows must be ascending)`);
     }
-    bars.push(Object.freeze(parsed.data));
+    bars.push(Object.freeze(row));
   }
   if (bars.length === 0) throw new Error(`${file}: no data rows`);
   return bars;
 }
 
-/** Index of the last bar with date <= `date`, or -1. */
-function lastIndexOnOrBefore(bars: readonly Bar[], date: string): number {
+/** Index of the last bar with date <= `date`, or -1 (bars ascending by date). */
+export function lastIndexOnOrBefore(bars: readonly Bar[], date: string): number {
   let lo = 0;
   let hi = bars.length - 1;
   let found = -1;
@@ -163,7 +168,37 @@ export function intradayModelPrice(bar: Bar, session: SessionHours, time: string
   return { ...base, price: round6(p), source: 'intraday_model', approximate: true };
 }
 
-function sessionHoursOrRegular(date: string): SessionHours {
+/** The last close strictly before `date` (all a decision before the day's open can see), as a quote. */
+export function closeBeforeQuote(ticker: string, bars: readonly Bar[], date: string, time: string): PriceQuote {
+  const index = lastIndexOnOrBefore(bars, date);
+  const previous = bars[index]?.date === date ? bars[index - 1] : bars[index];
+  if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
+  return {
+    ticker,
+    date: previous.date,
+    time: sessionHoursOrRegular(previous.date).close,
+    price: previous.close,
+    source: 'bar_close',
+    approximate: false,
+  };
+}
+
+/** The first and last date every series covers; `ranges` in the order of `tickers`. */
+export function commonRange(
+  tickers: readonly string[],
+  ranges: readonly { first: string; last: string }[],
+): { first: string; last: string } {
+  let first = '';
+  let last = '9999-12-31';
+  for (const r of ranges) {
+    if (r.first > first) first = r.first;
+    if (r.last < last) last = r.last;
+  }
+  if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
+  return { first, last };
+}
+
+export function sessionHoursOrRegular(date: string): SessionHours {
   return isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
 }
 
@@ -215,16 +250,10 @@ export class BundledMarketData implements MarketData {
   async coverage(tickers: readonly string[]): Promise<{ first: string; last: string }> {
     if (tickers.length === 0) throw new Error('coverage: no tickers given');
     const series = await Promise.all(tickers.map((t) => this.#load(t)));
-    let first = '';
-    let last = '9999-12-31';
-    for (const bars of series) {
-      const f = (bars[0] as Bar).date;
-      const l = (bars.at(-1) as Bar).date;
-      if (f > first) first = f;
-      if (l < last) last = l;
-    }
-    if (first > last) throw new Error(`coverage: tickers ${tickers.join(', ')} share no common date range`);
-    return { first, last };
+    return commonRange(
+      tickers,
+      series.map((bars) => ({ first: (bars[0] as Bar).date, last: (bars.at(-1) as Bar).date })),
+    );
   }
 
   async lastPrintAt(ticker: string, date: string, time: string): Promise<PriceQuote> {
@@ -237,18 +266,7 @@ export class BundledMarketData implements MarketData {
     const session = sessionHoursOrRegular(date);
     // The day's bar is usable only once the session has opened; before that (or on a day without a bar)
     // the last print is the latest close before the day.
-    if (bar.date !== date || t < minutesOf(session.open)) {
-      const previous = bar.date === date ? all[index - 1] : bar;
-      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time}`);
-      return {
-        ticker,
-        date: previous.date,
-        time: sessionHoursOrRegular(previous.date).close,
-        price: previous.close,
-        source: 'bar_close',
-        approximate: false,
-      };
-    }
+    if (bar.date !== date || t < minutesOf(session.open)) return closeBeforeQuote(ticker, all, date, time);
     if (t >= minutesOf(session.close))
       return { ticker, date, time: session.close, price: bar.close, source: 'bar_close', approximate: false };
     return { ticker, date, time: session.open, price: bar.open, source: 'bar_open', approximate: false };
@@ -268,16 +286,7 @@ export class BundledMarketData implements MarketData {
     if (minutesOf(time) < minutesOf(session.open)) {
       // Before the open the last known price is the previous close: using this day's open would leak
       // a price nobody could see yet (the weekly decision at 08:00 relies on this).
-      const previous = all[lastIndexOnOrBefore(all, date) - 1];
-      if (!previous) throw new Error(`no ${ticker} bar before ${date} to quote ${time} (before the open)`);
-      return {
-        ticker,
-        date: previous.date,
-        time: sessionHoursOrRegular(previous.date).close,
-        price: previous.close,
-        source: 'bar_close',
-        approximate: false,
-      };
+      return closeBeforeQuote(ticker, all, date, time);
     }
     return { ticker, ...intradayModelPrice(bar, session, time) };
   }

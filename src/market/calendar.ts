@@ -17,6 +17,12 @@
  * follow the standing rules only, so a future unscheduled closure would be missing.
  * Late openings (e.g. 12:00 on 2002-09-11) and mishaps (15:56 close on 2005-06-01) are not modelled:
  * every session opens at 09:30.
+ *
+ * Which days trade and their hours come from the process's TradingCalendar: the rules above
+ * (`builtinCalendar`) unless another one was installed at start-up with useTradingCalendar — with
+ * MARKET_DATA=alpaca, Alpaca's calendar as `data sync` stored it (synced-calendar.ts). Every function
+ * below (trading days, sessions, stepping) asks it, so the pipeline, the checkpoints and the schedule
+ * daemon follow one calendar without passing it around.
  */
 import { getHolidays } from 'nyse-holidays';
 
@@ -26,8 +32,19 @@ export const REGULAR_CLOSE = '16:00';
 export const EARLY_CLOSE = '13:00';
 
 export interface SessionHours {
-  open: '09:30';
-  close: '16:00' | '13:00';
+  /** 'HH:MM' New York: 09:30, and 16:00 or 13:00 (an early close) for the built-in calendar. */
+  open: string;
+  close: string;
+}
+
+/** Which days the exchange trades and their regular hours. */
+export interface TradingCalendar {
+  /** 'builtin', or where the days came from ('alpaca 2016-01-04..2026-12-31'). */
+  readonly name: string;
+  /** The regular session of `date`, or null when the exchange is closed that day. */
+  session(date: string): SessionHours | null;
+  /** Why a weekday is closed (a holiday's name), or null when it trades. */
+  closureName(date: string): string | null;
 }
 
 /** Full-day closures outside the standing holiday rules (1993 onwards). */
@@ -131,16 +148,15 @@ function closuresOf(year: number): ReadonlyMap<string, string> {
   return closures;
 }
 
-/** Name of the holiday or closure that shuts the exchange on a weekday, or null. */
-export function closureName(date: string): string | null {
+function builtinClosureName(date: string): string | null {
   dayMs(date);
   return closuresOf(Number(date.slice(0, 4))).get(date) ?? null;
 }
 
-export function isTradingDay(date: string): boolean {
+function builtinIsTradingDay(date: string): boolean {
   const wd = weekdayOf(date);
   if (wd === 0 || wd === 6) return false;
-  return closureName(date) === null;
+  return builtinClosureName(date) === null;
 }
 
 /** Thanksgiving: the fourth Thursday of November. */
@@ -169,15 +185,64 @@ function earlyCloseReason(date: string): string | null {
   return null;
 }
 
-/** True when `date` is a trading day that closes at 13:00. */
+const REGULAR_SESSION: SessionHours = Object.freeze({ open: SESSION_OPEN, close: REGULAR_CLOSE });
+const SHORT_SESSION: SessionHours = Object.freeze({ open: SESSION_OPEN, close: EARLY_CLOSE });
+
+/** Sessions already worked out, by date: trading-day loops ask for the same few thousand dates. */
+const builtinSessions = new Map<string, SessionHours | null>();
+
+/** The project's own NYSE calendar: the rules and tables above. */
+export const builtinCalendar: TradingCalendar = Object.freeze({
+  name: 'builtin',
+  session: (date: string): SessionHours | null => {
+    let session = builtinSessions.get(date);
+    if (session === undefined) {
+      session = builtinIsTradingDay(date) ? (earlyCloseReason(date) === null ? REGULAR_SESSION : SHORT_SESSION) : null;
+      builtinSessions.set(date, session);
+    }
+    return session;
+  },
+  closureName: builtinClosureName,
+});
+
+// ---------- the process's calendar ----------
+
+let active: TradingCalendar = builtinCalendar;
+
+/**
+ * Installs the calendar every function of this module answers from, for the rest of the process (or
+ * until the next call). Meant for start-up, before any date is computed: results computed under one
+ * calendar and used under another would disagree.
+ */
+export function useTradingCalendar(calendar: TradingCalendar): void {
+  active = calendar;
+}
+
+/** The calendar in use. */
+export function tradingCalendar(): TradingCalendar {
+  return active;
+}
+
+/** Name of the holiday or closure that shuts the exchange on a weekday, or null. */
+export function closureName(date: string): string | null {
+  return active.closureName(date);
+}
+
+export function isTradingDay(date: string): boolean {
+  return active.session(date) !== null;
+}
+
+/** True when `date` is a trading day that closes before 16:00 (13:00 on NYSE early closes). */
 export function isEarlyClose(date: string): boolean {
-  return isTradingDay(date) && earlyCloseReason(date) !== null;
+  const session = active.session(date);
+  return session !== null && minutesOf(session.close) < minutesOf(REGULAR_CLOSE);
 }
 
 /** Regular-hours session of a trading day; throws for a weekend or holiday. */
 export function sessionHours(date: string): SessionHours {
-  if (!isTradingDay(date)) throw new Error(`${date} is not an NYSE trading day`);
-  return { open: SESSION_OPEN, close: earlyCloseReason(date) === null ? REGULAR_CLOSE : EARLY_CLOSE };
+  const session = active.session(date);
+  if (session === null) throw new Error(`${date} is not an NYSE trading day`);
+  return session;
 }
 
 // ---------- stepping through trading days ----------

@@ -16,8 +16,12 @@ export interface PriceQuote {
   /** The session date and America/New_York time the price is for. */
   date: string;
   time: string;
-  /** 'bar_open' | 'bar_close' are real prints; 'intraday_model' is interpolated from the daily bar. */
-  source: 'bar_open' | 'bar_close' | 'intraday_model' | 'live';
+  /**
+   * 'bar_open' | 'bar_close' are real prints of the daily bar; 'minute_bar' is the close of the last
+   * minute bar that ended at or before the time (a real trade); 'intraday_model' is interpolated from
+   * the daily bar.
+   */
+  source: 'bar_open' | 'bar_close' | 'minute_bar' | 'intraday_model' | 'live';
   approximate: boolean;
 }
 

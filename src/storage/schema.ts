@@ -1,7 +1,19 @@
 // The database schema (drizzle). Migrations in ./migrations are generated from this file with
 // `npm run db:generate` and applied on open and by `llm-trading db migrate`.
 import { sql } from 'drizzle-orm';
-import { bigserial, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 const money = (name: string) => numeric(name, { precision: 20, scale: 6, mode: 'number' });
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -413,3 +425,88 @@ export const scheduleRuns = pgTable(
   },
   (t) => [primaryKey({ columns: [t.portfolio, t.slot] }), index('schedule_runs_due').on(t.portfolio, t.dueAt)],
 );
+
+// ---------------------------------------------------------------------------------------------- market data
+// Market data is the world's, not a portfolio's: these tables carry no portfolio, and every portfolio
+// (backtests included) reads the same bars. Written by `llm-trading data sync` (src/market/sync/),
+// read by MARKET_DATA=alpaca (src/market/db-market-data.ts).
+
+/**
+ * Alpaca daily bars, one per ticker and New York session date. open/high/low/close/volume come with the
+ * `adjustment` recorded on the row (split by default: traded prices, continuous over splits); adj_close
+ * is the close adjusted for splits and dividends (Alpaca's adjustment=all), for total returns.
+ */
+export const marketDailyBars = pgTable(
+  'market_daily_bars',
+  {
+    ticker: text('ticker').notNull(),
+    /** The NYSE session, YYYY-MM-DD (New York); Alpaca stamps a daily bar at New York midnight. */
+    date: text('date').notNull(),
+    open: doublePrecision('open').notNull(),
+    high: doublePrecision('high').notNull(),
+    low: doublePrecision('low').notNull(),
+    close: doublePrecision('close').notNull(),
+    adjClose: doublePrecision('adj_close').notNull(),
+    volume: bigint('volume', { mode: 'number' }).notNull(),
+    vwap: doublePrecision('vwap'),
+    tradeCount: integer('trade_count'),
+    /** Where the row came from: 'alpaca', its feed (iex, sip) and the adjustment of open..close. */
+    source: text('source').notNull(),
+    feed: text('feed').notNull(),
+    adjustment: text('adjustment').notNull(),
+    fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ticker, t.date] })],
+);
+
+/**
+ * Alpaca minute bars of regular sessions (extended hours are not kept): `ts` is the bar's start (UTC),
+ * so the bar's close is the last trade before ts + 1 minute. `date` is its New York session date.
+ */
+export const marketMinuteBars = pgTable(
+  'market_minute_bars',
+  {
+    ticker: text('ticker').notNull(),
+    ts: timestamp('ts', { withTimezone: true }).notNull(),
+    date: text('date').notNull(),
+    open: doublePrecision('open').notNull(),
+    high: doublePrecision('high').notNull(),
+    low: doublePrecision('low').notNull(),
+    close: doublePrecision('close').notNull(),
+    volume: bigint('volume', { mode: 'number' }).notNull(),
+    vwap: doublePrecision('vwap'),
+    tradeCount: integer('trade_count'),
+    feed: text('feed').notNull(),
+    fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ticker, t.ts] }), index('market_minute_bars_day').on(t.ticker, t.date)],
+);
+
+/** Alpaca's trading calendar: one row per NYSE trading day (holidays have none), times in New York. */
+export const marketCalendar = pgTable('market_calendar', {
+  date: text('date').primaryKey(),
+  /** 'HH:MM' New York: 09:30 and 16:00, or 13:00 on an early close. */
+  open: text('open').notNull(),
+  close: text('close').notNull(),
+  /** The extended session ('HH:MM'), when Alpaca sends it. */
+  sessionOpen: text('session_open'),
+  sessionClose: text('session_close'),
+  openAt: timestamp('open_at', { withTimezone: true }).notNull(),
+  closeAt: timestamp('close_at', { withTimezone: true }).notNull(),
+  fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull(),
+});
+
+/**
+ * What `data sync` has asked Alpaca for, per series: `daily:<TICKER>`, `minute:<TICKER>` or `calendar`.
+ * first/last bound the dates requested (a date in the range with no row is a day without data, e.g. a
+ * holiday for the calendar), so a re-run fetches only what lies outside, plus a small overlap.
+ */
+export const marketSyncState = pgTable('market_sync_state', {
+  series: text('series').primaryKey(),
+  ticker: text('ticker'),
+  feed: text('feed'),
+  adjustment: text('adjustment'),
+  firstDate: text('first_date').notNull(),
+  lastDate: text('last_date').notNull(),
+  syncedAt: timestamp('synced_at', { withTimezone: true }).notNull(),
+});

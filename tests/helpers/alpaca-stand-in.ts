@@ -16,8 +16,9 @@ import { Book, dec, type Account, type Answer, type StandInAccountInit } from '.
  *
  * Implemented (by the spec's operationId): getAccount, getAllOpenPositions, getOpenPosition,
  * deleteOpenPosition, postOrder, getOrderByClientOrderId, getOrderByOrderID, deleteOrderByOrderID,
- * LegacyClock, LegacyCalendar (from our NYSE calendar), StockBars (pages of `pageLimit` bars chained
- * by next_page_token), StockLatestTradeSingle (the price table). Anything else in the spec answers 501
+ * LegacyClock, LegacyCalendar (from our NYSE calendar, with the days setCalendarDay changed),
+ * StockBars (pages of `pageLimit` bars chained by next_page_token, per timeframe and adjustment as
+ * setBars stored them), StockLatestTradeSingle (the price table). Anything else in the spec answers 501
  * and is recorded as a violation, so a test cannot rely on it by accident.
  *
  * Auth: APCA-API-KEY-ID / APCA-API-SECRET-KEY. Missing → 401 {"message":"unauthorized."}; unknown or
@@ -109,7 +110,13 @@ export interface AlpacaStandIn {
   open(): void;
   /** The market closes at clock().nextClose: cls orders fill, unfilled day orders expire. */
   close(): void;
-  setBars(symbol: string, bars: StandInBar[]): void;
+  /**
+   * The bars served for `symbol` at `timeframe` (default 1Day) and `adjustment` (default: any
+   * adjustment that has no list of its own).
+   */
+  setBars(symbol: string, bars: StandInBar[], options?: { timeframe?: '1Day' | '1Min'; adjustment?: string }): void;
+  /** Changes one day of the served calendar: other hours (an early close), or null (closed). */
+  setCalendarDay(date: string, hours: { open: string; close: string } | null): void;
   fail(fault: Fault): void;
   /** `times` 429s with X-RateLimit-Remaining 0 and X-RateLimit-Reset `resetInSeconds` from now. */
   rateLimit(times: number, resetInSeconds: number, when?: Fault['when']): void;
@@ -146,6 +153,8 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
   const faults: (Fault & { left: number })[] = [];
   const prices = new Map<string, { price: number; previousClose: number }>();
   const bars = new Map<string, StandInBar[]>();
+  const barsKey = (symbol: string, timeframe: string, adjustment: string) => `${symbol}|${timeframe}|${adjustment}`;
+  const calendarDays = new Map<string, { open: string; close: string } | null>();
   // Wednesday 2024-03-06, 08:00 New York, before the open.
   const clock: ClockState = {
     now: etToUtc('2024-03-06', '08:00').getTime(),
@@ -205,14 +214,19 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
       const start = (one(req.query.start) ?? today).slice(0, 10);
       const end = (one(req.query.end) ?? start).slice(0, 10);
       if (!isValidDate(start) || !isValidDate(end)) return { status: 400, body: { code: 40010001, message: 'invalid start or end' } };
-      const days = tradingDaysBetween(start, end).map((date) => ({
-        date,
-        open: sessionHours(date).open,
-        close: sessionHours(date).close,
-        session_open: '0400',
-        session_close: '2000',
-        settlement_date: nextTradingDay(date),
-      }));
+      const changed = [...calendarDays].filter(([date, hours]) => hours !== null && date >= start && date <= end).map(([date]) => date);
+      const dates = [...new Set([...tradingDaysBetween(start, end), ...changed])].filter((d) => calendarDays.get(d) !== null).sort();
+      const days = dates.map((date) => {
+        const hours = calendarDays.get(date) ?? sessionHours(date);
+        return {
+          date,
+          open: hours.open,
+          close: hours.close,
+          session_open: '0400',
+          session_close: '2000',
+          settlement_date: nextTradingDay(date),
+        };
+      });
       return { status: 200, body: days };
     },
     StockBars: (_account, req) => barsPage(req),
@@ -235,8 +249,10 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
     const symbols = (one(req.query.symbols) ?? '').split(',').filter(Boolean);
     const from = instantOf(one(req.query.start), false);
     const to = instantOf(one(req.query.end), true);
+    const timeframe = (one(req.query.timeframe) ?? '').replace(/^1D$/, '1Day').replace(/^1T$/, '1Min');
+    const adjustment = one(req.query.adjustment) ?? 'raw';
     const all = [...new Set(symbols)].sort().flatMap((symbol) =>
-      (bars.get(symbol) ?? [])
+      (bars.get(barsKey(symbol, timeframe, adjustment)) ?? bars.get(barsKey(symbol, timeframe, '*')) ?? [])
         .filter((b) => Date.parse(b.t) >= from && Date.parse(b.t) <= to)
         .sort((a, b) => Date.parse(a.t) - Date.parse(b.t))
         .map((bar) => ({ symbol, bar })),
@@ -440,8 +456,11 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
       clock.isOpen = false;
       clock.nextClose = sessionClose(nextTradingDay(utcToEt(new Date(clock.now)).date));
     },
-    setBars: (symbol, list) => {
-      bars.set(symbol, [...list]);
+    setBars: (symbol, list, options = {}) => {
+      bars.set(barsKey(symbol, options.timeframe ?? '1Day', options.adjustment ?? '*'), [...list]);
+    },
+    setCalendarDay: (date, hours) => {
+      calendarDays.set(date, hours);
     },
     fail: (fault) => {
       faults.push({ ...fault, left: fault.times ?? 1 });
@@ -469,6 +488,12 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
       }),
   };
   return standIn;
+}
+
+/** Alpaca's minute bar starting at New York `time` on `date`, around `close`. */
+export function minuteBar(date: string, time: string, close: number, volume = 1_000): StandInBar {
+  const t = etToUtc(date, time).toISOString().replace('.000Z', 'Z');
+  return { t, o: close - 0.01, h: close + 0.02, l: close - 0.02, c: close, v: volume, n: 10, vw: Number(dec(close, 4)) };
 }
 
 /** Alpaca's daily bar for `date` as the stand-in serves it: starts at midnight New York time. */

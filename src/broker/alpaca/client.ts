@@ -215,6 +215,26 @@ export class AlpacaClient {
     end: string,
     options: BarsOptions = {},
   ): Promise<Record<string, AlpacaBar[]>> {
+    const result: Record<string, AlpacaBar[]> = {};
+    for await (const page of this.barPages(symbols, timeframe, start, end, options)) {
+      for (const [symbol, bars] of Object.entries(page)) (result[symbol] ??= []).push(...bars);
+    }
+    for (const bars of Object.values(result)) bars.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+    return result;
+  }
+
+  /**
+   * The same bars page by page, as Alpaca sends them (each page's symbols in time order), so a caller
+   * can store each page before asking for the next: a long download that is stopped keeps what it got.
+   * Every requested symbol has a list in the first page (empty when Alpaca sent none).
+   */
+  async *barPages(
+    symbols: readonly string[],
+    timeframe: string,
+    start: string,
+    end: string,
+    options: BarsOptions = {},
+  ): AsyncGenerator<Record<string, AlpacaBar[]>, void, undefined> {
     if (symbols.length === 0) throw new RangeError('getBars: no symbols');
     const list = [...new Set(symbols.map(ticker))];
     if (!TIMEFRAME.test(timeframe))
@@ -227,7 +247,6 @@ export class AlpacaClient {
       throw new RangeError(`getBars: pageLimit must be 1..10000, got ${pageLimit}`);
     const maxPages = options.maxPages ?? 1000;
 
-    const result: Record<string, AlpacaBar[]> = Object.fromEntries(list.map((s) => [s, [] as AlpacaBar[]]));
     const seen = new Set<string>();
     let pageToken: string | undefined;
     for (let page = 1; ; page++) {
@@ -246,17 +265,17 @@ export class AlpacaClient {
         },
       };
       const parsed = await this.read(req, 'a page of bars', parseBarsPage);
-      for (const [symbol, bars] of Object.entries(parsed.bars)) (result[symbol] ??= []).push(...bars);
+      const bars: Record<string, AlpacaBar[]> = page === 1 ? Object.fromEntries(list.map((s) => [s, [] as AlpacaBar[]])) : {};
+      for (const [symbol, got] of Object.entries(parsed.bars)) (bars[symbol] ??= []).push(...got);
+      yield bars;
       const next = parsed.nextPageToken;
-      if (next === null) break;
+      if (next === null) return;
       if (seen.has(next))
         throw this.transport.protocolError(req, 'a page of bars', `next_page_token ${JSON.stringify(next)} repeats an earlier page`);
       if (page >= maxPages) throw this.transport.protocolError(req, 'bars', `still paging after ${maxPages} pages`);
       seen.add(next);
       pageToken = next;
     }
-    for (const bars of Object.values(result)) bars.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
-    return result;
   }
 
   async getLatestTrade(symbol: string, options: { feed?: LatestFeed } = {}): Promise<AlpacaTrade> {
