@@ -111,15 +111,19 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
       const shown = await cli(['accounts', '--json'], env);
       expect(shown.code).toBe(0);
       const rows = JSON.parse(shown.stdout) as {
-        accountId: number;
+        account_id: number;
         equity: number;
-        positionsMatch: boolean;
+        positions_match: boolean;
+        pnl_today: number | null;
         books: { positions: Record<string, number> };
       }[];
       expect(rows).toHaveLength(6);
       for (const r of rows) {
-        expect(r.positionsMatch).toBe(true);
-        expect(r.books.positions).toEqual(alpacaPositions(r.accountId));
+        expect(r.positions_match).toBe(true);
+        expect(r.books.positions).toEqual(alpacaPositions(r.account_id));
+        // Alpaca's today: its equity against its last_equity.
+        const acct = standIn.account(keyId(r.account_id));
+        expect(r.pnl_today).toBeCloseTo(r.equity - acct.lastEquity, 2);
       }
       expect(rows.flatMap((r) => Object.keys(r.books.positions)).length).toBeGreaterThan(0);
       const text = await cli(['accounts'], env);

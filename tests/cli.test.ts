@@ -66,6 +66,15 @@ describe('llm-trading run_weekly', () => {
     const states = JSON.parse(accounts.stdout);
     expect(states).toHaveLength(6);
     expect(states.every((s: { equity: number }) => s.equity > 90_000 && s.equity < 110_000)).toBe(true);
+    // The first week: it started from the starting cash, so the week's P/L is all the gain so far.
+    for (const s of states as { equity: number; pnl_week: number; pnl_today: number; week_id: string; account_id: number }[]) {
+      expect(s.week_id).toBe(WEEK);
+      expect(s.pnl_week).toBeCloseTo(s.equity - 100_000, 2);
+      expect(typeof s.pnl_today).toBe('number');
+    }
+    const table = (await cli(['accounts'], env())).stdout;
+    expect(table).toMatch(/^acct\s+owner\s+cash\s+equity\s+today\s+week\s+positions$/m);
+    expect(table).toMatch(/week: since the weekly decision of 2024-03-06/);
 
     const portfolios = await cli(['portfolios', '--json'], env());
     const [only] = JSON.parse(portfolios.stdout);
@@ -74,9 +83,9 @@ describe('llm-trading run_weekly', () => {
       states.reduce((sum: number, s: { equity: number }) => sum + s.equity, 0),
       2,
     );
-    const table = await cli(['portfolios'], env());
-    expect(table.stdout).toMatch(/^portfolio\s+kind\s+weeks\s+first week\s+last week\s+equity/m);
-    expect(table.stdout).toMatch(/^default\s+live\s+1\s+2024-03-06\s+2024-03-06\s+\$\d{3},\d{3}\.\d\d$/m);
+    const listed = await cli(['portfolios'], env());
+    expect(listed.stdout).toMatch(/^portfolio\s+kind\s+weeks\s+first week\s+last week\s+equity/m);
+    expect(listed.stdout).toMatch(/^default\s+live\s+1\s+2024-03-06\s+2024-03-06\s+\$\d{3},\d{3}\.\d\d$/m);
     // Another portfolio has its own (empty) books.
     expect(JSON.parse((await cli(['status', '--json', '--portfolio', 'other'], env())).stdout)).toEqual([]);
     expect(JSON.parse((await cli(['accounts', '--json'], { ...env(), LLM_TRADING_PORTFOLIO: 'other' })).stdout)).toEqual([]);

@@ -146,6 +146,7 @@ export class AlpacaBroker implements Broker {
         positions: out,
         markedAt: new Date(this.#now()).toISOString(),
         approximateMarks: held.some((p) => p.currentPrice === null),
+        ...(acct.lastEquity !== null ? { lastEquity: roundCash(acct.lastEquity) } : {}),
       };
     } catch (error) {
       if (!isAccountFailure(error) || !row) throw error;

@@ -303,42 +303,9 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
       io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSubledgerAccounts(report));
       return;
     }
-    const states = [];
-    for (const a of app.config.models.accounts) states.push({ portfolio: app.portfolio, ...(await app.broker.account(a.id)) });
-    if (app.broker.name === 'alpaca') {
-      // Alpaca's paper accounts now, each beside the books the ledger keeps for it.
-      const { besideBooks } = await import('../broker/alpaca-books.js');
-      const rows = [];
-      for (const s of states) rows.push({ ...s, ...(await besideBooks(app.store.db, app.portfolio, s)) });
-      if (options.json) {
-        io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-      }
-      io.stdout(`portfolio ${app.portfolio}: Alpaca's paper accounts now, beside the books (ledger)\n`);
-      io.stdout(`${pad('acct', 6)}${pad('owner', 10)}${pad('cash', 16)}${pad('equity', 16)}positions\n`);
-      for (const r of rows) {
-        const held = r.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat';
-        const books =
-          Object.entries(r.books.positions)
-            .map(([t, q]) => `${q} ${t}`)
-            .join(', ') || 'flat';
-        io.stdout(`${pad(String(r.accountId), 6)}${pad(r.owner, 10)}${pad(money(r.cash), 16)}${pad(money(r.equity), 16)}${held}\n`);
-        io.stdout(
-          `${pad('', 6)}${pad('books', 10)}${pad(r.books.cash === null ? '-' : money(r.books.cash), 32)}${books}${r.positionsMatch ? '' : '  (differs from Alpaca)'}${r.approximateMarks ? '  (marks approximate)' : ''}\n`,
-        );
-      }
-      return;
-    }
-    if (options.json) {
-      io.stdout(`${JSON.stringify(states, null, 2)}\n`);
-      return;
-    }
-    io.stdout(`portfolio ${app.portfolio}, marked at ${last.at.toISOString()} (its latest order)\n`);
-    io.stdout(`${pad('acct', 6)}${pad('owner', 10)}${pad('cash', 16)}${pad('equity', 16)}positions\n`);
-    for (const s of states)
-      io.stdout(
-        `${pad(String(s.accountId), 6)}${pad(s.owner, 10)}${pad(money(s.cash), 16)}${pad(money(s.equity), 16)}${s.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat'}\n`,
-      );
+    const { accountsView, renderAccountsView } = await import('./accounts-view.js');
+    const view = await accountsView(app, last.at);
+    io.stdout(options.json ? `${JSON.stringify(view.rows, null, 2)}\n` : renderAccountsView(view));
   });
 }
 

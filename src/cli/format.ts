@@ -19,6 +19,11 @@ export function money(n: number | null): string {
   return n === null ? '-' : `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
+/** A change of money with its sign: +$1,234.50 / -$12.00. */
+export function signedMoney(n: number): string {
+  return `${n < 0 ? '-' : '+'}${money(Math.abs(n))}`;
+}
+
 export function wrap(text: string, indent: number, width = 100): string[] {
   const words = text.split(/\s+/);
   const out: string[] = [];

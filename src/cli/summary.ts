@@ -54,7 +54,12 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
   }
 
   if (result.accounts.some((a) => a.equity !== null)) {
-    lines.push('', `Paper accounts (simulated broker, fills at the ${result.fill_date} open; marks at that open)`);
+    lines.push(
+      '',
+      result.broker === 'sim'
+        ? `Paper accounts (simulated broker, fills at the ${result.fill_date} open; marks at that open)`
+        : `Paper accounts (Alpaca ${result.reconciliation ? 'sub-ledgers of one paper account' : 'paper accounts'}, opening-auction orders for ${result.fill_date}; equity as Alpaca reports it)`,
+    );
     lines.push(
       `  ${pad('acct', 6)}${pad('owner', 10)}${pad('agent', 26)}${pad('trade', 16)}${pad('order', 30)}${pad('position', 22)}equity`,
     );

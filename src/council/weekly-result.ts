@@ -19,6 +19,8 @@ export interface WeeklyResult {
   /** With `pending_open`: the orders the execution will place at the open, with the ids it will give them. */
   pending_orders?: OrderRequest[];
   mode: string;
+  /** The broker the accounts trade on: `sim` (simulated), `alpaca` (paper accounts or sub-ledgers of one). */
+  broker: string;
   data_through: string;
   fill_date: string;
   stages: Record<StageName, 'completed' | 'pending'>;
@@ -122,6 +124,7 @@ export async function buildWeeklyResult(
     asof_et: week.asof_et,
     status,
     mode: app.agents.mode,
+    broker: app.broker.name,
     data_through: week.data_through,
     fill_date: week.fill_date,
     stages,

@@ -65,6 +65,8 @@ export interface AccountState {
   /** When the marks were taken (ISO UTC) and whether they are modelled prices. */
   markedAt: string;
   approximateMarks: boolean;
+  /** The broker's own equity at the previous session's close, when it reports one (Alpaca's last_equity). */
+  lastEquity?: number;
 }
 
 export interface Broker {

@@ -75,6 +75,8 @@ export interface Account {
   orders: Order[];
   /** Every client_order_id ever used: Alpaca never releases one, not after a cancel either. */
   clientOrderIds: Set<string>;
+  /** Equity at the last close (Alpaca's last_equity): the starting cash until the first close(). */
+  lastEquity: number;
 }
 
 /** An answer the stand-in sends: status, JSON body (undefined for none). */
@@ -138,6 +140,7 @@ export class Book {
       positions: new Map(),
       orders: [],
       clientOrderIds: new Set(),
+      lastEquity: init.cash ?? 100_000,
     };
     this.accounts.push(account);
     return account;
@@ -316,6 +319,7 @@ export class Book {
         if (order.timeInForce === 'cls') this.tryFill(account, order);
         if (OPEN_STATUSES.has(order.status) && order.timeInForce !== 'gtc') this.expire(order);
       }
+      account.lastEquity = roundCash(this.values(account).equity);
     }
   }
 
@@ -491,7 +495,7 @@ export class Book {
       multiplier: '1',
       shorting_enabled: true,
       equity: dec(equity, 2),
-      last_equity: dec(equity, 2),
+      last_equity: dec(a.lastEquity, 2),
       long_market_value: dec(long, 2),
       short_market_value: dec(short, 2),
       position_market_value: dec(long - short, 2),
