@@ -394,13 +394,30 @@ describe('llm-trading accounts in sub-ledger mode (CLI, embedded database)', () 
       expect(shown.code).toBe(0);
       const report = JSON.parse(shown.stdout) as {
         mode: string;
-        accounts: { account_id: number; starting_cash: number; equity: number; cash: number }[];
+        accounts: {
+          account_id: number;
+          starting_cash: number;
+          equity: number;
+          cash: number;
+          week_id: string | null;
+          pnl_week: number | null;
+          pnl_note: string | null;
+          positions: unknown[];
+        }[];
         reconciliation: { status: string; positions: { ticker: string; difference: number }[] };
         last_execution_reconciliation: { status: string; checkpoint: string } | null;
       };
       expect(report.mode).toBe('subledger');
       expect(report.accounts.map((a) => a.account_id)).toEqual([1, 2, 3, 4, 5, 6]);
       for (const a of report.accounts) expect(a.starting_cash).toBe(100_000);
+      // The week's P/L from the books: now (today's date) is past the bundled data, so a held ticker is
+      // marked with the data's last print and the account says so; a flat account needs no mark.
+      for (const a of report.accounts) {
+        expect(a.week_id).toBe(WEEK);
+        if (a.positions.length > 0) expect(a.pnl_note).toMatch(/marked with the last print there is, .* data ends before/);
+        else expect(a.pnl_note).toBeNull();
+        expect(a.pnl_week).toBeCloseTo(a.equity - 100_000, 2);
+      }
       expect(report.reconciliation.status).toBe('ok');
       expect(report.reconciliation.positions.every((p) => p.difference === 0)).toBe(true);
       expect(report.last_execution_reconciliation).toMatchObject({ status: 'ok', checkpoint: 'weekly' });

@@ -299,7 +299,9 @@ export async function accounts(io: CliIo, options: CommonOptions): Promise<void>
       ]);
       const rows = await app.store.db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio));
       const starting = new Map(rows.map((r) => [r.id, r.startingCash]));
-      const report = await subledgerAccounts(app.store.db, app.portfolio, app.broker, app.config.models.accounts, starting);
+      const { booksPnl } = await import('../ledger/account-pnl.js');
+      const books = new Map((await booksPnl({ ...app, db: app.store.db }, new Date())).map((p) => [p.account_id, p]));
+      const report = await subledgerAccounts(app.store.db, app.portfolio, app.broker, app.config.models.accounts, starting, books);
       io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderSubledgerAccounts(report));
       return;
     }

@@ -7,8 +7,9 @@ import type { AlpacaSubledgerBroker } from '../broker/alpaca-subledger-broker.js
 import { latestReconciliation } from '../broker/subledger/events.js';
 import { describeReconciliation } from '../broker/subledger/reconciliation.js';
 import type { Reconciliation } from '../ports/broker.js';
+import type { BooksPnl } from '../ledger/account-pnl.js';
 import type { Db } from '../storage/db.js';
-import { money, pad } from './format.js';
+import { money, pad, signedMoney } from './format.js';
 
 export interface SubledgerAccountsReport {
   portfolio: string;
@@ -21,6 +22,12 @@ export interface SubledgerAccountsReport {
     starting_cash: number | null;
     /** equity − starting_cash. */
     pnl_since_start: number | null;
+    /** equity − the books' equity at the close before the latest session / at the week's weekly decision (ledger/account-pnl.ts). */
+    pnl_today: number | null;
+    pnl_week: number | null;
+    week_id: string | null;
+    /** Why a P/L figure is missing, else null. */
+    pnl_note: string | null;
     positions: {
       ticker: string;
       qty: number;
@@ -44,6 +51,7 @@ export async function subledgerAccounts(
   broker: AlpacaSubledgerBroker,
   accounts: readonly { id: number }[],
   startingCash: ReadonlyMap<number, number>,
+  books: ReadonlyMap<number, BooksPnl> = new Map(),
 ): Promise<SubledgerAccountsReport> {
   const states = await broker.accounts(accounts.map((a) => a.id));
   const last = await latestReconciliation(db, portfolio);
@@ -53,13 +61,19 @@ export async function subledgerAccounts(
     mode: 'subledger',
     accounts: states.map((s) => {
       const start = startingCash.get(s.accountId) ?? null;
+      const b = books.get(s.accountId);
+      const since = (x: number | null | undefined) => (x === null || x === undefined ? null : Math.round((s.equity - x) * 100) / 100);
       return {
         account_id: s.accountId,
         owner: s.owner,
         cash: s.cash,
         equity: s.equity,
         starting_cash: start,
-        pnl_since_start: start === null ? null : Math.round((s.equity - start) * 100) / 100,
+        pnl_since_start: since(start),
+        pnl_today: since(b?.day_start_equity),
+        pnl_week: since(b?.week_start_equity),
+        week_id: b?.week_id ?? null,
+        pnl_note: b?.note ?? null,
         positions: s.positions.map((p) => ({
           ticker: p.ticker,
           qty: p.qty,
@@ -79,13 +93,18 @@ export async function subledgerAccounts(
 
 export function renderSubledgerAccounts(r: SubledgerAccountsReport): string {
   const lines = [`portfolio ${r.portfolio}: six sub-ledgers of one Alpaca paper account (books, marked at Alpaca's prices)`];
-  lines.push(`${pad('acct', 6)}${pad('owner', 10)}${pad('cash', 16)}${pad('equity', 16)}${pad('since start', 14)}positions`);
+  const week = r.accounts.find((a) => a.week_id)?.week_id;
+  lines.push(`today: since the close before the latest session${week ? `; week: since the weekly decision of ${week}` : ''}`);
+  lines.push(
+    `${pad('acct', 6)}${pad('owner', 10)}${pad('cash', 16)}${pad('equity', 16)}${pad('today', 14)}${pad('week', 14)}${pad('since start', 14)}positions`,
+  );
+  const pnl = (x: number | null): string => (x === null ? '-' : signedMoney(x));
   for (const a of r.accounts) {
     const held = a.positions.map((p) => `${p.qty} ${p.ticker}`).join(', ') || 'flat';
-    const pnl = a.pnl_since_start === null ? '-' : money(a.pnl_since_start);
     lines.push(
-      `${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(money(a.cash), 16)}${pad(money(a.equity), 16)}${pad(pnl, 14)}${held}${a.approximate_marks ? '  (marks approximate)' : ''}`,
+      `${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(money(a.cash), 16)}${pad(money(a.equity), 16)}${pad(pnl(a.pnl_today), 14)}${pad(pnl(a.pnl_week), 14)}${pad(pnl(a.pnl_since_start), 14)}${held}${a.approximate_marks ? '  (marks approximate)' : ''}`,
     );
+    if (a.pnl_note) lines.push(`${pad('', 6)}${a.pnl_note}`);
   }
   const rec = r.reconciliation;
   const alpacaHeld =

@@ -32,7 +32,7 @@ export interface BooksPnl {
   today_from: string;
   week_from: string | null;
   approximate_marks: boolean;
-  /** Why a figure is missing (a ticker without a price at that instant). */
+  /** Why a figure is missing (a ticker without a price at that instant) or stale (the data ends earlier). */
   note: string | null;
 }
 
@@ -116,7 +116,11 @@ class Marks {
       if (this.#prices.has(key)) continue;
       try {
         const quote = await this.marketData.lastPrintAt(ticker, et.date, et.time);
-        this.approximate ||= quote.approximate;
+        // A print older than the instant's session (the data ends before it) is stale: flagged and said.
+        const session = et.time >= sessionHours(et.date).open ? et.date : previousTradingDay(et.date);
+        if (quote.date < session)
+          this.missing ??= `marked with the last print there is, ${quote.ticker} on ${quote.date}: the ${this.marketData.name} data ends before ${et.date}`;
+        this.approximate ||= quote.approximate || quote.date < session;
         this.#prices.set(key, quote.price);
       } catch (error) {
         this.#prices.set(key, null);
