@@ -12,6 +12,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { loadConfig } from '../src/config/app-config.js';
+import { builtinCalendar, useTradingCalendar, type TradingCalendar } from '../src/market/calendar.js';
 import { runDaemon, type DaemonClock, type ScheduleEvent } from '../src/schedule/daemon.js';
 import { scheduleSlots } from '../src/schedule/plan.js';
 import { catchUp } from '../src/schedule/policy.js';
@@ -247,6 +248,38 @@ describe('the daemon on a controllable clock', () => {
       expect(events.find((e) => e.event === 'started' && e.slot === 'checkpoint:2024-03-11T09:00')?.at).toBe('2024-03-11T13:00:00.000Z');
     },
   );
+
+  it('reads the calendar again before every pass: a closure synced while it runs is kept', { timeout: 60_000 }, async () => {
+    const app = await appFor(store, 'recalendar');
+    // A "data sync" during Wednesday brings an unscheduled closure on Thursday 2024-03-07.
+    const closed: TradingCalendar = {
+      name: 'test: closed 2024-03-07',
+      session: (date) => (date === '2024-03-07' ? null : builtinCalendar.session(date)),
+      closureName: (date) => (date === '2024-03-07' ? 'an unscheduled closure' : builtinCalendar.closureName(date)),
+    };
+    let passes = 0;
+    const stop = new AbortController();
+    const events: ScheduleEvent[] = [];
+    try {
+      await runDaemon(app, {
+        clock: fakeClock('2024-03-06T12:59:00Z', '2024-03-08T15:00:00Z', stop),
+        signal: stop.signal,
+        log: (e) => events.push(e),
+        beforePass: async () => {
+          if (++passes === 3) useTradingCalendar(closed);
+          if (passes === 4) throw new Error('the database went away for a moment');
+        },
+      });
+    } finally {
+      useTradingCalendar(builtinCalendar);
+    }
+    const started = events.filter((e) => e.event === 'started' && e.slot).map((e) => e.slot);
+    expect(started).toContain('checkpoint:2024-03-06T15:50');
+    expect(started.filter((slot) => slot?.includes('2024-03-07'))).toEqual([]);
+    expect(started).toContain('checkpoint:2024-03-08T09:00');
+    // A failing refresh is logged and the daemon goes on.
+    expect(events.find((e) => e.event === 'failed' && !e.slot)?.detail).toMatch(/before the pass: .*went away/);
+  });
 
   it(
     'killed mid-week and restarted: missed slots caught up or skipped by the policy, nothing placed twice; stopped mid-checkpoint, it resumes',

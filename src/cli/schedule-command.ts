@@ -57,6 +57,7 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
         onPass: ({ at, next }) =>
           (lastPass = { at: at.toISOString(), next: next ? `${next.kind} ${next.key} at ${next.at.toISOString()}` : null }),
         ...(queued ? { dispatch: queued.dispatch } : {}),
+        ...(app.env.marketData === 'alpaca' ? { beforePass: () => reloadCalendar(app) } : {}),
       });
     } finally {
       process.removeListener('SIGTERM', onSignal);
@@ -65,6 +66,12 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
       await new Promise((resolve) => (health ? health.close(resolve) : resolve(undefined)));
     }
   });
+}
+
+/** MARKET_DATA=alpaca: Alpaca's calendar as the database has it now (see reloadSyncedCalendar). */
+async function reloadCalendar(app: App): Promise<void> {
+  const { reloadSyncedCalendar } = await import('../market/alpaca-market-data.js');
+  await reloadSyncedCalendar(app.store.db, app.config);
 }
 
 async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: ScheduleCommandOptions) {

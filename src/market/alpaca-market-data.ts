@@ -18,3 +18,14 @@ export async function openAlpacaMarketData(db: Db, config: AppConfig): Promise<D
   }
   return marketData;
 }
+
+/**
+ * A long-running process (the schedule daemon) reads Alpaca's calendar again before each pass: a
+ * `data sync` since it started may have added days or changed one (an unscheduled closure). Without
+ * synced rows the calendar in place stays.
+ */
+export async function reloadSyncedCalendar(db: Db, config: AppConfig): Promise<void> {
+  if (config.marketData.calendar !== 'alpaca') return;
+  const calendar = await loadSyncedCalendar(db);
+  if (calendar) useTradingCalendar(calendar);
+}

@@ -70,6 +70,11 @@ export interface DaemonOptions {
   maxSleepMs?: number;
   /** PostgreSQL: hand due slots to the job queue instead of running them here (jobs.ts). */
   dispatch?: (slot: ScheduleSlot) => Promise<void>;
+  /**
+   * Before every pass, e.g. reading Alpaca's calendar again (a `data sync` since the daemon started
+   * may have changed a day). A failure is logged and the pass goes on with what was in place.
+   */
+  beforePass?: () => Promise<void>;
 }
 
 type RunRow = typeof scheduleRuns.$inferSelect;
@@ -79,6 +84,14 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
   const { clock, signal, log } = options;
   log(event(app, clock.now(), 'started', undefined, `catch-up window ${app.config.schedule.catch_up.window_days} days`));
   while (!signal.aborted) {
+    if (options.beforePass)
+      await options
+        .beforePass()
+        .catch((error: unknown) =>
+          log(
+            event(app, clock.now(), 'failed', undefined, `before the pass: ${describeError(error)}; going on with the calendar in place`),
+          ),
+        );
     const deferred = await runDue(app, clock.now(), { log, signal, ...(options.dispatch ? { dispatch: options.dispatch } : {}) });
     if (signal.aborted) break;
     const now = clock.now();
