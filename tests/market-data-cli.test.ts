@@ -110,7 +110,8 @@ describe('data sync and MARKET_DATA=alpaca', () => {
       minute_sessions: 0,
     });
 
-    const onAlpaca = await cli(['week', '--week', WEEK, '--json'], { ...alpacaEnv(home), MARKET_DATA: 'alpaca' });
+    // Alpaca's prices, the simulated broker: the single key pair alone would choose Alpaca's sub-ledger mode.
+    const onAlpaca = await cli(['week', '--week', WEEK, '--json'], { ...alpacaEnv(home), MARKET_DATA: 'alpaca', BROKER: 'sim' });
     expect(onAlpaca.code, onAlpaca.stderr).toBe(0);
     const bundledHome = join(root, 'bundled');
     const onBundled = await cli(['week', '--week', WEEK, '--json'], { LLM_TRADING_HOME: bundledHome });
