@@ -11,14 +11,36 @@ import type { App } from '../app.js';
 import { besideBooks } from '../broker/alpaca-books.js';
 import { roundCash } from '../broker/money.js';
 import { booksPnl } from '../ledger/account-pnl.js';
+import type { Position } from '../ports/broker.js';
 import { money, pad, signedMoney } from './format.js';
+
+export interface PositionRow {
+  ticker: string;
+  qty: number;
+  avg_entry_price: number;
+  market_price: number;
+  market_value: number;
+  unrealized_pnl: number;
+}
+
+/** A broker's position as `accounts --json` shows it (snake_case, DESIGN §2). */
+export function positionRow(p: Position): PositionRow {
+  return {
+    ticker: p.ticker,
+    qty: p.qty,
+    avg_entry_price: p.avgEntryPrice,
+    market_price: p.marketPrice,
+    market_value: p.marketValue,
+    unrealized_pnl: p.unrealizedPnl,
+  };
+}
 
 export interface AccountRow {
   account_id: number;
   owner: string;
   cash: number;
   equity: number;
-  positions: { ticker: string; qty: number; avg_entry_price: number; market_price: number; market_value: number; unrealized_pnl: number }[];
+  positions: PositionRow[];
   marked_at: string;
   approximate_marks: boolean;
   pnl_today: number | null;
@@ -60,14 +82,7 @@ export async function accountsView(app: App, latestOrder: Date): Promise<Account
       owner: s.owner,
       cash: s.cash,
       equity: s.equity,
-      positions: s.positions.map((p) => ({
-        ticker: p.ticker,
-        qty: p.qty,
-        avg_entry_price: p.avgEntryPrice,
-        market_price: p.marketPrice,
-        market_value: p.marketValue,
-        unrealized_pnl: p.unrealizedPnl,
-      })),
+      positions: s.positions.map(positionRow),
       marked_at: s.markedAt,
       approximate_marks: s.approximateMarks,
       pnl_today: alpaca

@@ -9,6 +9,7 @@ import { describeReconciliation } from '../broker/subledger/reconciliation.js';
 import type { Reconciliation } from '../ports/broker.js';
 import type { BooksPnl } from '../ledger/account-pnl.js';
 import type { Db } from '../storage/db.js';
+import { positionRow, type PositionRow } from './accounts-view.js';
 import { money, pad, signedMoney } from './format.js';
 
 export interface SubledgerAccountsReport {
@@ -28,14 +29,7 @@ export interface SubledgerAccountsReport {
     week_id: string | null;
     /** Why a P/L figure is missing, else null. */
     pnl_note: string | null;
-    positions: {
-      ticker: string;
-      qty: number;
-      avg_entry_price: number;
-      market_price: number;
-      market_value: number;
-      unrealized_pnl: number;
-    }[];
+    positions: PositionRow[];
     marked_at: string;
     approximate_marks: boolean;
   }[];
@@ -74,14 +68,7 @@ export async function subledgerAccounts(
         pnl_week: since(b?.week_start_equity),
         week_id: b?.week_id ?? null,
         pnl_note: b?.note ?? null,
-        positions: s.positions.map((p) => ({
-          ticker: p.ticker,
-          qty: p.qty,
-          avg_entry_price: p.avgEntryPrice,
-          market_price: p.marketPrice,
-          market_value: p.marketValue,
-          unrealized_pnl: p.unrealizedPnl,
-        })),
+        positions: s.positions.map(positionRow),
         marked_at: s.markedAt,
         approximate_marks: s.approximateMarks,
       };
