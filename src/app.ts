@@ -20,7 +20,6 @@ import type { MarketData } from './ports/market-data.js';
 import { compilePrompt } from './prompts/render.js';
 import { Artifacts } from './storage/artifacts.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, openStore, type Store } from './storage/db.js';
-import { UserError } from './errors.js';
 
 /** The adapters of one process, chosen from the environment and config (DESIGN §3), for one portfolio. */
 export interface App {
@@ -43,8 +42,6 @@ export interface App {
   backtestBudget?: BacktestBudget;
   close(): Promise<void>;
 }
-
-export class UnsupportedAdapterError extends UserError {}
 
 export interface OpenAppOptions {
   /** Force the offline agents even when LLM keys are present. */
