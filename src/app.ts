@@ -3,7 +3,7 @@ import { startingShares, type AppConfig } from './config/app-config.js';
 import { checkBrokerEnv, type Env } from './config/env.js';
 import { AlpacaBroker } from './broker/alpaca-broker.js';
 import type { AlpacaWaitOptions } from './broker/alpaca-orders.js';
-import { AlpacaSubledgerBroker } from './broker/alpaca-subledger-broker.js';
+import { AlpacaSubledgerBroker, SUBLEDGER_ACCOUNT_LABEL } from './broker/alpaca-subledger-broker.js';
 import { AlpacaClient } from './broker/alpaca/client.js';
 import type { AlpacaMcpAccounts } from './broker/alpaca-mcp/accounts.js';
 import { SimulatedBroker } from './broker/sim-broker.js';
@@ -116,8 +116,8 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       ...(backtestBudget ? { backtestBudget } : {}),
     });
     const clock = new SimulatedClock(new Date(0));
-    // BROKER=alpaca-mcp: the same Alpaca broker, its calls made through alpaca-mcp-server's tools
-    // (one server per account, started on first use); loaded only in that mode.
+    // BROKER=alpaca-mcp: the same Alpaca brokers, their calls made through alpaca-mcp-server's tools
+    // (one server per paper account, started on first use); loaded only in that mode.
     mcp = env.broker === 'alpaca-mcp' ? (await import('./broker/alpaca-mcp/accounts.js')).alpacaMcpAccounts(env, config) : undefined;
     const broker =
       env.broker === 'alpaca' || mcp
@@ -149,8 +149,11 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
   }
 }
 
-/** The Alpaca broker of the keys present: one paper account per account, or six sub-ledgers of one (checkBrokerEnv). */
-/** BROKER=alpaca (a paper account per account, or sub-ledgers of one) and BROKER=alpaca-mcp (a server per account). */
+/**
+ * The Alpaca broker of the keys present (checkBrokerEnv): one paper account per account, or six
+ * sub-ledgers of one; over HTTP (BROKER=alpaca) or through alpaca-mcp-server (BROKER=alpaca-mcp: a
+ * server per paper account, so one in sub-ledger mode).
+ */
 function alpacaBroker(
   env: Env,
   config: AppConfig,
@@ -168,14 +171,17 @@ function alpacaBroker(
     ...waits,
   };
   const pair = env.alpaca.defaultPair;
-  if (!mcp && env.alpaca.mode === 'subledger' && pair) {
-    const client = new AlpacaClient({
-      ...pair,
-      // Messages name the mode, never the key: "Alpaca rejected the keys of account 1-6 (sub-ledgers of one paper account)".
-      accountLabel: '1-6 (sub-ledgers of one paper account)',
-      ...(env.alpaca.tradingBaseUrl ? { tradingBaseUrl: env.alpaca.tradingBaseUrl } : {}),
-      ...(env.alpaca.dataBaseUrl ? { dataBaseUrl: env.alpaca.dataBaseUrl } : {}),
-    });
+  if (env.alpaca.mode === 'subledger' && pair) {
+    // One key pair: through its alpaca-mcp-server (BROKER=alpaca-mcp), or over HTTP.
+    const client =
+      mcp?.subledger ??
+      new AlpacaClient({
+        ...pair,
+        // Messages name the mode, never the key.
+        accountLabel: SUBLEDGER_ACCOUNT_LABEL,
+        ...(env.alpaca.tradingBaseUrl ? { tradingBaseUrl: env.alpaca.tradingBaseUrl } : {}),
+        ...(env.alpaca.dataBaseUrl ? { dataBaseUrl: env.alpaca.dataBaseUrl } : {}),
+      });
     return new AlpacaSubledgerBroker({ ...settings, client, startingShares: startingShares(config.models) });
   }
   return new AlpacaBroker({ ...settings, clients: mcp ? mcp.apis : alpacaClients(env, config) });

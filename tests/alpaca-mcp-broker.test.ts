@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlpacaBroker } from '../src/broker/alpaca-broker.js';
+import { AlpacaSubledgerBroker, SUBLEDGER_ACCOUNT_LABEL } from '../src/broker/alpaca-subledger-broker.js';
 import { AlpacaClient } from '../src/broker/alpaca/client.js';
 import { AlpacaAuthError, AlpacaConfigError } from '../src/broker/alpaca/errors.js';
-import { ALPACA_MCP_TOOLS, AlpacaMcpApi } from '../src/broker/alpaca-mcp/api.js';
+import { ALPACA_MCP_TOOLS, AlpacaMcpApi, alpacaMcpTools } from '../src/broker/alpaca-mcp/api.js';
 import { parseCommandLine } from '../src/broker/alpaca-mcp/command.js';
 import { McpConnection } from '../src/broker/alpaca-mcp/connection.js';
 import { planOrders } from '../src/broker/order-plan.js';
@@ -20,7 +21,13 @@ import type { OrderRequest } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { orders, positions } from '../src/storage/schema.js';
 import { CRASH_MARKER, mcpStandInCommand } from './helpers/alpaca-mcp-stand-in.js';
-import { dailyBar, startAlpacaStandIn, type AlpacaStandIn, type RecordedRequest } from './helpers/alpaca-stand-in.js';
+import {
+  dailyBar,
+  openAtFirstOrderFound,
+  startAlpacaStandIn,
+  type AlpacaStandIn,
+  type RecordedRequest,
+} from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -44,7 +51,10 @@ let store: Store;
 let run: string;
 const keyId = (n: number): string => `PKMCP${run}ACCT${n}KEY`;
 const secret = (n: number): string => `sEcReT-mcp-${run}-acct${n}-0123456789abcdefghij`;
-const allKeys = (): string[] => [1, 2, 3, 4, 5, 6].flatMap((n) => [keyId(n), secret(n)]);
+/** Sub-ledger mode: the one key pair of the one paper account ($600,000: six sixths of $100,000). */
+const oneKeyId = (): string => `PKMCP${run}ONEKEY`;
+const oneSecret = (): string => `sEcReT-mcp-${run}-one-0123456789abcdefghij`;
+const allKeys = (): string[] => [...[1, 2, 3, 4, 5, 6].flatMap((n) => [keyId(n), secret(n)]), oneKeyId(), oneSecret()];
 const connections: McpConnection[] = [];
 
 function connect(n: number, command: string, label = String(n)): AlpacaMcpApi {
@@ -58,6 +68,20 @@ function connect(n: number, command: string, label = String(n)): AlpacaMcpApi {
   });
   connections.push(connection);
   return new AlpacaMcpApi(connection, { secrets: [keyId(n), secret(n)], retryBaseMs: 10 });
+}
+
+/** The one paper account's server, as alpacaMcpAccounts starts it in sub-ledger mode (the latest trade required). */
+function connectOne(command: string): AlpacaMcpApi {
+  const connection = new McpConnection({
+    accountLabel: SUBLEDGER_ACCOUNT_LABEL,
+    argv: parseCommandLine(command),
+    env: { ALPACA_API_KEY: oneKeyId(), ALPACA_SECRET_KEY: oneSecret(), ALPACA_PAPER_TRADE: 'true', DATA_API_URL: standIn.dataUrl },
+    secrets: [oneKeyId(), oneSecret()],
+    requiredTools: alpacaMcpTools('subledger'),
+    callTimeoutMs: 20_000,
+  });
+  connections.push(connection);
+  return new AlpacaMcpApi(connection, { secrets: [oneKeyId(), oneSecret()], retryBaseMs: 10 });
 }
 
 function httpClient(n: number): AlpacaClient {
@@ -159,20 +183,26 @@ describe('BROKER=alpaca-mcp configuration', () => {
     expect(() => parseEnv({ ALPACA_MCP_COMMAND: 'uvx "alpaca' })).toThrow(/ALPACA_MCP_COMMAND: the command has an unclosed double quote/);
   });
 
-  it('refuses the single key pair (no sub-ledger mode through MCP yet), a partial set of pairs, and a trading URL the server cannot use', async () => {
+  it('takes the single key pair as the sub-ledger mode; refuses a mix of the two ways, a partial set of pairs, and a trading URL the server cannot use', async () => {
+    const single = parseEnv({ BROKER: 'alpaca-mcp', APCA_API_KEY_ID: 'PKSINGLEKEY', APCA_API_SECRET_KEY: 'single-secret-000000' });
+    expect(single.alpaca.mode).toBe('subledger');
+    expect(() => checkBrokerEnv(single)).not.toThrow();
     const home = mkdtempSync(join(tmpdir(), 'lt-mcp-conf-'));
     try {
-      const single = await cli(['accounts'], {
+      const { APCA_ACCT2_SECRET_KEY: _dropped, ...someAccountKeys } = pairs();
+      void _dropped;
+      const mixed = await cli(['accounts'], {
+        ...someAccountKeys,
         LLM_TRADING_HOME: home,
         BROKER: 'alpaca-mcp',
         APCA_API_KEY_ID: 'PKSINGLEKEY',
         APCA_API_SECRET_KEY: 'single-secret-000000',
       });
-      expect(single.code).not.toBe(0);
-      expect(single.stderr).toMatch(
-        /BROKER=alpaca-mcp runs one alpaca-mcp-server per account and needs one key pair per account \(the single-key sub-ledger mode with APCA_API_KEY_ID is not supported through MCP yet\); missing: APCA_ACCT1_KEY_ID/,
+      expect(mixed.code).not.toBe(0);
+      expect(mixed.stderr).toMatch(
+        /both kinds of Alpaca keys are set, APCA_API_KEY_ID and some APCA_ACCT\{n\} keys \(missing APCA_ACCT2_SECRET_KEY\)/,
       );
-      expect(single.stderr).not.toContain('single-secret-000000');
+      for (const secret of ['single-secret-000000', 'secret-conf-1-0000']) expect(mixed.stderr).not.toContain(secret);
       const partial = { ...pairs(), BROKER: 'alpaca-mcp', APCA_ACCT6_SECRET_KEY: '' };
       expect(() => checkBrokerEnv(parseEnv(partial))).toThrow(/missing: APCA_ACCT6_SECRET_KEY$/);
       expect(() => checkBrokerEnv(parseEnv({ ...pairs(), BROKER: 'alpaca-mcp', APCA_API_BASE_URL: 'http://127.0.0.1:9/trading' }))).toThrow(
@@ -412,5 +442,134 @@ describe('Alpaca through MCP (BROKER=alpaca-mcp)', () => {
     expect(viaMcp).toEqual(await http.getBars(['SPY', 'TLT', 'GLD'], '1Day', '2024-03-01', '2024-03-06'));
     expect(viaMcp.SPY?.map((b) => b.close)).toEqual([510, 512, 509]);
     expect(viaMcp.GLD).toEqual([]);
+  });
+
+  it('sub-ledger mode through one server (BROKER=alpaca-mcp, the single key pair): one order per ticker, books sum to Alpaca, reconciled; a re-run sends nothing; close stops the server', async () => {
+    const tag = `mcp-one-${run}`;
+    standIn.addAccount({ keyId: oneKeyId(), secretKey: oneSecret(), cash: 600_000 });
+    const opened = openAtFirstOrderFound(standIn);
+    const env: NodeJS.ProcessEnv = {
+      BROKER: 'alpaca-mcp',
+      APCA_API_KEY_ID: oneKeyId(),
+      APCA_API_SECRET_KEY: oneSecret(),
+      ALPACA_MCP_COMMAND: mcpStandInCommand({ tradingUrl: standIn.tradingUrl, tag }),
+      APCA_DATA_BASE_URL: standIn.dataUrl,
+    };
+    const app = await testApp(store, env, { alpacaWaits: { fillTimeoutMs: 10_000, orderWaitMs: 200, pollMs: 20 } });
+    const onePosts = (): { symbol: string; time_in_force: string }[] =>
+      standIn
+        .calls('postOrder')
+        .filter((r) => r.headers['apca-api-key-id'] === oneKeyId())
+        .map((r) => r.body as { symbol: string; time_in_force: string });
+    try {
+      expect(app.broker).toBeInstanceOf(AlpacaSubledgerBroker);
+      expect(processesTagged(tag)).toEqual([]); // nothing started before it is needed
+      const week = weekOf(WEEK, app.config);
+      const stages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
+      const { result, error } = await runWeek(app, week, [...stages], {}, () => undefined);
+      expect(error).toBeNull();
+      expect(opened()).toBe(true);
+      expectNoKeys(JSON.stringify(result));
+      // Everything went through the one server, to the one paper account: one order per ticker (netted).
+      expect(processesTagged(tag).length).toBe(1);
+      for (let n = 1; n <= 6; n++) expect(standIn.account(keyId(n)).orders).toEqual([]);
+      const sent = onePosts();
+      expect(sent.length).toBeGreaterThan(0);
+      expect(new Set(sent.map((p) => p.symbol)).size).toBe(sent.length);
+      for (const p of sent) expect(p.time_in_force).toBe('opg');
+      const rows = await store.db.select().from(orders).where(eq(orders.portfolio, app.portfolio));
+      expect(rows.length).toBeGreaterThanOrEqual(sent.length);
+      for (const r of rows) expect(r.status).toBe('filled');
+      // The sub-ledgers' books sum to Alpaca's account, and the week's result says so.
+      const sum: Record<string, number> = {};
+      for (const p of await store.db.select().from(positions).where(eq(positions.portfolio, app.portfolio)))
+        if (p.qty !== 0) sum[p.ticker] = (sum[p.ticker] ?? 0) + p.qty;
+      for (const [t, q] of Object.entries(sum)) if (q === 0) delete sum[t];
+      const atAlpaca = Object.fromEntries(
+        [...standIn.account(oneKeyId()).positions].filter(([, p]) => p.qty !== 0).map(([t, p]) => [t, p.qty]),
+      );
+      expect(sum).toEqual(atAlpaca);
+      expect(result?.reconciliation?.status).toBe('ok');
+      await expectBooksMatchFills(store.db, app.portfolio);
+
+      const before = onePosts().length;
+      const again = await runWeek(app, week, ['execute'], { force: true }, () => undefined);
+      expect(again.error).toBeNull();
+      expect(onePosts().length).toBe(before);
+      expect(await store.db.select().from(orders).where(eq(orders.portfolio, app.portfolio))).toHaveLength(rows.length);
+    } finally {
+      await app.close();
+      app.cleanup();
+    }
+    expect(processesTagged(tag)).toEqual([]);
+  });
+
+  it('sub-ledger mode through MCP: an internal cross is priced at the latest trade of get_stock_latest_trade', async () => {
+    standIn.addAccount({ keyId: oneKeyId(), secretKey: oneSecret(), cash: 600_000 });
+    standIn.setPrice('GLD', 191.25);
+    const broker = new AlpacaSubledgerBroker({
+      db: store.db,
+      portfolio: 'mcp-one',
+      client: connectOne(mcpStandInCommand({ tradingUrl: standIn.tradingUrl })),
+      orderWaitMs: 200,
+      fillTimeoutMs: 200,
+      pollMs: 5,
+    });
+    await broker.ensureAccounts(['gpt', 'gemini', 'sonnet', 'grok', 'council', 'deepseek'].map((owner, i) => ({ id: i + 1, owner })));
+    const [short] = planOrders({
+      portfolioTag: portfolioTag('mcp-one'),
+      weekId: WEEK,
+      accountId: 5,
+      checkpoint: 'weekly',
+      sequence: 0,
+      positions: [],
+      target: { ticker: 'GLD', qty: -5 },
+    });
+    const [long] = planOrders({
+      portfolioTag: portfolioTag('mcp-one'),
+      weekId: WEEK,
+      accountId: 6,
+      checkpoint: 'weekly',
+      sequence: 0,
+      positions: [],
+      target: { ticker: 'GLD', qty: 5 },
+    });
+    const requests = [short!, long!];
+    expect((await broker.submitOrders(requests)).map((r) => r.status)).toEqual(['accepted', 'accepted']);
+    expect(standIn.calls('postOrder').filter((r) => r.headers['apca-api-key-id'] === oneKeyId())).toEqual([]);
+    standIn.open();
+    const settled = await broker.awaitOrders(requests.map((r) => r.clientOrderId));
+    for (const r of settled) expect(r).toMatchObject({ status: 'filled', filledQty: 5, filledAvgPrice: 191.25, approximatePrice: true });
+    const asked = standIn.calls('StockLatestTrades').filter((r) => r.headers['apca-api-key-id'] === oneKeyId());
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked[0]!.query).toEqual({ symbols: 'GLD', feed: 'iex' });
+    expect(standIn.calls('StockLatestTradeSingle').filter((r) => r.headers['apca-api-key-id'] === oneKeyId())).toEqual([]);
+    expect((await broker.reconcile({ weekId: WEEK, checkpoint: 'weekly' })).status).toBe('ok');
+  });
+
+  it('sub-ledger mode needs get_stock_latest_trade: a server without it is a clear error naming the tool (the per-account mode does not)', async () => {
+    standIn.addAccount({ keyId: oneKeyId(), secretKey: oneSecret(), cash: 600_000 });
+    const env: NodeJS.ProcessEnv = {
+      BROKER: 'alpaca-mcp',
+      APCA_API_KEY_ID: oneKeyId(),
+      APCA_API_SECRET_KEY: oneSecret(),
+      ALPACA_MCP_COMMAND: mcpStandInCommand({ tradingUrl: standIn.tradingUrl, omitTools: ['get_stock_latest_trade'] }),
+      APCA_DATA_BASE_URL: standIn.dataUrl,
+    };
+    const app = await testApp(store, env, { alpacaWaits: { fillTimeoutMs: 200, orderWaitMs: 200, pollMs: 20 } });
+    try {
+      const refused = await failure(app.broker.ensureAccounts([{ id: 1, owner: 'gpt' }], 1));
+      expect(refused.message).toMatch(
+        /the Alpaca MCP server for account 1-6 \(sub-ledgers of one paper account\) .* lacks the tools get_stock_latest_trade: alpaca-mcp-server v2 is needed/,
+      );
+      expectNoKeys(refused.message);
+      expect(await store.db.select().from(orders)).toEqual([]);
+    } finally {
+      await app.close();
+      app.cleanup();
+    }
+    // One paper account per account: the tool is not needed, a server without it trades.
+    const perAccount = connect(1, mcpStandInCommand({ tradingUrl: standIn.tradingUrl, omitTools: ['get_stock_latest_trade'] }));
+    expect((await perAccount.getAccount()).cash).toBe(100_000);
   });
 });

@@ -26,6 +26,10 @@
  * re-run derives the same ids). A net order Alpaca refuses rejects all its members (recorded, with
  * Alpaca's reason). "Market closed" rejects the members as in the per-account mode.
  *
+ * Alpaca is reached through AlpacaSubledgerApi (alpaca/trading-api.ts): the HTTP client (BROKER=alpaca)
+ * or alpaca-mcp-server's tools (BROKER=alpaca-mcp, one server for the one key pair); the broker cannot
+ * tell them apart.
+ *
  * Starting cash: each sub-ledger starts with its configured share of the paper account's equity
  * (config `subledgers.starting_shares`, equal sixths by default); the cash no share hands out is the
  * unallocated part of the reconciliation (reconcile(), subledger/reconciliation.ts).
@@ -49,8 +53,8 @@ import {
   type AlpacaWaitOptions,
   type AlpacaWaits,
 } from './alpaca-orders.js';
-import type { AlpacaClient } from './alpaca/client.js';
 import { DuplicateClientOrderIdError } from './alpaca/errors.js';
+import type { AlpacaSubledgerApi } from './alpaca/trading-api.js';
 import type { AlpacaClock, AlpacaOrder } from './alpaca/wire.js';
 import { roundCash, roundPrice, roundQty } from './money.js';
 import { allocate } from './subledger/allocation.js';
@@ -68,6 +72,8 @@ import { groupByTicker, legsOf, netOrderId, type NetGroup } from './subledger/ne
 import { reconcile } from './subledger/reconciliation.js';
 
 export const SUBLEDGER_BROKER = 'alpaca-subledger';
+/** How messages name the one paper account, never by its key: "Alpaca rejected the keys of account 1-6 (sub-ledgers of one paper account)". */
+export const SUBLEDGER_ACCOUNT_LABEL = '1-6 (sub-ledgers of one paper account)';
 const MODE = 'sub-ledger mode (one Alpaca paper account for all six accounts)';
 const MAX_CLIENT_ORDER_ID = 128;
 
@@ -76,8 +82,8 @@ export class SubledgerError extends UserError {}
 export interface SubledgerBrokerOptions extends AlpacaWaitOptions {
   db: Db;
   portfolio: string;
-  /** The one key pair's client. */
-  client: AlpacaClient;
+  /** The one key pair's account: the HTTP client (BROKER=alpaca) or alpaca-mcp-server's tools (BROKER=alpaca-mcp). */
+  client: AlpacaSubledgerApi;
   /** Each account's share of the paper account's equity when its sub-ledger is created (default 1/6). */
   startingShares?: ReadonlyMap<number, number>;
 }
@@ -88,7 +94,7 @@ export class AlpacaSubledgerBroker implements Broker {
   readonly name = SUBLEDGER_BROKER;
   readonly #db: Db;
   readonly #portfolio: string;
-  readonly #client: AlpacaClient;
+  readonly #client: AlpacaSubledgerApi;
   readonly #shares: ReadonlyMap<number, number>;
   readonly #waits: AlpacaWaits;
   readonly #now: () => number;

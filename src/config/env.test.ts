@@ -73,6 +73,56 @@ describe('parseEnv', () => {
     expect(secretsOfEnv(pair)).toEqual(expect.arrayContaining(['PKONE', 'secret-one']));
   });
 
+  it('BROKER=alpaca-mcp with the one key pair is the sub-ledger mode through one server; a mix of the two ways is refused', () => {
+    const pair = { APCA_API_KEY_ID: 'PKONE', APCA_API_SECRET_KEY: 'secret-one' };
+    const one = parseEnv({ ...pair, BROKER: 'alpaca-mcp' });
+    expect([one.broker, one.alpaca.mode]).toEqual(['alpaca-mcp', 'subledger']);
+    expect(() => checkBrokerEnv(one)).not.toThrow();
+    // Live keys go to Alpaca's live URL; any other trading URL is one the server cannot use.
+    expect(() =>
+      checkBrokerEnv(parseEnv({ ...pair, BROKER: 'alpaca-mcp', APCA_API_BASE_URL: 'https://api.alpaca.markets' })),
+    ).not.toThrow();
+    expect(() => checkBrokerEnv(parseEnv({ ...pair, BROKER: 'alpaca-mcp', APCA_API_BASE_URL: 'http://127.0.0.1:9' }))).toThrow(
+      /BROKER=alpaca-mcp cannot use APCA_API_BASE_URL/,
+    );
+
+    const six: NodeJS.ProcessEnv = {};
+    for (let n = 1; n <= 6; n++) {
+      six[`APCA_ACCT${n}_KEY_ID`] = `PKID000${n}`;
+      six[`APCA_ACCT${n}_SECRET_KEY`] = `secret-000${n}`;
+    }
+    // All six pairs win over the default pair, as with BROKER=alpaca.
+    const both = parseEnv({ ...six, ...pair, BROKER: 'alpaca-mcp' });
+    expect(both.alpaca.mode).toBe('accounts');
+    expect(() => checkBrokerEnv(both)).not.toThrow();
+    const { APCA_ACCT3_KEY_ID: _gone, ...five } = six;
+    void _gone;
+    expect(() => checkBrokerEnv(parseEnv({ ...five, ...pair, BROKER: 'alpaca-mcp' }))).toThrow(
+      /both kinds of Alpaca keys .*missing APCA_ACCT3_KEY_ID/,
+    );
+    expect(() => checkBrokerEnv(parseEnv({ ...five, BROKER: 'alpaca-mcp' }))).toThrow(
+      /BROKER=alpaca-mcp runs one alpaca-mcp-server per paper account .*; missing: APCA_ACCT3_KEY_ID$/,
+    );
+    expect(() => checkBrokerEnv(parseEnv({ APCA_API_SECRET_KEY: 'secret-one', BROKER: 'alpaca-mcp' }))).toThrow(
+      /half of Alpaca's key pair is set: APCA_API_KEY_ID is missing/,
+    );
+    expect(() => checkBrokerEnv(parseEnv({ BROKER: 'alpaca-mcp' }))).toThrow(
+      /BROKER=alpaca-mcp needs APCA_API_KEY_ID and APCA_API_SECRET_KEY .* or all six/,
+    );
+    for (const env of [
+      { ...five, ...pair, BROKER: 'alpaca-mcp' },
+      { APCA_API_SECRET_KEY: 'secret-one', BROKER: 'alpaca-mcp' },
+    ]) {
+      let message = '';
+      try {
+        checkBrokerEnv(parseEnv(env));
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      for (const secret of ['PKONE', 'secret-one', 'secret-0001', 'PKID0001']) expect(message).not.toContain(secret);
+    }
+  });
+
   it('rejects bad values naming the variable', () => {
     expect(() => parseEnv({ DB_MAX_POOL_SIZE: 'lots' })).toThrow(EnvError);
     expect(() => parseEnv({ DB_MAX_POOL_SIZE: 'lots' })).toThrow(

@@ -131,44 +131,39 @@ export class EnvError extends UserError {}
 
 /**
  * The broker the environment asks for, or why it cannot be used: BROKER, else Alpaca when its keys
- * are there, else the simulated broker. Alpaca's two ways (README "Alpaca paper accounts"):
+ * are there, else the simulated broker. Alpaca's two ways (README "Alpaca paper accounts"), over HTTP
+ * (BROKER=alpaca) or through alpaca-mcp-server (BROKER=alpaca-mcp, a server per paper account):
  *   - all six APCA_ACCT{n} key pairs → one paper account per account (a default pair also set is not
  *     used: the per-account keys are the more specific choice);
  *   - APCA_API_KEY_ID + APCA_API_SECRET_KEY and no APCA_ACCT{n} key → six sub-ledgers of one paper account.
  * Some of the six pairs but not all is a mistake (one account would trade elsewhere, or — with the
  * default pair also set — the two ways would mix in one portfolio): refused, naming what is missing.
- * So is half of the default pair.
+ * So is half of the default pair. BROKER=alpaca-mcp also needs a trading URL the server can use.
  */
 export function checkBrokerEnv(env: Env): void {
-  if (env.broker === 'alpaca-mcp') {
-    // One alpaca-mcp-server is one key pair is one paper account, so MCP needs a pair per account.
-    if (env.alpaca.missing.length > 0) {
-      const pairs = env.alpaca.anyAccountKey
-        ? ''
-        : ' (the single-key sub-ledger mode with APCA_API_KEY_ID is not supported through MCP yet)';
-      throw new EnvError(
-        `BROKER=alpaca-mcp runs one alpaca-mcp-server per account and needs one key pair per account${pairs}; missing: ${env.alpaca.missing.join(', ')}`,
-      );
-    }
-    alpacaMcpPaperTrade(env.alpaca);
-    return;
-  }
   const a = env.alpaca;
   const sixPairs = 'all six APCA_ACCT{n}_KEY_ID/_SECRET_KEY pairs (one paper account each)';
   const onePair = 'APCA_API_KEY_ID and APCA_API_SECRET_KEY (one paper account, six sub-ledgers)';
-  if (a.anyAccountKey && a.missing.length > 0 && (env.broker === 'alpaca' || !env.brokerExplicit)) {
+  const alpaca = env.broker === 'alpaca' || env.broker === 'alpaca-mcp';
+  const keysMatter = alpaca || !env.brokerExplicit;
+  if (a.anyAccountKey && a.missing.length > 0 && keysMatter) {
     if (a.defaultPair)
       throw new EnvError(
         `both kinds of Alpaca keys are set, APCA_API_KEY_ID and some APCA_ACCT{n} keys (missing ${a.missing.join(', ')}): set ${sixPairs}, or remove the APCA_ACCT{n} keys to use ${onePair}`,
       );
     if (env.broker === 'alpaca') throw new EnvError(`BROKER=alpaca needs one key pair per account; missing: ${a.missing.join(', ')}`);
+    if (env.broker === 'alpaca-mcp')
+      throw new EnvError(
+        `BROKER=alpaca-mcp runs one alpaca-mcp-server per paper account and, with APCA_ACCT{n} keys, needs one key pair per account (or remove them to use ${onePair}); missing: ${a.missing.join(', ')}`,
+      );
     throw new EnvError(
       `some Alpaca account keys are set but not all six: missing ${a.missing.join(', ')} (set them, or BROKER=sim to ignore the keys)`,
     );
   }
-  if (a.defaultPairMissing && !a.anyAccountKey && (env.broker === 'alpaca' || !env.brokerExplicit))
+  if (a.defaultPairMissing && !a.anyAccountKey && keysMatter)
     throw new EnvError(`half of Alpaca's key pair is set: ${a.defaultPairMissing} is missing (or set BROKER=sim to ignore the key)`);
-  if (env.broker === 'alpaca' && a.mode === null) throw new EnvError(`BROKER=alpaca needs ${onePair}, or ${sixPairs}`);
+  if (alpaca && a.mode === null) throw new EnvError(`BROKER=${env.broker} needs ${onePair}, or ${sixPairs}`);
+  if (env.broker === 'alpaca-mcp') alpacaMcpPaperTrade(a);
 }
 
 const PAPER_URL = 'https://paper-api.alpaca.markets';

@@ -1,8 +1,8 @@
 /**
  * A stand-in for alpaca-mcp-server v2 (https://github.com/alpacahq/alpaca-mcp-server, 2.1.x): a real MCP
  * server over stdio (the SDK's McpServer + StdioServerTransport), run as a child process with
- * `node --import tsx`, offering the eight tools BROKER=alpaca-mcp calls under the server's names,
- * with its parameters and its answers. Like the real server it holds one key pair (ALPACA_API_KEY /
+ * `node --import tsx`, offering the nine tools BROKER=alpaca-mcp calls under the server's names,
+ * with its parameters and its answers (get_stock_latest_trade only in sub-ledger mode). Like the real server it holds one key pair (ALPACA_API_KEY /
  * ALPACA_SECRET_KEY in its environment) and forwards every call to Alpaca's HTTP API — here the
  * spec-validating HTTP stand-in (alpaca-stand-in.ts), whose trading root is given with --trading-url
  * (the real server has no such option: it trades at paper-api or api.alpaca.markets) and whose data
@@ -13,7 +13,7 @@
  *   - success: structuredContent = {"_alpaca_mcp_security": {...}, "data": <Alpaca's JSON>} and the
  *     same as JSON text; a JSON array is wrapped as {"result": [...]} first (FastMCP's OpenAPI tools).
  *   - the generated tools (get_account_info, get_all_positions, get_order_by_client_id,
- *     close_position, get_clock, get_calendar) on an HTTP error: isError with
+ *     close_position, get_clock, get_calendar, get_stock_latest_trade) on an HTTP error: isError with
  *     "Error calling tool 'X': HTTP error 404: Not Found - {'code': …, 'message': '…'}" (Python repr).
  *   - place_stock_order and get_stock_bars on an HTTP error: a success whose data is
  *     {"error": {"message": "API rejected the order" | "Market data API error", "http_status", "detail"}};
@@ -283,6 +283,20 @@ async function main(argv: readonly string[]): Promise<void> {
         await call(dataUrl, 'GET', '/v2/stocks/bars', { ...query, sort: a.sort }),
       );
     },
+  );
+
+  // Generated from StockLatestTrades (the stock-data toolset): the OpenAPI query parameters by name.
+  register(
+    'get_stock_latest_trade',
+    'Get the latest trade for one or more stocks.',
+    {
+      symbols: z.string(),
+      feed: z.enum(['sip', 'iex', 'delayed_sip', 'boats', 'overnight', 'otc']).optional(),
+      currency: z.string().optional(),
+    },
+    generated('get_stock_latest_trade', (a) =>
+      call(dataUrl, 'GET', '/v2/stocks/trades/latest', { symbols: a.symbols, feed: a.feed, currency: a.currency }),
+    ),
   );
 
   // The real server exits when its client closes stdin; so does this one.

@@ -18,7 +18,8 @@ import { Book, dec, type Account, type Answer, type StandInAccountInit } from '.
  * deleteOpenPosition, postOrder, getOrderByClientOrderId, getOrderByOrderID, deleteOrderByOrderID,
  * LegacyClock, LegacyCalendar (from our NYSE calendar, with the days setCalendarDay changed),
  * StockBars (pages of `pageLimit` bars chained by next_page_token, per timeframe and adjustment as
- * setBars stored them), StockLatestTradeSingle (the price table). Anything else in the spec answers 501
+ * setBars stored them), StockLatestTradeSingle and StockLatestTrades (the price table; the latter leaves
+ * out a symbol without a price, as Alpaca does). Anything else in the spec answers 501
  * and is recorded as a violation, so a test cannot rely on it by accident.
  *
  * Auth: APCA-API-KEY-ID / APCA-API-SECRET-KEY. Missing → 401 {"message":"unauthorized."}; unknown or
@@ -232,14 +233,29 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
     StockBars: (_account, req) => barsPage(req),
     StockLatestTradeSingle: (_account, req) => {
       const symbol = decodeURIComponent(req.path.split('/')[3] ?? '');
-      const quote = prices.get(symbol);
-      if (!quote) return { status: 404, body: { code: 40410000, message: `no trade found for ${symbol}` } };
-      return {
-        status: 200,
-        body: { symbol, trade: { t: nanoTime(clock.now), x: 'V', p: quote.price, s: 100, c: ['@'], i: requests.length, z: 'B' } },
-      };
+      const trade = latestTrade(symbol);
+      if (!trade) return { status: 404, body: { code: 40410000, message: `no trade found for ${symbol}` } };
+      return { status: 200, body: { symbol, trade } };
+    },
+    // Several symbols at once; a symbol without a trade is left out, as Alpaca leaves it out.
+    StockLatestTrades: (_account, req) => {
+      const symbols = (one(req.query.symbols) ?? '').split(',').filter(Boolean);
+      if (symbols.length === 0) return { status: 400, body: { code: 40010001, message: 'missing symbols' } };
+      const trades: Record<string, object> = {};
+      for (const symbol of new Set(symbols)) {
+        const trade = latestTrade(symbol);
+        if (trade) trades[symbol] = trade;
+      }
+      return { status: 200, body: { trades } };
     },
   };
+
+  /** The latest trade of `symbol` at the price table's price (iex: exchange V), or undefined without a price. */
+  function latestTrade(symbol: string): object | undefined {
+    const quote = prices.get(symbol);
+    if (!quote) return undefined;
+    return { t: nanoTime(clock.now), x: 'V', p: quote.price, s: 100, c: ['@'], i: requests.length, z: 'B' };
+  }
 
   function nanoTime(ms: number): string {
     return new Date(ms).toISOString().replace('Z', '123456Z');

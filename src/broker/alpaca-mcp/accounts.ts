@@ -1,9 +1,11 @@
 /**
- * BROKER=alpaca-mcp: one alpaca-mcp-server process per account, each with that account's key pair
- * (APCA_ACCT{n}_KEY_ID / APCA_ACCT{n}_SECRET_KEY). Why one per account: the server holds one key pair
- * for its whole life (ALPACA_API_KEY / ALPACA_SECRET_KEY in its environment) and acts on that one
- * Alpaca account, and our six accounts are six paper accounts. Servers start on first use (see
- * connection.ts), so a command that does not trade starts none.
+ * BROKER=alpaca-mcp: alpaca-mcp-server processes, each holding one key pair for its whole life
+ * (ALPACA_API_KEY / ALPACA_SECRET_KEY in its environment) and acting on that one Alpaca account. So:
+ *   - accounts mode (APCA_ACCT{n}_KEY_ID / APCA_ACCT{n}_SECRET_KEY): one server per account, our six
+ *     accounts being six paper accounts;
+ *   - sub-ledger mode (only APCA_API_KEY_ID / APCA_API_SECRET_KEY): one server for the one paper
+ *     account the six sub-ledgers share; it must also offer get_stock_latest_trade.
+ * Servers start on first use (see connection.ts), so a command that does not trade starts none.
  *
  * What the child gets in its environment: the SDK's default (HOME, LOGNAME, PATH, SHELL, TERM, USER),
  * proxy / certificate / locale / uv settings so uvx can install and run the server where we can, and
@@ -12,11 +14,12 @@
  * DATA_API_URL (APCA_DATA_BASE_URL when set). Nothing else of ours (LLM keys, DATABASE_URL).
  */
 import type { AppConfig } from '../../config/app-config.js';
-import { alpacaMcpPaperTrade, type Env } from '../../config/env.js';
-import { ALPACA_MCP_TOOLS, AlpacaMcpApi } from './api.js';
+import { alpacaMcpPaperTrade, type AlpacaKeyPair, type Env } from '../../config/env.js';
+import { SUBLEDGER_ACCOUNT_LABEL } from '../alpaca-subledger-broker.js';
+import { AlpacaMcpApi, alpacaMcpTools } from './api.js';
 import { McpConnection } from './connection.js';
 
-/** The server's toolsets holding our tools: account (get_account_info), trading, assets (clock, calendar), stock-data (bars). */
+/** The server's toolsets holding our tools: account (get_account_info), trading, assets (clock, calendar), stock-data (bars, latest trade). */
 export const ALPACA_MCP_TOOLSETS = 'account,trading,assets,stock-data';
 
 /** Variables of ours a server may need to be installed and run (never a secret of ours). */
@@ -24,7 +27,10 @@ const PASSED_THROUGH =
   /^(UV_\w+|XDG_\w+|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|TMPDIR|LANG|LC_\w+)$/;
 
 export interface AlpacaMcpAccounts {
+  /** Accounts mode: one api (one server) per account id; empty in sub-ledger mode. */
   apis: Map<number, AlpacaMcpApi>;
+  /** Sub-ledger mode: the one server of the one key pair, for all six sub-ledgers; null in accounts mode. */
+  subledger: AlpacaMcpApi | null;
   /** Process ids of the servers running now (for tests and diagnostics). */
   pids(): number[];
   /** Stops every server (idempotent). */
@@ -44,13 +50,10 @@ export function alpacaMcpAccounts(env: Env, config: AppConfig, options: AlpacaMc
   for (const [name, value] of Object.entries(options.processEnv ?? process.env))
     if (value !== undefined && PASSED_THROUGH.test(name)) passed[name] = value;
   const connections: McpConnection[] = [];
-  const apis = new Map<number, AlpacaMcpApi>();
-  for (const account of config.models.accounts) {
-    const pair = env.alpaca.accounts[account.id];
-    if (!pair) continue;
+  const serverOf = (pair: AlpacaKeyPair, accountLabel: string, mode: 'accounts' | 'subledger'): AlpacaMcpApi => {
     const secrets = [pair.keyId, pair.secretKey];
     const connection = new McpConnection({
-      accountLabel: `${account.id} (${account.owner})`,
+      accountLabel,
       argv: env.alpaca.mcpCommand,
       env: {
         ...passed,
@@ -61,14 +64,25 @@ export function alpacaMcpAccounts(env: Env, config: AppConfig, options: AlpacaMc
         ...(env.alpaca.dataBaseUrl ? { DATA_API_URL: env.alpaca.dataBaseUrl } : {}),
       },
       secrets,
-      requiredTools: ALPACA_MCP_TOOLS,
+      requiredTools: alpacaMcpTools(mode),
       ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
     });
     connections.push(connection);
-    apis.set(account.id, new AlpacaMcpApi(connection, { secrets }));
-  }
+    return new AlpacaMcpApi(connection, { secrets });
+  };
+  const apis = new Map<number, AlpacaMcpApi>();
+  let subledger: AlpacaMcpApi | null = null;
+  // The same choice as checkBrokerEnv: any APCA_ACCT{n} key means a paper account per account.
+  if (env.alpaca.mode === 'subledger' && env.alpaca.defaultPair)
+    subledger = serverOf(env.alpaca.defaultPair, SUBLEDGER_ACCOUNT_LABEL, 'subledger');
+  else
+    for (const account of config.models.accounts) {
+      const pair = env.alpaca.accounts[account.id];
+      if (pair) apis.set(account.id, serverOf(pair, `${account.id} (${account.owner})`, 'accounts'));
+    }
   return {
     apis,
+    subledger,
     pids: () => connections.flatMap((c) => (c.pid === null ? [] : [c.pid])),
     close: async () => {
       await Promise.all(connections.map((c) => c.close()));

@@ -1,13 +1,15 @@
 /**
  * One Alpaca paper account through alpaca-mcp-server's tools (v2 names): the AlpacaTradingApi the
- * Alpaca broker trades through, plus the bars of get_stock_bars. Answers are read into the same wire
+ * Alpaca broker trades through, the latest trade the sub-ledger broker also needs (AlpacaSubledgerApi,
+ * get_stock_latest_trade), plus the bars of get_stock_bars. Answers are read into the same wire
  * types as the HTTP client's (../alpaca/wire.ts) and failures are the same errors (../alpaca/errors.ts),
  * so AlpacaBroker cannot tell the two apart.
  *
  * Tool arguments follow the server's schemas: the generated tools take the OpenAPI parameters by name
  * (get_order_by_client_id {client_order_id}, close_position {symbol_or_asset_id, qty?, percentage?},
- * get_calendar {start, end}); place_stock_order takes the order's fields with decimals as strings (the
- * body of order-request.ts, checked before anything is sent). It has no `short` flag: Alpaca tells a
+ * get_calendar {start, end}, get_stock_latest_trade {symbols, feed?, currency?}); place_stock_order
+ * takes the order's fields with decimals as strings (the body of order-request.ts, checked before
+ * anything is sent). It has no `short` flag: Alpaca tells a
  * short sale from the account's position, and order-request.ts has already refused fractional shorts.
  *
  * Retries: reads are tried up to three times while Alpaca or the server is unavailable. An order is
@@ -17,15 +19,16 @@
  */
 import { ZodError } from 'zod';
 import { isValidDate } from '../../market/calendar.js';
-import type { BarsOptions, ClosePositionOptions } from '../alpaca/client.js';
-import { AlpacaOrderValidationError, AlpacaUnavailableError } from '../alpaca/errors.js';
+import type { BarsOptions, ClosePositionOptions, LatestFeed } from '../alpaca/client.js';
+import { AlpacaError, AlpacaOrderValidationError, AlpacaUnavailableError } from '../alpaca/errors.js';
 import { orderBody, type SubmitOrderInput } from '../alpaca/order-request.js';
-import type { AlpacaTradingApi } from '../alpaca/trading-api.js';
+import type { AlpacaSubledgerApi } from '../alpaca/trading-api.js';
 import {
   parseAccount,
   parseBarsPage,
   parseCalendar,
   parseClock,
+  parseLatestTrades,
   parseOrder,
   parsePositions,
   type AlpacaAccount,
@@ -34,10 +37,11 @@ import {
   type AlpacaClock,
   type AlpacaOrder,
   type AlpacaPosition,
+  type AlpacaTrade,
 } from '../alpaca/wire.js';
 import { listOf, payloadOf, protocolError, type ToolCallContext } from './result.js';
 
-/** The tools this adapter calls; a server without any of them is refused when it starts. */
+/** The tools the per-account broker calls; a server without any of them is refused when it starts. */
 export const ALPACA_MCP_TOOLS = [
   'get_account_info',
   'get_all_positions',
@@ -49,7 +53,15 @@ export const ALPACA_MCP_TOOLS = [
   'get_stock_bars',
 ] as const;
 
-export type AlpacaMcpTool = (typeof ALPACA_MCP_TOOLS)[number];
+/** Sub-ledger mode (one key pair) also prices internal crosses and marks positions with the latest trade. */
+export const ALPACA_MCP_SUBLEDGER_TOOLS = [...ALPACA_MCP_TOOLS, 'get_stock_latest_trade'] as const;
+
+export type AlpacaMcpTool = (typeof ALPACA_MCP_SUBLEDGER_TOOLS)[number];
+
+/** The tools a server must offer for the way the accounts trade: one paper account each, or sub-ledgers of one. */
+export function alpacaMcpTools(mode: 'accounts' | 'subledger'): readonly AlpacaMcpTool[] {
+  return mode === 'subledger' ? ALPACA_MCP_SUBLEDGER_TOOLS : ALPACA_MCP_TOOLS;
+}
 
 /** What calls the tools (connection.ts; a fake in unit tests). */
 export interface ToolCaller {
@@ -70,7 +82,7 @@ const TICKER = /^[A-Z][A-Z0-9./-]{0,31}$/;
 /** get_stock_bars returns at most `limit` (≤ 10000) bars and takes no page token. */
 const MAX_BARS = 10_000;
 
-export class AlpacaMcpApi implements AlpacaTradingApi {
+export class AlpacaMcpApi implements AlpacaSubledgerApi {
   readonly accountLabel: string;
   readonly #caller: ToolCaller;
   readonly #secrets: readonly string[];
@@ -185,6 +197,36 @@ export class AlpacaMcpApi implements AlpacaTradingApi {
     for (const [symbol, bars] of Object.entries(page.bars)) (result[symbol] ??= []).push(...bars);
     for (const bars of Object.values(result)) bars.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
     return result;
+  }
+
+  /**
+   * The latest trade of `symbol` (get_stock_latest_trade, generated from Alpaca's StockLatestTrades:
+   * GET /v2/stocks/trades/latest?symbols=…&feed=…). Alpaca leaves out a symbol it has no trade for; that
+   * is an AlpacaError 404 here, as the HTTP client's single-symbol endpoint answers it.
+   */
+  async getLatestTrade(symbol: string, options: { feed?: LatestFeed } = {}): Promise<AlpacaTrade> {
+    const wanted = ticker(symbol);
+    const trades = await this.#read(
+      'get_stock_latest_trade',
+      { symbols: wanted, feed: options.feed ?? 'iex' },
+      'latest trades',
+      parseLatestTrades,
+    );
+    const trade = trades[wanted];
+    if (trade === undefined) {
+      const message = `no latest trade for ${wanted}`;
+      throw new AlpacaError(`Alpaca has ${message} (account ${this.accountLabel}, get_stock_latest_trade)`, {
+        status: 404,
+        code: null,
+        alpacaMessage: message,
+        accountLabel: this.accountLabel,
+        method: 'MCP',
+        path: 'get_stock_latest_trade',
+        requestId: null,
+        attempts: 1,
+      });
+    }
+    return trade;
   }
 
   // ------------------------------------------------------------------------------------------ plumbing

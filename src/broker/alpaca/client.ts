@@ -15,6 +15,7 @@ import { sleep as defaultSleep, type RetrySettings } from '../../llm/retry-polic
 import { decimalsOf, toDecimalString } from './decimal.js';
 import { AlpacaConfigError, AlpacaOrderValidationError } from './errors.js';
 import { orderBody, type SubmitOrderInput } from './order-request.js';
+import type { AlpacaSubledgerApi } from './trading-api.js';
 import { DEFAULT_ALPACA_RETRY } from './retry.js';
 import { AlpacaTransport, type AlpacaRequest, type FetchLike } from './transport.js';
 import {
@@ -82,7 +83,7 @@ const TIMEFRAME = /^(([1-9]|[1-5]\d)(Min|T)|([1-9]|1\d|2[0-3])(Hour|H)|1(Day|D)|
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export class AlpacaClient {
+export class AlpacaClient implements AlpacaSubledgerApi {
   readonly accountLabel: string;
   private readonly tradingBaseUrl: string;
   private readonly dataBaseUrl: string;

@@ -12,9 +12,9 @@
  *     already used throws DuplicateClientOrderIdError (the broker then looks the order up);
  *   - no message, property or cause of an error holds a key.
  */
-import type { ClosePositionOptions } from './client.js';
+import type { ClosePositionOptions, LatestFeed } from './client.js';
 import type { SubmitOrderInput } from './order-request.js';
-import type { AlpacaAccount, AlpacaCalendarDay, AlpacaClock, AlpacaOrder, AlpacaPosition } from './wire.js';
+import type { AlpacaAccount, AlpacaCalendarDay, AlpacaClock, AlpacaOrder, AlpacaPosition, AlpacaTrade } from './wire.js';
 
 export interface AlpacaTradingApi {
   /** How messages name the account, e.g. "3 (sonnet)"; never a key. */
@@ -31,3 +31,16 @@ export interface AlpacaTradingApi {
   /** Close all (or `percentage`/`qty` of) the position in `symbol` with a market order; never repeated after an ambiguous failure. */
   closePosition(symbol: string, options?: ClosePositionOptions): Promise<AlpacaOrder>;
 }
+
+/**
+ * What the sub-ledger broker (src/broker/alpaca-subledger-broker.ts) needs from the one paper account:
+ * the trading calls, and the latest trade of a symbol (an internal cross is priced at it; a position
+ * Alpaca does not hold is marked with it). The HTTP client (BROKER=alpaca) and alpaca-mcp-server's
+ * tools (BROKER=alpaca-mcp, get_stock_latest_trade) both provide it.
+ *
+ * getLatestTrade: the latest trade of `symbol` on `feed` (default iex); a symbol without one fails with
+ * an AlpacaError (Alpaca's 404), not with an account failure, so a caller can tell the two apart.
+ */
+export type AlpacaSubledgerApi = AlpacaTradingApi & {
+  getLatestTrade(symbol: string, options?: { feed?: LatestFeed }): Promise<AlpacaTrade>;
+};

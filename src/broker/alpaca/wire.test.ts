@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parseAccount, parseBarsPage, parseCalendar, parseClock, parseOrder, parsePosition, toUtcIso } from './wire.js';
+import {
+  parseAccount,
+  parseBarsPage,
+  parseCalendar,
+  parseClock,
+  parseLatestTrade,
+  parseLatestTrades,
+  parseOrder,
+  parsePosition,
+  toUtcIso,
+} from './wire.js';
 
 const account = {
   id: '1d9eed04-be39-4e01-9b84-a48ac5bbafcf',
@@ -113,6 +123,19 @@ describe('wire: what Alpaca sends', () => {
     expect(page.bars.SPY).toEqual([
       { timestamp: '2024-01-02T05:00:00.000Z', open: 1, high: 2, low: 0.5, close: 1.5, volume: 100, tradeCount: 3, vwap: 1.2 },
     ]);
+  });
+
+  it('reads the latest trade of one symbol and of several (the spec examples), into the same shape', () => {
+    const trade = { c: ['@', 'F', 'T'], i: 826, p: 172.78, s: 100, t: '2022-08-17T09:50:43.361102308Z', x: 'Q', z: 'C' };
+    const one = parseLatestTrade({ symbol: 'AAPL', trade });
+    expect(one).toEqual({ symbol: 'AAPL', timestamp: '2022-08-17T09:50:43.361Z', price: 172.78, size: 100, exchange: 'Q' });
+    expect(parseLatestTrades({ trades: { AAPL: trade, TSLA: { ...trade, p: 911.99, x: undefined } } })).toEqual({
+      AAPL: one,
+      TSLA: { ...one, symbol: 'TSLA', price: 911.99, exchange: null },
+    });
+    expect(parseLatestTrades({ trades: {} })).toEqual({});
+    expect(() => parseLatestTrades({ trades: { AAPL: { ...trade, p: 'n/a' } } })).toThrow();
+    expect(() => parseLatestTrades({ trade })).toThrow();
   });
 
   it('normalises RFC 3339 timestamps to UTC and refuses anything else', () => {

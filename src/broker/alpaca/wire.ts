@@ -421,14 +421,22 @@ export function parseBarsPage(json: unknown): AlpacaBarsPage {
   return { bars, nextPageToken: page.next_page_token };
 }
 
+const tradeSchema = z.looseObject({
+  t: timestamp,
+  p: decimal,
+  s: decimal,
+  x: z.string().optional(),
+});
+
+/** GET /v2/stocks/{symbol}/trades/latest (StockLatestTradeSingle): `{symbol, trade}`. */
 const latestTradeSchema = z.looseObject({
   symbol: z.string(),
-  trade: z.looseObject({
-    t: timestamp,
-    p: decimal,
-    s: decimal,
-    x: z.string().optional(),
-  }),
+  trade: tradeSchema,
+});
+
+/** GET /v2/stocks/trades/latest?symbols=… (StockLatestTrades): `{trades: {SYMBOL: trade}}`, a symbol without a trade left out. */
+const latestTradesSchema = z.looseObject({
+  trades: z.record(z.string(), tradeSchema),
 });
 
 export interface AlpacaTrade {
@@ -442,7 +450,17 @@ export interface AlpacaTrade {
 
 export function parseLatestTrade(json: unknown): AlpacaTrade {
   const t = latestTradeSchema.parse(json);
-  return { symbol: t.symbol, timestamp: t.trade.t, price: t.trade.p, size: t.trade.s, exchange: t.trade.x ?? null };
+  return tradeOf(t.symbol, t.trade);
+}
+
+/** The multi-symbol answer, by symbol (the symbols Alpaca has no trade for are absent). */
+export function parseLatestTrades(json: unknown): Record<string, AlpacaTrade> {
+  const page = latestTradesSchema.parse(json);
+  return Object.fromEntries(Object.entries(page.trades).map(([symbol, trade]) => [symbol, tradeOf(symbol, trade)]));
+}
+
+function tradeOf(symbol: string, trade: z.infer<typeof tradeSchema>): AlpacaTrade {
+  return { symbol, timestamp: trade.t, price: trade.p, size: trade.s, exchange: trade.x ?? null };
 }
 
 // ---------------------------------------------------------------------------------------------- errors
