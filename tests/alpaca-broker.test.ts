@@ -9,12 +9,11 @@ import { planOrders } from '../src/broker/order-plan.js';
 import { parseEnv } from '../src/config/env.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
-import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { portfolioTag } from '../src/portfolio/portfolio.js';
 import type { OrderRequest } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
-import { openAtFirstOrderFound, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { openAtFirstOrderFound, setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -26,7 +25,6 @@ import { storeFactories } from './helpers/stores.js';
  */
 
 const WEEK = '2024-03-06';
-const TICKERS = ['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'LQD', 'HYG', 'GLD', 'USO', 'UUP'];
 const keyId = (n: number): string => `PKSTANDINACCT${n}KEY0001`;
 const secret = (n: number): string => `sEcReT-acct${n}-0123456789abcdefghijklmnopqrstuvwxyz`;
 
@@ -40,14 +38,6 @@ function alpacaEnv(bad?: number): NodeJS.ProcessEnv {
     env[`APCA_ACCT${n}_SECRET_KEY`] = n === bad ? 'wrong-secret-for-this-key' : secret(n);
   }
   return env;
-}
-
-async function setPricesFromBundle(): Promise<void> {
-  const data = new BundledMarketData({});
-  for (const t of TICKERS) {
-    const close = (await data.bars(t, '2024-03-05', 1)).at(-1)?.close;
-    if (close !== undefined) standIn.setPrice(t, close);
-  }
 }
 
 function postsOf(clientOrderId?: string): number {
@@ -91,7 +81,7 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
   beforeEach(async () => {
     standIn = await startAlpacaStandIn();
     for (let n = 1; n <= 6; n++) standIn.addAccount({ keyId: keyId(n), secretKey: secret(n), cash: 100_000 });
-    await setPricesFromBundle();
+    await setPricesFromBundle(standIn);
   });
   afterEach(async () => {
     expect(standIn.violations).toEqual([]);
@@ -146,7 +136,7 @@ describe.each(storeFactories)('Alpaca broker ($name)', (factory) => {
     await resetStore(store);
     standIn = await startAlpacaStandIn();
     for (let n = 1; n <= 6; n++) standIn.addAccount({ keyId: keyId(n), secretKey: secret(n), cash: 100_000 });
-    await setPricesFromBundle();
+    await setPricesFromBundle(standIn);
   });
   afterEach(async () => {
     expect(standIn.violations).toEqual([]);

@@ -4,12 +4,11 @@ import { runCheckpoint } from '../src/checkpoint/engine.js';
 import { slotOf } from '../src/checkpoint/schedule.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
-import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import type { PortfolioManager } from '../src/ports/agents.js';
 import type { Store } from '../src/storage/db.js';
 import { orders, positions } from '../src/storage/schema.js';
 import { withPms } from './helpers/agents.js';
-import { startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { testApp } from './helpers/app.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
 import { storeFactories } from './helpers/stores.js';
@@ -21,7 +20,6 @@ import { storeFactories } from './helpers/stores.js';
  */
 
 const WEEK = '2024-03-06';
-const TICKERS = ['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'LQD', 'HYG', 'GLD', 'USO', 'UUP'];
 const keyId = (n: number): string => `PKSTANDINCKPT${n}KEY0001`;
 const secret = (n: number): string => `sEcReT-ckpt${n}-0123456789abcdefghijklmnopqrstuvwxyz`;
 
@@ -48,11 +46,7 @@ describe('a checkpoint on Alpaca', () => {
     store = await storeFactories[0]!.open();
     standIn = await startAlpacaStandIn();
     for (let n = 1; n <= 6; n++) standIn.addAccount({ keyId: keyId(n), secretKey: secret(n), cash: 100_000 });
-    const data = new BundledMarketData({});
-    for (const t of TICKERS) {
-      const close = (await data.bars(t, '2024-03-05', 1)).at(-1)?.close;
-      if (close !== undefined) standIn.setPrice(t, close);
-    }
+    await setPricesFromBundle(standIn);
   });
   afterAll(async () => {
     await standIn.stop();

@@ -15,7 +15,6 @@ import { planOrders } from '../src/broker/order-plan.js';
 import { alpacaMcpPaperTrade, checkBrokerEnv, parseEnv } from '../src/config/env.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
-import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { portfolioTag } from '../src/portfolio/portfolio.js';
 import type { OrderRequest } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
@@ -24,6 +23,7 @@ import { CRASH_MARKER, mcpStandInCommand } from './helpers/alpaca-mcp-stand-in.j
 import {
   dailyBar,
   openAtFirstOrderFound,
+  setPricesFromBundle,
   startAlpacaStandIn,
   type AlpacaStandIn,
   type RecordedRequest,
@@ -43,7 +43,6 @@ import { storeFactories } from './helpers/stores.js';
  */
 
 const WEEK = '2024-03-06';
-const TICKERS = ['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'LQD', 'HYG', 'GLD', 'USO', 'UUP'];
 
 let standIn: AlpacaStandIn;
 let store: Store;
@@ -221,11 +220,7 @@ describe('Alpaca through MCP (BROKER=alpaca-mcp)', () => {
   beforeAll(async () => {
     store = await storeFactory.open();
     standIn = await startAlpacaStandIn();
-    const data = new BundledMarketData({});
-    for (const t of TICKERS) {
-      const close = (await data.bars(t, '2024-03-05', 1)).at(-1)?.close;
-      if (close !== undefined) standIn.setPrice(t, close);
-    }
+    await setPricesFromBundle(standIn);
   });
   afterAll(async () => {
     await standIn.stop();

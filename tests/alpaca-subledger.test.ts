@@ -10,12 +10,11 @@ import { latestReconciliation } from '../src/broker/subledger/events.js';
 import { groupByTicker, netOrderId } from '../src/broker/subledger/netting.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
-import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { portfolioTag } from '../src/portfolio/portfolio.js';
 import type { OrderRequest, OrderResult } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
-import { openAtFirstOrderFound, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { openAtFirstOrderFound, setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -30,19 +29,10 @@ const WEEK = '2024-03-06';
 const PORTFOLIO = 'subledger-test';
 const KEY = 'PKSTANDINSUBLEDGER0001';
 const SECRET = 'sEcReT-subledger-0123456789abcdefghijklmnopqrstuvwxyz';
-const TICKERS = ['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'LQD', 'HYG', 'GLD', 'USO', 'UUP'];
 const OWNERS = ['gpt', 'gemini', 'sonnet', 'grok', 'council', 'deepseek'];
 
 let standIn: AlpacaStandIn;
 let store: Store;
-
-async function setPricesFromBundle(): Promise<void> {
-  const data = new BundledMarketData({});
-  for (const t of TICKERS) {
-    const close = (await data.bars(t, '2024-03-05', 1)).at(-1)?.close;
-    if (close !== undefined) standIn.setPrice(t, close);
-  }
-}
 
 function clientOf(secret = SECRET, retry?: { max_attempts: number }): AlpacaClient {
   return new AlpacaClient({
@@ -114,7 +104,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
     await resetStore(store);
     standIn = await startAlpacaStandIn();
     standIn.addAccount({ keyId: KEY, secretKey: SECRET, cash: 600_000 });
-    await setPricesFromBundle();
+    await setPricesFromBundle(standIn);
   });
   afterEach(async () => {
     expect(standIn.violations).toEqual([]);
@@ -366,7 +356,7 @@ describe('llm-trading accounts in sub-ledger mode (CLI, embedded database)', () 
   beforeEach(async () => {
     standIn = await startAlpacaStandIn();
     standIn.addAccount({ keyId: KEY, secretKey: SECRET, cash: 600_000 });
-    await setPricesFromBundle();
+    await setPricesFromBundle(standIn);
   });
   afterEach(async () => {
     expect(standIn.violations).toEqual([]);

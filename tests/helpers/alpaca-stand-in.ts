@@ -543,3 +543,17 @@ export function openAtFirstOrderFound(standIn: AlpacaStandIn): () => boolean {
   };
   return () => opened;
 }
+
+/** The stand-in's prices: each ticker's close on `through` in the bundled data (default the ten ETFs, 2024-03-05). */
+export async function setPricesFromBundle(
+  standIn: Pick<AlpacaStandIn, 'setPrice'>,
+  through = '2024-03-05',
+  tickers: readonly string[] = ['SPY', 'QQQ', 'IWM', 'TLT', 'IEF', 'LQD', 'HYG', 'GLD', 'USO', 'UUP'],
+): Promise<void> {
+  const { BundledMarketData } = await import('../../src/market/bundled-market-data.js');
+  const data = new BundledMarketData({});
+  for (const t of tickers) {
+    const close = (await data.bars(t, through, 1)).at(-1)?.close;
+    if (close !== undefined) standIn.setPrice(t, close);
+  }
+}
