@@ -181,7 +181,11 @@ export function buildProgram(io: CliIo): Command {
   ).action(async (o) => (await commands()).status(io, o));
   withPortfolio(
     withCommon(
-      program.command('accounts').description("the portfolio's six paper accounts: cash, positions, equity (marked at its latest order)"),
+      program
+        .command('accounts')
+        .description(
+          "the portfolio's six paper accounts: cash, positions, equity, P/L today and this week (marked at its latest order; Alpaca: now)",
+        ),
     ),
   ).action(async (o) => (await commands()).accounts(io, o));
   withCommon(
