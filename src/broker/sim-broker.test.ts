@@ -1,10 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundledMarketData } from '../market/bundled-market-data.js';
 import { etToUtc } from '../market/calendar.js';
 import type { Bar, PriceQuote } from '../market/types.js';
-import type { OrderRequest } from '../ports/broker.js';
+import type { OrderRequest, OrderResult } from '../ports/broker.js';
 import { SimulatedClock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import { openStore, type Store } from '../storage/db.js';
@@ -381,6 +381,88 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
 
     it('throws (records nothing) for a missing client_order_id', async () => {
       await expect(broker.submitOrder({ ...order(14, 'x', 'SPY', 'buy', 1), clientOrderId: '' })).rejects.toThrow(/client_order_id/);
+    });
+  });
+
+  describe('SimulatedBroker batches', () => {
+    /**
+     * One submission of many orders must leave exactly what submitting them one by one leaves: the
+     * same results, rows (fills and events in the same order) and rejection reasons. Each way runs in
+     * a portfolio of its own; ids carry the portfolio's name, replaced before comparing.
+     */
+    function requests(portfolio: string): OrderRequest[] {
+      const o = (accountId: number, action: string, ticker: string, side: 'buy' | 'sell', qty: number): OrderRequest => ({
+        ...order(accountId, action, ticker, side, qty),
+        clientOrderId: `${portfolio}-a${accountId}-${action}`,
+      });
+      return [
+        o(1, 'open-SPY', 'SPY', 'buy', 100),
+        o(1, 'close-SPY', 'SPY', 'sell', 100),
+        o(1, 'open-TLT', 'TLT', 'buy', 50),
+        o(2, 'open-SPY', 'SPY', 'buy', 150),
+        o(2, 'open-GLD', 'GLD', 'buy', 200), // the cash is gone
+        o(3, 'open-TLT', 'TLT', 'sell', 1.5), // a fractional short
+        o(4, 'open-GLD', 'GLD', 'buy', 2.5),
+        o(4, 'flip-GLD', 'GLD', 'sell', 5), // would leave a fractional short
+        o(4, 'close-GLD', 'GLD', 'sell', 2.5),
+        o(999, 'open-SPY', 'SPY', 'buy', 1), // no such account
+        o(5, 'open-XXX', 'XXX', 'buy', 1), // no price
+        o(5, 'zero', 'SPY', 'buy', 0),
+        o(6, 'open-SPY', 'SPY', 'sell', 300), // beyond 1× equity gross
+        o(7, 'open-SPY', 'SPY', 'buy', 10),
+        o(7, 'flip-SPY', 'SPY', 'sell', 20),
+        o(8, 'open-IEF', 'IEF', 'buy', 7), // submitted before: a duplicate
+      ];
+    }
+
+    async function books(portfolio: string): Promise<string> {
+      const rows = async (query: string) => ((await store.db.execute(sql.raw(query))) as unknown as { rows: unknown[] }).rows;
+      const of = `where portfolio = '${portfolio}'`;
+      const text = JSON.stringify({
+        orders: await rows(`select * from orders ${of} order by client_order_id`),
+        fills: await rows(
+          `select client_order_id, account_id, ticker, side, qty, price, commission, filled_at from fills ${of} order by id`,
+        ),
+        positions: await rows(
+          `select account_id, ticker, qty, avg_entry_price, updated_at from positions ${of} order by account_id, ticker`,
+        ),
+        accounts: await rows(`select id, cash from accounts ${of} order by id`),
+        events: await rows(`select idempotency_key, week_id, kind, stage, payload from events ${of} order by id`),
+      });
+      return text.replaceAll(portfolio, 'P');
+    }
+
+    it('submitOrders leaves exactly what submitOrder one by one leaves', async () => {
+      at(WED, '10:00');
+      const results: Record<string, string> = {};
+      for (const [portfolio, batch] of [
+        ['one-by-one', false],
+        ['batched', true],
+      ] as const) {
+        const b = new SimulatedBroker({ db: store.db, portfolio, marketData: market, clock, execution });
+        await b.ensureAccounts(
+          Array.from({ length: 8 }, (_, i) => ({ id: i + 1, owner: `owner-${i + 1}` })),
+          100_000,
+        );
+        const list = requests(portfolio);
+        await b.submitOrder(list.at(-1) as OrderRequest);
+        const got: OrderResult[] = [];
+        if (batch) got.push(...(await b.submitOrders(list)));
+        else for (const r of list) got.push(await b.submitOrder(r));
+        results[portfolio] = JSON.stringify(got).replaceAll(portfolio, 'P') + (await books(portfolio));
+      }
+      expect(results['batched']).toBe(results['one-by-one']);
+      expect(results['batched']).toContain('insufficient cash');
+      expect(results['batched']).toContain('gross exposure');
+    });
+
+    it('submits an id given twice in one batch once, the second as a duplicate', async () => {
+      at(WED, '10:00');
+      const request = { ...order(15, 'open-GLD', 'GLD', 'buy', 3), clientOrderId: 'twice-a15' };
+      const [first, second] = await broker.submitOrders([request, request]);
+      expect(first).toMatchObject({ status: 'filled', duplicate: false });
+      expect(second).toEqual({ ...first, duplicate: true });
+      expect(await fillCount(request.clientOrderId)).toBe(1);
     });
   });
 

@@ -40,6 +40,13 @@
  * second insert waits on the first's key and then finds it, so there is exactly one fill.
  * A duplicate id with different details (ticker, qty…) returns the stored order, as a broker would.
  *
+ * Batches. `submitOrders` (one execution's orders: the weekly one, a checkpoint's) runs them all in
+ * one such transaction, with the outcomes of submitting them one by one in request order: the new
+ * orders are inserted together, the trading accounts locked and their positions read once, each
+ * order decided (sim-fill.ts, the rules above) from the books the orders before it left, and every
+ * change written in one more statement (sim-writes.ts). `submitOrder` is a batch of one. The other
+ * positions of an account are valued in ticker order for the exposure check.
+ *
  * Each order also writes its audit event in the same transaction (kind 'order', key
  * 'order:<client_order_id>': the request, the outcome and the quote it was filled at), so an order
  * never exists without its event; `approximatePrice` of a stored order is read back from it.
@@ -55,9 +62,11 @@ import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } 
 import type { Clock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Db, Tx } from '../storage/db.js';
-import { accounts, events, fills, orders, positions } from '../storage/schema.js';
+import { accounts, events, orders, positions } from '../storage/schema.js';
 import { acceptedOrderRow, approximateFromEvent, orderResultOf } from '../ledger/orders.js';
-import { roundCash, roundPrice, roundQty } from './money.js';
+import { roundCash, roundQty } from './money.js';
+import { decideFill, type Fill, type HeldRow, type Mark } from './sim-fill.js';
+import { applySubmission, insertAcceptedOrders, type OrderWrite, type PositionWrite, type SubmissionWrites } from './sim-writes.js';
 
 export interface SimulatedBrokerOptions {
   db: Db;
@@ -79,13 +88,6 @@ const eventKey = (clientOrderId: string): string => `order:${clientOrderId}`;
 /** Before portfolios the event of a simulated order had this key; such orders are still read. */
 const legacyEventKey = (clientOrderId: string): string => `sim-broker:${clientOrderId}`;
 
-/** A price to value a position with, and whether it is a real print at this instant. */
-interface Mark {
-  price: number;
-  approximate: boolean;
-  source: string;
-}
-
 type OrderRow = typeof orders.$inferSelect;
 type AccountRow = typeof accounts.$inferSelect;
 type PositionRow = typeof positions.$inferSelect;
@@ -96,8 +98,22 @@ interface Outcome {
   approximatePrice: boolean;
 }
 
-class Rejection {
-  constructor(readonly reason: string) {}
+/** An order before its transaction: its row, its quote, and why it cannot fill whatever the books (or null). */
+interface Prepared {
+  request: OrderRequest;
+  accepted: typeof orders.$inferInsert;
+  quote: PriceQuote | null;
+  rejection: string | null;
+}
+
+/** A locked account during a submission: its cash and positions as the orders so far left them. */
+interface Book {
+  account: AccountRow;
+  /** By ticker. */
+  held: HeldRow[];
+  /** The positions to write (qty 0: delete), by ticker. */
+  changed: Map<string, PositionWrite>;
+  cashChanged: boolean;
 }
 
 export class SimulatedBroker implements Broker {
@@ -188,224 +204,221 @@ export class SimulatedBroker implements Broker {
   }
 
   async submitOrder(request: OrderRequest): Promise<OrderResult> {
-    checkClientOrderId(request.clientOrderId);
+    return (await this.submitOrders([request]))[0] as OrderResult;
+  }
+
+  /**
+   * Several orders in one transaction, with the outcomes of submitting them one by one in this order:
+   * the orders are inserted in one statement, the accounts that trade locked and their positions read
+   * once, each order decided in request order from the books the orders before it left (decideFill),
+   * and every change written in one more statement. A client_order_id given twice is submitted one
+   * by one (the later ones are duplicates of the first, as a broker returns them).
+   */
+  async submitOrders(requests: readonly OrderRequest[]): Promise<OrderResult[]> {
+    for (const request of requests) checkClientOrderId(request.clientOrderId);
+    if (requests.length === 0) return [];
+    if (new Set(requests.map((r) => r.clientOrderId)).size !== requests.length) {
+      const results: OrderResult[] = [];
+      for (const request of requests) results.push(...(await this.submitOrders([request])));
+      return results;
+    }
     const now = this.#clock.now();
     const et = utcToEt(now);
-    const invalid = validateRequest(request);
-    // The quote is fetched before the transaction so the database is not held open on market data.
-    let quote: PriceQuote | null = null;
-    let noPrice: string | null = null;
-    if (invalid === null) {
-      try {
-        quote = await this.#marketData.priceAt(request.ticker, et.date, et.time);
-        if (!(quote.price > 0)) throw new Error(`price ${quote.price} is not positive`);
-      } catch (error) {
-        noPrice = `no price for ${request.ticker} at ${et.date} ${et.time} ET (market closed?): ${messageOf(error)}`;
-        quote = null;
-      }
-    }
+    // Quotes and marks are fetched before the transaction so the database is not held open on market data.
+    const prepared = await Promise.all(requests.map((request) => this.#prepare(request, now, et)));
 
-    const accepted = acceptedOrderRow(this.#portfolio, request, now);
     return this.#db.transaction(async (tx) => {
-      const inserted = await tx
-        .insert(orders)
-        .values(accepted)
-        .onConflictDoNothing({ target: orders.clientOrderId })
-        .returning({ id: orders.clientOrderId });
-      if (inserted.length === 0) {
-        const existing = await this.#readOrder(tx, request.clientOrderId, true);
-        if (!existing) throw new Error(`order ${request.clientOrderId} conflicted but cannot be read`);
-        return existing;
+      const inserted = await insertAcceptedOrders(
+        tx,
+        prepared.map((p) => p.accepted),
+      );
+      const results: OrderResult[] = new Array<OrderResult>(prepared.length);
+      const fresh: { p: Prepared; at: number }[] = [];
+      for (const [at, p] of prepared.entries()) {
+        if (inserted.has(p.request.clientOrderId)) {
+          fresh.push({ p, at });
+          continue;
+        }
+        // The order exists: returned with duplicate=true, unchanged.
+        const existing = await this.#readOrder(tx, p.request.clientOrderId, true);
+        if (!existing) throw new Error(`order ${p.request.clientOrderId} conflicted but cannot be read`);
+        results[at] = existing;
       }
-
-      const context = { et, now, quote, accepted };
-      let outcome: Outcome;
-      const decided = invalid !== null ? new Rejection(invalid) : noPrice !== null ? new Rejection(noPrice) : null;
-      if (decided) outcome = await this.#reject(tx, request, decided.reason, context);
-      else {
-        const result = await this.#fill(tx, request, quote as PriceQuote, context);
-        outcome = result instanceof Rejection ? await this.#reject(tx, request, result.reason, context) : result;
+      const books = await this.#lockBooks(
+        tx,
+        fresh.filter(({ p }) => p.rejection === null).map(({ p }) => p.request.accountId),
+      );
+      const marks = await this.#marks(
+        books,
+        fresh.map(({ p }) => p),
+        et,
+      );
+      const writes: SubmissionWrites = { positions: [], cash: [], fills: [], events: [], orders: [] };
+      for (const { p, at } of fresh) {
+        const outcome = this.#decide(p, books, marks, now, writes);
+        results[at] = orderResultOf(outcome.row, outcome.approximatePrice, false);
       }
-      return orderResultOf(outcome.row, outcome.approximatePrice, false);
+      for (const [id, book] of books) {
+        if (book.cashChanged) writes.cash.push({ portfolio: this.#portfolio, id, cash: book.account.cash });
+        writes.positions.push(...book.changed.values());
+      }
+      if (fresh.length > 0) await applySubmission(tx, writes);
+      return results;
     });
   }
 
-  /** Applies a fill, or returns why it must be rejected. Runs inside the order's transaction. */
-  async #fill(
-    tx: Tx,
-    request: OrderRequest,
-    quote: PriceQuote,
-    context: { et: { date: string; time: string }; now: Date; accepted: typeof orders.$inferInsert },
-  ): Promise<Outcome | Rejection> {
-    // Lock first, then read the positions: on PostgreSQL a joined read would see the positions as
-    // they were before waiting for the lock, not as the order that held it left them.
-    const [acct] = await tx
+  /** What can be known of an order before its transaction: its row, its quote, or why it cannot fill. */
+  async #prepare(request: OrderRequest, now: Date, et: { date: string; time: string }): Promise<Prepared> {
+    const accepted = acceptedOrderRow(this.#portfolio, request, now);
+    const invalid = validateRequest(request);
+    if (invalid !== null) return { request, accepted, quote: null, rejection: invalid };
+    try {
+      const quote = await this.#marketData.priceAt(request.ticker, et.date, et.time);
+      if (!(quote.price > 0)) throw new Error(`price ${quote.price} is not positive`);
+      return { request, accepted, quote, rejection: null };
+    } catch (error) {
+      const reason = `no price for ${request.ticker} at ${et.date} ${et.time} ET (market closed?): ${messageOf(error)}`;
+      return { request, accepted, quote: null, rejection: reason };
+    }
+  }
+
+  /**
+   * Locks the accounts, then reads their positions. Lock first, then read: on PostgreSQL a joined
+   * read would see the positions as they were before waiting for the lock, not as the order that held
+   * it left them. Accounts are locked in id order, so two submissions cannot deadlock.
+   */
+  async #lockBooks(tx: Tx, accountIds: readonly number[]): Promise<Map<number, Book>> {
+    const books = new Map<number, Book>();
+    const ids = [...new Set(accountIds)].sort((a, b) => a - b);
+    if (ids.length === 0) return books;
+    const locked = await tx
       .select()
       .from(accounts)
-      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId)))
+      .where(and(eq(accounts.portfolio, this.#portfolio), inArray(accounts.id, ids)))
+      .orderBy(asc(accounts.id))
       .for('update');
-    if (!acct) return new Rejection(`unknown account ${request.accountId} in portfolio ${this.#portfolio}`);
+    for (const account of locked) books.set(account.id, { account, held: [], changed: new Map(), cashChanged: false });
+    if (locked.length === 0) return books;
     const held = await tx
       .select()
       .from(positions)
-      .where(and(eq(positions.portfolio, this.#portfolio), eq(positions.accountId, request.accountId)));
-    const before = held.find((p) => p.ticker === request.ticker);
+      .where(and(eq(positions.portfolio, this.#portfolio), inArray(positions.accountId, [...books.keys()])));
+    for (const p of held) books.get(p.accountId)?.held.push({ ticker: p.ticker, qty: p.qty, avgEntryPrice: p.avgEntryPrice });
+    // Summed in ticker order (decideFill), whatever order the database returned them in.
+    for (const book of books.values()) book.held.sort(byTicker);
+    return books;
+  }
 
-    const qty = roundQty(request.qty);
-    const sign = request.side === 'buy' ? 1 : -1;
-    const slip = this.#execution.slippage_bps / 10_000;
-    const price = roundPrice(quote.price * (1 + sign * slip));
-    const commission = roundCash(Math.max(this.#execution.min_commission, qty * this.#execution.commission_per_share));
-    const notional = roundCash(qty * price);
-    const cashDelta = sign > 0 ? -(notional + commission) : notional - commission;
-    const cashAfter = roundCash(acct.cash + cashDelta);
-
-    const q0 = before?.qty ?? 0;
-    const q1 = roundQty(q0 + sign * qty);
-    const increases = q1 !== 0 && (q0 === 0 || Math.sign(q1) !== Math.sign(q0) || Math.abs(q1) > Math.abs(q0));
-
-    if (increases && q1 < 0 && (!Number.isInteger(qty) || !Number.isInteger(q1))) {
-      return new Rejection(`short sales must be whole shares: selling ${qty} ${request.ticker} from ${q0} would leave ${q1}`);
-    }
-
-    if (increases) {
-      // Value the account after the trade; the traded ticker at the model price (before slippage).
-      let gross = 0;
-      let equityAfter = cashAfter;
-      for (const p of held) {
-        if (p.ticker === request.ticker) continue;
-        let mark: Mark;
+  /** The marks every exposure check of the submission may need: each held or traded ticker, at this instant. */
+  async #marks(books: ReadonlyMap<number, Book>, fresh: readonly Prepared[], et: { date: string; time: string }) {
+    const tickers = new Set<string>();
+    for (const book of books.values()) for (const p of book.held) tickers.add(p.ticker);
+    for (const p of fresh) if (p.rejection === null && books.has(p.request.accountId)) tickers.add(p.request.ticker);
+    const marks = new Map<string, Mark | string>();
+    await Promise.all(
+      [...tickers].map(async (ticker) => {
         try {
-          mark = await this.#mark(p.ticker, context.et.date, context.et.time);
+          marks.set(ticker, await this.#mark(ticker, et.date, et.time));
         } catch (error) {
-          return new Rejection(`cannot value the ${p.ticker} position to check exposure: ${messageOf(error)}`);
+          marks.set(ticker, messageOf(error));
         }
-        gross += Math.abs(p.qty * mark.price);
-        equityAfter += p.qty * mark.price;
-      }
-      gross += Math.abs(q1 * quote.price);
-      equityAfter += q1 * quote.price;
-      const slack = this.#tolerance * Math.max(equityAfter, 0);
-      if (request.side === 'buy' && q1 > 0 && cashAfter < -slack) {
-        return new Rejection(
-          `insufficient cash: buying ${qty} ${request.ticker} at ${price} costs ${roundCash(notional + commission)} ` +
-            `with commission; cash is ${roundCash(acct.cash)}`,
-        );
-      }
-      if (equityAfter <= 0) {
-        return new Rejection(`account equity would be ${roundCash(equityAfter)}: no new exposure allowed`);
-      }
-      const limit = this.#maxGrossLeverage * equityAfter + slack;
-      if (gross > limit) {
-        return new Rejection(`gross exposure ${roundCash(gross)} would exceed ${this.#maxGrossLeverage}× equity ${roundCash(equityAfter)}`);
-      }
-    }
-
-    // Position: re-average on increase, keep on reduction, reset when crossing zero, delete at zero.
-    const positionKey = and(
-      eq(positions.portfolio, this.#portfolio),
-      eq(positions.accountId, request.accountId),
-      eq(positions.ticker, request.ticker),
+      }),
     );
-    let positionWrite;
-    if (q1 === 0) {
-      positionWrite = tx.delete(positions).where(positionKey);
-    } else {
-      let avg: number;
-      if (!before || q0 === 0) avg = price;
-      else if (Math.sign(q1) !== Math.sign(q0)) avg = price;
-      else if (Math.abs(q1) > Math.abs(q0)) avg = roundPrice((Math.abs(q0) * before.avgEntryPrice + qty * price) / Math.abs(q1));
-      else avg = before.avgEntryPrice;
-      positionWrite = before
-        ? tx.update(positions).set({ qty: q1, avgEntryPrice: avg, updatedAt: context.now }).where(positionKey)
-        : tx.insert(positions).values({
-            portfolio: this.#portfolio,
-            accountId: request.accountId,
-            ticker: request.ticker,
-            qty: q1,
-            avgEntryPrice: avg,
-            updatedAt: context.now,
-          });
-    }
-    const cashWrite = tx
-      .update(accounts)
-      .set({ cash: cashAfter })
-      .where(and(eq(accounts.portfolio, this.#portfolio), eq(accounts.id, request.accountId)));
-    const fillWrite = tx.insert(fills).values({
-      clientOrderId: request.clientOrderId,
-      portfolio: this.#portfolio,
-      accountId: request.accountId,
-      ticker: request.ticker,
-      side: request.side,
-      qty,
-      price,
-      commission,
-      filledAt: context.now,
-    });
-    const filled = {
-      status: 'filled',
-      filledAt: context.now,
-      filledQty: qty,
-      filledAvgPrice: price,
-      commission,
-      brokerOrderId: `sim-${request.clientOrderId}`,
-    } as const;
-    // The audit event describes the order as this statement leaves it (the accepted row plus `filled`).
-    const filledRow: OrderRow = { ...context.accepted, sequence: context.accepted.sequence ?? null, ...filled, rejectReason: null };
-    const audit = this.#auditRow(tx, request, filledRow, quote.approximate, {
-      status: 'filled',
-      quote,
-      fill: { qty, price, commission, notional, cashDelta: roundCash(cashDelta) },
-      cash: { before: roundCash(acct.cash), after: cashAfter },
-      position: { before: q0, after: q1 },
-    });
-    // The position, the cash, the fill, the audit event and the order's new state in one statement
-    // (data-modifying WITH clauses: each runs once, on different tables), as five statements did before.
-    const [row] = await tx
-      .with(
-        tx.$with('position_write').as(positionWrite),
-        tx.$with('cash_write').as(cashWrite),
-        tx.$with('fill_write').as(fillWrite),
-        tx.$with('event_write').as(audit),
-      )
-      .update(orders)
-      .set(filled)
-      .where(eq(orders.clientOrderId, request.clientOrderId))
-      .returning();
-    return { row: row as OrderRow, approximatePrice: quote.approximate };
+    return marks;
   }
 
-  async #reject(tx: Tx, request: OrderRequest, reason: string, context: { quote: PriceQuote | null }): Promise<Outcome> {
-    const [row] = await tx
-      .update(orders)
-      .set({ status: 'rejected', rejectReason: reason, filledQty: 0 })
-      .where(eq(orders.clientOrderId, request.clientOrderId))
-      .returning();
-    await this.#audit(tx, request, row as OrderRow, false, { status: 'rejected', reason, quote: context.quote });
-    return { row: row as OrderRow, approximatePrice: false };
-  }
-
-  async #audit(tx: Tx, request: OrderRequest, row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>): Promise<void> {
-    await this.#auditRow(tx, request, row, approximatePrice, detail);
-  }
-
-  /** The order's 'order:<client_order_id>' event (inserted once: a conflict keeps the first). */
-  #auditRow(tx: Tx, request: OrderRequest, row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>) {
-    return tx
-      .insert(events)
-      .values({
+  /** Fills or rejects one new order against the books, and adds what it changes to `writes`. */
+  #decide(p: Prepared, books: Map<number, Book>, marks: ReadonlyMap<string, Mark | string>, now: Date, writes: SubmissionWrites): Outcome {
+    const { request, accepted } = p;
+    const book = books.get(request.accountId);
+    let decided: Fill | { rejected: string };
+    if (p.rejection !== null) decided = { rejected: p.rejection };
+    else if (!book) decided = { rejected: `unknown account ${request.accountId} in portfolio ${this.#portfolio}` };
+    else
+      decided = decideFill(
+        { execution: this.#execution, maxGrossLeverage: this.#maxGrossLeverage, tolerance: this.#tolerance },
+        {
+          request,
+          quote: p.quote as PriceQuote,
+          cash: book.account.cash,
+          held: book.held,
+          markOf: (ticker) => marks.get(ticker) ?? `no mark for ${ticker}`,
+        },
+      );
+    const base: OrderRow = {
+      ...accepted,
+      sequence: accepted.sequence ?? null,
+      filledAt: null,
+      filledQty: null,
+      filledAvgPrice: null,
+      commission: null,
+      rejectReason: null,
+      brokerOrderId: accepted.brokerOrderId ?? null,
+    };
+    const audit = (row: OrderRow, approximatePrice: boolean, detail: Record<string, unknown>) =>
+      writes.events.push({
         idempotencyKey: eventKey(request.clientOrderId),
         portfolio: this.#portfolio,
         weekId: request.weekId,
         kind: EVENT_KIND,
         stage: request.checkpoint === 'weekly' ? 'execute' : 'checkpoint',
-        seat: null,
         payload: { broker: this.name, request, result: orderResultOf(row, approximatePrice, false), ...detail },
-      })
-      .onConflictDoNothing({ target: events.idempotencyKey });
+      });
+    if ('rejected' in decided) {
+      const row: OrderRow = { ...base, status: 'rejected', rejectReason: decided.rejected, filledQty: 0 };
+      writes.orders.push(orderWrite(row));
+      audit(row, false, { status: 'rejected', reason: decided.rejected, quote: p.quote });
+      return { row, approximatePrice: false };
+    }
+    const quote = p.quote as PriceQuote;
+    const b = book as Book;
+    const f = decided;
+    const row: OrderRow = {
+      ...base,
+      status: 'filled',
+      filledAt: now,
+      filledQty: f.qty,
+      filledAvgPrice: f.price,
+      commission: f.commission,
+      brokerOrderId: `sim-${request.clientOrderId}`,
+    };
+    writes.orders.push(orderWrite(row));
+    writes.fills.push({
+      clientOrderId: request.clientOrderId,
+      portfolio: this.#portfolio,
+      accountId: request.accountId,
+      ticker: request.ticker,
+      side: request.side,
+      qty: f.qty,
+      price: f.price,
+      commission: f.commission,
+      filledAt: now,
+    });
+    // The audit event describes the order as this submission leaves it.
+    audit(row, quote.approximate, {
+      status: 'filled',
+      quote,
+      fill: { qty: f.qty, price: f.price, commission: f.commission, notional: f.notional, cashDelta: roundCash(f.cashDelta) },
+      cash: { before: roundCash(b.account.cash), after: f.cashAfter },
+      position: { before: f.q0, after: f.q1 },
+    });
+    // The books as the next order of the submission sees them.
+    b.account = { ...b.account, cash: f.cashAfter };
+    b.cashChanged = true;
+    const others = b.held.filter((h) => h.ticker !== request.ticker);
+    b.held = f.q1 === 0 ? others : [...others, { ticker: request.ticker, qty: f.q1, avgEntryPrice: f.avgEntryPrice }].sort(byTicker);
+    b.changed.set(request.ticker, {
+      portfolio: this.#portfolio,
+      accountId: request.accountId,
+      ticker: request.ticker,
+      qty: f.q1,
+      avgEntryPrice: f.avgEntryPrice,
+      updatedAt: now,
+    });
+    return { row, approximatePrice: quote.approximate };
   }
 
-  /** Accounts with their positions (by ticker) in one round trip; for reading, not for orders (see #fill). */
+  /** Accounts with their positions (by ticker) in one round trip; for reading, not for orders (see #lockBooks). */
   async #accountsWithPositions(
     db: Db,
     accountIds: readonly number[],
@@ -475,6 +488,24 @@ function validateRequest(request: OrderRequest): string | null {
   }
   if (!Number.isInteger(request.accountId)) return `invalid account id ${request.accountId}`;
   return null;
+}
+
+/** The columns of an order row a submission sets. */
+function orderWrite(row: OrderRow): OrderWrite {
+  return {
+    clientOrderId: row.clientOrderId,
+    status: row.status,
+    filledAt: row.filledAt,
+    filledQty: row.filledQty ?? 0,
+    filledAvgPrice: row.filledAvgPrice,
+    commission: row.commission,
+    rejectReason: row.rejectReason,
+    brokerOrderId: row.brokerOrderId,
+  };
+}
+
+function byTicker(a: HeldRow, b: HeldRow): number {
+  return a.ticker < b.ticker ? -1 : a.ticker > b.ticker ? 1 : 0;
 }
 
 function messageOf(error: unknown): string {

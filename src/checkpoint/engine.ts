@@ -33,6 +33,7 @@ import { submitAll, type OrderRequest, type OrderResult, type Reconciliation } f
 import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
+import { insertRows } from '../storage/bulk-insert.js';
 import { ofRun } from '../storage/run-key.js';
 import { accounts as accountRows, checkpointRuns, checkpointUpdates, orders, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
@@ -355,6 +356,7 @@ async function runLocked(
     trades.flatMap((p) => p.requests),
   );
   const quiet: UpdateRow[] = [];
+  const tradedRows: UpdateRow[] = [];
   const fresh: AccountUpdate[] = [];
   for (const { d, traded: tradedHere } of trades) {
     // The account's orders already at this checkpoint (a resumed or forced run's), then this run's.
@@ -362,10 +364,11 @@ async function runLocked(
     for (const r of placed)
       if (r.accountId === d.account_id && !orders.some((o) => o.clientOrderId === r.clientOrderId)) orders.push({ ...r, duplicate: false });
     const row = updateRow(app, week, slot, d, orders);
-    if (tradedHere) await db.insert(checkpointUpdates).values(row).onConflictDoNothing();
-    else quiet.push(row);
+    (tradedHere ? tradedRows : quiet).push(row);
     fresh.push(updateOf(row, orders));
   }
+  // The trading accounts' updates, recorded right after their orders (in one statement).
+  await insertRows(db, checkpointUpdates, tradedRows, { onConflictDoNothing: {} });
   await settleAuctionOrders(app, fresh);
   // Books kept beside one real account (Alpaca's sub-ledger mode) are reconciled after every execution.
   const reconciliation = traded && app.broker.reconcile ? await app.broker.reconcile({ weekId: week.week_id, checkpoint: label }) : null;

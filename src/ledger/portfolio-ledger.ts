@@ -9,9 +9,10 @@
  * book.ts) go through the same applyFill/applyEntry, so every number equals a replay from inception.
  *
  * Why reading `id > last seen` finds every new fill: fills are append-only (nothing updates or deletes
- * one), and a portfolio's fills are written one order at a time (each order in its own transaction,
- * under the portfolio's books lock: execute and the checkpoints), so the committed fills of a
- * portfolio are always those up to some id of the one sequence the ids come from. A fill whose instant
+ * one), and a portfolio's fills are written one submission at a time (each in its own transaction,
+ * its fills in request order in one statement, under the portfolio's books lock: execute and the
+ * checkpoints), so the committed fills of a portfolio are always those up to some id of the one
+ * sequence the ids come from. A fill whose instant
  * is earlier than one already held (not something time-ordered runs produce) is merged into place and
  * the carried books are replayed again.
  */

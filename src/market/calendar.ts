@@ -71,8 +71,19 @@ const DAY_MS = 86_400_000;
 
 // ---------- date strings ----------
 
+/**
+ * Days already converted, both ways: a backtest converts the same few thousand dates (bars, weeks,
+ * checkpoints) millions of times, and a regex, Date.UTC and toISOString per call showed in its
+ * profile. Only valid dates are kept; bounded (cleared when full, as the wall clocks below).
+ */
+const dayMsOf = new Map<string, number>();
+const dateOfDayMs = new Map<number, string>();
+const DAYS_MAX = 65_536;
+
 /** Milliseconds of UTC midnight of a 'YYYY-MM-DD' date; throws on anything that is not a real date. */
 function dayMs(date: string): number {
+  const known = dayMsOf.get(date);
+  if (known !== undefined) return known;
   const m = DATE_RE.exec(date);
   if (!m) throw new Error(`invalid date "${date}": expected YYYY-MM-DD`);
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -81,11 +92,19 @@ function dayMs(date: string): number {
   if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) {
     throw new Error(`invalid date "${date}": no such calendar day`);
   }
+  if (dayMsOf.size >= DAYS_MAX) dayMsOf.clear();
+  dayMsOf.set(date, ms);
   return ms;
 }
 
 function fromDayMs(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  let date = dateOfDayMs.get(ms);
+  if (date === undefined) {
+    date = new Date(ms).toISOString().slice(0, 10);
+    if (dateOfDayMs.size >= DAYS_MAX) dateOfDayMs.clear();
+    dateOfDayMs.set(ms, date);
+  }
+  return date;
 }
 
 /** True for a well-formed, real calendar date 'YYYY-MM-DD'. (Hot: called for every row of the bars.) */

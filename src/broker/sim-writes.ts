@@ -1,0 +1,186 @@
+/**
+ * The statements of one SimulatedBroker submission (one order or a batch), as few as PostgreSQL
+ * allows: the orders inserted in one statement, and everything the fills and rejections change — the
+ * positions, the cash, the fills, the audit events and the orders' new state — in one more.
+ *
+ * Rows travel as JSON arrays expanded by jsonb_populate_recordset (one parameter per table, as
+ * storage/bulk-insert.ts does, for the same reason: drizzle binds a multi-row statement value by
+ * value). The values stored are those drizzle would store: a JSON number is the text String(n) gives,
+ * a Date its ISO string, a jsonb column the nested JSON value. Rows are expanded in array order, so
+ * the serial ids of fills and events follow the order of the requests, as one order at a time gave.
+ */
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../storage/db.js';
+import { accounts, events, fills, orders, positions } from '../storage/schema.js';
+
+type OrderInsert = typeof orders.$inferInsert;
+
+export interface PositionWrite {
+  portfolio: string;
+  accountId: number;
+  ticker: string;
+  /** 0: the row is deleted. */
+  qty: number;
+  avgEntryPrice: number;
+  updatedAt: Date;
+}
+
+export interface FillWrite {
+  clientOrderId: string;
+  portfolio: string;
+  accountId: number;
+  ticker: string;
+  side: string;
+  qty: number;
+  price: number;
+  commission: number;
+  filledAt: Date;
+}
+
+export interface EventWrite {
+  idempotencyKey: string;
+  portfolio: string;
+  weekId: string;
+  kind: string;
+  stage: string;
+  payload: unknown;
+}
+
+/** An order's state after its submission: filled or rejected. */
+export interface OrderWrite {
+  clientOrderId: string;
+  status: string;
+  filledAt: Date | null;
+  filledQty: number;
+  filledAvgPrice: number | null;
+  commission: number | null;
+  rejectReason: string | null;
+  brokerOrderId: string | null;
+}
+
+export interface SubmissionWrites {
+  positions: PositionWrite[];
+  cash: { portfolio: string; id: number; cash: number }[];
+  fills: FillWrite[];
+  events: EventWrite[];
+  orders: OrderWrite[];
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/**
+ * Inserts the accepted orders whose id is new (on conflict do nothing) and returns the ids inserted.
+ * The rows go in client_order_id order, so two submissions of overlapping ids (on PostgreSQL) take
+ * the keys' locks in one order and cannot deadlock.
+ */
+export async function insertAcceptedOrders(tx: Tx, rows: readonly OrderInsert[]): Promise<Set<string>> {
+  const sorted = [...rows].sort((a, b) => (a.clientOrderId < b.clientOrderId ? -1 : a.clientOrderId > b.clientOrderId ? 1 : 0));
+  const json = JSON.stringify(
+    sorted.map((r) => ({
+      client_order_id: r.clientOrderId,
+      portfolio: r.portfolio,
+      account_id: r.accountId,
+      week_id: r.weekId,
+      checkpoint: r.checkpoint,
+      action: r.action,
+      sequence: r.sequence ?? null,
+      ticker: r.ticker,
+      side: r.side,
+      qty: r.qty,
+      order_type: r.orderType,
+      status: r.status,
+      submitted_at: iso(r.submittedAt),
+      broker_order_id: r.brokerOrderId ?? null,
+    })),
+  );
+  const columns = sql`client_order_id, portfolio, account_id, week_id, checkpoint, action, sequence, ticker, side, qty, order_type, status, submitted_at, broker_order_id`;
+  const result = await tx.execute(
+    sql`insert into ${orders} (${columns}) select ${columns} from jsonb_populate_recordset(null::${orders}, ${json}::jsonb)
+        on conflict (client_order_id) do nothing returning client_order_id`,
+  );
+  // Both drivers return { rows } (as storage/bulk-insert.ts reads them).
+  return new Set((result as unknown as { rows: { client_order_id: string }[] }).rows.map((r) => r.client_order_id));
+}
+
+/** Everything the submission's fills and rejections change, in one statement (data-modifying WITH clauses). */
+export async function applySubmission(tx: Tx, writes: SubmissionWrites): Promise<void> {
+  const upserts = writes.positions.filter((p) => p.qty !== 0);
+  const deletes = writes.positions.filter((p) => p.qty === 0);
+  const positionRows = (list: PositionWrite[]) =>
+    JSON.stringify(
+      list.map((p) => ({
+        portfolio: p.portfolio,
+        account_id: p.accountId,
+        ticker: p.ticker,
+        qty: p.qty,
+        avg_entry_price: p.avgEntryPrice,
+        updated_at: iso(p.updatedAt),
+      })),
+    );
+  const fillRows = JSON.stringify(
+    writes.fills.map((f) => ({
+      client_order_id: f.clientOrderId,
+      portfolio: f.portfolio,
+      account_id: f.accountId,
+      ticker: f.ticker,
+      side: f.side,
+      qty: f.qty,
+      price: f.price,
+      commission: f.commission,
+      filled_at: iso(f.filledAt),
+    })),
+  );
+  const eventRows = JSON.stringify(
+    writes.events.map((e) => ({
+      idempotency_key: e.idempotencyKey,
+      portfolio: e.portfolio,
+      week_id: e.weekId,
+      kind: e.kind,
+      stage: e.stage,
+      seat: null,
+      payload: e.payload,
+    })),
+  );
+  const orderRows = JSON.stringify(
+    writes.orders.map((o) => ({
+      client_order_id: o.clientOrderId,
+      status: o.status,
+      filled_at: iso(o.filledAt),
+      filled_qty: o.filledQty,
+      filled_avg_price: o.filledAvgPrice,
+      commission: o.commission,
+      reject_reason: o.rejectReason,
+      broker_order_id: o.brokerOrderId,
+    })),
+  );
+  const cashRows = JSON.stringify(writes.cash);
+  const positionColumns = sql`portfolio, account_id, ticker, qty, avg_entry_price, updated_at`;
+  const fillColumns = sql`client_order_id, portfolio, account_id, ticker, side, qty, price, commission, filled_at`;
+  const eventColumns = sql`idempotency_key, portfolio, week_id, kind, stage, seat, payload`;
+  // Each WITH clause runs once, on its own rows: the upserted and the deleted positions are different keys.
+  await tx.execute(sql`
+    with position_upsert as (
+      insert into ${positions} (${positionColumns})
+      select ${positionColumns} from jsonb_populate_recordset(null::${positions}, ${positionRows(upserts)}::jsonb)
+      on conflict (portfolio, account_id, ticker) do update
+        set qty = excluded.qty, avg_entry_price = excluded.avg_entry_price, updated_at = excluded.updated_at
+    ), position_delete as (
+      delete from ${positions} p using jsonb_populate_recordset(null::${positions}, ${positionRows(deletes)}::jsonb) d
+      where p.portfolio = d.portfolio and p.account_id = d.account_id and p.ticker = d.ticker
+    ), cash_write as (
+      update ${accounts} a set cash = c.cash from jsonb_populate_recordset(null::${accounts}, ${cashRows}::jsonb) c
+      where a.portfolio = c.portfolio and a.id = c.id
+    ), fill_write as (
+      insert into ${fills} (${fillColumns})
+      select ${fillColumns} from jsonb_populate_recordset(null::${fills}, ${fillRows}::jsonb)
+    ), event_write as (
+      insert into ${events} (${eventColumns})
+      select ${eventColumns} from jsonb_populate_recordset(null::${events}, ${eventRows}::jsonb)
+      on conflict (idempotency_key) do nothing
+    )
+    update ${orders} o set status = u.status, filled_at = u.filled_at, filled_qty = u.filled_qty,
+      filled_avg_price = u.filled_avg_price, commission = u.commission, reject_reason = u.reject_reason,
+      broker_order_id = u.broker_order_id
+    from jsonb_populate_recordset(null::${orders}, ${orderRows}::jsonb) u
+    where o.client_order_id = u.client_order_id`);
+}
