@@ -91,6 +91,21 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
   it('run_weekly trades the six paper accounts at the open; accounts shows Alpaca beside the books', async () => {
     const home = mkdtempSync(join(tmpdir(), 'lt-alpaca-cli-'));
     try {
+      // Tuesday's close happened at Alpaca (its portfolio history has it), then Wednesday 08:00.
+      const wednesday = standIn.clock();
+      standIn.setClock({
+        now: '2024-03-05T14:00:00Z',
+        isOpen: true,
+        nextOpen: '2024-03-06T14:30:00Z',
+        nextClose: '2024-03-05T21:00:00Z',
+      });
+      standIn.close();
+      standIn.setClock({
+        now: new Date(wednesday.now).toISOString(),
+        isOpen: false,
+        nextOpen: new Date(wednesday.nextOpen).toISOString(),
+        nextClose: new Date(wednesday.nextClose).toISOString(),
+      });
       openAtFirstOrderFound(standIn);
       const env = { ...alpacaEnv(), LLM_TRADING_HOME: home, ALPACA_FILL_TIMEOUT_SECONDS: '10', ALPACA_POLL_SECONDS: '0.05' };
       const run = await cli(['run_weekly', '--as-of', WEEK, '--json'], env);
@@ -105,15 +120,19 @@ describe('llm-trading with BROKER=alpaca (CLI, embedded database)', () => {
         equity: number;
         positions_match: boolean;
         pnl_today: number | null;
+        pnl_week: number | null;
         books: { positions: Record<string, number> };
       }[];
       expect(rows).toHaveLength(6);
       for (const r of rows) {
         expect(r.positions_match).toBe(true);
         expect(r.books.positions).toEqual(alpacaPositions(r.account_id));
-        // Alpaca's today: its equity against its last_equity.
+        // Alpaca's today: its equity against its last_equity; its week: against Tuesday's close in
+        // its portfolio history (the close the weekly decision saw), the starting 100,000.
         const acct = standIn.account(keyId(r.account_id));
+        expect(acct.lastEquity).toBe(100_000);
         expect(r.pnl_today).toBeCloseTo(r.equity - acct.lastEquity, 2);
+        expect(r.pnl_week).toBeCloseTo(r.equity - 100_000, 2);
       }
       expect(rows.flatMap((r) => Object.keys(r.books.positions)).length).toBeGreaterThan(0);
       const text = await cli(['accounts'], env);

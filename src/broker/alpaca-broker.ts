@@ -34,6 +34,7 @@
  * keys fail answers from the ledger (cash, positions at their entry price, approximateMarks).
  */
 import { and, eq } from 'drizzle-orm';
+import { utcToEt } from '../market/calendar.js';
 import type { AccountState, Broker, OrderRequest, OrderResult, Position } from '../ports/broker.js';
 import type { Db } from '../storage/db.js';
 import { accounts } from '../storage/schema.js';
@@ -113,6 +114,13 @@ export class AlpacaBroker implements Broker {
         .values({ portfolio: this.#portfolio, id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })
         .onConflictDoNothing({ target: [accounts.portfolio, accounts.id] });
     }
+  }
+
+  async dailyEquity(accountId: number, from: string): Promise<{ date: string; equity: number }[]> {
+    const client = this.#clients.get(accountId);
+    if (!client?.getDailyEquity) return [];
+    const points = await client.getDailyEquity(from);
+    return points.map((p) => ({ date: utcToEt(new Date(p.at)).date, equity: roundCash(p.equity) }));
   }
 
   async account(accountId: number): Promise<AccountState> {

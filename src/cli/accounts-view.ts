@@ -4,13 +4,15 @@
  * (The sub-ledger mode has its own view: subledger-accounts.ts.)
  *
  * P/L: the simulated broker is the books, so its equity now is set against the books' equity at the
- * start of the day and of the week (ledger/account-pnl.ts). Alpaca's "today" is its own (equity minus
- * last_equity); Alpaca reports no week P/L here, so the week is the books'.
+ * start of the day and of the week (ledger/account-pnl.ts). Alpaca's are its own: today is equity
+ * minus last_equity, the week is equity minus its equity at the close the week's decision saw (its
+ * portfolio history); the books' figures stand beside them.
  */
 import type { App } from '../app.js';
 import { besideBooks } from '../broker/alpaca-books.js';
 import { roundCash } from '../broker/money.js';
 import { booksPnl } from '../ledger/account-pnl.js';
+import { utcToEt } from '../market/calendar.js';
 import type { Position } from '../ports/broker.js';
 import { money, pad, signedMoney } from './format.js';
 
@@ -92,7 +94,11 @@ export async function accountsView(app: App, latestOrder: Date): Promise<Account
         : b && b.day_start_equity !== null
           ? roundCash(s.equity - b.day_start_equity)
           : null,
-      pnl_week: !alpaca && b && b.week_start_equity !== null ? roundCash(s.equity - b.week_start_equity) : null,
+      pnl_week: alpaca
+        ? await brokerWeekPnl(app, s.accountId, s.equity, b?.week_from ?? null)
+        : b && b.week_start_equity !== null
+          ? roundCash(s.equity - b.week_start_equity)
+          : null,
       pnl_note: b?.note ?? null,
       week_id: b?.week_id ?? null,
     };
@@ -143,4 +149,17 @@ export function renderAccountsView(view: AccountsView): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Alpaca's own P/L since the week's start (the close before its fill day), from its daily equity; null when it has none. */
+async function brokerWeekPnl(app: App, accountId: number, equity: number, weekFrom: string | null): Promise<number | null> {
+  if (!weekFrom || !app.broker.dailyEquity) return null;
+  const date = utcToEt(new Date(weekFrom)).date;
+  try {
+    const start = (await app.broker.dailyEquity(accountId, date)).find((p) => p.date === date);
+    return start ? roundCash(equity - start.equity) : null;
+  } catch {
+    // The account's keys or Alpaca failing here: the account line already says what its state is.
+    return null;
+  }
 }

@@ -95,6 +95,11 @@ export interface Broker {
    */
   awaitOrders?(clientOrderIds: readonly string[]): Promise<OrderResult[]>;
   /**
+   * The broker's own equity of an account at each session's close from `from` (YYYY-MM-DD), when it
+   * keeps one (Alpaca's portfolio history): `accounts` sets it beside the books' week P/L.
+   */
+  dailyEquity?(accountId: number, from: string): Promise<{ date: string; equity: number }[]>;
+  /**
    * After an execution, for a broker whose accounts are books kept beside one real account (Alpaca's
    * sub-ledger mode): the sum of the books against the broker's own positions and cash, stored and
    * returned. Brokers whose accounts are the broker's own have nothing to reconcile and no such method.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { roundCash, roundTo } from '../../src/broker/money.js';
+import { utcToEt } from '../../src/market/calendar.js';
 
 /**
  * The books of the Alpaca stand-in: accounts (one per key pair), positions, orders and fills, and the
@@ -77,6 +78,8 @@ export interface Account {
   clientOrderIds: Set<string>;
   /** Equity at the last close (Alpaca's last_equity): the starting cash until the first close(). */
   lastEquity: number;
+  /** The equity at each close() (the portfolio history's 1D points), by New York session date. */
+  closes: { date: string; equity: number }[];
 }
 
 /** An answer the stand-in sends: status, JSON body (undefined for none). */
@@ -141,6 +144,7 @@ export class Book {
       orders: [],
       clientOrderIds: new Set(),
       lastEquity: init.cash ?? 100_000,
+      closes: [],
     };
     this.accounts.push(account);
     return account;
@@ -320,6 +324,8 @@ export class Book {
         if (OPEN_STATUSES.has(order.status) && order.timeInForce !== 'gtc') this.expire(order);
       }
       account.lastEquity = roundCash(this.values(account).equity);
+      const date = utcToEt(new Date(this.market.now())).date;
+      account.closes = [...account.closes.filter((c) => c.date !== date), { date, equity: account.lastEquity }];
     }
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { etIso, etToUtc, isValidDate, nextTradingDay, sessionHours, tradingDaysBetween, utcToEt } from '../../src/market/calendar.js';
+import { roundCash } from '../../src/broker/money.js';
 import { AlpacaSpec, type AlpacaApi } from './alpaca-spec.js';
 import { Book, dec, type Account, type Answer, type StandInAccountInit } from './alpaca-stand-in-book.js';
 
@@ -17,6 +18,8 @@ import { Book, dec, type Account, type Answer, type StandInAccountInit } from '.
  * Implemented (by the spec's operationId): getAccount, getAllOpenPositions, getOpenPosition,
  * deleteOpenPosition, postOrder, getOrderByClientOrderId, getOrderByOrderID, deleteOrderByOrderID,
  * LegacyClock, LegacyCalendar (from our NYSE calendar, with the days setCalendarDay changed),
+ * getAccountPortfolioHistory (1D only: the equity at each close() since `start`, left-labelled at
+ * 00:00 New York time),
  * StockBars (pages of `pageLimit` bars chained by next_page_token, per timeframe and adjustment as
  * setBars stored them), StockLatestTradeSingle and StockLatestTrades (the price table; the latter leaves
  * out a symbol without a price, as Alpaca does). Anything else in the spec answers 501
@@ -206,6 +209,24 @@ export async function startAlpacaStandIn(options: { pageLimit?: number } = {}): 
       return order ? { status: 200, body: book.orderJson(order) } : { status: 404, body: { code: 40410000, message: 'order not found' } };
     },
     deleteOrderByOrderID: (account, req) => book.cancel(account, req.path.split('/')[3] ?? ''),
+    getAccountPortfolioHistory: (account, req) => {
+      if ((one(req.query.timeframe) ?? '1D') !== '1D')
+        return { status: 422, body: { code: 42210000, message: 'the stand-in serves 1D only' } };
+      const start = (one(req.query.start) ?? '1970-01-01').slice(0, 10);
+      const points = account.closes.filter((c) => c.date >= start);
+      const base = points[0]?.equity ?? 0;
+      return {
+        status: 200,
+        body: {
+          timestamp: points.map((c) => etToUtc(c.date, '00:00').getTime() / 1000),
+          equity: points.map((c) => c.equity),
+          profit_loss: points.map((c) => roundCash(c.equity - base)),
+          profit_loss_pct: points.map((c) => (base === 0 ? 0 : (c.equity - base) / base)),
+          base_value: base,
+          timeframe: '1D',
+        },
+      };
+    },
     LegacyClock: () => ({
       status: 200,
       body: { timestamp: nyIso(clock.now), is_open: clock.isOpen, next_open: nyIso(clock.nextOpen), next_close: nyIso(clock.nextClose) },

@@ -26,11 +26,13 @@ import {
   parseLatestTrade,
   parseOrder,
   parsePosition,
+  parsePortfolioHistory,
   parsePositions,
   type AlpacaAccount,
   type AlpacaBar,
   type AlpacaCalendarDay,
   type AlpacaClock,
+  type AlpacaEquityPoint,
   type AlpacaOrder,
   type AlpacaPosition,
   type AlpacaTrade,
@@ -200,6 +202,16 @@ export class AlpacaClient implements AlpacaSubledgerApi {
       if (!isValidDate(date)) throw new RangeError(`getCalendar: not a YYYY-MM-DD date: ${JSON.stringify(date)}`);
     if (start > end) throw new RangeError(`getCalendar: start ${start} is after end ${end}`);
     return this.read({ ...this.trading('GET', '/v2/calendar'), query: { start, end } }, 'a calendar', parseCalendar);
+  }
+
+  /**
+   * The account's daily equity (1D windows) from the session of `start` (YYYY-MM-DD) to now: what
+   * Alpaca reports the account was worth at each close.
+   */
+  async getDailyEquity(start: string): Promise<AlpacaEquityPoint[]> {
+    if (!isValidDate(start)) throw new RangeError(`getDailyEquity: not a YYYY-MM-DD date: ${JSON.stringify(start)}`);
+    const req = { ...this.trading('GET', '/v2/account/portfolio/history'), query: { timeframe: '1D', start: `${start}T00:00:00Z` } };
+    return this.read(req, 'a portfolio history', parsePortfolioHistory);
   }
 
   // ------------------------------------------------------------------------------------------ market data

@@ -14,12 +14,14 @@
  */
 import type { ClosePositionOptions, LatestFeed } from './client.js';
 import type { SubmitOrderInput } from './order-request.js';
-import type { AlpacaAccount, AlpacaCalendarDay, AlpacaClock, AlpacaOrder, AlpacaPosition, AlpacaTrade } from './wire.js';
+import type { AlpacaAccount, AlpacaCalendarDay, AlpacaClock, AlpacaEquityPoint, AlpacaOrder, AlpacaPosition, AlpacaTrade } from './wire.js';
 
 export interface AlpacaTradingApi {
   /** How messages name the account, e.g. "3 (sonnet)"; never a key. */
   readonly accountLabel: string;
   getAccount(): Promise<AlpacaAccount>;
+  /** The account's equity at each close from `start` (YYYY-MM-DD) — Alpaca's portfolio history; absent where the transport has no such call (MCP). */
+  getDailyEquity?(start: string): Promise<AlpacaEquityPoint[]>;
   listPositions(): Promise<AlpacaPosition[]>;
   /** The open position in `symbol`, or null when there is none. */
   getPosition(symbol: string): Promise<AlpacaPosition | null>;

@@ -7,6 +7,7 @@ import {
   parseLatestTrade,
   parseLatestTrades,
   parseOrder,
+  parsePortfolioHistory,
   parsePosition,
   toUtcIso,
 } from './wire.js';
@@ -141,5 +142,22 @@ describe('wire: what Alpaca sends', () => {
   it('normalises RFC 3339 timestamps to UTC and refuses anything else', () => {
     expect(toUtcIso('2022-01-03T09:00:00Z')).toBe('2022-01-03T09:00:00.000Z');
     expect(toUtcIso('2024-01-02')).toBeNull();
+  });
+
+  it("reads an account's daily equity (portfolio history): left-labelled windows, days without a value left out", () => {
+    const history = {
+      timestamp: [1709614800, 1709701200, 1709787600],
+      equity: [100000, null, 101234.5],
+      profit_loss: [0, null, 1234.5],
+      profit_loss_pct: [0, null, 0.012345],
+      base_value: 100000,
+      base_value_asof: '2024-03-04',
+      timeframe: '1D',
+    };
+    expect(parsePortfolioHistory(history)).toEqual([
+      { at: '2024-03-05T05:00:00.000Z', equity: 100000 },
+      { at: '2024-03-07T05:00:00.000Z', equity: 101234.5 },
+    ]);
+    expect(() => parsePortfolioHistory({ ...history, equity: [1] })).toThrow(/1 equity values for 3 timestamps/);
   });
 });

@@ -476,3 +476,30 @@ export function parseErrorBody(json: unknown): { code: number | string | null; m
   if (!parsed.success) return { code: null, message: null };
   return { code: parsed.data.code ?? null, message: parsed.data.message ?? null };
 }
+
+const portfolioHistorySchema = z.looseObject({
+  timestamp: z.array(z.number()),
+  equity: z.array(z.number().nullable()),
+});
+
+/** One point of an account's equity history: the window starting at `at` (UTC ISO), its closing equity. */
+export interface AlpacaEquityPoint {
+  at: string;
+  equity: number;
+}
+
+/**
+ * GET /v2/account/portfolio/history: the account's equity at the end of each window (timestamps are
+ * UNIX seconds, left-labelled: the window's start). Windows without a value (null) are left out.
+ */
+export function parsePortfolioHistory(json: unknown): AlpacaEquityPoint[] {
+  const h = portfolioHistorySchema.parse(json);
+  if (h.timestamp.length !== h.equity.length)
+    throw new z.ZodError([
+      { code: 'custom', path: ['equity'], message: `${h.equity.length} equity values for ${h.timestamp.length} timestamps`, input: h },
+    ]);
+  return h.timestamp.flatMap((t, i) => {
+    const equity = h.equity[i];
+    return equity === null || equity === undefined ? [] : [{ at: new Date(t * 1000).toISOString(), equity }];
+  });
+}
