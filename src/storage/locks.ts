@@ -25,8 +25,8 @@ export interface Locks {
   acquire(name: string, options: LockOptions): Promise<Release>;
 }
 
-const POLL_MS = 100;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** SQLSTATE of a lock wait that ran past lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** A signed 64-bit advisory-lock key from the lock's name (the first 8 bytes of its sha256). */
 export function advisoryKey(name: string): string {
@@ -40,18 +40,12 @@ export class AdvisoryLocks implements Locks {
     const key = advisoryKey(name);
     const client = await this.pool.connect();
     const deadline = Date.now() + options.timeoutMs;
-    let waited = false;
     try {
-      for (;;) {
-        const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
-        if (rows[0]?.ok) break;
-        if (Date.now() >= deadline)
-          throw new LockTimeoutError(`${name} is busy in another process (waited ${Math.round(options.timeoutMs / 1000)} s)`);
-        if (!waited) {
-          waited = true;
-          options.onWait?.();
-        }
-        await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
+      if (!rows[0]?.ok) {
+        if (options.timeoutMs <= 0) throw busy(name, options.timeoutMs);
+        options.onWait?.();
+        await waitForLock(client, key, name, Math.max(1, deadline - Date.now()), options.timeoutMs);
       }
     } catch (error) {
       client.release();
@@ -69,6 +63,29 @@ export class AdvisoryLocks implements Locks {
         client.release(error instanceof Error ? error : true);
       }
     };
+  }
+}
+
+function busy(name: string, timeoutMs: number): LockTimeoutError {
+  return new LockTimeoutError(`${name} is busy in another process (waited ${Math.round(timeoutMs / 1000)} s)`);
+}
+
+/**
+ * Waits in PostgreSQL for the holder to let go (woken the moment it does, where polling added up to a
+ * poll interval to every wait): pg_advisory_lock under a lock_timeout of what is left, with no statement
+ * timeout for this one statement (the pool's per-statement timeout would cut a long wait short). The
+ * settings are transaction-local; the advisory lock is the session's and outlives the transaction.
+ */
+async function waitForLock(client: pg.PoolClient, key: string, name: string, remainingMs: number, timeoutMs: number): Promise<void> {
+  await client.query('begin');
+  try {
+    await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`, [`${remainingMs}ms`]);
+    await client.query('select pg_advisory_lock($1::bigint)', [key]);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) throw busy(name, timeoutMs);
+    throw error;
   }
 }
 
