@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockTimeoutError } from '../src/storage/locks.js';
 import type { Store } from '../src/storage/db.js';
@@ -10,6 +11,8 @@ import { storeFactories } from './helpers/stores.js';
  */
 describe.each(storeFactories)('named locks ($name)', (factory) => {
   let store: Store;
+  /** Rows of a query (both drivers answer `{ rows }`). */
+  const rowsOf = async <T>(text: string): Promise<T[]> => ((await store.db.execute(sql.raw(text))) as unknown as { rows: T[] }).rows;
   beforeAll(async () => {
     store = await factory.open();
   });
@@ -30,7 +33,7 @@ describe.each(storeFactories)('named locks ($name)', (factory) => {
     if (factory.name === 'postgres') {
       // The waiter waits inside PostgreSQL (an ungranted advisory lock), to be woken by the release —
       // not polling, which added up to a poll interval to every wait.
-      const { rows } = await store.db.execute<{ n: number }>(
+      const rows = await rowsOf<{ n: number }>(
         "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())",
       );
       expect(rows[0]?.n).toBe(1);
@@ -54,9 +57,11 @@ describe.each(storeFactories)('named locks ($name)', (factory) => {
 
   if (factory.name === 'postgres')
     it('a wait leaves the pooled connection as it was: no lock timeout, the usual statement timeout', async () => {
-      const before = await store.db.execute<{ lock_timeout: string; statement_timeout: string }>(
+      const before = await rowsOf<{ lock_timeout: string; statement_timeout: string }>(
         "select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout",
       );
+      expect(before).toHaveLength(1);
+      expect(before[0]?.lock_timeout).toBe('0');
       const release = await store.locks.acquire('test:settings', { timeoutMs: 0 });
       const waiting = store.locks.acquire('test:settings', { timeoutMs: 5_000 });
       await new Promise((r) => setTimeout(r, 50));
@@ -67,10 +72,10 @@ describe.each(storeFactories)('named locks ($name)', (factory) => {
       await expect(store.locks.acquire('test:settings-timeout', { timeoutMs: 0 }).then((r) => r())).resolves.toBeUndefined();
       // Every pooled connection (the waiter's included) still has the pool's settings.
       for (let i = 0; i < 5; i++) {
-        const after = await store.db.execute<{ lock_timeout: string; statement_timeout: string }>(
+        const after = await rowsOf<{ lock_timeout: string; statement_timeout: string }>(
           "select current_setting('lock_timeout') as lock_timeout, current_setting('statement_timeout') as statement_timeout",
         );
-        expect(after.rows).toEqual(before.rows);
+        expect(after).toEqual(before);
       }
     });
 });
