@@ -223,18 +223,17 @@ async function runLocked(
   const plans = session.plans;
   // The week's checkpoint slots so far: this one's state, the one before it and any after it.
   const weekRuns = session.weekRuns;
+  const runRow = (status: string, reason: string | null = null): CheckpointRunRow => ({
+    portfolio: app.portfolio,
+    weekId: week.week_id,
+    checkpointAt: slot.at,
+    date: slot.date,
+    time: slot.time,
+    status,
+    reason,
+  });
   const record = (status: string, reason: string | null) => {
-    const row = {
-      portfolio: app.portfolio,
-      weekId: week.week_id,
-      checkpointAt: slot.at,
-      date: slot.date,
-      time: slot.time,
-      status,
-      reason,
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    };
+    const row = { ...runRow(status, reason), reason, createdAt: new Date(), updatedAt: new Date() };
     session.weekRuns = [...weekRuns.filter((r) => r.checkpointAt.getTime() !== slot.at.getTime()), row].sort(
       (a, b) => a.checkpointAt.getTime() - b.checkpointAt.getTime(),
     );
@@ -259,15 +258,6 @@ async function runLocked(
     ...extra,
   });
 
-  const runRow = (status: string, reason: string | null = null): CheckpointRunRow => ({
-    portfolio: app.portfolio,
-    weekId: week.week_id,
-    checkpointAt: slot.at,
-    date: slot.date,
-    time: slot.time,
-    status,
-    reason,
-  });
   if (slot.skip) {
     session.writes.hold({ run: runRow('skipped', slot.skip), updates: [], event: null, artifact: null });
     if (!existing) record('skipped', slot.skip);
