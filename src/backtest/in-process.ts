@@ -10,6 +10,7 @@ import type { App } from '../app.js';
 import type { WeekInfo } from '../council/week.js';
 import { describeError } from '../errors.js';
 import { bookWeek, decideWeek, failBacktest, type BacktestRow } from './backtest.js';
+import { createHeapPulse } from './heap-pulse.js';
 
 export interface InProcessOptions {
   /** Weeks deciding at once, ahead of the books (at least 1). */
@@ -26,12 +27,14 @@ export async function runBacktestInProcess(
   options: InProcessOptions,
 ): Promise<void> {
   const start = row.weeksDone;
+  const heap = createHeapPulse();
   const decisions = decisionsAhead(weeks, start, Math.max(1, options.concurrency), (week) => decideWeek(app, week), options.signal);
   try {
     for (let i = start; i < weeks.length; i++) {
       options.signal?.throwIfAborted();
       await decisions.of(i);
       await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+      heap.afterWeek();
       await options.onWeek?.(i + 1);
     }
   } catch (error) {

@@ -40,6 +40,7 @@ import {
 } from './backtest.js';
 import { backtests } from '../storage/schema.js';
 import { eq } from 'drizzle-orm';
+import { createHeapPulse } from './heap-pulse.js';
 
 export const DECIDE_QUEUE = 'backtest-decide';
 export const BOOKS_QUEUE = 'backtest-books';
@@ -162,6 +163,8 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
     }
   };
 
+  // One per worker process: its book jobs follow one another, each many weeks long.
+  const heap = createHeapPulse();
   const books = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
     const data: BooksJob = BooksJob.parse(job.data);
     try {
@@ -172,7 +175,10 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
       // Another job may have gone further (a retried job that had already handed on): start there.
       let i = Math.max(data.from_index, row.weeksDone);
-      for (; i < weeks.length && performance.now() < until; i++) await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+      for (; i < weeks.length && performance.now() < until; i++) {
+        await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+        heap.afterWeek();
+      }
       const from = Math.max(data.from_index, row.weeksDone);
       if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
       if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
