@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backtestPortfolio, decideWeek, weeksBetween } from '../src/backtest/backtest.js';
+import { backtestPortfolio, decideWeek, weeksBetween, type WeekPostmortem } from '../src/backtest/backtest.js';
 import { weekOf } from '../src/council/week.js';
 import { driveBacktest } from '../src/backtest/drive.js';
 import { buildBacktestReport, type BacktestReport } from '../src/backtest/report.js';
@@ -21,7 +21,6 @@ import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { BacktestBudgetExceededError } from '../src/llm/backtest-budget.js';
-import type { Postmortem } from '../src/metrics/postmortem.js';
 import { openStore, type Store } from '../src/storage/db.js';
 import { backtests, checkpointUpdates, llmCalls } from '../src/storage/schema.js';
 import { testApp } from './helpers/app.js';
@@ -75,7 +74,7 @@ async function backtestIn(
   budgetUsd?: number,
   on: Store = store,
   to: string = W2,
-): Promise<{ report: BacktestReport; postmortems: Postmortem[] }> {
+): Promise<{ report: BacktestReport; postmortems: WeekPostmortem[] }> {
   const app = await testApp(on, ENV(), {
     offline: false,
     portfolio: backtestPortfolio(name),
@@ -99,7 +98,7 @@ const textOf = (r: StandInRequest) => (r.chat?.messages ?? []).map((m) => m.cont
 const callsOf = (portfolio: string) => store.db.select().from(llmCalls).where(eq(llmCalls.portfolio, portfolio));
 
 describe('backtests with LLM seats', () => {
-  let capped: { report: BacktestReport; postmortems: Postmortem[] };
+  let capped: { report: BacktestReport; postmortems: WeekPostmortem[] };
 
   it('refuses unsent the call that would pass the whole-backtest cap, and resumes after the cap is raised', async () => {
     // Research (≈ $0.04 estimated) fits under $0.10; the five pitches, estimated at $0.003–0.08 each, do not all.
@@ -150,7 +149,7 @@ describe('backtests with LLM seats', () => {
     expect({ ...again.report, name: 'capped', portfolio: 'bt-capped' }).toEqual(capped.report);
     // The books: every week's postmortem (fills, equity paths, convictions, actions) but its LLM usage,
     // which says the answers came from the cache and cost nothing.
-    const books = (pms: Postmortem[], portfolio: string) =>
+    const books = (pms: WeekPostmortem[], portfolio: string) =>
       pms.map(({ usage: _usage, ...pm }) => JSON.parse(JSON.stringify(pm).replaceAll(portfolio, 'bt-capped')) as unknown);
     expect(books(again.postmortems, 'bt-again')).toEqual(books(capped.postmortems, 'bt-capped'));
     expect(again.postmortems.map((pm) => pm.usage)).toMatchObject([

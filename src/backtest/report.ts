@@ -11,9 +11,8 @@ import { eq } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { buyAndHold, equalWeightBenchmark, performanceStats } from '../metrics/performance-stats.js';
 import { councilVerdict } from '../metrics/verdict.js';
-import type { Postmortem } from '../metrics/postmortem.js';
 import { backtests } from '../storage/schema.js';
-import type { BacktestRun } from './backtest.js';
+import type { BacktestRun, WeekPostmortem } from './backtest.js';
 import { contaminationOf, describeSeat, type Contamination } from './contamination.js';
 
 export type Stats = ReturnType<typeof performanceStats>;
@@ -69,7 +68,7 @@ export function comparisonsOf(
 }
 
 /** Each account's daily equity over the whole backtest: the weeks' close-to-close paths, joined. */
-export function dailyEquity(postmortems: readonly Postmortem[]): Map<number, { date: string; equity: number }[]> {
+export function dailyEquity(postmortems: readonly WeekPostmortem[]): Map<number, { date: string; equity: number }[]> {
   const series = new Map<number, { date: string; equity: number }[]>();
   for (const pm of postmortems)
     for (const a of pm.accounts) {
@@ -167,7 +166,11 @@ const CONTAMINATION_NOTE = "decision day on or before a seat's knowledge cutoff:
  * The verdict over some of the backtest's weeks: the council's weekly returns against each PM's and
  * their mean, with each account's maximum drawdown over those weeks (`maxDrawdown`, by account id).
  */
-function verdictOver(app: App, pms: readonly Postmortem[], maxDrawdown: (accountId: number) => number): ReturnType<typeof councilVerdict> {
+function verdictOver(
+  app: App,
+  pms: readonly WeekPostmortem[],
+  maxDrawdown: (accountId: number) => number,
+): ReturnType<typeof councilVerdict> {
   const weekly = (owner: string) => pms.map((pm) => pm.accounts.find((a) => a.owner === owner)?.pnl_pct ?? 0);
   const individuals = app.config.models.accounts.filter((a) => a.owner !== 'council');
   const council = app.config.models.accounts.find((a) => a.owner === 'council');
@@ -181,7 +184,7 @@ function verdictOver(app: App, pms: readonly Postmortem[], maxDrawdown: (account
 }
 
 /** The verdict over a subset of the weeks (the clean ones): drawdowns from those weeks' daily equity. */
-function verdictOverWeeks(app: App, pms: readonly Postmortem[]): ReturnType<typeof councilVerdict> {
+function verdictOverWeeks(app: App, pms: readonly WeekPostmortem[]): ReturnType<typeof councilVerdict> {
   const equity = dailyEquity(pms);
   return verdictOver(app, pms, (id) => performanceStats(equity.get(id) ?? [], { riskFreeRate: RISK_FREE_RATE }).max_drawdown);
 }
