@@ -7,12 +7,21 @@
  */
 
 const MAX_SAFE_ROUNDING = 1e15;
+const POWERS_OF_TEN: readonly number[] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 
 export function roundTo(value: number, decimals: number): number {
   if (!Number.isFinite(value)) throw new RangeError(`cannot round a non-finite amount (${value})`);
   const magnitude = Math.abs(value);
   // Beyond ~1e15 doubles have no fractional digits left to round.
   if (magnitude >= MAX_SAFE_ROUNDING) return value;
+  // Fast path, most amounts: away from a half, the product's binary error (a few ulps) cannot change
+  // which integer is nearest, and n / 10^d is the double nearest n·10^-d, as parsing "ne-d" gives.
+  const scale = POWERS_OF_TEN[decimals];
+  if (scale !== undefined) {
+    const product = magnitude * scale;
+    const fraction = product - Math.floor(product);
+    if (product < 2 ** 52 && Math.abs(fraction - 0.5) > 1e-6) return Math.sign(value) * (Math.round(product) / scale) || 0;
+  }
   // Shift the decimal point in the shortest decimal representation instead of multiplying,
   // so the binary error of the multiplication cannot push a half down.
   const [mantissa, exponent] = magnitude.toExponential().split('e') as [string, string];
