@@ -76,10 +76,14 @@ export async function enqueueBacktest(queue: JobQueue, row: BacktestRow, weeks: 
   if (rest.length === 0) return;
   const run = new Date().toISOString();
   await queue.boss.insert(
-    rest.map((w) => ({
+    rest.map((w, i) => ({
       id: jobId(row.name, run, 'decide', w.week_id),
       name: DECIDE_QUEUE,
       data: { backtest: row.name, week_id: w.week_id },
+      // Taken in week order, as the books need them. pg-boss takes the highest priority first, then
+      // the oldest, then the lowest id; jobs inserted together are equally old and their ids are
+      // hashes, so without this the weeks were decided in random order and the books waited.
+      priority: rest.length - i,
     })),
   );
   await sendBooks(queue, { backtest: row.name, from_index: row.weeksDone, run });
