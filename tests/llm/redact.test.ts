@@ -27,4 +27,18 @@ describe('redactSecrets', () => {
       '[REDACTED]': { n: 1, s: '[REDACTED]' },
     });
   });
+
+  it('finds each kind alone inside a long text, whatever the case of Bearer', () => {
+    const filler = 'close 512.3 above its 50-day average; '.repeat(2_000);
+    for (const [token, redacted] of [
+      ['BEARER abc.def', 'Bearer [REDACTED]'],
+      ['bearer abc.def', 'Bearer [REDACTED]'],
+      ['sk-abcdefgh1234', '[REDACTED]'],
+      ['pplx-abcdefgh1234', '[REDACTED]'],
+      ['AIza0123456789abcdefghijkl', '[REDACTED]'],
+      ['https://u:p@host/x', 'https://[REDACTED]@host/x'],
+    ])
+      expect(redactSecrets(`${filler}${token} ${filler}`, [])).toBe(`${filler}${redacted} ${filler}`);
+    expect(redactSecrets(filler, ['not-in-it'])).toBe(filler);
+  });
 });
