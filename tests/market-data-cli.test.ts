@@ -7,6 +7,9 @@ import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { builtinCalendar, etToUtc, useTradingCalendar } from '../src/market/calendar.js';
 import { startAlpacaStandIn, type AlpacaStandIn, type StandInBar } from './helpers/alpaca-stand-in.js';
 import { cli } from './helpers/cli.js';
+import { createScratchDatabase } from './helpers/stores.js';
+import { openStore } from '../src/storage/db.js';
+import { DATA_SYNC_LOCK } from '../src/cli/data-commands.js';
 
 /**
  * `llm-trading data sync` and MARKET_DATA=alpaca end to end: the stand-in serves the bundled bars of
@@ -130,5 +133,30 @@ describe('data sync and MARKET_DATA=alpaca', () => {
       w.checkpoints.map((c) => `${c.date} ${c.time} ${c.updates.map((u) => u.action).join(',')}`);
     expect(actions(a)).toEqual(actions(b));
     expect(a.postmortem.accounts.map((x: { pnl: number }) => x.pnl)).toEqual(b.postmortem.accounts.map((x: { pnl: number }) => x.pnl));
+  });
+});
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('data sync on PostgreSQL', () => {
+  it('refuses a second sync into the same database while one runs, and runs once it has ended', async () => {
+    const scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL as string);
+    const store = await openStore({ databaseUrl: scratch.url });
+    try {
+      const env = { ...alpacaEnv(join(root, 'pg-sync')), DATABASE_URL: scratch.url };
+      const args = ['data', 'sync', '--from', '2024-01-02', '--to', '2024-01-31', '--json'];
+      // Another process's sync, as far as this one can tell: the lock is held on another connection.
+      const release = await store.locks.acquire(DATA_SYNC_LOCK, { timeoutMs: 0 });
+      const barsCalls = standIn.calls('StockBars').length;
+      const refused = await cli(args, env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('another `llm-trading data sync` is running on');
+      expect(standIn.calls('StockBars').length).toBe(barsCalls);
+      await release();
+      const ran = await cli(args, env);
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(JSON.parse(ran.stdout).tickers).toHaveLength(10);
+    } finally {
+      await store.close();
+      await scratch.drop();
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { Store } from '../storage/db.js';
 import type { SyncReport } from '../market/sync/sync.js';
 import { configDirOf, openCliStore } from './commands.js';
 import { pad } from './format.js';
+import { UserError } from '../errors.js';
 import type { CliIo, CommonOptions } from './io.js';
 
 export interface DataSyncOptions extends CommonOptions {
@@ -35,6 +36,15 @@ export async function dataSync(io: CliIo, options: DataSyncOptions): Promise<voi
   });
   const settings = syncSettings(config.marketData, env);
   await withStore(io, env, 'data sync', options, async (store) => {
+    const release = await oneSyncAtATime(store);
+    try {
+      await syncInto(store);
+    } finally {
+      await release();
+    }
+  });
+
+  async function syncInto(store: Store): Promise<void> {
     io.stderr(
       `llm-trading data sync: Alpaca ${settings.feed} feed, ${settings.adjustment === 'split' ? 'split-adjusted' : 'raw'} prices, into ${store.location}\n`,
     );
@@ -51,8 +61,26 @@ export async function dataSync(io: CliIo, options: DataSyncOptions): Promise<voi
       { minutes: options.minutes === true, ...(options.from ? { from: options.from } : {}), ...(options.to ? { to: options.to } : {}) },
     );
     io.stdout(options.json ? `${JSON.stringify(syncJson(report), null, 2)}\n` : renderSync(report));
-  });
+  }
 }
+
+/**
+ * Two syncs into one database would fetch and upsert the same bars twice (harmless, but slow and
+ * confusing in the progress lines): the second is refused at once. On the embedded database the home
+ * lock already keeps a second process out; on PostgreSQL this named lock does.
+ */
+async function oneSyncAtATime(store: Store): Promise<() => Promise<void>> {
+  const { LockTimeoutError } = await import('../storage/locks.js');
+  try {
+    return await store.locks.acquire(DATA_SYNC_LOCK, { timeoutMs: 0 });
+  } catch (error) {
+    if (error instanceof LockTimeoutError)
+      throw new UserError(`another \`llm-trading data sync\` is running on ${store.location}: let it finish, then run this one again`);
+    throw error;
+  }
+}
+
+export const DATA_SYNC_LOCK = 'data-sync';
 
 /** The --json result: stable snake_case fields. */
 export function syncJson(report: SyncReport) {
