@@ -96,18 +96,18 @@ describe('a checkpoint on Alpaca', () => {
       expect(update, JSON.stringify(update)).toMatchObject({ status: 'ok', action: 'EXIT' });
       expect(update.orders).toHaveLength(1);
       // Filled in the auction the checkpoint waited for, not left 'accepted'.
-      expect(update.orders[0]).toMatchObject({ status: 'filled', filledQty: Math.abs(held[0]!.qty), duplicate: false });
+      expect(update.orders[0]).toMatchObject({ status: 'filled', filled_qty: Math.abs(held[0]!.qty), duplicate: false });
       expect(update.order).toEqual(update.orders[0]);
       const sent = standIn.calls('postOrder').slice(posted);
       expect(sent).toHaveLength(1);
-      expect(sent[0]?.body).toMatchObject({ time_in_force: 'cls', client_order_id: update.orders[0]!.clientOrderId });
+      expect(sent[0]?.body).toMatchObject({ time_in_force: 'cls', client_order_id: update.orders[0]!.client_order_id });
       // The ledger holds the fill: the account is flat, its order filled, books replayable from fills.
       const after = await store.db
         .select()
         .from(positions)
         .where(and(eq(positions.portfolio, app.portfolio), eq(positions.accountId, gpt.id)));
       expect(after).toEqual([]);
-      const [row] = await store.db.select().from(orders).where(eq(orders.clientOrderId, update.orders[0]!.clientOrderId));
+      const [row] = await store.db.select().from(orders).where(eq(orders.clientOrderId, update.orders[0]!.client_order_id));
       expect(row?.status).toBe('filled');
       await expectBooksMatchFills(store.db, app.portfolio);
       expect(standIn.violations).toEqual([]);

@@ -136,8 +136,8 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
       const order = u.orders[0]!;
       const bar = (await md.bars(order.ticker, c.date, 1))[0]!;
       const printed = c.time === '09:00' ? bar.open : bar.close;
-      expect(Math.abs(order.filledAvgPrice! / printed - 1)).toBeLessThanOrEqual(0.0002 + 1e-9);
-      expect(order.filledAt).toBe(etToUtc(c.date, c.time === '09:00' ? '09:30' : '16:00').toISOString());
+      expect(Math.abs(order.filled_avg_price! / printed - 1)).toBeLessThanOrEqual(0.0002 + 1e-9);
+      expect(order.filled_at).toBe(etToUtc(c.date, c.time === '09:00' ? '09:30' : '16:00').toISOString());
     }
     // REDUCE closes half the 531 shares (whole shares), EXIT the rest.
     expect(actions[1]!.u.orders[0]).toMatchObject({ side: 'sell', qty: 265, ticker: 'USO' });
@@ -315,7 +315,7 @@ describe('point in time at checkpoint granularity', () => {
         .some((d) => d.action !== 'STAY'),
     ).toBe(true);
     // The alteration did reach the books: the 12:00 EXIT filled at the (changed) close.
-    const exit = (w: typeof real) => w.checkpoints.find((c) => slotKey(c) === '2025-06-24 12:00')!.updates[0]!.orders[0]!.filledAvgPrice;
+    const exit = (w: typeof real) => w.checkpoints.find((c) => slotKey(c) === '2025-06-24 12:00')!.updates[0]!.orders[0]!.filled_avg_price;
     expect(exit(altered)).not.toBe(exit(real));
   });
 });

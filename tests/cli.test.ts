@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG_DIR } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { runs } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
+import { camelCaseKeys } from './helpers/snake-case.js';
 
 const WEEK = '2024-03-06';
 let root: string;
@@ -42,6 +43,10 @@ describe('llm-trading run_weekly', () => {
     );
     expect(result.pitches[0]).toMatchObject({ seat: 'gpt', provider: 'offline', model: 'offline/trend', status: 'ok' });
     expect(result.reviews[0]).toHaveProperty('target_seat');
+    // Orders and positions too (the broker's own types are camelCase; the result is not).
+    expect(result.accounts.some((a: { order: unknown }) => a.order !== null)).toBe(true);
+    expect(result.accounts[0].order).toHaveProperty('client_order_id');
+    expect(camelCaseKeys(result)).toEqual([]);
     expect(run.stderr).toMatch(/✔ chairman/);
   });
 
@@ -112,6 +117,7 @@ describe('llm-trading run_weekly', () => {
       checkpoint_et: '2024-03-07T12:00:00-05:00',
     });
     expect(first.updates).toHaveLength(6);
+    expect(camelCaseKeys(first)).toEqual([]);
     for (const key of ['account_id', 'owner', 'action', 'conviction_before', 'conviction_after', 'reason', 'invalidation_fired', 'order'])
       expect(first.updates[0]).toHaveProperty(key);
     // Without --date: the slot after the latest one run (those passed over before it cannot run any more).
@@ -220,8 +226,8 @@ describe('step commands', () => {
   });
 
   it('research → pm_pitches → peer_review → chairman → execute, each alone', async () => {
-    type Result = { accounts: { account_id: number; orders: { clientOrderId: string }[] }[] };
-    const account3 = (result: Result) => result.accounts.find((a) => a.account_id === 3)?.orders.map((o) => o.clientOrderId);
+    type Result = { accounts: { account_id: number; orders: { client_order_id: string }[] }[] };
+    const account3 = (result: Result) => result.accounts.find((a) => a.account_id === 3)?.orders.map((o) => o.client_order_id);
     let first: string[] | undefined;
     for (const step of [['research'], ['pm_pitches'], ['peer_review'], ['chairman'], ['execute', '--account', '3']]) {
       const run = await cli([...step, '--week', WEEK, '--json'], env());
@@ -335,11 +341,13 @@ describe('llm-trading models', () => {
     const run = await cli(['models', '--json'], { OPENROUTER_API_KEY: key });
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain(key);
-    const { seats, providers } = JSON.parse(run.stdout);
+    const parsed = JSON.parse(run.stdout);
+    expect(camelCaseKeys(parsed)).toEqual([]);
+    const { seats, providers } = parsed;
     expect(seats.find((s: { seat: string }) => s.seat === 'sonnet')).toMatchObject({
       provider: 'openrouter',
       model: 'anthropic/claude-sonnet-4.5',
-      keyPresent: true,
+      key_present: true,
     });
     // OpenRouter serves the deep-research model too: with only its key, the researcher runs there.
     expect(seats.find((s: { seat: string }) => s.seat === 'researcher')).toMatchObject({
@@ -353,7 +361,10 @@ describe('llm-trading models', () => {
       available: false,
       note: expect.stringMatching(/a run would stop: PERPLEXITY_API_KEY is not set/),
     });
-    expect(providers.find((p: { name: string }) => p.name === 'openrouter')).toMatchObject({ keyPresent: true });
+    expect(providers.find((p: { name: string }) => p.name === 'openrouter')).toMatchObject({
+      key_present: true,
+      base_url: expect.any(String),
+    });
 
     const requesty = await cli(['models'], { REQUESTY_API_KEY: 'rq', PERPLEXITY_API_KEY: 'pp' });
     expect(requesty.stdout).toMatch(/sonnet\s+pm\s+requesty\s+anthropic\/claude-sonnet-4-5\s+present/);

@@ -122,7 +122,7 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
       ['sell', 'QQQ', 'filled'],
       ['buy', 'SPY', 'filled'],
     ]);
-    expect(new Set(account.orders.map((o) => o.clientOrderId)).size).toBe(5);
+    expect(new Set(account.orders.map((o) => o.client_order_id)).size).toBe(5);
     expect(account.position).toMatchObject({ ticker: 'SPY', qty: account.orders[0]!.qty });
     await expectBooksMatchFills(store.db, 'default');
   });
@@ -151,13 +151,13 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
     );
     const first = await runWeek(trading, week(app, W1), all, {}, quiet);
     expect(first.result.accounts[0]!.orders).toMatchObject([
-      { ticker: 'USO', status: 'rejected', rejectReason: expect.stringMatching(/feed down/) },
+      { ticker: 'USO', status: 'rejected', reject_reason: expect.stringMatching(/feed down/) },
     ]);
     outage = false;
     const retry = await runWeek(trading, week(app, W1), ['risk', 'execute'], { force: true }, quiet);
     const orders1 = retry.result.accounts[0]!.orders;
     expect(orders1.map((o) => o.status)).toEqual(['rejected', 'filled']);
-    expect(orders1[0]!.clientOrderId).not.toBe(orders1[1]!.clientOrderId);
+    expect(orders1[0]!.client_order_id).not.toBe(orders1[1]!.client_order_id);
     expect(retry.result.accounts[0]!.position?.ticker).toBe('USO');
   });
 
@@ -223,13 +223,13 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
     const placed = resumed.result.accounts.flatMap((a) => a.orders);
     const clean = await runWeek(await open('clean'), w, all, {}, quiet);
     // The same orders as an uninterrupted run: nothing doubled, nothing missing.
-    const brief = (o: { accountId: number; side: string; ticker: string; qty: number }) => [o.accountId, o.side, o.ticker, o.qty];
+    const brief = (o: { account_id: number; side: string; ticker: string; qty: number }) => [o.account_id, o.side, o.ticker, o.qty];
     expect(placed.map(brief)).toEqual(clean.result.accounts.flatMap((a) => a.orders).map(brief));
     const orderEvents = await store.db
       .select()
       .from(events)
       .where(and(eq(events.portfolio, 'default'), eq(events.kind, 'order')));
-    expect(orderEvents.map((e) => e.idempotencyKey).sort()).toEqual(placed.map((o) => `order:${o.clientOrderId}`).sort());
+    expect(orderEvents.map((e) => e.idempotencyKey).sort()).toEqual(placed.map((o) => `order:${o.client_order_id}`).sort());
     const artifact = JSON.parse(readFileSync(join(app.artifacts.dirOf(W1), 'normalized', 'execute.json'), 'utf8'));
     expect(artifact.orders).toHaveLength(placed.length);
     await expectBooksMatchFills(store.db, 'default');

@@ -39,8 +39,8 @@ describe('a week before its open', () => {
     expect(waiting.checkpoints).toEqual([]);
     expect(waiting.waiting_for_data).toHaveLength(16);
     expect(waiting.postmortem).toBeNull();
-    const announced = (waiting.weekly.pending_orders as { clientOrderId: string; side: string; qty: number; ticker: string }[]).map(
-      (o) => `${o.clientOrderId} ${o.side} ${o.qty} ${o.ticker}`,
+    const announced = (waiting.weekly.pending_orders as { client_order_id: string; side: string; qty: number; ticker: string }[]).map(
+      (o) => `${o.client_order_id} ${o.side} ${o.qty} ${o.ticker}`,
     );
     expect(announced.length).toBeGreaterThan(0);
     const status = JSON.parse((await cli(['status', '--json'], { LLM_TRADING_HOME: home, MARKET_DATA_DIR: tuesday })).stdout);
@@ -53,8 +53,8 @@ describe('a week before its open', () => {
     expect(later.code, later.stderr).toBe(0);
     const done = JSON.parse(later.stdout);
     expect(done.weekly.status).toBe('completed');
-    const placed = done.weekly.accounts.flatMap((a: { orders: { clientOrderId: string; side: string; qty: number; ticker: string }[] }) =>
-      a.orders.map((o) => `${o.clientOrderId} ${o.side} ${o.qty} ${o.ticker}`),
+    const placed = done.weekly.accounts.flatMap((a: { orders: { client_order_id: string; side: string; qty: number; ticker: string }[] }) =>
+      a.orders.map((o) => `${o.client_order_id} ${o.side} ${o.qty} ${o.ticker}`),
     );
     expect(placed.sort()).toEqual([...announced].sort());
     expect(done.checkpoints.filter((c: { status: string }) => c.status === 'completed')).toHaveLength(15);

@@ -121,9 +121,9 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
     for (const order of filled) {
       const [bar] = await app.marketData.bars(order.ticker, '2024-03-06', 1);
       const expected = bar!.open * (order.side === 'buy' ? 1.0002 : 0.9998);
-      expect(order.filledAvgPrice).toBeCloseTo(expected, 4);
-      expect(order.clientOrderId).toMatch(
-        new RegExp(`^lt-${portfolioTag(app.portfolio)}-20240306-a${order.accountId}-w-\\d+[oarc][A-Z]+$`),
+      expect(order.filled_avg_price).toBeCloseTo(expected, 4);
+      expect(order.client_order_id).toMatch(
+        new RegExp(`^lt-${portfolioTag(app.portfolio)}-20240306-a${order.account_id}-w-\\d+[oarc][A-Z]+$`),
       );
     }
 
@@ -288,10 +288,10 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
       // One instrument per account: after the second week's orders, at most one position, the new trade's.
       expect(account.position === null || account.position.ticker === trade?.ticker).toBe(true);
       if (before && trade && before.ticker !== trade.ticker) {
-        expect(account.orders[0]).toMatchObject({ ticker: before.ticker, clientOrderId: expect.stringMatching(/-w-0c[A-Z]+$/) });
+        expect(account.orders[0]).toMatchObject({ ticker: before.ticker, client_order_id: expect.stringMatching(/-w-0c[A-Z]+$/) });
         expect(account.orders[0]?.qty).toBe(Math.abs(before.qty));
       }
-      for (const order of account.orders) expect(order.clientOrderId).toMatch(/^lt-[0-9a-f]{8}-20240313-/);
+      for (const order of account.orders) expect(order.client_order_id).toMatch(/^lt-[0-9a-f]{8}-20240313-/);
     }
     // Cash plus positions at the second fill day's open is the first week's equity carried forward
     // (minus slippage and commission), not a fresh $100k.

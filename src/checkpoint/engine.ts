@@ -30,6 +30,7 @@ import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
 import { submitAll, type OrderRequest, type OrderResult, type Reconciliation } from '../ports/broker.js';
+import { orderJson, type OrderJson } from '../broker/order-json.js';
 import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
@@ -68,8 +69,8 @@ export interface AccountUpdate {
   position: CheckpointPosition | null;
   indicators_snapshot: IndicatorReading[];
   /** The first order this update placed, or null (DESIGN §2); every one in `orders`. */
-  order: OrderResult | null;
-  orders: OrderResult[];
+  order: OrderJson | null;
+  orders: OrderJson[];
   error: string | null;
 }
 
@@ -387,7 +388,7 @@ async function runLocked(
           conviction_before: u.conviction_before,
           conviction_after: u.conviction_after,
           invalidation_fired: u.invalidation_fired,
-          order_ids: u.orders.map((o) => o.clientOrderId),
+          order_ids: u.orders.map((o) => o.client_order_id),
         })),
       },
     },
@@ -660,11 +661,11 @@ type UpdateRow = typeof checkpointUpdates.$inferInsert & { createdAt?: Date };
  * checkpoint reads it from the ledger).
  */
 async function settleAuctionOrders(app: App, updates: AccountUpdate[]): Promise<void> {
-  const open = updates.flatMap((u) => u.orders.filter((o) => o.status === 'accepted').map((o) => o.clientOrderId));
+  const open = updates.flatMap((u) => u.orders.filter((o) => o.status === 'accepted').map((o) => o.client_order_id));
   if (!app.broker.awaitOrders || open.length === 0) return;
-  const settled = new Map((await app.broker.awaitOrders(open)).map((o) => [o.clientOrderId, o]));
+  const settled = new Map((await app.broker.awaitOrders(open)).map((o) => [o.clientOrderId, orderJson(o)]));
   for (const u of updates) {
-    u.orders = u.orders.map((o) => ({ ...(settled.get(o.clientOrderId) ?? o), duplicate: o.duplicate }));
+    u.orders = u.orders.map((o) => ({ ...(settled.get(o.client_order_id) ?? o), duplicate: o.duplicate }));
     u.order = u.orders[0] ?? null;
   }
 }
@@ -753,8 +754,8 @@ function updateOf(r: UpdateRow, mine: OrderResult[]): AccountUpdate {
     trigger: (r.trigger as TriggerVerdict | null | undefined) ?? null,
     position: (r.position as CheckpointPosition | null | undefined) ?? null,
     indicators_snapshot: r.indicators as IndicatorReading[],
-    order: mine[0] ?? null,
-    orders: mine,
+    order: mine[0] ? orderJson(mine[0]) : null,
+    orders: mine.map(orderJson),
     error: r.error ?? null,
   };
 }

@@ -5,7 +5,7 @@ const signed = (x: number) => (x > 0 ? `+${x}` : String(x));
 
 function orderText(u: AccountUpdate): string {
   return u.orders
-    .map((o) => `${o.side} ${o.qty} ${o.ticker} ${o.status}${o.filledAvgPrice !== null ? ` @ ${o.filledAvgPrice.toFixed(2)}` : ''}`)
+    .map((o) => `${o.side} ${o.qty} ${o.ticker} ${o.status}${o.filled_avg_price !== null ? ` @ ${o.filled_avg_price.toFixed(2)}` : ''}`)
     .join(', ');
 }
 

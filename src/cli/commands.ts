@@ -15,6 +15,8 @@ import type { weekUsage } from '../council/week-usage.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Store } from '../storage/db.js';
 import type { PortfolioKind } from '../portfolio/portfolio.js';
+import type { SeatAssignment } from '../agent-roster.js';
+import type { ProviderDescription } from '../llm/providers.js';
 import { describeError } from '../errors.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { progressPrinter } from './progress-printer.js';
@@ -363,6 +365,33 @@ export async function portfolios(io: CliIo, options: CommonOptions): Promise<voi
   });
 }
 
+/** `models --json`: snake_case, like every other result. */
+export function modelsJson(seats: readonly SeatAssignment[], providers: readonly ProviderDescription[]) {
+  return {
+    seats: seats.map((s) => ({
+      seat: s.seat,
+      role: s.role,
+      provider: s.provider,
+      model: s.model,
+      fallbacks: s.fallbacks,
+      key_present: s.keyPresent,
+      note: s.note,
+      available: s.available,
+    })),
+    providers: providers.map((p) => ({
+      name: p.name,
+      base_url: p.baseURL,
+      key_present: p.keyPresent,
+      auth: p.auth,
+      key_required: p.keyRequired,
+      key_env: p.keyEnv,
+      json_mode: p.jsonMode,
+      supports_async: p.supportsAsync,
+      builtin: p.builtin,
+    })),
+  };
+}
+
 export async function models(io: CliIo, options: CommonOptions & { offline?: boolean; allowOfflineSeats?: boolean }): Promise<void> {
   const [{ assignSeats }, { describeProviders, loadLlmConfig }] = await Promise.all([
     import('../agent-roster.js'),
@@ -379,7 +408,7 @@ export async function models(io: CliIo, options: CommonOptions & { offline?: boo
   });
   const providers = describeProviders(env, llmConfig, io.env);
   if (options.json) {
-    io.stdout(`${JSON.stringify({ seats, providers }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify(modelsJson(seats, providers), null, 2)}\n`);
     return;
   }
   io.stdout(`${'seat'.padEnd(11)}${'role'.padEnd(11)}${'provider'.padEnd(12)}${'model'.padEnd(34)}key\n`);

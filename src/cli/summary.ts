@@ -70,9 +70,9 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
           ? 'seat failed'
           : 'no trade';
       const order = a.order
-        ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filledAvgPrice?.toFixed(2)}` : a.order.status}`
+        ? `${a.order.side} ${a.order.qty} ${a.order.ticker} ${a.order.status === 'filled' ? `@ ${a.order.filled_avg_price?.toFixed(2)}` : a.order.status}`
         : '-';
-      const position = a.position ? `${a.position.qty} ${a.position.ticker} @ ${a.position.avgEntryPrice.toFixed(2)}` : 'flat';
+      const position = a.position ? `${a.position.qty} ${a.position.ticker} @ ${a.position.avg_entry_price.toFixed(2)}` : 'flat';
       lines.push(
         `  ${pad(String(a.account_id), 6)}${pad(a.owner, 10)}${pad(a.agent ?? '-', 26)}${pad(trade, 16)}${pad(order, 30)}${pad(position, 22)}${money(a.equity)}`,
       );
@@ -88,7 +88,7 @@ export function renderSummary(result: WeeklyResult, options: { preview?: boolean
       '',
       `Waiting for the ${result.fill_date} open: no bar for that day in the market data yet. ${orders.length} order${orders.length === 1 ? '' : 's'} will be placed at the open when the command is run again after the data has it:`,
     );
-    for (const o of orders) lines.push(`  ${pad(String(o.accountId), 6)}${pad(`${o.side} ${o.qty} ${o.ticker}`, 24)}${o.clientOrderId}`);
+    for (const o of orders) lines.push(`  ${pad(String(o.account_id), 6)}${pad(`${o.side} ${o.qty} ${o.ticker}`, 24)}${o.client_order_id}`);
   }
 
   const held = result.held_to_week_end;

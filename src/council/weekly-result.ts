@@ -1,11 +1,12 @@
 import type { App } from '../app.js';
-import type { AccountState, OrderRequest, OrderResult, Reconciliation } from '../ports/broker.js';
+import type { Reconciliation } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { STAGES, type StageName, type StageOutputs } from './stage.js';
 import { weekUsage, type WeekUsage } from './week-usage.js';
 import type { WeekInfo } from './week.js';
 import type { SeatStatus } from './fan-out.js';
 import { accountAgents } from './account-agents.js';
+import { orderJson, positionJson, type OrderJson, type OrderRequestJson, type PositionJson } from '../broker/order-json.js';
 import { measurePostmortem, PostmortemError, type Postmortem } from '../metrics/postmortem.js';
 
 /** The `run_weekly --json` result (DESIGN §2). Extra fields are additive; the documented ones are stable. */
@@ -17,7 +18,7 @@ export interface WeeklyResult {
   /** `pending_open`: decided and sized, the orders wait for the fill day's open (no bar for it in the data yet). */
   status: 'completed' | 'partial' | 'failed' | 'pending_open';
   /** With `pending_open`: the orders the execution will place at the open, with the ids it will give them. */
-  pending_orders?: OrderRequest[];
+  pending_orders?: OrderRequestJson[];
   mode: string;
   /** The broker the accounts trade on: `sim` (simulated), `alpaca` (paper accounts or sub-ledgers of one). */
   broker: string;
@@ -36,9 +37,9 @@ export interface WeeklyResult {
     /** What sat in the owner's seat this week: the model id, or the offline persona (`offline/trend`). */
     agent: string | null;
     trade: { ticker: string; direction: string; conviction: number } | null;
-    order: OrderResult | null;
-    orders: OrderResult[];
-    position: AccountState['positions'][number] | null;
+    order: OrderJson | null;
+    orders: OrderJson[];
+    position: PositionJson | null;
     equity: number | null;
     cash: number | null;
     notes: string | null;
@@ -99,7 +100,7 @@ export async function buildWeeklyResult(
 
   const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {
     const intent = risk?.intents.find((i) => i.account_id === account.id);
-    const orders = execute?.orders.filter((o) => o.accountId === account.id) ?? [];
+    const orders = (execute?.orders ?? []).filter((o) => o.accountId === account.id).map(orderJson);
     const state = execute?.accounts.find((a) => a.accountId === account.id);
     const trade = tradeOf(account.owner, pitches, chairman);
     return {
@@ -110,7 +111,7 @@ export async function buildWeeklyResult(
       // The order that opens (or adjusts to) the week's position; `orders` has every order.
       order: orders.find((o) => trade && o.ticker === trade.ticker) ?? orders.at(-1) ?? null,
       orders,
-      position: state?.positions[0] ?? null,
+      position: state?.positions[0] ? positionJson(state.positions[0]) : null,
       equity: state?.equity ?? null,
       cash: state?.cash ?? null,
       notes: intent?.notes ?? null,

@@ -8,6 +8,7 @@ import { ofRun, type RunKey } from '../storage/run-key.js';
 import { runs } from '../storage/schema.js';
 import { executeStage, pendingOpenOrders } from './stages/execute.js';
 import type { OrderRequest } from '../ports/broker.js';
+import { orderRequestJson } from '../broker/order-json.js';
 import { chairmanStage } from './stages/chairman.js';
 import { peerReviewStage } from './stages/peer-review.js';
 import { pmPitchesStage } from './stages/pm-pitches.js';
@@ -190,7 +191,7 @@ async function finish(
     return pipeline.has(s) ? pipeline.output(s) : null;
   };
   const result = await buildWeeklyResult(app, week, statusOf(pipeline, error, awaitingOpen), completed, output);
-  if (pendingOrders) result.pending_orders = pendingOrders;
+  if (pendingOrders) result.pending_orders = pendingOrders.map(orderRequestJson);
   if (error instanceof StageFailedError)
     result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
   if (error instanceof MissingInputError || error instanceof TimeTravelError) result.refused = true;
