@@ -282,6 +282,29 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
     await expectMoneyConserved();
   });
 
+  it('a kill between recording and sending: resent after the open, the opening-auction order goes as a day order and fills', async () => {
+    // The first process records the net order, then its request never reaches Alpaca (it dies).
+    const dying = await ready(brokerOf(clientOf(SECRET, { max_attempts: 1 })));
+    const requests = [...plan(1, { ticker: 'IEF', qty: 8 }), ...plan(2, { ticker: 'IEF', qty: 4 })];
+    standIn.fail({ drop: true, when: (r) => r.operationId === 'postOrder' });
+    const lost = await dying.submitOrders(requests);
+    expect(lost.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(standIn.account(KEY).orders).toHaveLength(0);
+
+    // The market opens before the next run: Alpaca would refuse an opg order now.
+    standIn.open();
+    const restarted = brokerOf();
+    const resent = await restarted.submitOrders(requests);
+    expect(resent.map((r) => [r.status, r.filledQty, r.duplicate])).toEqual([
+      ['filled', 8, true],
+      ['filled', 4, true],
+    ]);
+    expect(posts().map((p) => [p.symbol, p.side, p.qty, p.time_in_force])).toEqual([['IEF', 'buy', '12', 'day']]);
+    expect(alpacaPositions()).toEqual({ IEF: 12 });
+    expect([await books(1), await books(2)]).toEqual([{ IEF: 8 }, { IEF: 4 }]);
+    await expectMoneyConserved();
+  });
+
   it('the one key failing fails all six accounts, naming the mode and never the key; nothing is recorded or sent', async () => {
     await ready();
     const broken = brokerOf(clientOf('wrong-secret-for-the-one-key'));

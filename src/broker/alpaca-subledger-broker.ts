@@ -310,6 +310,7 @@ export class AlpacaSubledgerBroker implements Broker {
         if (legs.length === 0) await this.#ledger.transaction((tx) => this.#open(tx, opened, null));
         else await writeNetOrder(this.#db, this.#portfolio, net);
       }
+      if (again && net!.state === 'sending') net = await this.#retime(net!, who);
       const results = await this.#advance(net!);
       if (again) for (const [id, r] of results) results.set(id, { ...r, duplicate: true });
       return results;
@@ -317,6 +318,21 @@ export class AlpacaSubledgerBroker implements Broker {
       const reason = `${MODE}: ${alpacaFailure(error)}; nothing recorded (a re-run finds the order at Alpaca if it was placed)`;
       return new Map(group.members.map((m) => [m.clientOrderId, this.#ledger.unrecorded(m, reason)]));
     }
+  }
+
+  /**
+   * A net order recorded but not (all) sent when its process died, resent later: an opening-auction
+   * order whose open has passed goes as a day order, which fills at once, as the per-account mode
+   * does (Alpaca refuses opg orders while the market is open). Legs already at Alpaca stay as they are.
+   */
+  async #retime(net: NetOrder, who: string): Promise<NetOrder> {
+    if (net.time_in_force !== 'opg') return net;
+    const clock = await this.#client.getClock();
+    const timing = orderTiming(clock, net.checkpoint, who);
+    if ('refused' in timing || timing.tif === net.time_in_force) return net;
+    const retimed: NetOrder = { ...net, time_in_force: timing.tif, fills_at: fillsAt(clock, timing.tif) };
+    await writeNetOrder(this.#db, this.#portfolio, retimed);
+    return retimed;
   }
 
   /** Takes a net order as far as it can go now: sent, open, or final and allocated. Its members' results. */
