@@ -78,6 +78,19 @@ function backtest(name: string, from: string, to: string, weeks: number, env: Re
   }
 }
 
+/**
+ * The same shared 2-core machine ran one build 1.6–2.5 × slower from one session to the next, and
+ * drifted within a session (stop 16). A fixed CPU-bound loop, timed before and after the runs, says
+ * how fast the machine was while they ran, so figures from different days can be compared.
+ */
+function machineReferenceMs(): number {
+  const started = performance.now();
+  let sum = 0;
+  for (let i = 0; i < 300_000_000; i++) sum += i % 7;
+  if (sum < 0) console.log(sum); // keeps the loop from being optimised away
+  return performance.now() - started;
+}
+
 if (!existsSync(CLI)) {
   console.log('bench-backtest: no dist/cli.js; run `npm run build` first');
   process.exit(0);
@@ -90,6 +103,7 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
+console.log(`machine speed: a fixed loop of 3e8 steps took ${machineReferenceMs().toFixed(0)} ms before the runs`);
 let ok = backtest('PGlite', from, to, weeks, { DATABASE_URL: '' });
 const serverUrl = process.env.BENCH_DATABASE_URL;
 if (serverUrl) {
@@ -100,4 +114,5 @@ if (serverUrl) {
     await scratch.drop();
   }
 }
+console.log(`machine speed: the same loop took ${machineReferenceMs().toFixed(0)} ms after the runs`);
 process.exitCode = ok ? 0 : 1;
