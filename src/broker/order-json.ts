@@ -1,7 +1,7 @@
 /**
  * Orders and positions as every `--json` result shows them: snake_case, like the rest of the DESIGN §2
- * contracts (the broker port's own types are camelCase TypeScript). One mapping, used where a weekly
- * result or a checkpoint result is built, so the two cannot drift apart.
+ * contracts (the broker port's own types are camelCase TypeScript). One mapping, used wherever a
+ * result is built (weekly, checkpoint, accounts), so they cannot drift apart.
  */
 import type { OrderRequest, OrderResult, OrderStatus, Position, Side } from '../ports/broker.js';
 

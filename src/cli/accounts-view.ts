@@ -13,36 +13,15 @@ import { besideBooks } from '../broker/alpaca-books.js';
 import { roundCash } from '../broker/money.js';
 import { booksPnl } from '../ledger/account-pnl.js';
 import { utcToEt } from '../market/calendar.js';
-import type { Position } from '../ports/broker.js';
+import { positionJson, type PositionJson } from '../broker/order-json.js';
 import { money, pad, signedMoney } from './format.js';
-
-export interface PositionRow {
-  ticker: string;
-  qty: number;
-  avg_entry_price: number;
-  market_price: number;
-  market_value: number;
-  unrealized_pnl: number;
-}
-
-/** A broker's position as `accounts --json` shows it (snake_case, DESIGN §2). */
-export function positionRow(p: Position): PositionRow {
-  return {
-    ticker: p.ticker,
-    qty: p.qty,
-    avg_entry_price: p.avgEntryPrice,
-    market_price: p.marketPrice,
-    market_value: p.marketValue,
-    unrealized_pnl: p.unrealizedPnl,
-  };
-}
 
 export interface AccountRow {
   account_id: number;
   owner: string;
   cash: number;
   equity: number;
-  positions: PositionRow[];
+  positions: PositionJson[];
   marked_at: string;
   approximate_marks: boolean;
   pnl_today: number | null;
@@ -84,7 +63,7 @@ export async function accountsView(app: App, latestOrder: Date): Promise<Account
       owner: s.owner,
       cash: s.cash,
       equity: s.equity,
-      positions: s.positions.map(positionRow),
+      positions: s.positions.map(positionJson),
       marked_at: s.markedAt,
       approximate_marks: s.approximateMarks,
       pnl_today: alpaca

@@ -9,7 +9,7 @@ import { describeReconciliation } from '../broker/subledger/reconciliation.js';
 import type { Reconciliation } from '../ports/broker.js';
 import type { BooksPnl } from '../ledger/account-pnl.js';
 import type { Db } from '../storage/db.js';
-import { positionRow, type PositionRow } from './accounts-view.js';
+import { positionJson, type PositionJson } from '../broker/order-json.js';
 import { money, pad, signedMoney } from './format.js';
 
 export interface SubledgerAccountsReport {
@@ -29,7 +29,7 @@ export interface SubledgerAccountsReport {
     week_id: string | null;
     /** Why a P/L figure is missing, else null. */
     pnl_note: string | null;
-    positions: PositionRow[];
+    positions: PositionJson[];
     marked_at: string;
     approximate_marks: boolean;
   }[];
@@ -68,7 +68,7 @@ export async function subledgerAccounts(
         pnl_week: since(b?.week_start_equity),
         week_id: b?.week_id ?? null,
         pnl_note: b?.note ?? null,
-        positions: s.positions.map(positionRow),
+        positions: s.positions.map(positionJson),
         marked_at: s.markedAt,
         approximate_marks: s.approximateMarks,
       };

@@ -10,12 +10,13 @@ export const REDACTED = '[REDACTED]';
 const MIN_SECRET_LENGTH = 4;
 
 // `Bearer <token>` in echoed headers, and the common provider key shapes: OpenAI/OpenRouter/Requesty
-// `sk-…`, Perplexity `pplx-…`, Google `AIza…`.
-const TOKEN_PATTERNS: readonly RegExp[] = [
-  /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi,
-  /\bsk-[A-Za-z0-9_-]{8,}/g,
-  /\bpplx-[A-Za-z0-9_-]{8,}/g,
-  /\bAIza[A-Za-z0-9_-]{20,}/g,
+// `sk-…`, Perplexity `pplx-…`, Google `AIza…`. Each with what it cannot match without (`mark`): a
+// prompt of tens of KB is searched for the mark first, far cheaper than running the pattern over it.
+const TOKEN_PATTERNS: readonly { mark: RegExp; pattern: RegExp }[] = [
+  { mark: /bearer/i, pattern: /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi },
+  { mark: /sk-/, pattern: /\bsk-[A-Za-z0-9_-]{8,}/g },
+  { mark: /pplx-/, pattern: /\bpplx-[A-Za-z0-9_-]{8,}/g },
+  { mark: /AIza/, pattern: /\bAIza[A-Za-z0-9_-]{20,}/g },
 ];
 
 /** `scheme://user:password@` in any URL quoted in a message, ours or not (the password is often short). */
@@ -30,19 +31,16 @@ function secretsToReplace(secrets: readonly string[]): string[] {
   return [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
-// What each pattern cannot match without: a prompt of tens of KB is searched for these first, which
-// is far cheaper than running the patterns over it (the URL one tries at every word boundary).
+// What the URL pattern cannot match without (it would otherwise be tried at every word boundary).
 const URL_MARK = '://';
-const TOKEN_MARKS: readonly RegExp[] = [/bearer/i, /sk-/, /pplx-/, /AIza/];
 
 function redactWith(text: string, sorted: readonly string[]): string {
   let out = text;
   for (const secret of sorted) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   if (out.includes(URL_MARK)) out = out.replace(URL_USERINFO, (_match, scheme: string) => `${scheme}${REDACTED}@`);
-  TOKEN_PATTERNS.forEach((pattern, i) => {
-    if (TOKEN_MARKS[i]?.test(out) === false) return;
-    out = out.replace(pattern, (match) => (/^bearer/i.test(match) ? `Bearer ${REDACTED}` : REDACTED));
-  });
+  for (const { mark, pattern } of TOKEN_PATTERNS) {
+    if (mark.test(out)) out = out.replace(pattern, (match) => (/^bearer/i.test(match) ? `Bearer ${REDACTED}` : REDACTED));
+  }
   return out;
 }
 
