@@ -35,7 +35,13 @@ export async function openQueue(
     maintenanceIntervalSeconds: jobs.maintenance_seconds,
     monitorStateIntervalSeconds: Math.max(jobs.maintenance_seconds, 10),
   });
-  boss.on('error', onError);
+  // Once closing, errors are those of connections being torn down (a pooled client the server ends
+  // after pool.end() resolved, e.g. when the database is dropped): not news. A failure of the stop
+  // itself rejects close().
+  let closing = false;
+  boss.on('error', (error: Error) => {
+    if (!closing) onError(error);
+  });
   await boss.start();
   const options = {
     retryLimit: jobs.retry_limit,
@@ -58,5 +64,12 @@ export async function openQueue(
       }
     }
   }
-  return { boss, jobs, close: () => boss.stop({ graceful: true, wait: true, timeout: 30_000 }) };
+  return {
+    boss,
+    jobs,
+    close: () => {
+      closing = true;
+      return boss.stop({ graceful: true, wait: true, timeout: 30_000 });
+    },
+  };
 }
