@@ -19,6 +19,7 @@ import { SimulatedClock } from './ports/clock.js';
 import type { MarketData } from './ports/market-data.js';
 import { compilePrompt } from './prompts/render.js';
 import { Artifacts } from './storage/artifacts.js';
+import { createFileWriter } from './storage/file-writer.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, openStore, type Store } from './storage/db.js';
 
 /** The adapters of one process, chosen from the environment and config (DESIGN §3), for one portfolio. */
@@ -98,7 +99,9 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       (env.marketData === 'alpaca'
         ? await (await import('./market/alpaca-market-data.js')).openAlpacaMarketData(store.db, config)
         : new BundledMarketData({ dir: env.marketDataDir }));
-    const artifacts = new Artifacts(env.home, portfolio);
+    // A backtest's files are written behind, on a thread of their own (storage/file-writer.ts),
+    // started at the first write: nothing to release if opening fails below.
+    const artifacts = new Artifacts(env.home, portfolio, createFileWriter(options.portfolioKind === 'backtest' ? 'behind' : 'direct'));
     // A backtest reads the response cache whatever cache.live says (a re-run costs nothing), and caps
     // its whole LLM spending; its portfolio is its own, so the portfolio's calls are the backtest's.
     const backtest = options.portfolioKind === 'backtest';
@@ -138,8 +141,12 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       lockTimeoutMs,
       ...(backtestBudget ? { backtestBudget } : {}),
       close: async () => {
-        await mcp?.close();
-        if (!options.store) await store.close();
+        try {
+          await artifacts.close();
+        } finally {
+          await mcp?.close();
+          if (!options.store) await store.close();
+        }
       },
     };
   } catch (error) {

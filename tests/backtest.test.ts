@@ -4,7 +4,7 @@
  * written, listed and shown again; a backtest interrupted after some weeks continues at the first week
  * not finished and ends with the same report as an uninterrupted one.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -61,6 +61,17 @@ describe('llm-trading backtest', () => {
     expect(csv).toHaveLength(17);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(`**${report.verdict.sentence}**`);
     expect(existsSync(join(dir, 'report.json'))).toBe(true);
+    // Each week's files, written behind on a thread of their own, are all there once it counts as done.
+    for (const weekId of ['2024-02-21', '2024-02-28', '2024-03-06']) {
+      const week = join(env.LLM_TRADING_HOME, 'runs', 'bt-feb', weekId);
+      const files = readdirSync(week, { recursive: true }).map(String);
+      for (const stage of ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute', 'postmortem'])
+        expect(files).toContain(join('normalized', `${stage}.json`));
+      expect(files.filter((f) => /normalized\/checkpoint-.*\.json$/.test(f)).length).toBeGreaterThanOrEqual(19);
+      expect(files).toContain('postmortem.md');
+      expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      expect(JSON.parse(readFileSync(join(week, 'normalized', 'postmortem.json'), 'utf8')).week_id).toBe(weekId);
+    }
 
     const list = JSON.parse((await cli(['backtests', '--json'], env)).stdout);
     expect(list).toEqual([

@@ -140,6 +140,7 @@ export async function decideWeek(app: App, week: WeekInfo): Promise<void> {
   const outcome = await runWeek(app, week, DECISION_STAGES, {}, () => undefined);
   app.backtestBudget?.throwIfRefused(); // the budget refused a call: resume with a higher cap
   if (outcome.error) throw outcome.error;
+  await app.artifacts.flush(); // a decided week has its files (a decide job completes after this)
 }
 
 /**
@@ -153,6 +154,7 @@ export async function bookWeek(app: App, name: string, index: number, week: Week
   if (whole.weekly.error) throw whole.weekly.error;
   if (!whole.postmortem)
     throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);
+  await app.artifacts.flush(); // a week that counts as booked has its files
   await app.store.db
     .update(backtests)
     .set({ weeksDone: index + 1, updatedAt: new Date() })

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFileWriter, type FileText, type FileWriter } from './file-writer.js';
 
 /**
  * Human-readable copies of each stage's data under <home>/runs/<portfolio>/<week_id>/:
@@ -7,15 +8,16 @@ import { dirname, join } from 'node:path';
  * returned, verbatim). The pipeline writes a stage's files inside the database transaction that
  * commits the stage (a failed write rolls the stage back) and rewrites missing ones on resume, so the
  * files follow the database. Each file is replaced atomically (a temporary file, then a rename).
- * Writes are synchronous behind a promise-returning API: a file here is a few KB, written in tens of
- * microseconds, while fs/promises paid a FileHandle, four trips to the thread pool and their promises
- * for each one — measured on a backtest (about 55 files a week), several times the cost of the writes
- * themselves, and more CPU than the overlap it bought. Errors still arrive as rejections.
+ * The writer (storage/file-writer.ts) writes them in this thread (the weekly commands) or behind, on
+ * a thread of its own (backtests: flush() before a week counts). fs/promises was not used: it paid a
+ * FileHandle, four trips to the thread pool and their promises for each file of a few KB — measured
+ * on a backtest, more CPU than the writes themselves.
  */
 export class Artifacts {
   constructor(
     private readonly home: string,
     private readonly portfolio: string,
+    private readonly writer: FileWriter = createFileWriter('direct'),
   ) {}
 
   dirOf(weekId: string): string {
@@ -30,21 +32,34 @@ export class Artifacts {
     return existsSync(this.normalizedPath(weekId, stage));
   }
 
-  async writeStage(weekId: string, stage: string, normalized: unknown, raw: readonly { name: string; text: string }[]): Promise<void> {
-    await Promise.all(raw.map((item) => writeAtomic(join(this.dirOf(weekId), 'raw', stage, `${safeName(item.name)}.txt`), item.text)));
+  writeStage(weekId: string, stage: string, normalized: unknown, raw: readonly { name: string; text: string }[]): Promise<void> {
+    const files: FileText[] = raw.map((item) => ({
+      path: join(this.dirOf(weekId), 'raw', stage, `${safeName(item.name)}.txt`),
+      text: item.text,
+    }));
     // The normalized file last: its presence says the stage's files are complete.
-    await writeAtomic(this.normalizedPath(weekId, stage), `${JSON.stringify(normalized, null, 2)}\n`);
+    files.push({ path: this.normalizedPath(weekId, stage), text: `${JSON.stringify(normalized, null, 2)}\n` });
+    return this.writer.write(files);
   }
 
   /** A human-readable report at the top of the week's folder, e.g. postmortem.md. */
   writeReport(weekId: string, name: string, text: string): Promise<void> {
-    return writeAtomic(join(this.dirOf(weekId), safeName(name)), text);
+    return this.writer.write([{ path: join(this.dirOf(weekId), safeName(name)), text }]);
   }
 
   /** One raw record of a stage, e.g. an LLM call: raw/<stage>/<name>.json (name may contain one folder). */
   writeRaw(weekId: string, stage: string, name: string, text: string): Promise<void> {
     const parts = name.split('/').map(safeName);
-    return writeAtomic(join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text);
+    return this.writer.write([{ path: join(this.dirOf(weekId), 'raw', stage, ...parts.slice(0, -1), `${parts.at(-1)}.json`), text }]);
+  }
+
+  /** Resolves when every file written so far is on disk (see FileWriter.flush). */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.writer.close();
   }
 
   /**
@@ -62,34 +77,6 @@ export class Artifacts {
       removed++;
     }
     return removed;
-  }
-}
-
-/** Unique per write: two writes of one file at once (a stage's files and a rewrite on resume) never share a temporary file. */
-let serial = 0;
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${++serial}.tmp`;
-  try {
-    writeTemporary(tmp, text);
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-}
-
-/**
- * Writes the temporary file, making its folder only when it is missing: a week writes dozens of files
- * into a few folders, and a mkdir per file was most of the cost of writing them.
- */
-function writeTemporary(tmp: string, text: string): void {
-  try {
-    writeFileSync(tmp, text);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dirname(tmp), { recursive: true });
-    writeFileSync(tmp, text);
   }
 }
 
