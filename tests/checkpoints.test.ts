@@ -151,9 +151,14 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
 
     await expectBooksMatchFills(store.db, 'w');
     const ordersBefore = await recordedOrders(store.db, 'w', { weekId: WEEK });
-    // The same command again: every part already ran, nothing is placed.
+    // The same command again: every part already ran, nothing is placed. A completed checkpoint whose
+    // file is missing (killed between its commit and its file) has it written again, from its rows.
+    const lost = app.artifacts.normalizedPath(WEEK, 'checkpoint-2025-06-24-1200');
+    const file = readFileSync(lost, 'utf8');
+    rmSync(lost);
     const again = await runWholeWeek(app, week, {}, quiet);
     expect(again.checkpoints.filter((c) => c.status === 'completed').every((c) => c.already_run)).toBe(true);
+    expect(JSON.parse(readFileSync(lost, 'utf8'))).toEqual(JSON.parse(file));
     // --force on the latest checkpoint decides again and trades only a difference: none.
     const last = weekSlots(week, app.config).at(-1)!;
     const forced = await runCheckpoint(app, week, last, { force: true });

@@ -266,7 +266,14 @@ async function runLocked(
   }
   // What this slot reads of its own rows must be written first (a slot run twice in one call).
   if (existing) await session.writes.flush(app);
-  if (existing?.status === 'completed' && !options.force) return result('completed', await storedUpdates(app, slot), { already_run: true });
+  if (existing?.status === 'completed' && !options.force) {
+    const updates = await storedUpdates(app, slot);
+    // A process killed after the slot committed, before its file was written (a backtest writes its
+    // files behind: the week's are flushed only before it counts as booked): written again from the rows.
+    const name = checkpointArtifactName(slot);
+    if (!app.artifacts.hasStage(week.week_id, name)) await app.artifacts.writeStage(week.week_id, name, result('completed', updates), []);
+    return result('completed', updates, { already_run: true });
+  }
 
   // Only a checkpoint that will trade needs the portfolio's clock behind it: no later week traded
   // (so no later week's checkpoint either), and no later checkpoint of this week.
@@ -369,7 +376,7 @@ async function runLocked(
   session.writes.hold({
     run: runRow('completed'),
     updates: quiet,
-    artifact: { weekId: week.week_id, name: `checkpoint-${slot.date}-${slot.time.replace(':', '')}`, content: final },
+    artifact: { weekId: week.week_id, name: checkpointArtifactName(slot), content: final },
     event: {
       key: `checkpoint:${app.portfolio}:${slot.at.toISOString()}:${Date.now()}`,
       portfolio: app.portfolio,
@@ -429,6 +436,11 @@ interface WeekLedger {
 }
 
 /** An account's book after its fills of the week up to `through` (all of them without it). */
+/** The slot's file: runs/<portfolio>/<week>/normalized/checkpoint-<date>-<HHMM>.json. */
+function checkpointArtifactName(slot: { date: string; time: string }): string {
+  return `checkpoint-${slot.date}-${slot.time.replace(':', '')}`;
+}
+
 function bookOf(ledger: WeekLedger, accountId: number, through?: Date): BookState {
   const opening = ledger.opening.get(accountId);
   const state = opening ? copyState(opening) : emptyState(0);
