@@ -435,12 +435,12 @@ interface WeekLedger {
   weekOrders: SharedReads['weekOrders'];
 }
 
-/** An account's book after its fills of the week up to `through` (all of them without it). */
 /** The slot's file: runs/<portfolio>/<week>/normalized/checkpoint-<date>-<HHMM>.json. */
 function checkpointArtifactName(slot: { date: string; time: string }): string {
   return `checkpoint-${slot.date}-${slot.time.replace(':', '')}`;
 }
 
+/** An account's book after its fills of the week up to `through` (all of them without it). */
 function bookOf(ledger: WeekLedger, accountId: number, through?: Date): BookState {
   const opening = ledger.opening.get(accountId);
   const state = opening ? copyState(opening) : emptyState(0);

@@ -51,7 +51,7 @@ describe.each(['direct', 'behind'] as const)('the %s file writer', (mode) => {
     expect(tree(dir)).toEqual(expected);
   });
 
-  it('reports a file it cannot write, naming it, and writes the others', async () => {
+  it('reports a file it cannot write, naming it, and leaves no temporary file', async () => {
     const dir = scratch();
     writeFileSync(join(dir, 'blocker'), 'a file where a folder should be');
     const w = writer(mode);
