@@ -93,3 +93,59 @@ describe('requireQuorum', () => {
     );
   });
 });
+
+describe('fanOut and the caller signal', () => {
+  it("adds one listener to the caller's signal however many calls are in flight, and removes it", async () => {
+    const parent = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const add = parent.signal.addEventListener.bind(parent.signal);
+    const remove = parent.signal.removeEventListener.bind(parent.signal);
+    parent.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      added++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    parent.signal.removeEventListener = ((...args: Parameters<AbortSignal['removeEventListener']>) => {
+      removed++;
+      remove(...args);
+    }) as AbortSignal['removeEventListener'];
+    const seats = Array.from({ length: 20 }, (_, i) => `s${i}`);
+    const out = await fanOut(seats, async (seat) => (await sleep(5), seat), { concurrency: 20, deadlineMs: 1000, signal: parent.signal });
+    expect(out.map((o) => o.ok && o.value)).toEqual(seats);
+    expect(added).toBe(1);
+    expect(removed).toBe(1);
+  });
+
+  it('aborting the caller aborts every call in flight with its reason', async () => {
+    const parent = new AbortController();
+    const reasons: unknown[] = [];
+    const run = fanOut(
+      ['a', 'b', 'c'],
+      (_seat, signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => {
+            reasons.push(signal.reason);
+            reject(new Error('aborted'));
+          }),
+        ),
+      { concurrency: 3, deadlineMs: 5000, signal: parent.signal },
+    );
+    await sleep(10);
+    parent.abort('ctrl-c');
+    const out = await run;
+    expect(out.every((o) => !o.ok)).toBe(true);
+    expect(reasons).toEqual(['ctrl-c', 'ctrl-c', 'ctrl-c']);
+  });
+
+  it('a caller already aborted gets calls whose signal is aborted from the start', async () => {
+    const parent = new AbortController();
+    parent.abort('gone');
+    const seen: boolean[] = [];
+    await fanOut(['a', 'b'], async (_seat, signal) => seen.push(signal.aborted), {
+      concurrency: 1,
+      deadlineMs: 1000,
+      signal: parent.signal,
+    });
+    expect(seen).toEqual([true, true]);
+  });
+});

@@ -26,17 +26,29 @@ export async function fanOut<T>(
   const outcomes = new Array<SeatOutcome<T>>(seats.length);
   let next = 0;
   const stop: { error?: Error } = {};
+  // One listener on the caller's signal for the whole fan-out, not one per call: a long-lived signal
+  // (the scheduler's, a backtest's) is shared by every fan-out of every week running at once, and a
+  // listener per call in flight went past Node's warning threshold (20 reviews at once).
+  const inFlight = new Set<AbortController>();
+  const onParentAbort = () => {
+    for (const controller of inFlight) controller.abort(options.signal?.reason);
+  };
+  options.signal?.addEventListener('abort', onParentAbort, { once: true });
   const worker = async (): Promise<void> => {
     while (!stop.error && next < seats.length) {
       const index = next++;
       const seat = seats[index] as string;
-      const outcome = await callWithDeadline(seat, call, options);
+      const outcome = await callWithDeadline(seat, call, options, inFlight);
       if ('stop' in outcome) stop.error ??= outcome.stop;
       else outcomes[index] = outcome;
     }
   };
-  const workers = Array.from({ length: Math.min(options.concurrency, seats.length) }, worker);
-  await Promise.all(workers);
+  try {
+    const workers = Array.from({ length: Math.min(options.concurrency, seats.length) }, worker);
+    await Promise.all(workers);
+  } finally {
+    options.signal?.removeEventListener('abort', onParentAbort);
+  }
   if (stop.error) throw stop.error;
   return outcomes;
 }
@@ -45,11 +57,14 @@ async function callWithDeadline<T>(
   seat: string,
   call: (seat: string, signal: AbortSignal) => Promise<T>,
   options: FanOutOptions,
+  inFlight: Set<AbortController>,
 ): Promise<SeatOutcome<T> | { stop: Error }> {
   const started = performance.now();
   const controller = new AbortController();
-  const onParentAbort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onParentAbort, { once: true });
+  // A caller that has already aborted gets calls that are aborted from the start (a listener added
+  // now would never fire).
+  if (options.signal?.aborted) controller.abort(options.signal.reason);
+  inFlight.add(controller);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -66,7 +81,7 @@ async function callWithDeadline<T>(
     return { seat, ok: false, error: errorMessage(error), ms: performance.now() - started };
   } finally {
     clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onParentAbort);
+    inFlight.delete(controller);
   }
 }
 
