@@ -4,9 +4,11 @@
  * equally old jobs by id, and these ids are hashes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
-import { DECIDE_QUEUE, enqueueBacktest, openJobQueue } from '../src/backtest/jobs.js';
+import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
+import { DECIDE_QUEUE, enqueueBacktest, openJobQueue, startWorker } from '../src/backtest/jobs.js';
 import { loadConfig } from '../src/config/app-config.js';
+import { openStore } from '../src/storage/db.js';
+import { testApp } from './helpers/app.js';
 import { createScratchDatabase } from './helpers/stores.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
@@ -44,4 +46,67 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     expect(await takeAll()).toEqual(weeks.slice(20).map((w) => w.week_id));
     expect(queueErrors).toEqual([]);
   });
+
+  it(
+    'a worker closes the app of a backtest whose last week it booked, and of one a later job finds failed',
+    { timeout: 120_000 },
+    async () => {
+      const scratch = await createScratchDatabase(ADMIN_URL as string);
+      cleanups.push(() => scratch.drop());
+      const store = await openStore({ databaseUrl: scratch.url });
+      cleanups.push(() => store.close());
+      const config = loadConfig();
+      const queueErrors: Error[] = [];
+      const queue = await openJobQueue(scratch.url, config.schedule.jobs, (e) => queueErrors.push(e));
+      const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
+      const settings = { offline: true, allow_offline_seats: false };
+      const appOf = async (name: string) => {
+        const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio(name), portfolioKind: 'backtest' });
+        cleanups.push(async () => {
+          await app.close();
+          app.cleanup();
+        });
+        return app;
+      };
+      const done = await appOf('done');
+      const doneRow = await openBacktest(done, 'done', weeks, settings);
+      const failed = await appOf('failed');
+      const failedRow = await openBacktest(failed, 'failed', weeks, settings);
+
+      const worker = await startWorker(queue, { store, env: done.env, config, slots: 1, lockTimeoutMs: 60_000, log: () => undefined });
+      try {
+        await enqueueBacktest(queue, doneRow, weeks);
+        for (let i = 0; i < 600 && (await backtestRow(store.db, 'done'))?.weeksDone !== weeks.length; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect((await backtestRow(store.db, 'done'))?.weeksDone).toBe(weeks.length);
+        // The books job that booked the last week closed the backtest's app behind it.
+        for (let i = 0; i < 100 && worker.openApps() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(worker.openApps()).toBe(0);
+
+        // Another backtest: a decide job opens its app and leaves it open (more jobs of it may come).
+        const decideOne = async (weekId: string) => {
+          const id = await queue.boss.send(DECIDE_QUEUE, { backtest: 'failed', week_id: weekId });
+          for (let i = 0; i < 600; i++) {
+            const job = id ? await queue.boss.getJobById(DECIDE_QUEUE, id) : null;
+            if (job?.state === 'completed' || job?.state === 'failed') return job.state;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          throw new Error(`the decide job of ${weekId} did not finish`);
+        };
+        expect(await decideOne(weeks[0]!.week_id)).toBe('completed');
+        expect(worker.openApps()).toBe(1);
+        // It fails elsewhere: the next job of it finds it failed, does nothing, and closes its app here.
+        await failBacktest(store.db, 'failed', 'failed in another worker');
+        expect(await decideOne(weeks[1]!.week_id)).toBe('completed');
+        expect(worker.openApps()).toBe(0);
+        expect((await backtestRow(store.db, failedRow.name))?.status).toBe('failed');
+      } finally {
+        await worker.stop();
+        await queue.close();
+        await worker.close();
+      }
+      expect(worker.openApps()).toBe(0);
+      expect(queueErrors).toEqual([]);
+    },
+  );
 });

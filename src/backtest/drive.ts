@@ -106,7 +106,7 @@ async function viaJobQueue(
   const databaseUrl = app.env.databaseUrl;
   if (!databaseUrl) throw new BacktestError('the job queue needs DATABASE_URL');
   const queue = await openJobQueue(databaseUrl, app.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
-  let worker: { stop(): Promise<void> } | null = null;
+  let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
   try {
     await enqueueBacktest(queue, row, weeks);
     if (options.workers > 0)
@@ -129,6 +129,10 @@ async function viaJobQueue(
     }
   } finally {
     if (worker) await worker.stop();
-    await queue.close();
+    try {
+      await queue.close();
+    } finally {
+      await worker?.close();
+    }
   }
 }

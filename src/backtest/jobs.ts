@@ -41,6 +41,7 @@ import {
 import { backtests } from '../storage/schema.js';
 import { eq } from 'drizzle-orm';
 import { createHeapPulse } from './heap-pulse.js';
+import { WorkerApps } from './worker-apps.js';
 
 export const DECIDE_QUEUE = 'backtest-decide';
 export const BOOKS_QUEUE = 'backtest-books';
@@ -106,44 +107,51 @@ export interface WorkerOptions {
 }
 
 export interface Worker {
+  /** Stops taking jobs. */
   stop(): Promise<void>;
+  /** After stop() and the queue's close (no job running): closes the apps still open. */
+  close(): Promise<void>;
+  /** The backtests whose app this worker has open. */
+  openApps(): number;
 }
 
 /** Consumes backtest jobs until stop(): `slots` decide jobs at a time, and books jobs one at a time. */
 export async function startWorker(queue: JobQueue, options: WorkerOptions): Promise<Worker> {
-  const apps = new Map<string, Promise<App>>();
-  const digest = configDigest(options.config);
-  const appOf = (row: BacktestRow): Promise<App> => {
-    let app = apps.get(row.name);
-    if (!app) {
-      const settings = (row.settings ?? { offline: row.mode === 'offline', allow_offline_seats: false }) as BacktestSettings;
-      app = openApp(options.env, options.config, {
-        store: options.store,
-        portfolio: row.portfolio,
-        portfolioKind: 'backtest',
-        offline: settings.offline,
-        allowOfflineSeats: settings.allow_offline_seats,
-        ...(settings.budget_usd !== undefined ? { backtestBudgetUsd: settings.budget_usd } : {}),
-        lockTimeoutMs: options.lockTimeoutMs,
-      });
-      app.catch(() => apps.delete(row.name));
-      apps.set(row.name, app);
-    }
-    return app;
-  };
-
-  /** The backtest a job belongs to, if it is still to be worked on by this process. */
-  const runnable = async (name: string): Promise<{ row: BacktestRow; app: App } | null> => {
+  const apps = new WorkerApps(async (name) => {
     const row = await backtestRow(options.store.db, name);
-    if (!row || row.status !== 'running') return null; // deleted, failed or done: its jobs are moot
+    if (!row) throw new BacktestError(`backtest ${name} no longer exists`);
+    const settings = (row.settings ?? { offline: row.mode === 'offline', allow_offline_seats: false }) as BacktestSettings;
+    return openApp(options.env, options.config, {
+      store: options.store,
+      portfolio: row.portfolio,
+      portfolioKind: 'backtest',
+      offline: settings.offline,
+      allowOfflineSeats: settings.allow_offline_seats,
+      ...(settings.budget_usd !== undefined ? { backtestBudgetUsd: settings.budget_usd } : {}),
+      lockTimeoutMs: options.lockTimeoutMs,
+    });
+  });
+  const digest = configDigest(options.config);
+
+  /**
+   * Runs `work` on the backtest with its app if the backtest is still to be worked on by this process;
+   * a backtest done, failed or deleted has its app closed here (its jobs are moot).
+   */
+  const withRunnable = async (name: string, work: (row: BacktestRow, app: App) => Promise<void>): Promise<void> => {
+    const row = await backtestRow(options.store.db, name);
+    if (!row || row.status !== 'running') {
+      await apps.retire(name);
+      return;
+    }
     if (row.configDigest && row.configDigest !== digest)
       throw new BacktestError(
         `backtest ${name} was started with another configuration than this worker's (${options.config.dir}): run workers with the same config directory`,
       );
-    const app = await appOf(row);
-    if (app.agents.mode !== row.mode)
-      throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
-    return { row, app };
+    await apps.with(name, async (app) => {
+      if (app.agents.mode !== row.mode)
+        throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
+      await work(row, app);
+    });
   };
 
   const settle = async (name: string, job: PgBoss.JobWithMetadata<unknown>, error: unknown): Promise<void> => {
@@ -157,10 +165,10 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   const decide = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
     const data: DecideJob = DecideJob.parse(job.data);
     try {
-      const target = await runnable(data.backtest);
-      if (!target) return;
-      await decideWeek(target.app, weekOf(data.week_id, options.config));
-      options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
+      await withRunnable(data.backtest, async (_row, app) => {
+        await decideWeek(app, weekOf(data.week_id, options.config));
+        options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
+      });
     } catch (error) {
       await settle(data.backtest, job, error);
       if (!(error instanceof UserError)) throw error;
@@ -172,20 +180,21 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   const books = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
     const data: BooksJob = BooksJob.parse(job.data);
     try {
-      const target = await runnable(data.backtest);
-      if (!target) return;
-      const { row, app } = target;
-      const weeks = weeksBetween(options.config, row.fromWeek, row.toWeek);
-      const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
-      // Another job may have gone further (a retried job that had already handed on): start there.
-      let i = Math.max(data.from_index, row.weeksDone);
-      for (; i < weeks.length && performance.now() < until; i++) {
-        await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
-        heap.afterWeek();
-      }
-      const from = Math.max(data.from_index, row.weeksDone);
-      if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
-      if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
+      await withRunnable(data.backtest, async (row, app) => {
+        const weeks = weeksBetween(options.config, row.fromWeek, row.toWeek);
+        const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
+        // Another job may have gone further (a retried job that had already handed on): start there.
+        let i = Math.max(data.from_index, row.weeksDone);
+        for (; i < weeks.length && performance.now() < until; i++) {
+          await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
+          heap.afterWeek();
+        }
+        const from = Math.max(data.from_index, row.weeksDone);
+        if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
+        if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
+        // The last week is booked: nothing more of this backtest for this process.
+        else await apps.retire(row.name);
+      });
     } catch (error) {
       await settle(data.backtest, job, error);
       if (!(error instanceof UserError)) throw error;
@@ -201,9 +210,11 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, each(decide)));
   return {
     // Stops taking jobs; the caller then closes the queue, which finishes the jobs in hand (up to 30 s;
-    // then they are failed, to be retried).
+    // then they are failed, to be retried), and then closes the worker.
     stop: async () => {
       for (const id of ids) await queue.boss.offWork({ id });
     },
+    close: () => apps.closeAll(),
+    openApps: () => apps.size,
   };
 }

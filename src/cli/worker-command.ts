@@ -59,7 +59,11 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     log('stopping: finishing the jobs in hand (up to 30 s; a job cut short is retried by another worker)');
     await backtestWork.stop();
     await scheduleWork.stop();
-    await queue.close();
+    try {
+      await queue.close();
+    } finally {
+      await backtestWork.close();
+    }
     log('stopped');
   } finally {
     await store.close();

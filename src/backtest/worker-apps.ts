@@ -1,0 +1,70 @@
+import type { App } from '../app.js';
+
+/**
+ * The apps a worker process has open, one per backtest it works on: opened by the first job of the
+ * backtest, shared by its jobs, and closed once the backtest needs nothing more from this process
+ * (it is done, failed or deleted, or its last week was booked here) and none of its jobs is still
+ * running; the rest when the worker stops. A `llm-trading worker` daemon goes through many
+ * backtests: each app holds its agents, its market data and a file-writer thread.
+ */
+export class WorkerApps {
+  readonly #entries = new Map<string, { app: Promise<App>; jobs: number; retired: boolean }>();
+
+  constructor(private readonly open: (name: string) => Promise<App>) {}
+
+  /** Runs `job` with the backtest's app, opening it on first use (a failed open is tried again by the next job). */
+  async with<T>(name: string, job: (app: App) => Promise<T>): Promise<T> {
+    let entry = this.#entries.get(name);
+    if (!entry) {
+      entry = { app: this.open(name), jobs: 0, retired: false };
+      this.#entries.set(name, entry);
+    }
+    // A backtest continued after it was retired here (failed, then run again) keeps the app its jobs still use.
+    entry.retired = false;
+    entry.jobs++;
+    try {
+      let app: App;
+      try {
+        app = await entry.app;
+      } catch (error) {
+        if (this.#entries.get(name) === entry) this.#entries.delete(name);
+        throw error;
+      }
+      return await job(app);
+    } finally {
+      entry.jobs--;
+      await this.#closeIfDone(name);
+    }
+  }
+
+  /** The backtest needs nothing more from this process: its app closes when its last job here ends. */
+  async retire(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    entry.retired = true;
+    await this.#closeIfDone(name);
+  }
+
+  /** Closes every app (the worker has stopped: no job is running). */
+  async closeAll(): Promise<void> {
+    const names = [...this.#entries.keys()];
+    for (const name of names) {
+      const entry = this.#entries.get(name);
+      if (entry) entry.jobs = 0;
+      await this.retire(name);
+    }
+  }
+
+  /** How many apps are open (tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async #closeIfDone(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry || !entry.retired || entry.jobs > 0) return;
+    this.#entries.delete(name);
+    const app = await entry.app.catch(() => null);
+    await app?.close();
+  }
+}
