@@ -41,7 +41,7 @@ import {
 import { backtests } from '../storage/schema.js';
 import { eq } from 'drizzle-orm';
 import { createHeapPulse } from './heap-pulse.js';
-import { WorkerApps } from './worker-apps.js';
+import { WorkerApps } from '../jobs/worker-apps.js';
 
 export const DECIDE_QUEUE = 'backtest-decide';
 export const BOOKS_QUEUE = 'backtest-books';

@@ -104,7 +104,11 @@ async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: Sche
       }),
     close: async () => {
       await worker?.stop();
-      await queue.close();
+      try {
+        await queue.close();
+      } finally {
+        await worker?.close();
+      }
     },
   };
 }

@@ -63,6 +63,7 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
       await queue.close();
     } finally {
       await backtestWork.close();
+      await scheduleWork.close();
     }
     log('stopped');
   } finally {

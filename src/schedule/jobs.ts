@@ -12,7 +12,8 @@
  */
 import { z } from 'zod';
 import type PgBoss from 'pg-boss';
-import { openApp, type App } from '../app.js';
+import { openApp } from '../app.js';
+import { WorkerApps } from '../jobs/worker-apps.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { Env } from '../config/env.js';
 import { openQueue, type JobQueue, type JobsConfig } from '../jobs/queue.js';
@@ -52,32 +53,32 @@ export interface ScheduleWorkerOptions {
 }
 
 /** Consumes schedule jobs until stop(). */
-export async function startScheduleWorker(queue: JobQueue, options: ScheduleWorkerOptions): Promise<{ stop(): Promise<void> }> {
-  const apps = new Map<string, Promise<App>>();
-  const appOf = (job: SlotJob): Promise<App> => {
-    const key = `${job.portfolio}:${job.offline}:${job.allow_offline_seats}`;
-    let app = apps.get(key);
-    if (!app) {
-      app = openApp(options.env, options.config, {
-        store: options.store,
-        portfolio: job.portfolio,
-        offline: job.offline,
-        allowOfflineSeats: job.allow_offline_seats,
-        lockTimeoutMs: options.lockTimeoutMs,
-      });
-      app.catch(() => apps.delete(key));
-      apps.set(key, app);
-    }
-    return app;
-  };
+export async function startScheduleWorker(
+  queue: JobQueue,
+  options: ScheduleWorkerOptions,
+): Promise<{ stop(): Promise<void>; close(): Promise<void> }> {
+  // One app per portfolio and agent mode, kept while the worker runs, closed when it stops (an app may
+  // hold alpaca-mcp servers, child processes).
+  type AppKey = Pick<SlotJob, 'portfolio' | 'offline' | 'allow_offline_seats'>;
+  const apps = new WorkerApps((name) => {
+    const key = JSON.parse(name) as AppKey;
+    return openApp(options.env, options.config, {
+      store: options.store,
+      portfolio: key.portfolio,
+      offline: key.offline,
+      allowOfflineSeats: key.allow_offline_seats,
+      lockTimeoutMs: options.lockTimeoutMs,
+    });
+  });
   const run = async (jobs: PgBoss.Job<unknown>[]) => {
     for (const raw of jobs) {
       const job = SlotJob.parse(raw.data);
       const slot = slotOfKey(options.config, job);
       if (!slot) throw new Error(`schedule job for an unknown slot ${job.slot} on ${job.due_date}`);
       const now = new Date(Date.now() + job.clock_offset_ms);
+      const key: AppKey = { portfolio: job.portfolio, offline: job.offline, allow_offline_seats: job.allow_offline_seats };
       // runSlot records the outcome; a failure it could not record (the database) fails the job.
-      await runSlot(await appOf(job), slot, now, { log: options.log });
+      await apps.with(JSON.stringify(key), (app) => runSlot(app, slot, now, { log: options.log }));
     }
   };
   const ids: string[] = [];
@@ -87,6 +88,8 @@ export async function startScheduleWorker(queue: JobQueue, options: ScheduleWork
     stop: async () => {
       for (const id of ids) await queue.boss.offWork({ id });
     },
+    // After stop() and the queue's close: no slot is running.
+    close: () => apps.closeAll(),
   };
 }
 

@@ -1,11 +1,13 @@
 import type { App } from '../app.js';
 
 /**
- * The apps a worker process has open, one per backtest it works on: opened by the first job of the
- * backtest, shared by its jobs, and closed once the backtest needs nothing more from this process
- * (it is done, failed or deleted, or its last week was booked here) and none of its jobs is still
- * running; the rest when the worker stops. A `llm-trading worker` daemon goes through many
- * backtests: each app holds its agents, its market data and a file-writer thread.
+ * The apps a queue worker has open, by name: one per backtest it works on (src/backtest/jobs.ts), one
+ * per portfolio and agent mode whose schedule slots it runs (src/schedule/jobs.ts). An app is opened by
+ * the first job that needs it and shared by the later ones. It is closed once it is retired (a
+ * backtest done, failed or deleted, or its last week booked here) and none of its jobs is still
+ * running, and every app still open is closed when the worker stops. A `llm-trading worker` daemon goes
+ * through many backtests: each app holds its agents, its market data and a file-writer thread, and an
+ * app of BROKER=alpaca-mcp its MCP servers (child processes).
  */
 export class WorkerApps {
   readonly #entries = new Map<string, { app: Promise<App>; jobs: number; retired: boolean }>();
