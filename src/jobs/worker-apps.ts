@@ -49,12 +49,9 @@ export class WorkerApps {
 
   /** Closes every app (the worker has stopped: no job is running). */
   async closeAll(): Promise<void> {
-    const names = [...this.#entries.keys()];
-    for (const name of names) {
-      const entry = this.#entries.get(name);
-      if (entry) entry.jobs = 0;
-      await this.retire(name);
-    }
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    for (const entry of entries) await closeApp(entry.app);
   }
 
   /** How many apps are open (tests). */
@@ -66,7 +63,12 @@ export class WorkerApps {
     const entry = this.#entries.get(name);
     if (!entry || !entry.retired || entry.jobs > 0) return;
     this.#entries.delete(name);
-    const app = await entry.app.catch(() => null);
-    await app?.close();
+    await closeApp(entry.app);
   }
+}
+
+/** An app that never opened has nothing to close. */
+async function closeApp(opening: Promise<App>): Promise<void> {
+  const app = await opening.catch(() => null);
+  await app?.close();
 }
