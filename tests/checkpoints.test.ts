@@ -7,7 +7,7 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { CheckpointError, runCheckpoint, runCheckpoints, type CheckpointResult } from '../src/checkpoint/engine.js';
@@ -210,6 +210,36 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
     expect(gpt.map((u) => `${u.status} ${u.action} ${u.orders.length}`)).toEqual(gpt.map(() => 'failed STAY 0'));
     expect(gpt[0]?.error).toMatch(/provider returned 503/);
     expect(gpt[0]?.reason).toMatch(/did not answer/);
+  });
+
+  it('resumes a checkpoint killed after its orders were recorded but before its updates: the same decisions, no new order', async () => {
+    const app = await open('after-orders');
+    const week = weekOf(WEEK, app.config);
+    expect((await runWeek(app, week, [...STAGES], {}, quiet)).error).toBeNull();
+    const slots = weekSlots(week, app.config).filter((s) => `${s.date} ${s.time}` <= '2025-06-24 12:00');
+    let original: CheckpointResult | undefined;
+    for (const slot of slots) original = await runCheckpoint(app, week, slot);
+    // gpt's EXIT at 06-24 12:00 (it fills at the close). The process dies after the order is recorded:
+    // the slot is left marked running, with none of its updates.
+    expect(original?.updates.find((u) => u.owner === 'gpt')).toMatchObject({ action: 'EXIT', orders: [expect.anything()] });
+    const slot = slotOf(week, '2025-06-24', '12:00');
+    const ordersBefore = await recordedOrders(store.db, 'after-orders', { weekId: WEEK });
+    await store.db
+      .delete(checkpointUpdates)
+      .where(and(eq(checkpointUpdates.portfolio, 'after-orders'), eq(checkpointUpdates.checkpointAt, slot.at)));
+    await store.db
+      .update(checkpointRuns)
+      .set({ status: 'running' })
+      .where(and(eq(checkpointRuns.portfolio, 'after-orders'), eq(checkpointRuns.checkpointAt, slot.at)));
+
+    // A new process resumes it: every account decides as before (gpt's own order of this checkpoint is
+    // not "an earlier order waiting for the close"), and nothing more is placed.
+    const resumed = await runCheckpoint(await open('after-orders'), week, slot);
+    const summary = (c: CheckpointResult | undefined) =>
+      c?.updates.map((u) => `${u.owner} ${u.status} ${u.action} ${u.orders.map((o) => o.client_order_id).join(',')}`);
+    expect(summary(resumed)).toEqual(summary(original));
+    expect(await recordedOrders(store.db, 'after-orders', { weekId: WEEK })).toEqual(ordersBefore);
+    await expectBooksMatchFills(store.db, 'after-orders');
   });
 
   it('a run that fails mid-week keeps the slots it finished (written together), and the resumed week equals a clean one', async () => {

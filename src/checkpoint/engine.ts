@@ -452,7 +452,15 @@ interface SharedReads {
   /** Each account's conviction after its latest checkpoint update of the week before this one. */
   convictions: Map<number, number>;
   ledger: WeekLedger;
-  weekOrders: { accountId: number; side: string; qty: number; ticker: string; submittedAt: Date; filledAt: Date | null }[];
+  weekOrders: {
+    accountId: number;
+    side: string;
+    qty: number;
+    ticker: string;
+    submittedAt: Date;
+    filledAt: Date | null;
+    checkpoint: string;
+  }[];
   /** Orders already at this checkpoint (a resumed or forced run). */
   slotOrders: OrderResult[];
 }
@@ -474,6 +482,7 @@ async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promi
         ticker: orders.ticker,
         submittedAt: orders.submittedAt,
         filledAt: orders.filledAt,
+        checkpoint: orders.checkpoint,
       })
       .from(orders)
       .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
@@ -558,9 +567,13 @@ async function decide(
   const trigger = applies ? await evaluateTrigger(view, plan.trigger as InvalidationTrigger, now, held) : null;
   const withPosition = { ...base, position, indicators, trigger, status: 'ok' as UpdateStatus };
 
-  // An order of an earlier checkpoint today waits for the close: its fill is not known yet.
+  // An order of an earlier checkpoint today waits for the close: its fill is not known yet. This
+  // checkpoint's own orders (a run resumed after they were recorded) are not earlier ones: the account
+  // decides as it did before them, from the book at this instant.
+  const label = `${slot.date}T${slot.time}`;
   const waiting = shared.weekOrders.filter(
-    (o) => o.accountId === account.id && o.filledAt !== null && o.filledAt > slot.at && o.submittedAt <= slot.fills_at,
+    (o) =>
+      o.accountId === account.id && o.checkpoint !== label && o.filledAt !== null && o.filledAt > slot.at && o.submittedAt <= slot.fills_at,
   );
   if (waiting.length > 0)
     return {
