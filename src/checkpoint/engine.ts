@@ -339,8 +339,9 @@ async function runLocked(
   // Every account's orders go to the broker together (a broker that nets them, Alpaca's sub-ledger
   // mode, sees the whole checkpoint), then each trading account's update is recorded; the accounts
   // that place nothing are recorded together later, since deciding them again changes nothing. A crash
-  // between the orders and the updates re-decides those accounts on resume, from the books their
-  // recorded orders left (a recorded order moves the order ids on: nothing is placed twice).
+  // between the orders and the updates re-decides those accounts on resume as they decided before (from
+  // the book at this instant), and plans from the books their recorded orders left (a recorded order
+  // moves the order ids on: nothing is placed twice).
   const trades = decided.map((d) => ({ d, ...planFor(app, week, slot, d, shared) }));
   const traded = trades.some((p) => p.traded);
   if (traded) {
