@@ -1,17 +1,16 @@
 /**
  * Backtests (issue P5, first part): a range of whole weeks in the backtest's own portfolio, its report
  * (performance of every account and benchmark, the verdict with its bootstrap interval) stored and
- * written, listed and shown again; a backtest interrupted after some weeks continues at the first week
- * not finished and ends with the same report as an uninterrupted one.
+ * written, listed and shown again; a backtest killed with -9 after some weeks continues at the first
+ * week not finished and ends with the same report and books as an uninterrupted one.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
-import { backtests } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
+import { booksOf, startCli } from './helpers/processes.js';
 
 let root: string;
 beforeAll(() => {
@@ -86,15 +85,34 @@ describe('llm-trading backtest', () => {
       'llm-trading: no backtest named nope (see `llm-trading backtests`)',
     );
 
-    // Interrupted after one week (as the record stands after a crash): the same command continues.
-    const store = await openStore({ home: env.LLM_TRADING_HOME });
-    await store.db.update(backtests).set({ weeksDone: 1, status: 'running', report: null }).where(eq(backtests.name, 'feb'));
-    await store.close();
-    const again = await cli([...ARGS, '--json'], env);
+    // Killed with -9 once a week is booked (a real crash, in the middle of the next week: the embedded
+    // database recovers from its log, and the home's lock is free again), the same command continues
+    // at the first week not finished and ends with the same report and the same books.
+    const crashed = { LLM_TRADING_HOME: join(root, 'crashed') };
+    const running = startCli(ARGS, crashed);
+    let progress = '';
+    running.child.stderr?.on('data', (d: Buffer) => {
+      progress += d.toString();
+      if (/^ {2}1\/3 weeks/m.test(progress)) running.child.kill('SIGKILL');
+    });
+    const killed = await running.done;
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const again = await cli([...ARGS, '--json'], crashed);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/continued: 1 weeks had finished in an earlier run/);
+    expect(again.stderr).toMatch(/continued: [12] weeks had finished in an earlier run/);
     expect(again.stderr).not.toMatch(/^ {2}1\/3 weeks/m);
     expect(JSON.parse(again.stdout)).toEqual(report);
+    const books = async (home: string) => {
+      const store = await openStore({ home, migrate: false });
+      try {
+        return await booksOf(store.db, 'bt-feb');
+      } finally {
+        await store.close();
+      }
+    };
+    const clean = await books(env.LLM_TRADING_HOME);
+    expect(clean.orders.length).toBeGreaterThan(0);
+    expect(await books(crashed.LLM_TRADING_HOME)).toEqual(clean);
     // The same name with another range is refused.
     expect(
       (await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
