@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
+import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
+import { renderBacktestReport } from '../src/cli/backtest-summary.js';
+import { councilVerdict } from '../src/metrics/verdict.js';
 import { cli } from './helpers/cli.js';
 import { booksOf, startCli } from './helpers/processes.js';
 
@@ -45,14 +48,28 @@ describe('llm-trading backtest', () => {
     }
     expect(report.benchmarks.flat).toMatchObject({ total_return: 0, max_drawdown: 0 });
     expect(report.benchmarks.spy_buy_hold.ticker).toBe('SPY');
-    expect(report.verdict).toMatchObject({ weeks: 3, block_length: 4, resamples: 10_000, seed: 1 });
+    expect(report.verdict).toMatchObject({ weeks: 3, block_length: 4, min_weeks_for_interval: 20, resamples: 10_000, seed: 1 });
     expect(report.verdict.vs_individuals).toHaveLength(5);
+    // Three weeks are too few for an interval: the report says so rather than claim one.
     expect(report.verdict.sentence).toMatch(
-      /^over 3 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp, 95% CI \[-?\d+\.\d, -?\d+\.\d\] bp/,
+      /^over 3 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp: too few weeks to tell \(a 95% interval from 4-week blocks needs at least 20 weeks\)$/,
     );
-    const c = report.verdict.vs_individuals_mean;
-    expect(c.ci_low).toBeLessThanOrEqual(c.mean_diff);
-    expect(c.ci_high).toBeGreaterThanOrEqual(c.mean_diff);
+    expect(report.verdict.vs_individuals_mean).toMatchObject({ ci_low: null, ci_high: null, distinguishable_from_zero: false, weeks: 3 });
+    // Over enough weeks the terminal and report.md show the interval (a verdict over 24 made-up weeks).
+    const weekly = (k: number) => Array.from({ length: 24 }, (_, t) => Math.sin(t * k) / 100);
+    const owners = ['gpt', 'gemini', 'sonnet', 'grok', 'deepseek'];
+    const long = councilVerdict({
+      weeks: Array.from({ length: 24 }, (_, t) => `W${t}`),
+      council: weekly(1),
+      individuals: new Map(owners.map((o, i) => [o, weekly(i + 2)])),
+      councilMaxDrawdown: 0.05,
+      individualsMaxDrawdown: new Map(owners.map((o) => [o, 0.06])),
+    });
+    expect(renderBacktestReport({ ...report, verdict: long })).toMatch(
+      /^ {2}council − PMs' mean +mean -?\d+\.\d bp +95% CI \[-?\d+\.\d, -?\d+\.\d\] bp +won /m,
+    );
+    expect(renderBacktestMarkdown({ ...report, verdict: long })).toMatch(/^\| PMs' mean \| -?\d+\.\d \| \[-?\d+\.\d, -?\d+\.\d\] \| /m);
+    expect(renderBacktestMarkdown(report)).toMatch(/^\| PMs' mean \| -?\d+\.\d \| – \| /m);
 
     const dir = join(env.LLM_TRADING_HOME, 'runs', 'bt-feb', 'backtest');
     const csv = readFileSync(join(dir, 'equity.csv'), 'utf8').trim().split('\n');
@@ -80,6 +97,7 @@ describe('llm-trading backtest', () => {
     expect(shown).toEqual(report);
     const text = await cli(['backtest', 'show', 'feb'], env);
     expect(text.stdout).toMatch(/^Verdict: over 3 weeks/m);
+    expect(text.stdout).toMatch(/^ {2}council − PMs' mean +mean -?\d+\.\d bp +95% CI none \(too few weeks\) +won /m);
     expect(text.stdout).toMatch(/^ {2}SPY buy-and-hold/m);
     expect((await cli(['backtest', 'show', 'nope'], env)).stderr.trim()).toBe(
       'llm-trading: no backtest named nope (see `llm-trading backtests`)',

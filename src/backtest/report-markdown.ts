@@ -10,6 +10,13 @@ function row(label: string, s: Stats, extra: string[] = []): string {
 }
 
 const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
+/** The 95% interval in bp, or – when there are too few weeks for one (see verdict.ts). */
+const ci = (c: { ci_low: number | null; ci_high: number | null }) =>
+  c.ci_low === null || c.ci_high === null ? '–' : `[${bp(c.ci_low)}, ${bp(c.ci_high)}]`;
+
+/** The stated minimum for an interval (reports stored before it was introduced do not have it). */
+const minWeeks = (v: { min_weeks_for_interval?: number }) =>
+  v.min_weeks_for_interval === undefined ? '' : `; an interval from ${v.min_weeks_for_interval} weeks on`;
 
 /** report.md: the verdict in one sentence at the top, then the tables and the definitions. */
 export function renderBacktestMarkdown(r: BacktestReport): string {
@@ -24,11 +31,9 @@ export function renderBacktestMarkdown(r: BacktestReport): string {
     '',
     '| council minus | mean (bp) | 95% CI (bp) | weeks won |',
     '| --- | --- | --- | --- |',
-    ...comparisonsOf(r.verdict).map(
-      (c) => `| ${cell(c.against)} | ${bp(c.mean_diff)} | [${bp(c.ci_low)}, ${bp(c.ci_high)}] | ${pct(c.share_of_weeks_won)} |`,
-    ),
+    ...comparisonsOf(r.verdict).map((c) => `| ${cell(c.against)} | ${bp(c.mean_diff)} | ${ci(c)} | ${pct(c.share_of_weeks_won)} |`),
     '',
-    `Moving block bootstrap: ${r.verdict.block_length}-week circular blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}. The council's max drawdown is ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean.`,
+    `Moving block bootstrap: ${r.verdict.block_length}-week circular blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}${minWeeks(r.verdict)}. The council's max drawdown is ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean.`,
     '',
     ...contaminationSection(r),
     '## Accounts and benchmarks (daily equity)',
@@ -74,9 +79,7 @@ function contaminationSection(r: BacktestReport): string[] {
     lines.push(
       '| council minus | mean (bp) | 95% CI (bp) | weeks won |',
       '| --- | --- | --- | --- |',
-      ...comparisonsOf(v).map(
-        (x) => `| ${cell(x.against)} | ${bp(x.mean_diff)} | [${bp(x.ci_low)}, ${bp(x.ci_high)}] | ${pct(x.share_of_weeks_won)} |`,
-      ),
+      ...comparisonsOf(v).map((x) => `| ${cell(x.against)} | ${bp(x.mean_diff)} | ${ci(x)} | ${pct(x.share_of_weeks_won)} |`),
       '',
     );
   }

@@ -12,6 +12,9 @@ function statsRow(label: string, s: Stats, extra = ''): string {
 }
 
 const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
+/** The 95% interval in bp, or why there is none (too few weeks, see verdict.ts). */
+const ci = (c: { ci_low: number | null; ci_high: number | null }) =>
+  c.ci_low === null || c.ci_high === null ? 'none (too few weeks)' : `[${bp(c.ci_low)}, ${bp(c.ci_high)}] bp`;
 
 /** The backtest in the terminal: the verdict first, then every account and the benchmarks. */
 export function renderBacktestReport(r: BacktestReport): string {
@@ -22,10 +25,10 @@ export function renderBacktestReport(r: BacktestReport): string {
   lines.push('', `Verdict: ${r.verdict.sentence}`);
   for (const c of comparisonsOf(r.verdict))
     lines.push(
-      `  council − ${pad(c.against, 16)} mean ${pad(`${bp(c.mean_diff)} bp`, 11)} 95% CI [${bp(c.ci_low)}, ${bp(c.ci_high)}] bp   won ${share(c.share_of_weeks_won)} of weeks`,
+      `  council − ${pad(c.against, 16)} mean ${pad(`${bp(c.mean_diff)} bp`, 11)} 95% CI ${ci(c)}   won ${share(c.share_of_weeks_won)} of weeks`,
     );
   lines.push(
-    `  council drawdown ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean; block bootstrap: ${r.verdict.block_length}-week blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}`,
+    `  council drawdown ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean; block bootstrap: ${r.verdict.block_length}-week blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}${r.verdict.min_weeks_for_interval === undefined ? '' : `, an interval from ${r.verdict.min_weeks_for_interval} weeks on`}`,
   );
   const c = r.contamination;
   if (c && r.clean_verdict) {
@@ -42,7 +45,7 @@ export function renderBacktestReport(r: BacktestReport): string {
       const v = r.clean_verdict.verdict;
       if (v)
         lines.push(
-          `  council − PMs' mean     mean ${pad(`${bp(v.vs_individuals_mean.mean_diff)} bp`, 11)} 95% CI [${bp(v.vs_individuals_mean.ci_low)}, ${bp(v.vs_individuals_mean.ci_high)}] bp   won ${share(v.vs_individuals_mean.share_of_weeks_won)} of weeks`,
+          `  council − PMs' mean     mean ${pad(`${bp(v.vs_individuals_mean.mean_diff)} bp`, 11)} 95% CI ${ci(v.vs_individuals_mean)}   won ${share(v.vs_individuals_mean.share_of_weeks_won)} of weeks`,
         );
       for (const s of c.seats) {
         const n = c.weeks.filter((w) => w.seats.includes(s.seat)).length;

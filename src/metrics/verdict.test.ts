@@ -41,7 +41,15 @@ describe('councilVerdict: reproducibility', () => {
 
   it('states the bootstrap settings, defaulting to 4-week blocks, 10 000 resamples and seed 1', () => {
     const verdict = councilVerdict({ ...data, resamples: undefined });
-    expect(verdict).toMatchObject({ weeks: 120, first_week: 'W001', last_week: 'W120', block_length: 4, resamples: 10_000, seed: 1 });
+    expect(verdict).toMatchObject({
+      weeks: 120,
+      first_week: 'W001',
+      last_week: 'W120',
+      block_length: 4,
+      min_weeks_for_interval: 20,
+      resamples: 10_000,
+      seed: 1,
+    });
   });
 
   it('the mean comparison is against the per-week mean of the individuals', () => {
@@ -103,13 +111,13 @@ describe('councilVerdict: constructed cases', () => {
   });
 
   it('a council that trails says so, with the interval signed', () => {
-    // d = −0.002 every week, except +0.001 in one week of 10: mean = (−0.018 + 0.001) / 10 = −17 bp.
-    const council = Array.from({ length: 10 }, (_, t) => (t === 3 ? 0.001 : -0.002));
+    // d = −0.002 every week, except +0.001 in two weeks of 20: mean = (−0.036 + 0.002) / 20 = −17 bp.
+    const council = Array.from({ length: 20 }, (_, t) => (t === 3 || t === 13 ? 0.001 : -0.002));
     const verdict = councilVerdict(input(council, [council.map(() => 0)]));
     expect((verdict.vs_individuals_mean.mean_diff as number) * 1e4).toBeCloseTo(-17, 10);
     expect(verdict.vs_individuals_mean.share_of_weeks_won).toBe(0.1);
     expect(verdict.sentence).toMatch(
-      /^over 10 weeks the council's weekly return trailed the PMs' mean by 17\.0 bp, 95% CI \[-\d+\.\d, -\d+\.\d\] bp/,
+      /^over 20 weeks the council's weekly return trailed the PMs' mean by 17\.0 bp, 95% CI \[-\d+\.\d, -\d+\.\d\] bp/,
     );
   });
 
@@ -129,13 +137,32 @@ describe('councilVerdict: constructed cases', () => {
     );
   });
 
-  it('one week: the interval is the single difference', () => {
-    // d = 0.03 − 0.01 = 0.02: every resample is that week.
-    const vs = councilVerdict(input([0.03], [[0.01]])).vs_individuals_mean;
-    expect(vs.mean_diff).toBeCloseTo(0.02, 15);
-    expect(vs.ci_low).toBe(vs.mean_diff);
-    expect(vs.ci_high).toBe(vs.mean_diff);
-    expect(councilVerdict(input([0.03], [[0.01]])).sentence).toMatch(/^over 1 week the council's/);
+  it('fewer weeks than five blocks: the mean and the share, but no interval, and never "distinguishable"', () => {
+    // Four weeks of d = +0.002 (one block): every resample would be a rotation of the same weeks, an
+    // interval of zero width around 20 bp that reads as certainty.
+    const four = councilVerdict(input([0.003, 0.003, 0.003, 0.003], [[0.001, 0.001, 0.001, 0.001]]));
+    expect(four.min_weeks_for_interval).toBe(20);
+    expect(four.vs_individuals_mean).toEqual({
+      mean_diff: expect.closeTo(0.002, 15) as unknown,
+      ci_low: null,
+      ci_high: null,
+      share_of_weeks_won: 1,
+      weeks: 4,
+      distinguishable_from_zero: false,
+    });
+    expect(four.vs_individuals.every((c) => c.ci_low === null && !c.distinguishable_from_zero)).toBe(true);
+    expect(four.sentence).toBe(
+      "over 4 weeks the council's weekly return exceeded the PMs' mean by 20.0 bp: too few weeks to tell (a 95% interval from 4-week blocks needs at least 20 weeks)",
+    );
+    // One week; and the threshold: 19 weeks of 4-week blocks get no interval, 20 do; with 1-week blocks, 4 and 5.
+    expect(councilVerdict(input([0.03], [[0.01]])).sentence).toMatch(
+      /^over 1 week the council's weekly return exceeded the PMs' mean by 200\.0 bp: too few weeks/,
+    );
+    const noisyInput = (n: number, blockLength: number) => input(noisy(n, 31), [noisy(n, 32)], { blockLength, resamples: 200 });
+    expect(councilVerdict(noisyInput(19, 4)).vs_individuals_mean.ci_low).toBeNull();
+    expect(councilVerdict(noisyInput(20, 4)).vs_individuals_mean.ci_low).toEqual(expect.any(Number));
+    expect(councilVerdict(noisyInput(4, 1)).vs_individuals_mean.ci_low).toBeNull();
+    expect(councilVerdict(noisyInput(5, 1)).vs_individuals_mean.ci_low).toEqual(expect.any(Number));
   });
 
   it('no weeks: nothing to compare, and the sentence says so', () => {
@@ -155,16 +182,16 @@ describe('councilVerdict: constructed cases', () => {
 });
 
 describe('the block bootstrap', () => {
-  it('blocks as long as the series: every resample is a rotation, so the interval is the point estimate', () => {
-    const council = noisy(37, 21);
-    const pm = noisy(37, 22);
-    const vs = councilVerdict(input(council, [pm], { blockLength: 37, resamples: 500 })).vs_individuals_mean;
-    // Exactly equal, not just close: a resample's mean is summed in the original week order.
-    expect(vs.ci_low).toBe(vs.mean_diff);
-    expect(vs.ci_high).toBe(vs.mean_diff);
+  it('blocks as long as the series: every resample is a rotation, so its mean is the point estimate', () => {
+    const d = noisy(37, 21);
+    const mean = d.reduce((s, x) => s + x, 0) / d.length;
+    const rotations = blockBootstrapMeans(d, { blockLength: 37, resamples: 500, seed: 1 });
+    // All equal, bit for bit: a resample's mean is summed in the original week order.
+    expect(new Set(rotations).size).toBe(1);
+    expect(rotations[0]).toBeCloseTo(mean, 15);
     // The same data resampled week by week does spread.
-    const iid = councilVerdict(input(council, [pm], { blockLength: 1, resamples: 500 })).vs_individuals_mean;
-    expect(iid.ci_high as number).toBeGreaterThan(iid.ci_low as number);
+    const iid = blockBootstrapMeans(d, { blockLength: 1, resamples: 500, seed: 1 });
+    expect(Math.max(...iid)).toBeGreaterThan(Math.min(...iid));
   });
 
   it('blocks keep runs together: a persistent difference gets a wider interval than week-by-week resampling', () => {

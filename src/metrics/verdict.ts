@@ -20,9 +20,13 @@
  *    drawn: it then depends only on which weeks were drawn, so a resample holding every week once
  *    (a rotation) gives bit for bit the point estimate, and a constant d gives exactly that constant.
  *  - distinguishable_from_zero: the interval excludes 0 (ci_low > 0 or ci_high < 0).
- *  - With one week every resample is that week, so the interval is the single difference (zero
- *    width: it says nothing about uncertainty); with no weeks mean_diff, the interval and the share
- *    are null.
+ *  - No interval with fewer than MIN_BLOCKS_FOR_INTERVAL blocks' worth of weeks (20 with 4-week
+ *    blocks): ci_low and ci_high are null and the difference is not distinguishable from zero. With
+ *    one block or less every resample is a rotation of the same weeks and the interval collapses to
+ *    the point estimate, which would read as certainty ("distinguishable from zero" after 4 weeks);
+ *    with a few blocks the resamples are a handful of rearrangements of the same weeks, and the
+ *    interval is far too narrow. The mean difference and the share of weeks won are still given.
+ *    With no weeks, mean_diff and the share are null too.
  *  - drawdown_below_individuals_mean: councilMaxDrawdown < the mean of the individuals' maximum
  *    drawdowns (positive fractions, as performanceStats gives them).
  */
@@ -62,6 +66,8 @@ export interface CouncilVerdict {
   first_week: string | null;
   last_week: string | null;
   block_length: number;
+  /** The fewest weeks that get an interval: MIN_BLOCKS_FOR_INTERVAL × block_length. */
+  min_weeks_for_interval: number;
   resamples: number;
   seed: number;
   confidence: 0.95;
@@ -78,6 +84,8 @@ export interface CouncilVerdict {
 export const DEFAULT_BLOCK_LENGTH = 4;
 export const DEFAULT_RESAMPLES = 10_000;
 export const DEFAULT_SEED = 1;
+/** Blocks' worth of weeks below which no interval is given (see the header). */
+export const MIN_BLOCKS_FOR_INTERVAL = 5;
 
 export function councilVerdict(input: VerdictInput): CouncilVerdict {
   const blockLength = input.blockLength ?? DEFAULT_BLOCK_LENGTH;
@@ -86,7 +94,7 @@ export function councilVerdict(input: VerdictInput): CouncilVerdict {
   assertInput(input, blockLength, resamples, seed);
 
   const individualsMean = input.weeks.map((_, t) => mean([...input.individuals.values()].map((returns) => returns[t] as number)));
-  const options = { blockLength, resamples, seed };
+  const options = { blockLength, resamples, seed, minWeeks: MIN_BLOCKS_FOR_INTERVAL * blockLength };
   const vsMean = compare(input.council, individualsMean, options);
   const drawdowns = [...input.individualsMaxDrawdown.values()];
   const individualsMeanDrawdown = mean(drawdowns);
@@ -96,6 +104,7 @@ export function councilVerdict(input: VerdictInput): CouncilVerdict {
     first_week: input.weeks[0] ?? null,
     last_week: input.weeks.at(-1) ?? null,
     block_length: blockLength,
+    min_weeks_for_interval: options.minWeeks,
     resamples,
     seed,
     confidence: 0.95,
@@ -104,7 +113,7 @@ export function councilVerdict(input: VerdictInput): CouncilVerdict {
     council_max_drawdown: input.councilMaxDrawdown,
     individuals_mean_max_drawdown: individualsMeanDrawdown,
     drawdown_below_individuals_mean: input.councilMaxDrawdown < individualsMeanDrawdown,
-    sentence: verdictSentence(vsMean),
+    sentence: verdictSentence(vsMean, options),
   };
 }
 
@@ -114,22 +123,28 @@ export interface BootstrapOptions {
   seed: number;
 }
 
-/** The council against one other series of weekly returns (same length). */
-export function compare(council: readonly number[], other: readonly number[], options: BootstrapOptions): Comparison {
+/**
+ * The council against one other series of weekly returns (same length); the interval only from
+ * `minWeeks` weeks on.
+ */
+export function compare(
+  council: readonly number[],
+  other: readonly number[],
+  options: BootstrapOptions & { minWeeks: number },
+): Comparison {
   const diffs = council.map((c, t) => c - (other[t] as number));
   if (diffs.length === 0)
     return { mean_diff: null, ci_low: null, ci_high: null, share_of_weeks_won: null, weeks: 0, distinguishable_from_zero: false };
+  const point = {
+    mean_diff: weightedMean(diffs, new Uint32Array(diffs.length).fill(1)),
+    share_of_weeks_won: council.filter((c, t) => c > (other[t] as number)).length / diffs.length,
+    weeks: diffs.length,
+  };
+  if (diffs.length < options.minWeeks) return { ...point, ci_low: null, ci_high: null, distinguishable_from_zero: false };
   const means = blockBootstrapMeans(diffs, options).sort((a, b) => a - b);
   const ciLow = percentile(means, 0.025);
   const ciHigh = percentile(means, 0.975);
-  return {
-    mean_diff: weightedMean(diffs, new Uint32Array(diffs.length).fill(1)),
-    ci_low: ciLow,
-    ci_high: ciHigh,
-    share_of_weeks_won: council.filter((c, t) => c > (other[t] as number)).length / diffs.length,
-    weeks: diffs.length,
-    distinguishable_from_zero: ciLow > 0 || ciHigh < 0,
-  };
+  return { ...point, ci_low: ciLow, ci_high: ciHigh, distinguishable_from_zero: ciLow > 0 || ciHigh < 0 };
 }
 
 /** The mean of each circular moving block bootstrap resample of xs (see the header). */
@@ -194,13 +209,15 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** One plain sentence on the council against the PMs' mean, in basis points. */
-export function verdictSentence(c: Comparison): string {
-  if (c.weeks === 0 || c.mean_diff === null || c.ci_low === null || c.ci_high === null)
+export function verdictSentence(c: Comparison, bootstrap: { blockLength: number; minWeeks: number }): string {
+  if (c.weeks === 0 || c.mean_diff === null)
     return "no weeks to compare: the council's weekly return cannot yet be set against the PMs' mean";
   const verb = c.mean_diff > 0 ? "exceeded the PMs' mean by" : c.mean_diff < 0 ? "trailed the PMs' mean by" : "equalled the PMs' mean,";
   const amount = c.mean_diff === 0 ? 'a difference of 0.0 bp' : `${bp(Math.abs(c.mean_diff))} bp`;
-  const verdict = c.distinguishable_from_zero ? 'distinguishable from zero' : 'not distinguishable from zero';
   const weeks = c.weeks === 1 ? '1 week' : `${c.weeks} weeks`;
+  if (c.ci_low === null || c.ci_high === null)
+    return `over ${weeks} the council's weekly return ${verb} ${amount}: too few weeks to tell (a 95% interval from ${bootstrap.blockLength}-week blocks needs at least ${bootstrap.minWeeks} weeks)`;
+  const verdict = c.distinguishable_from_zero ? 'distinguishable from zero' : 'not distinguishable from zero';
   return `over ${weeks} the council's weekly return ${verb} ${amount}, 95% CI [${bp(c.ci_low)}, ${bp(c.ci_high)}] bp: ${verdict}`;
 }
 
