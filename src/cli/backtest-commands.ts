@@ -57,7 +57,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     if (workers < 1 && !onQueue)
       throw new UsageError('--workers 0 only makes sense on PostgreSQL, where `llm-trading worker` processes do the work');
     io.stderr(
-      `llm-trading backtest ${name}: ${weeks.length} weeks ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
+      `llm-trading backtest ${name}: ${weeks.length} week${weeks.length === 1 ? '' : 's'} ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
         `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${workers} week${workers === 1 ? '' : 's'} deciding at once`})\n`,
     );
     io.stderr((await import('../backtest/contamination.js')).backtestContaminationWarning(app, weeks));
@@ -87,7 +87,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
       process.removeListener('SIGINT', interrupt);
       bar.done();
     }
-    if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} weeks had finished in an earlier run)\n`);
+    if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} week${run.resumed === 1 ? '' : 's'} had finished in an earlier run)\n`);
     const report = await buildBacktestReport(app, run);
     const files = await writeBacktestFiles(app, run, report);
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderBacktestReport(report)}\n`);
