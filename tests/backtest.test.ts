@@ -12,7 +12,11 @@ import { openStore } from '../src/storage/db.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
 import { councilVerdict } from '../src/metrics/verdict.js';
+import { and, eq } from 'drizzle-orm';
+import { BundledMarketData } from '../src/market/bundled-market-data.js';
+import { accounts, positions } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
+import { expectBooksMatchFills } from './helpers/ledger.js';
 import { booksOf, startCli } from './helpers/processes.js';
 
 let root: string;
@@ -120,9 +124,28 @@ describe('llm-trading backtest', () => {
     expect(again.stderr).toMatch(/continued: (1 week|2 weeks) had finished in an earlier run/);
     expect(again.stderr).not.toMatch(/^ {2}1\/3 weeks/m);
     expect(JSON.parse(again.stdout)).toEqual(report);
+    // Money is conserved in both: each account's cash and positions are its starting cash replayed
+    // through its fills, and the report's last daily equity is that cash plus the positions at the
+    // last close.
+    const market = new BundledMarketData();
     const books = async (home: string) => {
       const store = await openStore({ home, migrate: false });
       try {
+        await expectBooksMatchFills(store.db, 'bt-feb');
+        const lines = readFileSync(join(home, 'runs', 'bt-feb', 'backtest', 'equity.csv'), 'utf8')
+          .trim()
+          .split('\n');
+        const [date, ...equity] = (lines.at(-1) as string).split(',');
+        expect(date).toBe(report.last_date);
+        for (const account of await store.db.select().from(accounts).where(eq(accounts.portfolio, 'bt-feb'))) {
+          let marked = account.cash;
+          const held = await store.db
+            .select()
+            .from(positions)
+            .where(and(eq(positions.portfolio, 'bt-feb'), eq(positions.accountId, account.id)));
+          for (const p of held) marked += p.qty * ((await market.bars(p.ticker, report.last_date, 1)).at(-1)?.close ?? NaN);
+          expect(Number(equity[account.id - 1])).toBeCloseTo(marked, 2);
+        }
         return await booksOf(store.db, 'bt-feb');
       } finally {
         await store.close();
