@@ -16,6 +16,8 @@ import { quickQueueConfig, until } from './helpers/queue-config.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 const RANGE = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--name', 'split'];
+// A second backtest (another range, its own portfolio) on the same queue at the same time.
+const OTHER = ['--from', '2024-03-06', '--to', '2024-03-20', '--offline', '--name', 'other'];
 
 async function activeJobs(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -46,52 +48,69 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('two workers, one killed -9 mid-job, give the books and report of one process', { timeout: 120_000 }, async () => {
-    const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
-    scratch.push(reference, shared);
-    const env = (url: string, home: string) => ({ DATABASE_URL: url, LLM_TRADING_HOME: join(root, home), LLM_TRADING_CONFIG_DIR: config });
+  it(
+    'two workers, one killed -9 mid-job, give the books and reports of one process, for two backtests at once',
+    { timeout: 120_000 },
+    async () => {
+      const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
+      scratch.push(reference, shared);
+      const env = (url: string, home: string) => ({
+        DATABASE_URL: url,
+        LLM_TRADING_HOME: join(root, home),
+        LLM_TRADING_CONFIG_DIR: config,
+      });
 
-    const one = await runCli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
-    expect(one.code, one.stderr).toBe(0);
+      const one = await runCli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
+      expect(one.code, one.stderr).toBe(0);
+      const oneOther = await runCli(['backtest', ...OTHER, '--in-process', '--json'], env(reference.url, 'one'));
+      expect(oneOther.code, oneOther.stderr).toBe(0);
 
-    const coordinator = startCli(['backtest', ...RANGE, '--workers', '0', '--json'], env(shared.url, 'coordinator'));
-    children.push(coordinator);
-    let coordinatorErr = '';
-    coordinator.child.stderr?.on('data', (d: Buffer) => (coordinatorErr += d.toString()));
-    await until('the coordinator to enqueue', () => coordinatorErr.includes('jobs enqueued'));
+      const coordinator = startCli(['backtest', ...RANGE, '--workers', '0', '--json'], env(shared.url, 'coordinator'));
+      children.push(coordinator);
+      let coordinatorErr = '';
+      coordinator.child.stderr?.on('data', (d: Buffer) => (coordinatorErr += d.toString()));
+      await until('the coordinator to enqueue', () => coordinatorErr.includes('jobs enqueued'));
+      const otherCoordinator = startCli(['backtest', ...OTHER, '--workers', '0', '--json'], env(shared.url, 'coordinator-2'));
+      children.push(otherCoordinator);
 
-    const first = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-a'));
-    children.push(first);
-    let firstErr = '';
-    first.child.stderr?.on('data', (d: Buffer) => (firstErr += d.toString()));
-    await until('the first worker to finish a job', () => /decided the week of/.test(firstErr));
-    first.child.kill('SIGKILL');
-    const killed = await first.done;
-    expect(killed.signal).toBe('SIGKILL');
-    // The killed worker left jobs active: nobody else may take them until they expire.
-    expect(await activeJobs(shared.url)).toBeGreaterThan(0);
+      const first = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-a'));
+      children.push(first);
+      let firstErr = '';
+      first.child.stderr?.on('data', (d: Buffer) => (firstErr += d.toString()));
+      await until('the first worker to finish a job', () => /decided the week of/.test(firstErr));
+      first.child.kill('SIGKILL');
+      const killed = await first.done;
+      expect(killed.signal).toBe('SIGKILL');
+      // The killed worker left jobs active: nobody else may take them until they expire.
+      expect(await activeJobs(shared.url)).toBeGreaterThan(0);
 
-    const second = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-b'));
-    children.push(second);
-    const finished = await coordinator.done;
-    expect(finished.code, finished.stderr).toBe(0);
-    second.child.kill('SIGTERM');
-    const stopped = await second.done;
-    expect(stopped.code, stopped.stderr).toBe(0);
-    expect(stopped.stderr).toMatch(/decided the week of|booked the weeks of/);
-    expect(stopped.stderr).toMatch(/llm-trading worker: stopped$/m);
+      const second = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-b'));
+      children.push(second);
+      const finished = await coordinator.done;
+      expect(finished.code, finished.stderr).toBe(0);
+      const otherFinished = await otherCoordinator.done;
+      expect(otherFinished.code, otherFinished.stderr).toBe(0);
+      second.child.kill('SIGTERM');
+      const stopped = await second.done;
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toMatch(/decided the week of|booked the weeks of/);
+      expect(stopped.stderr).toMatch(/llm-trading worker: stopped$/m);
 
-    expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
-    const books = async (url: string) => {
-      const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
-      try {
-        return await booksOf(store.db, 'bt-split');
-      } finally {
-        await store.close();
+      expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
+      expect(JSON.parse(otherFinished.stdout)).toEqual(JSON.parse(oneOther.stdout));
+      const books = async (url: string, portfolio: string) => {
+        const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
+        try {
+          return await booksOf(store.db, portfolio);
+        } finally {
+          await store.close();
+        }
+      };
+      for (const portfolio of ['bt-split', 'bt-other']) {
+        const expected = await books(reference.url, portfolio);
+        expect(expected.orders.length).toBeGreaterThan(5);
+        expect(await books(shared.url, portfolio)).toEqual(expected);
       }
-    };
-    const expected = await books(reference.url);
-    expect(expected.orders.length).toBeGreaterThan(10);
-    expect(await books(shared.url)).toEqual(expected);
-  });
+    },
+  );
 });
