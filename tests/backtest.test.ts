@@ -18,6 +18,7 @@ import { accounts, positions } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
 import { booksOf, startCli } from './helpers/processes.js';
+import { until } from './helpers/queue-config.js';
 
 let root: string;
 beforeAll(() => {
@@ -158,5 +159,32 @@ describe('llm-trading backtest', () => {
     expect(
       (await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
     ).toMatch(/backtest feb already exists for 2024-02-21\.\.2024-03-06/);
+  });
+
+  it('while a backtest holds the embedded database, `backtests` elsewhere says how far it has got', async () => {
+    const env = { LLM_TRADING_HOME: join(root, 'live') };
+    const running = startCli(['backtest', '--from', '2024-01-03', '--to', '2024-06-26', '--offline', '--name', 'live'], env);
+    let progress = '';
+    running.child.stderr?.on('data', (d: Buffer) => (progress += d.toString()));
+    try {
+      await until('two weeks booked', () => /^ {2}2\/26 weeks/m.test(progress));
+      const busy = await cli(['backtests', '--lock-timeout', '0'], env);
+      expect(busy.code).toBe(1);
+      const [live, locked] = busy.stderr.trim().split('\n');
+      expect(live).toMatch(
+        /^llm-trading backtests: backtest live \(process \d+\) is running: \d+\/26 weeks booked, \d+ decided, as of \d+ s ago$/,
+      );
+      expect(live).toContain(`(process ${running.child.pid})`);
+      expect(locked).toMatch(/is using .*\/live\/pgdata: wait for it/);
+    } finally {
+      running.child.kill('SIGKILL');
+    }
+    expect((await running.done).signal).toBe('SIGKILL');
+    // The file a killed process left names a process that no longer holds the database: not shown.
+    expect(existsSync(join(env.LLM_TRADING_HOME, 'runs', 'bt-live', 'backtest', 'progress.json'))).toBe(true);
+    const after = await cli(['backtests'], env);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).not.toMatch(/is running/);
+    expect(after.stdout, after.stdout).toMatch(/^live +\d+\/26 +2024-01-03\.\.2024-06-26 +interrupted/m);
   });
 });

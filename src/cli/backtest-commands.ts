@@ -5,6 +5,7 @@ import { checkDecisionWeekday } from '../council/week.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { configDirOf, prepare, preparedWeek, withApp } from './commands.js';
 import { pad } from './format.js';
+import { describeLiveProgress, progressFilePath, progressFileWriter, progressFilesOf } from '../backtest/progress-file.js';
 
 export interface BacktestCommandOptions extends CommonOptions {
   from?: string;
@@ -63,6 +64,12 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     io.stderr((await import('../backtest/contamination.js')).backtestContaminationWarning(app, weeks));
     const started = performance.now();
     const bar = backtestProgressBar(io.stderr, io.stderrIsTTY === true, llm);
+    // On the embedded database this process holds the database until the end: `llm-trading
+    // backtests` elsewhere reads how far it has got from this file (progress-file.ts).
+    const progressFile =
+      app.store.kind === 'pglite'
+        ? progressFileWriter(progressFilePath(app.env.home, app.portfolio), { name, portfolio: app.portfolio })
+        : null;
     const stop = new AbortController();
     const interrupt = () => stop.abort(new UsageError('interrupted: run the same command again to continue'));
     process.once('SIGINT', interrupt);
@@ -76,7 +83,10 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
         },
         workers,
         inProcess: options.inProcess === true,
-        onProgress: (p) => bar.update(p),
+        onProgress: (p) => {
+          bar.update(p);
+          progressFile?.update(p);
+        },
         log: (line) => {
           bar.done();
           io.stderr(`  ${line}\n`);
@@ -86,6 +96,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     } finally {
       process.removeListener('SIGINT', interrupt);
       bar.done();
+      progressFile?.remove();
     }
     if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} week${run.resumed === 1 ? '' : 's'} had finished in an earlier run)\n`);
     const report = await buildBacktestReport(app, run);
@@ -121,6 +132,17 @@ export async function listBacktests(io: CliIo, options: CommonOptions): Promise<
     import('../storage/schema.js'),
     import('../backtest/drive.js'),
   ]);
+  // The embedded database held by a running backtest: say how far it has got before waiting for it.
+  if (!prepared.env.databaseUrl) {
+    const [{ embeddedLockPath }, { liveHomeLockHolder }] = await Promise.all([
+      import('../storage/db.js'),
+      import('../storage/home-lock.js'),
+    ]);
+    const holder = liveHomeLockHolder(embeddedLockPath(prepared.env.home));
+    if (holder)
+      for (const progress of progressFilesOf(prepared.env.home, holder.pid))
+        io.stderr(`llm-trading backtests: ${describeLiveProgress(progress)}\n`);
+  }
   await withApp(io, prepared, 'backtests', { ...options, offline: true }, async (app) => {
     const rows = await app.store.db.select().from(backtests).orderBy(asc(backtests.createdAt));
     // 'running' with no process driving it (no `backtest` command holds it): interrupted, resumable.
@@ -140,10 +162,10 @@ export async function listBacktests(io: CliIo, options: CommonOptions): Promise<
     }));
     if (options.json) return io.stdout(`${JSON.stringify(list, null, 2)}\n`);
     if (list.length === 0) return io.stdout('no backtests yet: try `llm-trading backtest --from 2024-01-03 --to 2024-03-27 --offline`\n');
-    io.stdout(`${pad('name', 34)}${pad('weeks', 14)}${pad('range', 24)}${pad('status', 11)}verdict\n`);
+    io.stdout(`${pad('name', 34)}${pad('weeks', 14)}${pad('range', 24)}${pad('status', 13)}verdict\n`);
     for (const b of list)
       io.stdout(
-        `${pad(b.name, 34)}${pad(`${b.weeks_done}/${b.weeks_total}`, 14)}${pad(`${b.from_week}..${b.to_week}`, 24)}${pad(b.status, 11)}${b.verdict ?? (b.error ? `stopped: ${b.error}` : '-')}\n`,
+        `${pad(b.name, 34)}${pad(`${b.weeks_done}/${b.weeks_total}`, 14)}${pad(`${b.from_week}..${b.to_week}`, 24)}${pad(b.status, 13)}${b.verdict ?? (b.error ? `stopped: ${b.error}` : '-')}\n`,
       );
   });
 }

@@ -60,6 +60,11 @@ export interface StoreOptions {
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
 
+/** The embedded database's folder under LLM_TRADING_HOME. */
+export const embeddedDataDir = (home: string) => join(home, 'pgdata');
+/** Its lock file: beside the folder, not in it (a file inside would make an empty folder look like a database). */
+export const embeddedLockPath = (home: string) => `${embeddedDataDir(home)}.lock`;
+
 export async function openStore(options: StoreOptions): Promise<Store> {
   const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options) : await openPglite(options);
   if (options.migrate !== false) {
@@ -83,12 +88,12 @@ async function openPglite(options: StoreOptions): Promise<Store> {
     client = newPglite({ parsers: PGLITE_PARSERS, migrationsFolder }).client;
     location = 'pglite (in memory)';
   } else {
-    const dataDir = join(options.home, 'pgdata');
+    const dataDir = embeddedDataDir(options.home);
     ensureWritableDir(options.home, 'LLM_TRADING_HOME');
     location = `pglite at ${dataDir}`;
     // One process at a time in the data folder, taken before PGlite touches it. The lock file lives
     // beside pgdata, not in it: a file inside would make an empty folder look like a database.
-    homeLock = await acquireHomeLock(`${dataDir}.lock`, {
+    homeLock = await acquireHomeLock(embeddedLockPath(options.home), {
       timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       command: options.command ?? 'llm-trading',
       ...(options.onLockWait ? { onWait: options.onLockWait } : {}),

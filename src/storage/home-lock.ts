@@ -119,6 +119,16 @@ function tryCreate(path: string, lock: LockFile): boolean {
   return true;
 }
 
+/**
+ * The live process holding the lock at `path` on this machine (pid and what it runs), or null: none,
+ * unreadable, on another machine, or dead (a lock left by a killed process). Reads only.
+ */
+export function liveHomeLockHolder(path: string): { pid: number; command: string } | null {
+  const holder = readLock(path);
+  if (holder === 'missing' || holder === 'unreadable' || holder.host !== hostname() || isDead(holder)) return null;
+  return { pid: holder.pid, command: holder.command };
+}
+
 function readLock(path: string): LockFile | 'missing' | 'unreadable' {
   let text: string;
   try {
