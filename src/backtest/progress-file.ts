@@ -4,11 +4,11 @@
  * holds the database for the whole backtest, so `llm-trading backtests` in another terminal could
  * only wait for it. It reads these files first and says how far each running backtest has got.
  *
- * The file is replaced atomically after each week booked and deleted when the command ends; a file
- * left by a process that was killed is ignored: only the files of the process that holds the
- * database now are read. Writing it is
- * best effort: a backtest never fails because its progress file could not be written (a full disk
- * stops the backtest at its next database or artifact write anyway).
+ * The file is replaced atomically after a week booked (at most once a second) and deleted when the
+ * command ends; a file left by a process that was killed is ignored: only the files of the process
+ * that holds the database now are read. Writing it is best effort: a backtest never fails because its
+ * progress file could not be written (a full disk stops the backtest at its next database or artifact
+ * write anyway).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -35,10 +35,15 @@ export type ProgressFile = z.infer<typeof ProgressFile>;
 export const progressFilePath = (home: string, portfolio: string) => join(home, 'runs', portfolio, 'backtest', FILE);
 
 /** Writes (and later removes) one backtest's progress file. */
-export function progressFileWriter(path: string, backtest: { name: string; portfolio: string }) {
+export function progressFileWriter(path: string, backtest: { name: string; portfolio: string }, minIntervalMs = 1000) {
   const startedAt = new Date().toISOString();
+  let lastWrite = -Infinity;
   return {
+    /** At most once a second: a file replaced after every week of a fast offline backtest would cost a file creation a week. */
     update(progress: BacktestProgress): void {
+      const now = performance.now();
+      if (now - lastWrite < minIntervalMs) return;
+      lastWrite = now;
       const file: ProgressFile = {
         ...backtest,
         pid: process.pid,
