@@ -31,6 +31,8 @@ export interface DriveOptions {
   inProcess?: boolean;
   /** Told as weeks are booked (and, on the queue, about every second). */
   onProgress?: (progress: BacktestProgress) => void;
+  /** Told once the backtest is opened (or continued), before any week runs. */
+  onStart?: (row: BacktestRow) => void;
   /** Lines worth telling the user (workers' retries, the queue's errors). */
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -73,6 +75,7 @@ export async function driveBacktest(app: App, name: string, weeks: readonly Week
 async function drive(app: App, name: string, weeks: readonly WeekInfo[], options: DriveOptions): Promise<BacktestRun> {
   const row = await openBacktest(app, name, weeks, options.settings);
   const resumed = row.weeksDone;
+  options.onStart?.(row);
   const progress = async () => {
     const now = await backtestRow(app.store.db, name);
     if (now) options.onProgress?.(await backtestProgress(app.store.db, now));

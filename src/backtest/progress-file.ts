@@ -4,8 +4,8 @@
  * holds the database for the whole backtest, so `llm-trading backtests` in another terminal could
  * only wait for it. It reads these files first and says how far each running backtest has got.
  *
- * The file is replaced atomically after a week booked (at most once a second) and deleted when the
- * command ends; a file left by a process that was killed is ignored: only the files of the process
+ * The file is written when the backtest starts, replaced atomically after a week booked (at most once
+ * a second) and deleted when the command ends; a file left by a process that was killed is ignored: only the files of the process
  * that holds the database now are read. Writing it is best effort: a backtest never fails because its
  * progress file could not be written (a full disk stops the backtest at its next database or artifact
  * write anyway).

@@ -83,6 +83,15 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
         },
         workers,
         inProcess: options.inProcess === true,
+        // Written at once, so that a first week that takes minutes (LLM seats) is not a silent one.
+        onStart: (row) =>
+          progressFile?.update({
+            weeks_done: row.weeksDone,
+            weeks_total: weeks.length,
+            weeks_decided: row.weeksDone,
+            llm_calls: 0,
+            llm_cost_usd: 0,
+          }),
         onProgress: (p) => {
           bar.update(p);
           progressFile?.update(p);
