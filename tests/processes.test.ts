@@ -202,4 +202,30 @@ describe('a full disk (issue P3 #11)', () => {
     expectResultHasAllOrders(resumed.stdout);
     await expectCleanWeek({ home: env.LLM_TRADING_HOME }, env.LLM_TRADING_HOME);
   }, 120_000);
+
+  it('a backtest that fills the disk stops in one line and, once space is back, continues to the report of a clean run', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const range = ['backtest', '--from', '2024-01-03', '--to', '2024-02-07', '--offline', '--name', 'full', '--json'];
+    const env = { LLM_TRADING_HOME: join(dir, 'backtest-home') };
+    expect((await runCli(['db', 'migrate'], env)).code).toBe(0);
+    // About 3 MB left: a week writes about 1 MB (its rows and its files), so it stops after a few weeks.
+    const free = Number(execFileSync('df', ['-k', '--output=avail', dir]).toString().trim().split('\n').at(-1));
+    const filler = join(dir, 'backtest-filler');
+    execFileSync('fallocate', ['-l', `${Math.max(0, free - 3000)}K`, filler]);
+    const full = await runCli(range, env);
+    expect(full.code).toBe(1);
+    expect(full.stderr.trim().split('\n').at(-1)).toMatch(/^llm-trading: .*(no space left on device|ENOSPC)/);
+    expect(full.stderr).not.toMatch(/Failed query|insert into|update "|\[object Object\]|corrupt|\n +at /);
+    rmSync(filler);
+    const continued = await runCli(range, env);
+    expect(continued.code, continued.stderr).toBe(0);
+    const cleanHome = mkdtempSync(join(tmpdir(), 'lt-full-clean-'));
+    try {
+      const clean = await runCli(range, { LLM_TRADING_HOME: cleanHome });
+      expect(clean.code, clean.stderr).toBe(0);
+      expect(JSON.parse(continued.stdout)).toEqual(JSON.parse(clean.stdout));
+    } finally {
+      rmSync(cleanHome, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
