@@ -40,7 +40,7 @@ export function progressFileWriter(path: string, backtest: { name: string; portf
   let lastWrite = -Infinity;
   return {
     /** At most once a second: a file replaced after every week of a fast offline backtest would cost a file creation a week. */
-    update(progress: BacktestProgress): void {
+    update(progress: Pick<BacktestProgress, 'weeks_done' | 'weeks_total' | 'weeks_decided'>): void {
       const now = performance.now();
       if (now - lastWrite < minIntervalMs) return;
       lastWrite = now;

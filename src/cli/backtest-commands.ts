@@ -4,7 +4,7 @@
 import { checkDecisionWeekday } from '../council/week.js';
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { configDirOf, prepare, preparedWeek, withApp } from './commands.js';
-import { pad } from './format.js';
+import { count, pad } from './format.js';
 import { describeLiveProgress, progressFilePath, progressFileWriter, progressFilesOf } from '../backtest/progress-file.js';
 
 export interface BacktestCommandOptions extends CommonOptions {
@@ -58,8 +58,8 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     if (workers < 1 && !onQueue)
       throw new UsageError('--workers 0 only makes sense on PostgreSQL, where `llm-trading worker` processes do the work');
     io.stderr(
-      `llm-trading backtest ${name}: ${weeks.length} week${weeks.length === 1 ? '' : 's'} ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
-        `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${workers} week${workers === 1 ? '' : 's'} deciding at once`})\n`,
+      `llm-trading backtest ${name}: ${count(weeks.length, 'week')} ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
+        `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${count(workers, 'week')} deciding at once`})\n`,
     );
     io.stderr((await import('../backtest/contamination.js')).backtestContaminationWarning(app, weeks));
     const started = performance.now();
@@ -84,14 +84,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
         workers,
         inProcess: options.inProcess === true,
         // Written at once, so that a first week that takes minutes (LLM seats) is not a silent one.
-        onStart: (row) =>
-          progressFile?.update({
-            weeks_done: row.weeksDone,
-            weeks_total: weeks.length,
-            weeks_decided: row.weeksDone,
-            llm_calls: 0,
-            llm_cost_usd: 0,
-          }),
+        onStart: (row) => progressFile?.update({ weeks_done: row.weeksDone, weeks_total: weeks.length, weeks_decided: row.weeksDone }),
         onProgress: (p) => {
           bar.update(p);
           progressFile?.update(p);
@@ -107,7 +100,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
       bar.done();
       progressFile?.remove();
     }
-    if (run.resumed > 0) io.stderr(`  (continued: ${run.resumed} week${run.resumed === 1 ? '' : 's'} had finished in an earlier run)\n`);
+    if (run.resumed > 0) io.stderr(`  (continued: ${count(run.resumed, 'week')} had finished in an earlier run)\n`);
     const report = await buildBacktestReport(app, run);
     const files = await writeBacktestFiles(app, run, report);
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderBacktestReport(report)}\n`);

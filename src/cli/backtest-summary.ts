@@ -1,6 +1,6 @@
 import { describeSeat } from '../backtest/contamination.js';
 import { comparisonsOf, type BacktestReport, type Stats } from '../backtest/report.js';
-import { pad, pct } from './format.js';
+import { count, pad, pct } from './format.js';
 
 const num = (x: number | null, digits = 2) => (x === null ? '-' : x.toFixed(digits));
 const pctOrDash = (x: number | null) => (x === null ? '-' : pct(x));
@@ -20,7 +20,7 @@ const ci = (c: { ci_low: number | null; ci_high: number | null }) =>
 export function renderBacktestReport(r: BacktestReport): string {
   const lines = [
     '',
-    `Backtest ${r.name} — ${r.weeks} week${r.weeks === 1 ? '' : 's'} ${r.from_week}..${r.to_week} (${r.first_date} → ${r.last_date}), ${r.mode} agents, portfolio ${r.portfolio}`,
+    `Backtest ${r.name} — ${count(r.weeks, 'week')} ${r.from_week}..${r.to_week} (${r.first_date} → ${r.last_date}), ${r.mode} agents, portfolio ${r.portfolio}`,
   ];
   lines.push('', `Verdict: ${r.verdict.sentence}`);
   for (const c of comparisonsOf(r.verdict))

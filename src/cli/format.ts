@@ -3,6 +3,11 @@ export function pad(text: string, width: number): string {
   return text.length >= width ? `${text.slice(0, width - 1)} ` : text.padEnd(width);
 }
 
+/** "1 week", "3 weeks": a count with its noun, plural by adding s. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function signed(n: number): string {
   return n > 0 ? `+${n}` : String(n);
 }
