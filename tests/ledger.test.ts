@@ -3,7 +3,7 @@
  * re-runs that trade only what changed, failed seats that go flat, orders and artifacts that survive
  * an interrupted run. Each test names the defect it guards against.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ import type { PortfolioManager } from '../src/ports/agents.js';
 import type { MarketData } from '../src/ports/market-data.js';
 import type { Store } from '../src/storage/db.js';
 import { events, orders, portfolios, runs, stageRuns } from '../src/storage/schema.js';
-import { failingPm, pmTrading, withPms, type ForcedTrade } from './helpers/agents.js';
+import { failingPm, pmAnswering, pmTrading, withPms, type ForcedTrade } from './helpers/agents.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { brokerDyingAt, expectBooksMatchFills } from './helpers/ledger.js';
 import { storeFactories } from './helpers/stores.js';
@@ -259,12 +259,15 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
   });
 
   it('#8 a missing artifact of a completed stage is rewritten on resume, and a dead process’s temporary file removed', async () => {
-    const app = await open();
+    // gpt answers with text, as an LLM seat does; the offline seats have none, so no raw file.
+    const app = withPms(await open(), { gpt: pmAnswering });
     await runWeek(app, week(app, W1), ['snapshot', 'research', 'pm_pitches'], {}, quiet);
     const dir = app.artifacts.dirOf(W1);
     const pitches = join(dir, 'normalized', 'pm_pitches.json');
     const raw = join(dir, 'raw', 'pm_pitches', 'gpt.txt');
+    expect(readdirSync(join(dir, 'raw', 'pm_pitches'))).toEqual(['gpt.txt']);
     const original = { pitches: readFileSync(pitches, 'utf8'), raw: readFileSync(raw, 'utf8') };
+    expect(original.raw).toMatch(new RegExp(`^Here is my pitch for ${W1}:`));
     rmSync(join(dir, 'normalized', 'pm_pitches.json'));
     rmSync(join(dir, 'raw', 'pm_pitches'), { recursive: true });
     const stale = join(dir, 'normalized', 'peer_review.json.999999.tmp');

@@ -119,6 +119,11 @@ export interface RawRecord {
   text: string;
 }
 
+/** The raw record of an answer, or none for an agent without answer text (AgentResult.raw). */
+export function rawRecord(name: string, text: string | null): RawRecord[] {
+  return text === null ? [] : [{ name, text }];
+}
+
 export interface StageResult<O> {
   output: O;
   /** Verbatim agent answers, for runs/<week>/raw/ and the event log. */

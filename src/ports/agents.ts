@@ -37,8 +37,12 @@ export interface AgentResult<T> {
   provider: string; // 'offline' | 'requesty' | 'openrouter' | ...
   model: string; // e.g. 'offline/trend' or 'openai/gpt-5.1'
   usage: CallUsage;
-  /** Raw text as the agent produced it (the JSON for offline agents), kept for the audit trail. */
-  raw: string;
+  /**
+   * The text the model answered, kept for the audit trail (event log and runs/<week>/raw/). Null for
+   * an agent with no answer text of its own: an offline agent's output is its whole record, and
+   * storing its JSON again as a "raw answer" was a sixth of a backtest's writes.
+   */
+  raw: string | null;
 }
 
 export interface CallOptions {

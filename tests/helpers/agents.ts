@@ -22,6 +22,19 @@ export function pmTrading(inner: PortfolioManager, trade: () => ForcedTrade): Po
   };
 }
 
+/** A PM whose pitches come with answer text, as an LLM seat's do (offline agents have none). */
+export function pmAnswering(inner: PortfolioManager): PortfolioManager {
+  return {
+    seat: inner.seat,
+    async pitch(ctx, research, opts) {
+      const result = await inner.pitch(ctx, research, opts);
+      return { ...result, raw: `Here is my pitch for ${ctx.week_id}:\n${JSON.stringify(result.output)}` };
+    },
+    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    checkpoint: (ctx, opts) => inner.checkpoint(ctx, opts),
+  };
+}
+
 /** A PM whose pitch always fails (its reviews still work). */
 export function failingPm(inner: PortfolioManager, why = 'provider returned 503 four times'): PortfolioManager {
   return {

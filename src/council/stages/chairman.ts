@@ -3,7 +3,7 @@ import type { ReviewedPitch } from '../../ports/agents.js';
 import { ChairmanDecision, type PmPitch } from '../../schemas/index.js';
 import { decisions } from '../../storage/schema.js';
 import { fanOut } from '../fan-out.js';
-import type { Stage } from '../stage.js';
+import { rawRecord, type Stage } from '../stage.js';
 import { InvalidOutputError, parseAgentOutput } from './validate.js';
 
 /** The chairman (CIO) sees pitches and reviews de-anonymized, only after review is complete. */
@@ -42,7 +42,7 @@ export const chairmanStage: Stage<'chairman'> = {
     const t = decision.selected_trade;
     return {
       output: { decision, provider: outcome.value.provider, model: outcome.value.model, usage: outcome.value.usage },
-      raw: [{ name: 'chairman', text: outcome.value.raw }],
+      raw: rawRecord('chairman', outcome.value.raw),
       summary: `${t.direction} ${t.ticker} (conviction ${decision.conviction}, ${t.horizon})`,
     };
   },

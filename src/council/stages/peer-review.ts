@@ -5,7 +5,7 @@ import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js
 import { aggregateReviews } from '../aggregation.js';
 import { assignReviewLabels, type LabelAssignment } from '../anonymizer.js';
 import { fanOut, requireQuorum, type SeatOutcome } from '../fan-out.js';
-import { ZERO_USAGE, type PipelineContext, type ReviewEntry, type Stage } from '../stage.js';
+import { rawRecord, ZERO_USAGE, type PipelineContext, type RawRecord, type ReviewEntry, type Stage } from '../stage.js';
 import { InvalidOutputError, parseAgentOutput } from './validate.js';
 import type { AnonymizedPitch } from '../../ports/agents.js';
 
@@ -48,12 +48,12 @@ export const peerReviewStage: Stage<'peer_review'> = {
     );
 
     const entries: ReviewEntry[] = [];
-    const raw: { name: string; text: string }[] = [];
+    const raw: RawRecord[] = [];
     for (const o of outcomes) {
       const label = byKey.get(o.seat) as LabelAssignment;
       if (o.ok) {
         entries.push({ ...label, status: 'ok', review: o.value.review, usage: o.value.usage });
-        raw.push({ name: `${label.reviewer}-on-${label.pitch_id}`, text: o.value.raw });
+        raw.push(...rawRecord(`${label.reviewer}-on-${label.pitch_id}`, o.value.raw));
       } else {
         entries.push({ ...label, status: 'failed', review: null, error: o.error, usage: ZERO_USAGE });
       }

@@ -4,7 +4,7 @@ import { insertRows } from '../../storage/bulk-insert.js';
 import { pitches } from '../../storage/schema.js';
 import { ofRun } from '../../storage/run-key.js';
 import { fanOut, requireQuorum } from '../fan-out.js';
-import { ZERO_USAGE, type SeatPitch, type Stage } from '../stage.js';
+import { rawRecord, ZERO_USAGE, type SeatPitch, type Stage } from '../stage.js';
 import { InvalidOutputError, parseAgentOutput } from './validate.js';
 
 /** Five PMs pitch in parallel; the stage needs a quorum of valid pitches. A failed seat is recorded, never traded. */
@@ -72,7 +72,7 @@ export const pmPitchesStage: Stage<'pm_pitches'> = {
     const ok = results.filter((r) => r.status === 'ok').length;
     return {
       output: { pitches: results },
-      raw: outcomes.flatMap((o) => (o.ok ? [{ name: o.seat, text: o.value.raw }] : [])),
+      raw: outcomes.flatMap((o) => (o.ok ? rawRecord(o.seat, o.value.raw) : [])),
       summary: `${ok} of ${seats.length} pitches${
         ok < seats.length
           ? ` (failed: ${results

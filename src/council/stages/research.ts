@@ -1,6 +1,6 @@
 import { ResearchPack } from '../../schemas/index.js';
 import { fanOut } from '../fan-out.js';
-import type { Stage } from '../stage.js';
+import { rawRecord, type Stage } from '../stage.js';
 import { parseAgentOutput } from './validate.js';
 
 /**
@@ -26,7 +26,7 @@ export const researchStage: Stage<'research'> = {
       const pack = parseAgentOutput('research pack', ResearchPack, result.output);
       return {
         output: { pack, provider: result.provider, model: result.model, usage: result.usage },
-        raw: [{ name: 'researcher', text: result.raw }],
+        raw: rawRecord('researcher', result.raw),
         summary: `${pack.macro_regime.risk_mode} regime, ${pack.asset_setups.length} setups, by ${result.model}`,
       };
     }
@@ -48,7 +48,7 @@ export const researchStage: Stage<'research'> = {
     const pack = { ...parsed, research_source: `FALLBACK ${parsed.research_source}: ${failed.model} failed (${error})` };
     return {
       output: { pack, provider: result.provider, model: result.model, usage: result.usage, fallback: { ...failed, error } },
-      raw: [{ name: 'researcher', text: result.raw }],
+      raw: rawRecord('researcher', result.raw),
       summary: `FALLBACK: ${failed.model} failed (${error}); ${pack.macro_regime.risk_mode} regime by ${result.model}`,
     };
   },
