@@ -111,6 +111,10 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
     const week = weekOf(WEEK, app.config);
     const whole = await runWholeWeek(app, week, {}, quiet);
     expect(whole.weekly.error).toBeNull();
+    // One P/L for the week: the postmortem's, after the checkpoints (which trade below), not a
+    // held-to-week-end measured on Wednesday as if they had not.
+    expect(whole.weekly.result.held_to_week_end).toBeNull();
+    expect(whole.postmortem?.complete).toBe(true);
     expect(whole.checkpoints.map((c) => c.status).filter((s) => s === 'completed')).toHaveLength(15);
     for (const c of whole.checkpoints.filter((x) => x.status === 'completed'))
       expect(c.updates.map((u) => u.account_id)).toEqual([1, 2, 3, 4, 5, 6]);

@@ -28,7 +28,8 @@ export async function runWholeWeek(
   listener: ProgressListener,
   onCheckpoint: (result: CheckpointResult) => void = () => undefined,
 ): Promise<WholeWeek> {
-  const weekly = await runWeek(app, week, [...STAGES], { force: options.force }, listener);
+  // No held_to_week_end: the postmortem below measures the week, checkpoints included.
+  const weekly = await runWeek(app, week, [...STAGES], { force: options.force, heldToWeekEnd: false }, listener);
   if (weekly.result.status === 'pending_open') {
     // Decided; the orders wait for the open, and every checkpoint for the data after it.
     const waiting = weekSlots(week, app.config).map((s) => ({ date: s.date, time: s.time }));

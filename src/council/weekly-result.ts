@@ -52,7 +52,7 @@ export interface WeeklyResult {
    * The week's result as the postmortem measures it (same definitions, same numbers: from the
    * data_through close to the close of the week's last session, SPY bought at the data_through close),
    * once the week's last close is in the market data; null before. `llm-trading postmortem` has the
-   * full measurement.
+   * full measurement. Null in a whole week (`week`, backtests), whose postmortem follows the checkpoints.
    */
   held_to_week_end: HeldToWeekEnd | null;
   /**
@@ -85,6 +85,7 @@ export async function buildWeeklyResult(
   status: WeeklyResult['status'],
   completed: ReadonlySet<StageName>,
   output: OutputOf,
+  options: { heldToWeekEnd: boolean } = { heldToWeekEnd: true },
 ): Promise<WeeklyResult> {
   const research = output('research');
   const pitches = output('pm_pitches');
@@ -157,7 +158,7 @@ export async function buildWeeklyResult(
     decision: chairman ? { ...chairman.decision, provider: chairman.provider, model: chairman.model } : null,
     accounts,
     usage,
-    held_to_week_end: execute ? await heldToWeekEnd(app, week) : null,
+    held_to_week_end: execute && options.heldToWeekEnd ? await heldToWeekEnd(app, week) : null,
     ...(execute?.reconciliation ? { reconciliation: execute.reconciliation } : {}),
   };
 }

@@ -34,6 +34,12 @@ const TRADING_STAGES: readonly StageName[] = ['risk', 'execute'];
 export interface WeeklyRunOptions extends RunOptions {
   accountFilter?: readonly number[];
   signal?: AbortSignal;
+  /**
+   * Measure `held_to_week_end` (default true). A whole week (`week`, backtests) says no: its postmortem
+   * measures the week after the checkpoints, while this would measure it before them, as if nothing
+   * had traded since Wednesday — a second, different P/L for one week, and a second measurement paid.
+   */
+  heldToWeekEnd?: boolean;
 }
 
 export interface WeeklyRunOutcome {
@@ -119,7 +125,7 @@ async function runLocked(
         .update(runs)
         .set({ status, error: null, updatedAt: new Date() })
         .where(and(ofRun(runs, run), ne(runs.status, status)));
-      return await finish(app, week, pipeline, null, null, null, awaitingOpen);
+      return await finish(app, week, pipeline, null, null, null, awaitingOpen, options);
     }
     // Refusals first: they leave nothing behind and cost nothing.
     pipeline.check(pipelineStages);
@@ -167,7 +173,7 @@ async function runLocked(
       error ??= e instanceof Error ? e : new Error(describeError(e));
     }
   }
-  return finish(app, week, pipeline, error, partialOutput, pendingOrders, awaitingOpen);
+  return finish(app, week, pipeline, error, partialOutput, pendingOrders, awaitingOpen, options);
 }
 
 function statusOf(pipeline: Pipeline, error: Error | null, awaitingOpen: boolean): WeeklyResult['status'] {
@@ -184,13 +190,16 @@ async function finish(
   partialOutput: StageOutputs['execute'] | null,
   pendingOrders: OrderRequest[] | null,
   awaitingOpen: boolean,
+  options: WeeklyRunOptions,
 ): Promise<WeeklyRunOutcome> {
   const completed = new Set(STAGES.filter((s) => pipeline.has(s)));
   const output = <S extends StageName>(s: S): StageOutputs[S] | null => {
     if (s === 'execute' && partialOutput) return partialOutput as StageOutputs[S];
     return pipeline.has(s) ? pipeline.output(s) : null;
   };
-  const result = await buildWeeklyResult(app, week, statusOf(pipeline, error, awaitingOpen), completed, output);
+  const result = await buildWeeklyResult(app, week, statusOf(pipeline, error, awaitingOpen), completed, output, {
+    heldToWeekEnd: options.heldToWeekEnd !== false,
+  });
   if (pendingOrders) result.pending_orders = pendingOrders.map(orderRequestJson);
   if (error instanceof StageFailedError)
     result.failed_stage = { stage: error.stage, error: error.message, ...(error.seats ? { seats: [...error.seats] } : {}) };
