@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../src/storage/db.js';
 import { appendEvent, eventsOfWeek } from '../src/storage/event-store.js';
 import { insertRows } from '../src/storage/bulk-insert.js';
-import { aggregates, checkpointUpdates, events, runs } from '../src/storage/schema.js';
+import { aggregates, checkpointUpdates, events, portfolios, runs } from '../src/storage/schema.js';
+import { ensurePortfolio } from '../src/portfolio/portfolio.js';
 import { resetStore } from './helpers/app.js';
 import { storeFactories } from './helpers/stores.js';
 
@@ -24,6 +25,34 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     await store.migrate();
     const [row] = await store.db.select({ n: count() }).from(runs);
     expect(row?.n).toBe(0);
+  });
+
+  it('creates a portfolio once, keeps it, lets one that never ran take a new broker, refuses a broker change after it ran', async () => {
+    const settings = { name: 'p1', kind: 'live' as const, broker: 'sim', startingCash: 100000 };
+    await ensurePortfolio(store.db, settings);
+    await ensurePortfolio(store.db, { ...settings, startingCash: 5 }); // stored once: the first settings stay
+    expect(await store.db.select().from(portfolios).where(eq(portfolios.name, 'p1'))).toMatchObject([
+      { name: 'p1', kind: 'live', broker: 'sim', startingCash: 100000 },
+    ]);
+    // Never ran: the broker of its first run.
+    await ensurePortfolio(store.db, { ...settings, broker: 'alpaca', startingCash: 2000 });
+    expect(await store.db.select().from(portfolios).where(eq(portfolios.name, 'p1'))).toMatchObject([
+      { broker: 'alpaca', startingCash: 2000 },
+    ]);
+    await store.db.insert(runs).values({
+      portfolio: 'p1',
+      weekId: 'w',
+      asofEt: 'a',
+      dataThrough: 'd',
+      fillDate: 'f',
+      mode: 'offline',
+      seed: 's',
+      status: 'completed',
+    });
+    await expect(ensurePortfolio(store.db, settings)).rejects.toThrow(
+      'portfolio p1 trades on the alpaca broker, not sim: use another portfolio (--portfolio NAME)',
+    );
+    await ensurePortfolio(store.db, { ...settings, broker: 'alpaca' });
   });
 
   it('appends events once per idempotency key and reads them back in order', async () => {

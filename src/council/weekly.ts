@@ -263,6 +263,8 @@ async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void
       : app.portfolioKind === 'backtest'
         ? createHash('sha256').update(`backtest:${week.week_id}`).digest('hex').slice(0, 16)
         : randomBytes(8).toString('hex');
+  // A resumed run keeps its row (dates, seed) and is running again: it may have been left 'partial' or
+  // 'running' by a killed process.
   await app.store.db
     .insert(runs)
     .values({
@@ -274,7 +276,5 @@ async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void
       seed,
       status: 'running',
     })
-    .onConflictDoNothing();
-  // A resumed run is running again (it may have been left 'partial' or 'running' by a killed process).
-  await app.store.db.update(runs).set({ status: 'running', updatedAt: new Date() }).where(ofRun(runs, run));
+    .onConflictDoUpdate({ target: [runs.portfolio, runs.weekId], set: { status: 'running', updatedAt: new Date() } });
 }

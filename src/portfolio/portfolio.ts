@@ -47,11 +47,15 @@ export interface PortfolioSettings {
 
 /** Creates the portfolio on first use; an existing one must trade on the same broker. */
 export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings): Promise<void> {
-  await db
+  // One round trip (every run calls this): the new row, or else the stored one.
+  const created = db
     .insert(portfolios)
     .values({ name: settings.name, kind: settings.kind, broker: settings.broker, startingCash: settings.startingCash })
-    .onConflictDoNothing({ target: portfolios.name });
-  const [row] = await db.select().from(portfolios).where(eq(portfolios.name, settings.name));
+    .onConflictDoNothing({ target: portfolios.name })
+    .returning({ broker: portfolios.broker });
+  const stored = db.select({ broker: portfolios.broker }).from(portfolios).where(eq(portfolios.name, settings.name));
+  const result = await db.execute(sql`with created as ${created} select broker from created union all (${stored}) limit 1`);
+  const row = (result as unknown as { rows: { broker: string }[] }).rows[0];
   // A portfolio that never ran (migration 0003 creates `default` on the sim broker in every new
   // database) takes the broker of its first run.
   if (row && row.broker !== settings.broker && (await isEmptyPortfolio(db, settings.name))) {
