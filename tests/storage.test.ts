@@ -55,6 +55,29 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     await ensurePortfolio(store.db, { ...settings, broker: 'alpaca' });
   });
 
+  it('checks the broker of a portfolio another connection creates at the same moment', async () => {
+    // On PostgreSQL the second insert waits for the first transaction, then does nothing, and its own
+    // snapshot does not show the new row: the broker must still be checked. (PGlite runs them in turn.)
+    let ensured: Promise<void> | undefined;
+    await store.db.transaction(async (tx) => {
+      await tx.insert(portfolios).values({ name: 'raced', kind: 'live', broker: 'alpaca', startingCash: 2000 });
+      await tx.insert(runs).values({
+        portfolio: 'raced',
+        weekId: 'w',
+        asofEt: 'a',
+        dataThrough: 'd',
+        fillDate: 'f',
+        mode: 'offline',
+        seed: 's',
+        status: 'completed',
+      });
+      ensured = ensurePortfolio(store.db, { name: 'raced', kind: 'live', broker: 'sim', startingCash: 100000 });
+      ensured.catch(() => undefined); // awaited below
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    });
+    await expect(ensured).rejects.toThrow('portfolio raced trades on the alpaca broker, not sim');
+  });
+
   it('appends events once per idempotency key and reads them back in order', async () => {
     const p = 'default';
     expect(await appendEvent(store.db, { key: 'k1', portfolio: p, weekId: 'w', kind: 'order', payload: { n: 1 } })).toBe(true);

@@ -55,7 +55,9 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
     .returning({ broker: portfolios.broker });
   const stored = db.select({ broker: portfolios.broker }).from(portfolios).where(eq(portfolios.name, settings.name));
   const result = await db.execute(sql`with created as ${created} select broker from created union all (${stored}) limit 1`);
-  const row = (result as unknown as { rows: { broker: string }[] }).rows[0];
+  // Neither: another process created it after this statement's snapshot was taken (PostgreSQL's insert
+  // waited for that process, then did nothing): read it now, so its broker is still checked.
+  const row = (result as unknown as { rows: { broker: string }[] }).rows[0] ?? (await stored)[0];
   // A portfolio that never ran (migration 0003 creates `default` on the sim broker in every new
   // database) takes the broker of its first run.
   if (row && row.broker !== settings.broker && (await isEmptyPortfolio(db, settings.name))) {
