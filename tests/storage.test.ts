@@ -8,6 +8,18 @@ import { ensurePortfolio } from '../src/portfolio/portfolio.js';
 import { resetStore } from './helpers/app.js';
 import { storeFactories } from './helpers/stores.js';
 
+/** A completed run of a portfolio: it has traded, so its broker is fixed. */
+const ranWeek = (portfolio: string) => ({
+  portfolio,
+  weekId: 'w',
+  asofEt: 'a',
+  dataThrough: 'd',
+  fillDate: 'f',
+  mode: 'offline',
+  seed: 's',
+  status: 'completed',
+});
+
 describe.each(storeFactories)('storage on $name', (factory) => {
   let store: Store;
   beforeAll(async () => {
@@ -39,16 +51,7 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     expect(await store.db.select().from(portfolios).where(eq(portfolios.name, 'p1'))).toMatchObject([
       { broker: 'alpaca', startingCash: 2000 },
     ]);
-    await store.db.insert(runs).values({
-      portfolio: 'p1',
-      weekId: 'w',
-      asofEt: 'a',
-      dataThrough: 'd',
-      fillDate: 'f',
-      mode: 'offline',
-      seed: 's',
-      status: 'completed',
-    });
+    await store.db.insert(runs).values(ranWeek('p1'));
     await expect(ensurePortfolio(store.db, settings)).rejects.toThrow(
       'portfolio p1 trades on the alpaca broker, not sim: use another portfolio (--portfolio NAME)',
     );
@@ -61,16 +64,7 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     let ensured: Promise<void> | undefined;
     await store.db.transaction(async (tx) => {
       await tx.insert(portfolios).values({ name: 'raced', kind: 'live', broker: 'alpaca', startingCash: 2000 });
-      await tx.insert(runs).values({
-        portfolio: 'raced',
-        weekId: 'w',
-        asofEt: 'a',
-        dataThrough: 'd',
-        fillDate: 'f',
-        mode: 'offline',
-        seed: 's',
-        status: 'completed',
-      });
+      await tx.insert(runs).values(ranWeek('raced'));
       ensured = ensurePortfolio(store.db, { name: 'raced', kind: 'live', broker: 'sim', startingCash: 100000 });
       ensured.catch(() => undefined); // awaited below
       await new Promise((resolve) => setTimeout(resolve, 200));
