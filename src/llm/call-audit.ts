@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { LlmCallRecord, LlmCallSink } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
-import { appendEvent } from '../storage/event-store.js';
+import { eventInsert } from '../storage/event-store.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { llmCalls } from '../storage/schema.js';
 import { redactDeep } from './redact.js';
@@ -24,44 +24,45 @@ export class DbLlmCallSink implements LlmCallSink {
   async record(call: LlmCallRecord): Promise<void> {
     const id = call.id ?? randomUUID();
     const safe = redactDeep({ ...call, id }, this.secrets);
-    await this.db.transaction(async (tx) => {
-      await tx
-        .insert(llmCalls)
-        .values({
-          id,
-          portfolio: this.portfolio,
-          weekId: safe.weekId,
-          stage: safe.stage,
-          seat: safe.seat,
-          provider: safe.provider,
-          model: safe.model,
-          attempt: safe.attempt,
-          status: safe.status,
-          httpStatus: safe.http_status,
-          error: safe.error,
-          latencyMs: Math.round(safe.latency_ms),
-          promptTokens: safe.usage.prompt_tokens,
-          completionTokens: safe.usage.completion_tokens,
-          reasoningTokens: safe.usage.reasoning_tokens,
-          cachedTokens: safe.usage.cached_tokens,
-          costUsd: safe.usage.cost_usd,
-          costSource: safe.cost_source,
-          usage: safe.usage,
-          cacheKey: safe.cache_key,
-          params: safe.request.params,
-          citations: [...safe.citations],
-        })
-        .onConflictDoNothing({ target: llmCalls.id });
-      await appendEvent(tx, {
-        key: `llm_call:${id}`,
+    const row = this.db
+      .insert(llmCalls)
+      .values({
+        id,
         portfolio: this.portfolio,
         weekId: safe.weekId,
-        kind: 'llm_call',
         stage: safe.stage,
         seat: safe.seat,
-        payload: safe,
-      });
+        provider: safe.provider,
+        model: safe.model,
+        attempt: safe.attempt,
+        status: safe.status,
+        httpStatus: safe.http_status,
+        error: safe.error,
+        latencyMs: Math.round(safe.latency_ms),
+        promptTokens: safe.usage.prompt_tokens,
+        completionTokens: safe.usage.completion_tokens,
+        reasoningTokens: safe.usage.reasoning_tokens,
+        cachedTokens: safe.usage.cached_tokens,
+        costUsd: safe.usage.cost_usd,
+        costSource: safe.cost_source,
+        usage: safe.usage,
+        cacheKey: safe.cache_key,
+        params: safe.request.params,
+        citations: [...safe.citations],
+      })
+      .onConflictDoNothing({ target: llmCalls.id });
+    const event = eventInsert(this.db, {
+      key: `llm_call:${id}`,
+      portfolio: this.portfolio,
+      weekId: safe.weekId,
+      kind: 'llm_call',
+      stage: safe.stage,
+      seat: safe.seat,
+      payload: safe,
     });
+    // The row and the event in one statement (atomic, as a transaction was, in one round trip instead
+    // of four: a backtest with LLM seats records about fifty calls a week).
+    await this.db.execute(sql`with recorded_call as ${row} ${event.getSQL()}`);
   }
 }
 

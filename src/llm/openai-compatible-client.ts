@@ -8,7 +8,7 @@ import type { CacheMode, LlmConfig, Price } from './llm-config.js';
 import { repairMessage, validateAnswer, validateValue } from './output-validation.js';
 import { hasCredentials, requiresKey, resolveProviders, secretsOf, type ProviderPreset } from './providers.js';
 import { redactDeep, redactSecrets } from './redact.js';
-import { cacheKey, effectiveCacheMode, type CacheOverride, type LlmResponseCache } from './response-cache.js';
+import { cacheKey, effectiveCacheMode, type CachedAnswer, type CacheOverride, type LlmResponseCache } from './response-cache.js';
 import { retryWait, sleep as defaultSleep } from './retry-policy.js';
 import type { BacktestBudget } from './backtest-budget.js';
 import { BudgetExceededError, estimateCallUsd, RunBudget, WeeklyBudgets, type BudgetReservation } from './run-budget.js';
@@ -62,6 +62,11 @@ interface CallContext<T> {
   preset: ProviderPreset;
   cacheKey: string;
   calls: LlmCallRecord[];
+  /**
+   * Exchange keys already looked up with the request's own key (their answer, or null: not kept), so
+   * a backtest's call makes one cache read, not two.
+   */
+  lookedUp: Map<string, CachedAnswer | null>;
 }
 
 /**
@@ -118,7 +123,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (requiresKey(preset) && !hasCredentials(preset)) {
       throw new LlmSeatError(`provider ${preset.name} has no API key: set ${preset.keyEnv}`, [], 'missing_key', who);
     }
-    const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [] };
+    const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [], lookedUp: new Map() };
 
     const cached = await this.fromCache(ctx);
     if (cached) return cached;
@@ -164,7 +169,14 @@ export class OpenAiCompatibleClient implements LlmClient {
   private async fromCache<T>(ctx: CallContext<T>): Promise<LlmResult<T> | undefined> {
     if (this.cacheMode !== 'read_write' || !this.cache) return undefined;
     const started = this.now();
-    const hit = await this.cache.get(ctx.cacheKey);
+    // Replaying, a miss goes on to the first model's first exchange (an invalid answer kept by an
+    // earlier run): its key is asked for in the same read.
+    const exchange = this.replay
+      ? this.exchangeKey(ctx, ctx.request.model, withSchemaInstruction(ctx.request.messages, ctx.preset, ctx.request.output))
+      : undefined;
+    const found = await this.cache.getMany(exchange ? [ctx.cacheKey, exchange] : [ctx.cacheKey]);
+    if (exchange) ctx.lookedUp.set(exchange, found.get(exchange) ?? null);
+    const hit = found.get(ctx.cacheKey);
     if (!hit) return undefined;
     // The schema is part of the key, but refinements in code (check) may have changed since.
     const valid = validateValue(hit.value, ctx.request.output);
@@ -250,7 +262,8 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (!this.replay || !this.cache) return undefined;
     const started = this.now();
     const key = this.exchangeKey(ctx, model, conversation);
-    const hit = await this.cache.get(key);
+    const hit = ctx.lookedUp.has(key) ? ctx.lookedUp.get(key) : (await this.cache.getMany([key])).get(key);
+    ctx.lookedUp.delete(key);
     if (!hit) return undefined;
     return {
       text: hit.raw,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { ChatMessage, LlmUsage } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
 import { llmCache } from '../storage/schema.js';
@@ -61,7 +61,8 @@ export interface CachedAnswer {
 }
 
 export interface LlmResponseCache {
-  get(key: string): Promise<CachedAnswer | undefined>;
+  /** The answers kept under any of `keys` (one lookup: a backtest's call asks for two keys at once). */
+  getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>>;
   put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void>;
 }
 
@@ -81,9 +82,13 @@ export function effectiveCacheMode(live: CacheMode, override: CacheOverride | un
 export class DbLlmResponseCache implements LlmResponseCache {
   constructor(private readonly db: Db) {}
 
-  async get(key: string): Promise<CachedAnswer | undefined> {
-    const rows = await this.db.select({ response: llmCache.response }).from(llmCache).where(eq(llmCache.key, key)).limit(1);
-    return rows[0]?.response as CachedAnswer | undefined;
+  async getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db
+      .select({ key: llmCache.key, response: llmCache.response })
+      .from(llmCache)
+      .where(keys.length === 1 ? eq(llmCache.key, keys[0] as string) : inArray(llmCache.key, [...keys]));
+    return new Map(rows.map((row) => [row.key, row.response as CachedAnswer]));
   }
 
   async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {
@@ -98,8 +103,13 @@ export class DbLlmResponseCache implements LlmResponseCache {
 /** In-process cache (tests, or runs without a store). */
 export class MemoryLlmResponseCache implements LlmResponseCache {
   readonly entries = new Map<string, CachedAnswer>();
-  async get(key: string): Promise<CachedAnswer | undefined> {
-    return this.entries.get(key);
+  async getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>> {
+    const found = new Map<string, CachedAnswer>();
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      if (entry) found.set(key, entry);
+    }
+    return found;
   }
   async put(key: string, entry: { answer: CachedAnswer }): Promise<void> {
     if (!this.entries.has(key)) this.entries.set(key, entry.answer);

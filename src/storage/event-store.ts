@@ -21,6 +21,25 @@ export async function appendEvent(db: Db | Tx, event: NewEvent): Promise<boolean
   return (await appendEvents(db, [event])) > 0;
 }
 
+/**
+ * One event's insert, not yet run (idempotent as appendEvent): for a statement that records the event
+ * with the row it describes.
+ */
+export function eventInsert(db: Db | Tx, event: NewEvent) {
+  return db
+    .insert(events)
+    .values({
+      idempotencyKey: event.key,
+      portfolio: event.portfolio,
+      weekId: event.weekId,
+      kind: event.kind,
+      stage: event.stage ?? null,
+      seat: event.seat ?? null,
+      payload: event.payload as object,
+    })
+    .onConflictDoNothing({ target: events.idempotencyKey });
+}
+
 /** Append several events in one statement (in order: their ids follow it); returns how many were new. */
 export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Promise<number> {
   return insertRows(

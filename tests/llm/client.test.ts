@@ -639,6 +639,15 @@ describe("a backtest's budget", () => {
   });
 });
 
+/** Keeps the keys of every read. */
+class ReadCountingCache extends MemoryLlmResponseCache {
+  readonly reads: string[][] = [];
+  override async getMany(keys: readonly string[]) {
+    this.reads.push([...keys]);
+    return super.getMany(keys);
+  }
+}
+
 describe('response cache (in memory)', () => {
   it('answers a repeated request from the cache with zero requests and zero cost', async () => {
     const cache = new MemoryLlmResponseCache();
@@ -696,14 +705,18 @@ describe('response cache (in memory)', () => {
   });
 
   it('replays (override use) the invalid answers of an earlier run: the same failure, the same re-asks, no request', async () => {
-    const cache = new MemoryLlmResponseCache();
+    const cache = new ReadCountingCache();
     const first = await setup([reply.text('nope'), reply.json({ ...GOOD_TRADE, conviction: 0 }), reply.text('still nope')], {
       client: { cache, cacheOverride: 'use' },
     });
     const failed = await seatErrorOf(first.client.complete(tradeRequest()));
+    // A miss reads the request's key and its first exchange's at once: one read, not two.
+    expect(cache.reads.map((keys) => keys.length)).toEqual([2, 1, 1]);
+    cache.reads.length = 0;
     const replay = await setup([], { client: { cache, cacheOverride: 'use' } });
     const again = await seatErrorOf(replay.client.complete(tradeRequest()));
     expect(replay.standIn.requests).toHaveLength(0);
+    expect(cache.reads.map((keys) => keys.length)).toEqual([2, 1, 1]);
     expect(again.reason).toBe(failed.reason);
     expect(replay.sink.calls.map((c) => [c.status, c.http_status, c.usage.cost_usd])).toEqual([
       ['cache_hit', null, 0],

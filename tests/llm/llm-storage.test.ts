@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DbLlmCallSink, llmUsageOfWeek } from '../../src/llm/call-audit.js';
 import { createLlmClient } from '../../src/llm/index.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
+import { DbLlmResponseCache } from '../../src/llm/response-cache.js';
 import type { Store } from '../../src/storage/db.js';
 import { events, llmCache, llmCalls } from '../../src/storage/schema.js';
 import { reply, startStandIn, type StandIn, type StandInScript } from '../helpers/llm-stand-in.js';
@@ -49,6 +50,11 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
 
     const rows = await store.db.select().from(llmCache).where(eq(llmCache.key, first.calls[0]!.cache_key));
     expect(rows).toHaveLength(1);
+    // One read for several keys gives back those kept, under their keys.
+    const found = await new DbLlmResponseCache(store.db).getMany([first.calls[0]!.cache_key, 'not-kept']);
+    expect([...found.keys()]).toEqual([first.calls[0]!.cache_key]);
+    expect(found.get(first.calls[0]!.cache_key)).toEqual(rows[0]!.response);
+    expect((await new DbLlmResponseCache(store.db).getMany([])).size).toBe(0);
     expect(rows[0]).toMatchObject({
       provider: 'openrouter',
       model: 'openai/gpt-5.1',
@@ -137,6 +143,7 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     // Recording the same call twice (a retried write) adds nothing.
     await new DbLlmCallSink(store.db, 'default').record(gpt.calls[1]!);
     expect(await store.db.select().from(llmCalls).where(eq(llmCalls.weekId, weekId))).toHaveLength(3);
+    expect((await store.db.select().from(events).where(eq(events.kind, 'llm_call'))).filter((e) => e.weekId === weekId)).toHaveLength(3);
 
     const usage = await llmUsageOfWeek(store.db, { portfolio: 'default', weekId });
     expect(usage).toEqual([
