@@ -22,8 +22,10 @@ export class DbLlmCallSink implements LlmCallSink {
   ) {}
 
   async record(call: LlmCallRecord): Promise<void> {
-    const id = call.id ?? randomUUID();
-    const safe = redactDeep({ ...call, id }, this.secrets);
+    // Redacted again: storage is the last line of defence (free for the client's records, see redactDeep).
+    const redacted = redactDeep(call, this.secrets);
+    const id = redacted.id ?? randomUUID();
+    const safe = { ...redacted, id };
     const row = this.db
       .insert(llmCalls)
       .values({

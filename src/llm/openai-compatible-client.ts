@@ -63,10 +63,10 @@ interface CallContext<T> {
   cacheKey: string;
   calls: LlmCallRecord[];
   /**
-   * Exchange keys already looked up with the request's own key (their answer, or null: not kept), so
-   * a backtest's call makes one cache read, not two.
+   * The first exchange of the request's model (its key, and the invalid answer kept under it or null),
+   * looked up with the request's own key: a backtest's call makes one cache read, not two.
    */
-  lookedUp: Map<string, CachedAnswer | null>;
+  firstExchange?: { model: string; key: string; kept: CachedAnswer | null };
 }
 
 /**
@@ -123,7 +123,7 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (requiresKey(preset) && !hasCredentials(preset)) {
       throw new LlmSeatError(`provider ${preset.name} has no API key: set ${preset.keyEnv}`, [], 'missing_key', who);
     }
-    const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [], lookedUp: new Map() };
+    const ctx: CallContext<T> = { request, preset, cacheKey: this.keyOf(request, preset), calls: [] };
 
     const cached = await this.fromCache(ctx);
     if (cached) return cached;
@@ -175,7 +175,7 @@ export class OpenAiCompatibleClient implements LlmClient {
       ? this.exchangeKey(ctx, ctx.request.model, withSchemaInstruction(ctx.request.messages, ctx.preset, ctx.request.output))
       : undefined;
     const found = await this.cache.getMany(exchange ? [ctx.cacheKey, exchange] : [ctx.cacheKey]);
-    if (exchange) ctx.lookedUp.set(exchange, found.get(exchange) ?? null);
+    if (exchange) ctx.firstExchange = { model: ctx.request.model, key: exchange, kept: found.get(exchange) ?? null };
     const hit = found.get(ctx.cacheKey);
     if (!hit) return undefined;
     // The schema is part of the key, but refinements in code (check) may have changed since.
@@ -206,7 +206,7 @@ export class OpenAiCompatibleClient implements LlmClient {
   private async tryModel<T>(ctx: CallContext<T>, model: string): Promise<ModelOutcome<T>> {
     const conversation: ChatMessage[] = withSchemaInstruction(ctx.request.messages, ctx.preset, ctx.request.output);
     for (let repair = 0; ; repair++) {
-      const replayed = await this.replayedAnswer(ctx, model, conversation);
+      const replayed = await this.replayedAnswer(ctx, model, conversation, repair === 0);
       const exchanged = replayed ? { ok: true as const, answer: replayed } : await this.exchangeWithRetries(ctx, model, conversation);
       if (!exchanged.ok) return exchanged;
       const { answer } = exchanged;
@@ -258,12 +258,19 @@ export class OpenAiCompatibleClient implements LlmClient {
   }
 
   /** An invalid answer kept by an earlier run for this exact exchange (backtests and replays only). */
-  private async replayedAnswer<T>(ctx: CallContext<T>, model: string, conversation: readonly ChatMessage[]): Promise<Answer | undefined> {
+  private async replayedAnswer<T>(
+    ctx: CallContext<T>,
+    model: string,
+    conversation: readonly ChatMessage[],
+    first: boolean,
+  ): Promise<Answer | undefined> {
     if (!this.replay || !this.cache) return undefined;
     const started = this.now();
-    const key = this.exchangeKey(ctx, model, conversation);
-    const hit = ctx.lookedUp.has(key) ? ctx.lookedUp.get(key) : (await this.cache.getMany([key])).get(key);
-    ctx.lookedUp.delete(key);
+    // A model's first conversation is the request's messages with the schema instruction: the one
+    // fromCache looked up for the request's model.
+    const looked = first && ctx.firstExchange?.model === model ? ctx.firstExchange : undefined;
+    const key = looked?.key ?? this.exchangeKey(ctx, model, conversation);
+    const hit = looked ? looked.kept : (await this.cache.getMany([key])).get(key);
     if (!hit) return undefined;
     return {
       text: hit.raw,

@@ -44,16 +44,34 @@ function redactWith(text: string, sorted: readonly string[]): string {
   return out;
 }
 
-/** Redacts every string inside a JSON-like value (object keys included), returning a copy. */
+/**
+ * The values redactDeep made, with the secrets they were redacted for. A call record is redacted by
+ * the client and again by each sink that stores it (the database's, the artifacts'): with the same
+ * secrets, the second and third passes over tens of KB of prompt found nothing new. They are frozen
+ * (every object and array in them), so nothing can put a secret back after the pass.
+ */
+const redactedFor = new WeakMap<object, ReadonlySet<string>>();
+
+/**
+ * Redacts every string inside a JSON-like value (object keys included), returning a frozen copy — or
+ * the value itself when redactDeep made it, for these secrets or more.
+ */
 export function redactDeep<T>(value: T, secrets: readonly string[]): T {
-  return walk(value, secretsToReplace(secrets)) as T;
+  const sorted = secretsToReplace(secrets);
+  if (typeof value === 'object' && value !== null) {
+    const done = redactedFor.get(value);
+    if (done && sorted.every((secret) => done.has(secret))) return value;
+  }
+  const copy = walk(value, sorted);
+  if (typeof copy === 'object' && copy !== null) redactedFor.set(copy, new Set(sorted));
+  return copy as T;
 }
 
 function walk(value: unknown, sorted: readonly string[]): unknown {
   if (typeof value === 'string') return redactWith(value, sorted);
-  if (Array.isArray(value)) return value.map((v) => walk(v, sorted));
+  if (Array.isArray(value)) return Object.freeze(value.map((v) => walk(v, sorted)));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redactWith(k, sorted), walk(v, sorted)]));
+    return Object.freeze(Object.fromEntries(Object.entries(value).map(([k, v]) => [redactWith(k, sorted), walk(v, sorted)])));
   }
   return value;
 }

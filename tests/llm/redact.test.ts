@@ -28,6 +28,24 @@ describe('redactSecrets', () => {
     });
   });
 
+  it('returns what it redacted for the same secrets (or fewer) as it is, frozen; redacts it again for a new secret', () => {
+    const [a, b] = ['first-secret-aaaa', 'second-secret-bbbb'];
+    const once = redactDeep({ text: `${a} ${b}`, nested: [{ s: a }] }, [a]);
+    expect(once).toEqual({ text: `[REDACTED] ${b}`, nested: [{ s: '[REDACTED]' }] });
+    expect(redactDeep(once, [a])).toBe(once);
+    expect(redactDeep(once, [])).toBe(once);
+    expect(Object.isFrozen(once) && Object.isFrozen(once.nested) && Object.isFrozen(once.nested[0])).toBe(true);
+    expect(() => {
+      (once as { text: string }).text = a;
+    }).toThrow(TypeError);
+    const twice = redactDeep(once, [a, b]);
+    expect(twice).not.toBe(once);
+    expect(twice).toEqual({ text: '[REDACTED] [REDACTED]', nested: [{ s: '[REDACTED]' }] });
+    // A copy of a redacted value is a new value: redacted in full.
+    const copy = { ...once, extra: b };
+    expect(redactDeep(copy, [a, b]).extra).toBe('[REDACTED]');
+  });
+
   it('finds each kind alone inside a long text, whatever the case of Bearer', () => {
     const filler = 'close 512.3 above its 50-day average; '.repeat(2_000);
     for (const [token, redacted] of [
