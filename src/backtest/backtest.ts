@@ -229,10 +229,14 @@ export async function backtestProgress(db: Db, row: BacktestRow): Promise<Backte
         between(stageRuns.weekId, row.fromWeek, row.toWeek),
       ),
     );
-  const [calls] = await db
-    .select({ n: sql<string>`count(*)`, cost: sql<string | null>`sum(${llmCalls.costUsd})` })
-    .from(llmCalls)
-    .where(eq(llmCalls.portfolio, row.portfolio));
+  // A backtest of offline agents makes no LLM call (see portfolioWeekUsage): nothing to count.
+  const [calls] =
+    row.mode === 'offline'
+      ? [{ n: '0', cost: null }]
+      : await db
+          .select({ n: sql<string>`count(*)`, cost: sql<string | null>`sum(${llmCalls.costUsd})` })
+          .from(llmCalls)
+          .where(eq(llmCalls.portfolio, row.portfolio));
   return {
     weeks_done: row.weeksDone,
     weeks_total: row.weeksTotal,

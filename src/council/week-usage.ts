@@ -1,3 +1,4 @@
+import type { App } from '../app.js';
 import { llmUsageOfWeek } from '../llm/call-audit.js';
 import type { Db } from '../storage/db.js';
 import type { RunKey } from '../storage/run-key.js';
@@ -42,4 +43,13 @@ export async function weekUsage(db: Db, run: RunKey): Promise<WeekUsage> {
     ZERO_USAGE,
   );
   return { ...total, cache_hits: by_seat.reduce((n, u) => n + u.cache_hits, 0), by_seat };
+}
+
+/**
+ * The usage of a week of the app's own portfolio. A backtest of offline agents can make no LLM call
+ * (its workers refuse to run other agents), so its weeks' usage is known without asking the database.
+ */
+export async function portfolioWeekUsage(app: App, weekId: string): Promise<WeekUsage> {
+  if (app.portfolioKind === 'backtest' && app.agents.mode === 'offline') return { ...ZERO_USAGE, cache_hits: 0, by_seat: [] };
+  return weekUsage(app.store.db, { portfolio: app.portfolio, weekId });
 }

@@ -2,7 +2,7 @@ import type { App } from '../app.js';
 import type { Reconciliation } from '../ports/broker.js';
 import type { ChairmanDecision, ResearchPack } from '../schemas/index.js';
 import { STAGES, type StageName, type StageOutputs } from './stage.js';
-import { weekUsage, type WeekUsage } from './week-usage.js';
+import { portfolioWeekUsage, type WeekUsage } from './week-usage.js';
 import type { WeekInfo } from './week.js';
 import type { SeatStatus } from './fan-out.js';
 import { accountAgents } from './account-agents.js';
@@ -96,7 +96,7 @@ export async function buildWeeklyResult(
   const stages = Object.fromEntries(STAGES.map((s) => [s, completed.has(s) ? 'completed' : 'pending'])) as WeeklyResult['stages'];
 
   const run = { portfolio: app.portfolio, weekId: week.week_id };
-  const usage = await weekUsage(app.store.db, run);
+  const usage = await portfolioWeekUsage(app, run.weekId);
   const agents = accountAgents(app.config, pitches, chairman);
 
   const accounts: WeeklyResult['accounts'] = app.config.models.accounts.map((account) => {

@@ -7,7 +7,7 @@
  */
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
-import { weekUsage, type WeekUsage } from '../council/week-usage.js';
+import { portfolioWeekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import { accountAgents } from '../council/account-agents.js';
@@ -164,7 +164,7 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
     },
     checkpoints: measuredCheckpoints,
     conviction_paths: ran.paths,
-    usage: await weekUsage(app.store.db, { portfolio: app.portfolio, weekId: week.week_id }),
+    usage: await portfolioWeekUsage(app, week.week_id),
     notes: [
       ...(complete ? [] : [`the week is not over: measured through the ${through} close (the week ends ${week.week_end})`]),
       `measured close to close from the ${week.data_through} close (max_drawdown), and also at each checkpoint's last printed prices (max_drawdown_intraday); a drawdown between those instants is not seen`,
