@@ -26,36 +26,24 @@ export async function appendEvent(db: Db | Tx, event: NewEvent): Promise<boolean
  * with the row it describes.
  */
 export function eventInsert(db: Db | Tx, event: NewEvent) {
-  return db
-    .insert(events)
-    .values({
-      idempotencyKey: event.key,
-      portfolio: event.portfolio,
-      weekId: event.weekId,
-      kind: event.kind,
-      stage: event.stage ?? null,
-      seat: event.seat ?? null,
-      payload: event.payload as object,
-    })
-    .onConflictDoNothing({ target: events.idempotencyKey });
+  return db.insert(events).values(eventRow(event)).onConflictDoNothing({ target: events.idempotencyKey });
+}
+
+function eventRow(event: NewEvent): typeof events.$inferInsert {
+  return {
+    idempotencyKey: event.key,
+    portfolio: event.portfolio,
+    weekId: event.weekId,
+    kind: event.kind,
+    stage: event.stage ?? null,
+    seat: event.seat ?? null,
+    payload: event.payload as object,
+  };
 }
 
 /** Append several events in one statement (in order: their ids follow it); returns how many were new. */
 export async function appendEvents(db: Db | Tx, batch: readonly NewEvent[]): Promise<number> {
-  return insertRows(
-    db,
-    events,
-    batch.map((event) => ({
-      idempotencyKey: event.key,
-      portfolio: event.portfolio,
-      weekId: event.weekId,
-      kind: event.kind,
-      stage: event.stage ?? null,
-      seat: event.seat ?? null,
-      payload: event.payload as object,
-    })),
-    { onConflictDoNothing: { target: events.idempotencyKey } },
-  );
+  return insertRows(db, events, batch.map(eventRow), { onConflictDoNothing: { target: events.idempotencyKey } });
 }
 
 export async function eventsOfWeek(db: Db | Tx, run: RunKey, kind?: string) {
