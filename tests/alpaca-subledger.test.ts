@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
@@ -8,13 +8,17 @@ import { AlpacaClient } from '../src/broker/alpaca/client.js';
 import { planOrders } from '../src/broker/order-plan.js';
 import { latestReconciliation } from '../src/broker/subledger/events.js';
 import { groupByTicker, netOrderId } from '../src/broker/subledger/netting.js';
+import { runCheckpoint } from '../src/checkpoint/engine.js';
+import { slotOf } from '../src/checkpoint/schedule.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
 import { portfolioTag } from '../src/portfolio/portfolio.js';
+import type { PortfolioManager } from '../src/ports/agents.js';
 import type { OrderRequest, OrderResult } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
 import { openAtFirstOrderFound, setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
+import { withPms } from './helpers/agents.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -47,6 +51,19 @@ function clientOf(secret = SECRET, retry?: { max_attempts: number }): AlpacaClie
 
 function brokerOf(client = clientOf()): AlpacaSubledgerBroker {
   return new AlpacaSubledgerBroker({ db: store.db, portfolio: PORTFOLIO, client, orderWaitMs: 200, fillTimeoutMs: 200, pollMs: 5 });
+}
+
+/** A PM that answers EXIT at every checkpoint (its pitches and reviews unchanged). */
+function exitingAtCheckpoints(inner: PortfolioManager): PortfolioManager {
+  return {
+    seat: inner.seat,
+    pitch: (ctx, research, opts) => inner.pitch(ctx, research, opts),
+    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    async checkpoint(ctx, opts) {
+      const result = await inner.checkpoint(ctx, opts);
+      return { ...result, output: { ...result.output, action: 'EXIT', conviction_after: 0, reason: 'the test closes the position' } };
+    },
+  };
 }
 
 async function ready(broker = brokerOf()): Promise<AlpacaSubledgerBroker> {
@@ -371,6 +388,46 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
     } finally {
       await app.close();
       app.cleanup();
+    }
+  });
+
+  it('a checkpoint that trades is reconciled; its file, written again from the rows after a kill, keeps that reconciliation', async () => {
+    openAtFirstOrderFound(standIn);
+    const env = {
+      APCA_API_KEY_ID: KEY,
+      APCA_API_SECRET_KEY: SECRET,
+      APCA_API_BASE_URL: standIn.tradingUrl,
+      APCA_DATA_BASE_URL: standIn.dataUrl,
+    };
+    const opened = await testApp(store, env, { portfolio: PORTFOLIO, alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
+    const app = withPms(opened, { gpt: exitingAtCheckpoints });
+    try {
+      const week = weekOf(WEEK, app.config);
+      const stages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
+      expect((await runWeek(app, week, [...stages], {}, () => undefined)).error).toBeNull();
+
+      const slot = slotOf(week, WEEK, '10:00');
+      const first = await runCheckpoint(app, week, slot);
+      expect(first.updates.find((u) => u.owner === 'gpt')).toMatchObject({ status: 'ok', action: 'EXIT' });
+      expect(first.reconciliation?.status).toBe('ok');
+      expect(first.reconciliation?.checkpoint).toBe(`${WEEK}T10:00`);
+      await app.artifacts.flush();
+      const file = app.artifacts.normalizedPath(WEEK, 'checkpoint-2024-03-06-1000');
+      const written = JSON.parse(readFileSync(file, 'utf8')) as typeof first;
+      expect(written.reconciliation).toEqual(JSON.parse(JSON.stringify(first.reconciliation)));
+
+      // A process killed after the checkpoint committed, before its file was written: the next run
+      // writes the file from the stored rows, with the reconciliation that run stored.
+      rmSync(file);
+      const posted = standIn.calls('postOrder').length;
+      const again = await runCheckpoint(app, week, slot);
+      expect(again.already_run).toBe(true);
+      expect(standIn.calls('postOrder').length).toBe(posted);
+      await app.artifacts.flush();
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(written);
+    } finally {
+      await opened.close();
+      opened.cleanup();
     }
   });
 });

@@ -64,6 +64,7 @@ import {
   readNetOrder,
   readStart,
   writeNetOrder,
+  reconciliationOf,
   writeReconciliation,
   writeStart,
   type NetOrder,
@@ -226,6 +227,10 @@ export class AlpacaSubledgerBroker implements Broker {
     const result = await this.compareNow(context);
     await writeReconciliation(this.#db, this.#portfolio, result);
     return result;
+  }
+
+  storedReconciliation(context: { weekId: string; checkpoint: string }): Promise<Reconciliation | null> {
+    return reconciliationOf(this.#db, this.#portfolio, context);
   }
 
   /** The same comparison, now, without writing anything (`llm-trading accounts`). */

@@ -240,6 +240,8 @@ async function runLocked(
     );
   };
   const existing = weekRuns.find((r) => r.checkpointAt.getTime() === slot.at.getTime());
+  // The checkpoint as orders and reconciliations name it.
+  const label = `${slot.date}T${slot.time}`;
   const completed = weekRuns.filter((r) => r.status === 'completed');
   const result = (
     status: CheckpointResult['status'],
@@ -271,7 +273,11 @@ async function runLocked(
     // A process killed after the slot committed, before its file was written (a backtest writes its
     // files behind: the week's are flushed only before it counts as booked): written again from the rows.
     const name = checkpointArtifactName(slot);
-    if (!app.artifacts.hasStage(week.week_id, name)) await app.artifacts.writeStage(week.week_id, name, result('completed', updates), []);
+    if (!app.artifacts.hasStage(week.week_id, name)) {
+      // With the reconciliation the first run stored after its orders (Alpaca's sub-ledger mode).
+      const reconciliation = (await app.broker.storedReconciliation?.({ weekId: week.week_id, checkpoint: label })) ?? null;
+      await app.artifacts.writeStage(week.week_id, name, result('completed', updates, reconciliation ? { reconciliation } : {}), []);
+    }
     return result('completed', updates, { already_run: true });
   }
 
@@ -317,7 +323,6 @@ async function runLocked(
   const stored = session.accounts;
 
   // What every account needs, read once per checkpoint (not once per account).
-  const label = `${slot.date}T${slot.time}`;
   // Independent reads: on PostgreSQL they go out together.
   const [ledger, slotOrders] = await Promise.all([
     session.ledger ?? readLedger(app, week, session),

@@ -105,6 +105,8 @@ export interface Broker {
    * returned. Brokers whose accounts are the broker's own have nothing to reconcile and no such method.
    */
   reconcile?(context: { weekId: string; checkpoint: string }): Promise<Reconciliation>;
+  /** The latest reconciliation `reconcile` stored for this execution, or null (a file written again from the rows shows it). */
+  storedReconciliation?(context: { weekId: string; checkpoint: string }): Promise<Reconciliation | null>;
 }
 
 /** Submits one execution's orders: together when the broker takes a batch, else one by one in order. */

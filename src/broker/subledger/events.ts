@@ -198,6 +198,28 @@ const Stored = z.object({
   error: z.string().nullable(),
 }) satisfies z.ZodType<Reconciliation>;
 
+/** The latest reconciliation stored for one execution (a week's checkpoint, or 'weekly'), or null. */
+export async function reconciliationOf(
+  db: Db | Tx,
+  portfolio: string,
+  context: { weekId: string; checkpoint: string },
+): Promise<Reconciliation | null> {
+  const [row] = await db
+    .select({ payload: events.payload })
+    .from(events)
+    .where(
+      and(
+        eq(events.portfolio, portfolio),
+        eq(events.weekId, context.weekId),
+        eq(events.kind, 'reconciliation'),
+        sql`${events.payload}->>'checkpoint' = ${context.checkpoint}`,
+      ),
+    )
+    .orderBy(desc(events.id))
+    .limit(1);
+  return row ? Stored.parse(row.payload) : null;
+}
+
 /** The portfolio's latest stored reconciliation, or null. */
 export async function latestReconciliation(db: Db | Tx, portfolio: string): Promise<Reconciliation | null> {
   const [row] = await db
