@@ -22,10 +22,10 @@ export async function testApp(
   return { ...app, home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
 }
 
-/** Empties every table so each test starts from a clean database without reopening it. */
+/** Empties every table of the schema (whatever tables later migrations add) so each test starts from a clean database without reopening it. */
 export async function resetStore(store: Store): Promise<void> {
   const { sql } = await import('drizzle-orm');
-  await store.db.execute(
-    sql`truncate portfolios, runs, stage_runs, events, pitches, review_labels, reviews, aggregates, decisions, trade_intents, accounts, orders, fills, positions, llm_calls, llm_cache, checkpoint_runs, checkpoint_updates, backtests restart identity`,
-  );
+  const result = await store.db.execute(sql`select tablename from pg_tables where schemaname = 'public' order by tablename`);
+  const tables = (result as unknown as { rows: { tablename: string }[] }).rows.map((r) => sql.identifier(r.tablename));
+  await store.db.execute(sql`truncate ${sql.join(tables, sql`, `)} restart identity`);
 }
