@@ -4,10 +4,9 @@ import { runCheckpoint } from '../src/checkpoint/engine.js';
 import { slotOf } from '../src/checkpoint/schedule.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
-import type { PortfolioManager } from '../src/ports/agents.js';
 import type { Store } from '../src/storage/db.js';
 import { orders, positions } from '../src/storage/schema.js';
-import { withPms } from './helpers/agents.js';
+import { pmExitingAtCheckpoints, withPms } from './helpers/agents.js';
 import { setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
 import { testApp } from './helpers/app.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -22,22 +21,6 @@ import { storeFactories } from './helpers/stores.js';
 const WEEK = '2024-03-06';
 const keyId = (n: number): string => `PKSTANDINCKPT${n}KEY0001`;
 const secret = (n: number): string => `sEcReT-ckpt${n}-0123456789abcdefghijklmnopqrstuvwxyz`;
-
-/** A PM that answers EXIT at every checkpoint (its pitches and reviews unchanged). */
-function exiting(inner: PortfolioManager): PortfolioManager {
-  return {
-    seat: inner.seat,
-    pitch: (ctx, research, opts) => inner.pitch(ctx, research, opts),
-    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
-    async checkpoint(ctx, opts) {
-      const result = await inner.checkpoint(ctx, opts);
-      return {
-        ...result,
-        output: { ...result.output, action: 'EXIT', conviction_after: 0, reason: 'the test closes the position at the close' },
-      };
-    },
-  };
-}
 
 describe('a checkpoint on Alpaca', () => {
   let store: Store;
@@ -70,7 +53,7 @@ describe('a checkpoint on Alpaca', () => {
       return body;
     };
     const opened = await testApp(store, env, { alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
-    const app = withPms(opened, { gpt: exiting });
+    const app = withPms(opened, { gpt: pmExitingAtCheckpoints });
     try {
       const week = weekOf(WEEK, app.config);
       const weekly = await runWeek(

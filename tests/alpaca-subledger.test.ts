@@ -13,12 +13,11 @@ import { slotOf } from '../src/checkpoint/schedule.js';
 import { weekOf } from '../src/council/week.js';
 import { runWeek } from '../src/council/weekly.js';
 import { portfolioTag } from '../src/portfolio/portfolio.js';
-import type { PortfolioManager } from '../src/ports/agents.js';
 import type { OrderRequest, OrderResult } from '../src/ports/broker.js';
 import type { Store } from '../src/storage/db.js';
 import { accounts, fills, orders, positions } from '../src/storage/schema.js';
 import { openAtFirstOrderFound, setPricesFromBundle, startAlpacaStandIn, type AlpacaStandIn } from './helpers/alpaca-stand-in.js';
-import { withPms } from './helpers/agents.js';
+import { pmExitingAtCheckpoints, withPms } from './helpers/agents.js';
 import { resetStore, testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
@@ -53,17 +52,20 @@ function brokerOf(client = clientOf()): AlpacaSubledgerBroker {
   return new AlpacaSubledgerBroker({ db: store.db, portfolio: PORTFOLIO, client, orderWaitMs: 200, fillTimeoutMs: 200, pollMs: 5 });
 }
 
-/** A PM that answers EXIT at every checkpoint (its pitches and reviews unchanged). */
-function exitingAtCheckpoints(inner: PortfolioManager): PortfolioManager {
-  return {
-    seat: inner.seat,
-    pitch: (ctx, research, opts) => inner.pitch(ctx, research, opts),
-    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
-    async checkpoint(ctx, opts) {
-      const result = await inner.checkpoint(ctx, opts);
-      return { ...result, output: { ...result.output, action: 'EXIT', conviction_after: 0, reason: 'the test closes the position' } };
-    },
+/**
+ * The app of the sub-ledger portfolio on the stand-in's one key pair, and whether the market has
+ * opened yet (it opens at the first order looked up).
+ */
+async function subledgerApp() {
+  const opened = openAtFirstOrderFound(standIn);
+  const env = {
+    APCA_API_KEY_ID: KEY,
+    APCA_API_SECRET_KEY: SECRET,
+    APCA_API_BASE_URL: standIn.tradingUrl,
+    APCA_DATA_BASE_URL: standIn.dataUrl,
   };
+  const app = await testApp(store, env, { portfolio: PORTFOLIO, alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
+  return { app, opened };
 }
 
 async function ready(broker = brokerOf()): Promise<AlpacaSubledgerBroker> {
@@ -348,14 +350,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
   });
 
   it('a weekly run with the one key pair: one order per ticker at the open, the week reconciled; a re-run places nothing', async () => {
-    const opened = openAtFirstOrderFound(standIn);
-    const env = {
-      APCA_API_KEY_ID: KEY,
-      APCA_API_SECRET_KEY: SECRET,
-      APCA_API_BASE_URL: standIn.tradingUrl,
-      APCA_DATA_BASE_URL: standIn.dataUrl,
-    };
-    const app = await testApp(store, env, { portfolio: PORTFOLIO, alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
+    const { app, opened } = await subledgerApp();
     try {
       expect(app.broker.name).toBe('alpaca-subledger');
       const week = weekOf(WEEK, app.config);
@@ -392,15 +387,8 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
   });
 
   it('a checkpoint that trades is reconciled; its file, written again from the rows after a kill, keeps that reconciliation', async () => {
-    openAtFirstOrderFound(standIn);
-    const env = {
-      APCA_API_KEY_ID: KEY,
-      APCA_API_SECRET_KEY: SECRET,
-      APCA_API_BASE_URL: standIn.tradingUrl,
-      APCA_DATA_BASE_URL: standIn.dataUrl,
-    };
-    const opened = await testApp(store, env, { portfolio: PORTFOLIO, alpacaWaits: { fillTimeoutMs: 5000, orderWaitMs: 200, pollMs: 5 } });
-    const app = withPms(opened, { gpt: exitingAtCheckpoints });
+    const { app: base } = await subledgerApp();
+    const app = withPms(base, { gpt: pmExitingAtCheckpoints });
     try {
       const week = weekOf(WEEK, app.config);
       const stages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
@@ -426,8 +414,8 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
       await app.artifacts.flush();
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(written);
     } finally {
-      await opened.close();
-      opened.cleanup();
+      await base.close();
+      base.cleanup();
     }
   });
 });

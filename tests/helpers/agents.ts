@@ -22,6 +22,19 @@ export function pmTrading(inner: PortfolioManager, trade: () => ForcedTrade): Po
   };
 }
 
+/** A PM that answers EXIT at every checkpoint (its pitches and reviews unchanged). */
+export function pmExitingAtCheckpoints(inner: PortfolioManager): PortfolioManager {
+  return {
+    seat: inner.seat,
+    pitch: (ctx, research, opts) => inner.pitch(ctx, research, opts),
+    review: (ctx, target, own, opts) => inner.review(ctx, target, own, opts),
+    async checkpoint(ctx, opts) {
+      const result = await inner.checkpoint(ctx, opts);
+      return { ...result, output: { ...result.output, action: 'EXIT', conviction_after: 0, reason: 'the test closes the position' } };
+    },
+  };
+}
+
 /** A PM whose pitches come with answer text, as an LLM seat's do (offline agents have none). */
 export function pmAnswering(inner: PortfolioManager): PortfolioManager {
   return {
