@@ -8,7 +8,7 @@ import { ensurePortfolio } from '../src/portfolio/portfolio.js';
 import { resetStore } from './helpers/app.js';
 import { storeFactories } from './helpers/stores.js';
 
-/** A completed run of a portfolio: it has traded, so its broker is fixed. */
+/** A completed run of a portfolio (it has traded, so its broker is fixed); tests override its status. */
 const ranWeek = (portfolio: string) => ({
   portfolio,
   weekId: 'w',
@@ -166,16 +166,7 @@ describe.each(storeFactories)('storage on $name', (factory) => {
     await expect(
       store.db.transaction(async (tx) => {
         await appendEvent(tx, { key: 'inside', portfolio: 'default', weekId: 'w', kind: 'x', payload: {} });
-        await tx.insert(runs).values({
-          portfolio: 'default',
-          weekId: 'w',
-          asofEt: 'a',
-          dataThrough: 'd',
-          fillDate: 'f',
-          mode: 'offline',
-          seed: 's',
-          status: 'running',
-        });
+        await tx.insert(runs).values({ ...ranWeek('default'), status: 'running' });
         throw new Error('crash before commit');
       }),
     ).rejects.toThrow('crash before commit');
