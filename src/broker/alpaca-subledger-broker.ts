@@ -64,7 +64,7 @@ import {
   readNetOrder,
   readStart,
   writeNetOrder,
-  reconciliationOf,
+  latestReconciliation,
   writeReconciliation,
   writeStart,
   type NetOrder,
@@ -230,7 +230,7 @@ export class AlpacaSubledgerBroker implements Broker {
   }
 
   storedReconciliation(context: { weekId: string; checkpoint: string }): Promise<Reconciliation | null> {
-    return reconciliationOf(this.#db, this.#portfolio, context);
+    return latestReconciliation(this.#db, this.#portfolio, context);
   }
 
   /** The same comparison, now, without writing anything (`llm-trading accounts`). */

@@ -198,11 +198,14 @@ const Stored = z.object({
   error: z.string().nullable(),
 }) satisfies z.ZodType<Reconciliation>;
 
-/** The latest reconciliation stored for one execution (a week's checkpoint, or 'weekly'), or null. */
-export async function reconciliationOf(
+/**
+ * The portfolio's latest stored reconciliation, or null; with `execution`, the latest of that one
+ * execution (a week's checkpoint, or 'weekly').
+ */
+export async function latestReconciliation(
   db: Db | Tx,
   portfolio: string,
-  context: { weekId: string; checkpoint: string },
+  execution?: { weekId: string; checkpoint: string },
 ): Promise<Reconciliation | null> {
   const [row] = await db
     .select({ payload: events.payload })
@@ -210,22 +213,10 @@ export async function reconciliationOf(
     .where(
       and(
         eq(events.portfolio, portfolio),
-        eq(events.weekId, context.weekId),
         eq(events.kind, 'reconciliation'),
-        sql`${events.payload}->>'checkpoint' = ${context.checkpoint}`,
+        ...(execution ? [eq(events.weekId, execution.weekId), sql`${events.payload}->>'checkpoint' = ${execution.checkpoint}`] : []),
       ),
     )
-    .orderBy(desc(events.id))
-    .limit(1);
-  return row ? Stored.parse(row.payload) : null;
-}
-
-/** The portfolio's latest stored reconciliation, or null. */
-export async function latestReconciliation(db: Db | Tx, portfolio: string): Promise<Reconciliation | null> {
-  const [row] = await db
-    .select({ payload: events.payload })
-    .from(events)
-    .where(and(eq(events.portfolio, portfolio), eq(events.kind, 'reconciliation')))
     .orderBy(desc(events.id))
     .limit(1);
   return row ? Stored.parse(row.payload) : null;
