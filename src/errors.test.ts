@@ -1,6 +1,6 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { describeError, fullErrorText, isNoSpace } from './errors.js';
+import { allThenThrow, describeError, fullErrorText, isNoSpace } from './errors.js';
 
 const uniqueViolation = () =>
   Object.assign(new Error('duplicate key value violates unique constraint "events_idempotency_key_unique"'), {
@@ -47,5 +47,33 @@ describe('describeError: one line a user can act on', () => {
   it('keeps to one line', () => {
     expect(describeError(new Error('first line\nsecond line'))).toBe('first line');
     expect(describeError(new AggregateError([new Error('connect ECONNREFUSED 127.0.0.1:1')]))).toBe('connect ECONNREFUSED 127.0.0.1:1');
+  });
+});
+
+describe('allThenThrow: no caller goes on while a sibling is still working', () => {
+  it('rejects with the first rejection only after every promise has settled', async () => {
+    const order: string[] = [];
+    const slow = new Promise<string>((resolve) =>
+      setTimeout(() => {
+        order.push('slow finished');
+        resolve('slow');
+      }, 30),
+    );
+    const refused = Promise.reject(new Error('refused first'));
+    const later = new Promise<string>((_, reject) => setTimeout(() => reject(new Error('refused later')), 10));
+    const outcome = await allThenThrow([slow, refused, later]).then(
+      () => 'resolved',
+      (error: unknown) => {
+        order.push('rejected');
+        return (error as Error).message;
+      },
+    );
+    expect(outcome).toBe('refused first');
+    expect(order).toEqual(['slow finished', 'rejected']);
+  });
+
+  it('resolves to the values in order when all succeed', async () => {
+    const late = new Promise<number>((resolve) => setTimeout(() => resolve(1), 5));
+    expect(await allThenThrow([late, Promise.resolve(2), Promise.resolve(3)])).toEqual([1, 2, 3]);
   });
 });

@@ -154,3 +154,15 @@ export interface StopsTheRun {
 export function stopsTheRun(error: unknown): error is Error & StopsTheRun {
   return error instanceof Error && (error as Partial<StopsTheRun>).stopsTheRun === true;
 }
+
+/**
+ * Promise.all that waits for every promise before it rejects: a caller that fails on the first
+ * rejection must not go on (close its store, delete its folder) while the others are still writing.
+ * Rejects with the first rejection in order, once all have settled.
+ */
+export async function allThenThrow<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}

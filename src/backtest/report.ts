@@ -14,6 +14,7 @@ import { councilVerdict } from '../metrics/verdict.js';
 import { backtests } from '../storage/schema.js';
 import type { BacktestRun, WeekPostmortem } from './backtest.js';
 import { contaminationOf, describeSeat, type Contamination } from './contamination.js';
+import { allThenThrow } from '../errors.js';
 
 export type Stats = ReturnType<typeof performanceStats>;
 
@@ -200,7 +201,7 @@ export async function writeBacktestFiles(app: App, run: BacktestRun, report: Bac
     ['date', ...owners.map((a) => `${a.id}_${a.owner}`)].join(','),
     ...dates.map((date, i) => [date, ...owners.map((a) => String(equity.get(a.id)?.[i]?.equity ?? ''))].join(',')),
   ].join('\n');
-  await Promise.all([
+  await allThenThrow([
     app.artifacts.writeReport('backtest', 'report.json', `${JSON.stringify(report, null, 2)}\n`),
     app.artifacts.writeReport('backtest', 'report.md', renderBacktestMarkdown(report)),
     app.artifacts.writeReport('backtest', 'equity.csv', `${csv}\n`),

@@ -24,7 +24,7 @@ import { accountAgents } from '../council/account-agents.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
-import { describeError, stopsTheRun, UserError } from '../errors.js';
+import { allThenThrow, describeError, stopsTheRun, UserError } from '../errors.js';
 import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
 import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
@@ -332,9 +332,10 @@ async function runLocked(
   const convictions = new Map(session.convictions.filter((c) => c.at < slot.at).map((c) => [c.accountId, c.after]));
   const shared: SharedReads = { convictions, ledger, weekOrders: ledger.weekOrders, slotOrders };
 
-  // Decide every account first (LLM owners answer in parallel), then trade them one by one.
+  // Decide every account first (LLM owners answer in parallel), then trade them one by one. When one
+  // stops the run (the backtest's budget), the others' calls in flight still finish before it stops.
   const pending = app.config.models.accounts.filter((a) => !done.has(a.id));
-  const decided = await Promise.all(
+  const decided = await allThenThrow(
     pending.map(async (account) => {
       if (!stored.some((r) => r.id === account.id))
         throw new CheckpointError(`account ${account.id} does not exist in portfolio ${app.portfolio}`);

@@ -19,6 +19,7 @@ import type { App } from '../app.js';
 import { insertRows } from '../storage/bulk-insert.js';
 import { appendEvents, type NewEvent } from '../storage/event-store.js';
 import { checkpointRuns, checkpointUpdates } from '../storage/schema.js';
+import { allThenThrow } from '../errors.js';
 
 export type CheckpointRunRow = typeof checkpointRuns.$inferInsert;
 export type CheckpointUpdateRow = typeof checkpointUpdates.$inferInsert;
@@ -68,7 +69,7 @@ export class SlotWrites {
       await appendEvents(tx, events);
     });
     this.#held = [];
-    await Promise.all(
+    await allThenThrow(
       held.flatMap((h) => (h.artifact ? [app.artifacts.writeStage(h.artifact.weekId, h.artifact.name, h.artifact.content, [])] : [])),
     );
   }

@@ -24,7 +24,7 @@ import {
   type CouncilVsIndividuals,
   type FillOfAccount,
 } from './week-performance.js';
-import { UserError } from '../errors.js';
+import { allThenThrow, UserError } from '../errors.js';
 import { checkpointRuns, checkpointUpdates } from '../storage/schema.js';
 import { renderPostmortemMarkdown, type ConvictionPathReport } from './postmortem-report.js';
 import type { CheckpointActionKind, CheckpointActionRecord, CheckpointMark } from './week-performance.js';
@@ -66,7 +66,7 @@ export async function runPostmortem(app: App, week: WeekInfo): Promise<Postmorte
     kind: 'postmortem',
     payload: postmortem,
   });
-  await Promise.all([
+  await allThenThrow([
     app.artifacts.writeStage(week.week_id, 'postmortem', postmortem, []),
     app.artifacts.writeReport(week.week_id, 'postmortem.md', renderPostmortemMarkdown(postmortem)),
   ]);
