@@ -225,7 +225,7 @@ describe.each(storeFactories)('Alpaca broker ($name)', (factory) => {
       expect((await store.db.select().from(orders).where(eq(orders.portfolio, app.portfolio))).length).toBe(rows.length);
     } finally {
       await app.close();
-      app.cleanup();
+      await app.cleanup();
     }
   });
 

@@ -96,7 +96,7 @@ describe('a checkpoint on Alpaca', () => {
       expect(standIn.violations).toEqual([]);
     } finally {
       await opened.close();
-      opened.cleanup();
+      await opened.cleanup();
     }
   });
 });

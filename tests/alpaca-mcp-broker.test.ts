@@ -297,7 +297,7 @@ describe('Alpaca through MCP (BROKER=alpaca-mcp)', () => {
       expect((await store.db.select().from(orders).where(eq(orders.portfolio, app.portfolio))).length).toBe(rows.length);
     } finally {
       await app.close();
-      app.cleanup();
+      await app.cleanup();
     }
     expect(processesTagged(tag)).toEqual([]);
   });
@@ -494,7 +494,7 @@ describe('Alpaca through MCP (BROKER=alpaca-mcp)', () => {
       expect(await store.db.select().from(orders).where(eq(orders.portfolio, app.portfolio))).toHaveLength(rows.length);
     } finally {
       await app.close();
-      app.cleanup();
+      await app.cleanup();
     }
     expect(processesTagged(tag)).toEqual([]);
   });
@@ -561,7 +561,7 @@ describe('Alpaca through MCP (BROKER=alpaca-mcp)', () => {
       expect(await store.db.select().from(orders)).toEqual([]);
     } finally {
       await app.close();
-      app.cleanup();
+      await app.cleanup();
     }
     // One paper account per account: the tool is not needed, a server without it trades.
     const perAccount = connect(1, mcpStandInCommand({ tradingUrl: standIn.tradingUrl, omitTools: ['get_stock_latest_trade'] }));

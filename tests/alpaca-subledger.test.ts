@@ -382,7 +382,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
       expect(await store.db.select().from(orders).where(eq(orders.portfolio, PORTFOLIO))).toHaveLength(rows.length);
     } finally {
       await app.close();
-      app.cleanup();
+      await app.cleanup();
     }
   });
 
@@ -415,7 +415,7 @@ describe.each(storeFactories)('Alpaca sub-ledger mode ($name)', (factory) => {
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(written);
     } finally {
       await base.close();
-      base.cleanup();
+      await base.cleanup();
     }
   });
 });

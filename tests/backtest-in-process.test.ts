@@ -19,7 +19,7 @@ const settings = { offline: true, allow_offline_seats: false };
 
 describe('a backtest in one process', () => {
   let store: Store;
-  const apps: (App & { cleanup(): void })[] = [];
+  const apps: (App & { cleanup(): Promise<void> })[] = [];
   const appFor = async (name: string) => {
     const app = await testApp(store, {}, { portfolio: `bt-${name}`, portfolioKind: 'backtest' });
     apps.push(app);
@@ -30,7 +30,7 @@ describe('a backtest in one process', () => {
     await resetStore(store);
   });
   afterAll(async () => {
-    for (const a of apps) a.cleanup();
+    for (const a of apps) await a.cleanup();
     await store.close();
   });
 

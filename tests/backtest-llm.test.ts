@@ -89,7 +89,7 @@ async function backtestIn(
     });
     return { report: await buildBacktestReport(app, run), postmortems: run.postmortems };
   } finally {
-    app.cleanup();
+    await app.cleanup();
   }
 }
 
@@ -215,7 +215,7 @@ describe('backtests with LLM seats', () => {
       try {
         await decideWeek(warm, weekOf(W1, warm.config));
       } finally {
-        warm.cleanup();
+        await warm.cleanup();
       }
       const refused = await backtestIn('midweek', 0.05, own, W1).then(
         () => null,

@@ -64,7 +64,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
         const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio(name), portfolioKind: 'backtest' });
         cleanups.push(async () => {
           await app.close();
-          app.cleanup();
+          await app.cleanup();
         });
         return app;
       };

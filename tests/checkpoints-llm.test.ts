@@ -88,7 +88,7 @@ describe('checkpoints with LLM seats', () => {
       expect(ran[0]?.updates.find((u) => u.owner === 'council')?.agent).toBe('anthropic/claude-opus-4-5');
       expect((await measurePostmortem(app, week)).checkpoints).toBe(ran.length);
     } finally {
-      app.cleanup();
+      await app.cleanup();
     }
   });
 });

@@ -88,7 +88,7 @@ const slotKey = (c: CheckpointResult) => `${c.date} ${c.time}`;
 
 describe.each(storeFactories)('a whole offline week of checkpoints on $name', (factory) => {
   let store: Store;
-  const apps: (App & { cleanup(): void })[] = [];
+  const apps: (App & { cleanup(): Promise<void> })[] = [];
   const open = async (portfolio: string, env: NodeJS.ProcessEnv = {}) => {
     const app = await testApp(store, env, { portfolio });
     apps.push(app);
@@ -98,11 +98,11 @@ describe.each(storeFactories)('a whole offline week of checkpoints on $name', (f
     store = await factory.open();
   });
   afterAll(async () => {
-    for (const app of apps.splice(0)) app.cleanup();
+    for (const app of apps.splice(0)) await app.cleanup();
     await store.close();
   });
   beforeEach(async () => {
-    for (const app of apps.splice(0)) app.cleanup();
+    for (const app of apps.splice(0)) await app.cleanup();
     await resetStore(store);
   });
 
@@ -328,7 +328,7 @@ describe('point in time at checkpoint granularity', () => {
       try {
         return await runWholeWeek(app, weekOf(WEEK, app.config), {}, quiet);
       } finally {
-        app.cleanup();
+        await app.cleanup();
       }
     };
     const real = await run('real', {});

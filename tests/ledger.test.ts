@@ -30,7 +30,7 @@ const quiet = () => undefined;
 
 describe.each(storeFactories)('the ledger on $name', (factory) => {
   let store: Store;
-  const apps: (App & { cleanup(): void })[] = [];
+  const apps: (App & { cleanup(): Promise<void> })[] = [];
   const open = async (portfolio = 'default', options: Parameters<typeof testApp>[2] = {}) => {
     const app = await testApp(store, {}, { portfolio, ...options });
     apps.push(app);
@@ -46,7 +46,7 @@ describe.each(storeFactories)('the ledger on $name', (factory) => {
     await store.close();
   });
   beforeEach(async () => {
-    for (const app of apps.splice(0)) app.cleanup();
+    for (const app of apps.splice(0)) await app.cleanup();
     await resetStore(store);
   });
 

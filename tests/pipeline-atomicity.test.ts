@@ -70,7 +70,7 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
       const completions = await store.db.select().from(events).where(eq(events.kind, 'stage_completed'));
       expect(completions.map((e) => e.stage).sort()).toEqual(['research', 'snapshot']);
     } finally {
-      app.cleanup();
+      await app.cleanup();
     }
   });
 
@@ -116,7 +116,7 @@ describe.each(storeFactories)('stage atomicity and anonymity on $name', (factory
         expect(target.pitch.selected_trade).toEqual(original.selected_trade);
       }
     } finally {
-      app.cleanup();
+      await app.cleanup();
     }
   });
 });

@@ -341,7 +341,7 @@ describe('point in time', () => {
         expect(outcome.error).toBeNull();
         return outcome.result;
       } finally {
-        app.cleanup();
+        await app.cleanup();
       }
     };
     const full = await decide();

@@ -206,7 +206,7 @@ describe('llm-trading schedule --health-port', () => {
 
 describe('the daemon on a controllable clock', () => {
   let store: Store;
-  const apps: (App & { cleanup(): void })[] = [];
+  const apps: (App & { cleanup(): Promise<void> })[] = [];
   const appFor = async (s: Store, portfolio: string) => {
     const app = await testApp(s, {}, { portfolio });
     apps.push(app);
@@ -216,7 +216,7 @@ describe('the daemon on a controllable clock', () => {
     store = await openStore({ memory: true });
   });
   afterAll(async () => {
-    for (const a of apps) a.cleanup();
+    for (const a of apps) await a.cleanup();
     await store.close();
   });
 

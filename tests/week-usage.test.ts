@@ -72,8 +72,8 @@ describe('the usage of a week', () => {
       expect(row.mode).toBe('offline');
       expect(await backtestProgress(store.db, row)).toMatchObject({ llm_calls: 0, llm_cost_usd: 0 });
     } finally {
-      live.cleanup();
-      backtest.cleanup();
+      await live.cleanup();
+      await backtest.cleanup();
     }
   });
 });

@@ -11,7 +11,7 @@ export async function testApp(
   store: Store,
   env: NodeJS.ProcessEnv = {},
   options: Omit<OpenAppOptions, 'store'> = {},
-): Promise<App & { home: string; cleanup(): void }> {
+): Promise<App & { home: string; cleanup(): Promise<void> }> {
   const home = mkdtempSync(join(tmpdir(), 'lt-home-'));
   // The config directory the environment names (as the CLI reads it), else the packaged config/.
   const app = await openApp(parseEnv({ LLM_TRADING_HOME: home, ...env }), loadConfig(env.LLM_TRADING_CONFIG_DIR), {
@@ -19,7 +19,13 @@ export async function testApp(
     ...options,
     store,
   });
-  return { ...app, home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+  // Closed before its folder goes: a backtest's artifact files are written behind, on a thread of
+  // their own, and may still be landing in the folder after the run returned or threw.
+  const cleanup = async () => {
+    await app.close().catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  };
+  return { ...app, home, cleanup };
 }
 
 /** Empties every table of the schema (whatever tables later migrations add) so each test starts from a clean database without reopening it. */

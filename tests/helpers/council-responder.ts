@@ -49,7 +49,7 @@ export async function offlineAnswersByWeek(weekIds: readonly string[]): Promise<
     }
     return byWeek;
   } finally {
-    app.cleanup();
+    await app.cleanup();
     await store.close();
   }
 }
