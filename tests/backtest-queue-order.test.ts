@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
+import { driveBacktest } from '../src/backtest/drive.js';
 import { DECIDE_QUEUE, enqueueBacktest, openJobQueue, startWorker } from '../src/backtest/jobs.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
@@ -46,6 +47,31 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     expect(await takeAll()).toEqual(weeks.slice(20).map((w) => w.week_id));
     expect(queueErrors).toEqual([]);
   });
+
+  it(
+    'a backtest command\u2019s own worker wakes its progress loop: the run ends when its last week is booked, not a poll later',
+    { timeout: 60_000 },
+    async () => {
+      const scratch = await createScratchDatabase(ADMIN_URL as string);
+      cleanups.push(() => scratch.drop());
+      const store = await openStore({ databaseUrl: scratch.url });
+      cleanups.push(() => store.close());
+      const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('woken'), portfolioKind: 'backtest' });
+      cleanups.push(() => app.cleanup());
+      const weeks = weeksBetween(app.config, '2024-01-03', '2024-01-17');
+      const seen: number[] = [];
+      // Polling once in ten minutes: only the worker's wake-ups can end this run within the test's timeout.
+      const run = await driveBacktest(app, 'woken', weeks, {
+        settings: { offline: true, allow_offline_seats: false },
+        workers: 2,
+        pollMs: 600_000,
+        onProgress: (p) => seen.push(p.weeks_done),
+      });
+      expect(run.postmortems.map((p) => p.week_id)).toEqual(weeks.map((w) => w.week_id));
+      expect(seen.at(-1)).toBe(weeks.length);
+      expect((await backtestRow(store.db, 'woken'))?.weeksDone).toBe(weeks.length);
+    },
+  );
 
   it(
     'a worker closes the app of a backtest whose last week it booked, and of one a later job finds failed',

@@ -19,7 +19,6 @@ import {
 import { v8Collector } from './heap-pulse.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
-import { sleep } from '../ports/clock.js';
 
 export interface DriveOptions {
   settings: BacktestSettings;
@@ -30,14 +29,14 @@ export interface DriveOptions {
   workers: number;
   /** PostgreSQL only: run in this process without the job queue. */
   inProcess?: boolean;
-  /** Told as weeks are booked (and, on the queue, about every second). */
+  /** Told as weeks are booked (on the queue: as this process's jobs finish, and every pollMs). */
   onProgress?: (progress: BacktestProgress) => void;
   /** Told once the backtest is opened (or continued), before any week runs. */
   onStart?: (row: BacktestRow) => void;
   /** Lines worth telling the user (workers' retries, the queue's errors). */
   log?: (line: string) => void;
   signal?: AbortSignal;
-  /** How often the queue's progress is read (ms). */
+  /** How often the queue's progress is read (ms), besides when a job of this process finishes. */
   pollMs?: number;
 }
 
@@ -114,6 +113,7 @@ async function viaJobQueue(
   if (!databaseUrl) throw new BacktestError('the job queue needs DATABASE_URL');
   const queue = await openJobQueue(databaseUrl, app.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
   let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
+  const poll = new PollWait();
   try {
     await enqueueBacktest(queue, row, weeks);
     if (options.workers > 0)
@@ -124,6 +124,9 @@ async function viaJobQueue(
         slots: options.workers,
         lockTimeoutMs: app.lockTimeoutMs,
         log,
+        // A job of this process's worker done: read the progress now. The last books job above all:
+        // the run ends when its last week is booked, not up to a poll interval later.
+        onJobDone: () => poll.wake(),
       });
     else log(`backtest ${row.name}: jobs enqueued; waiting for \`llm-trading worker\` processes on this database`);
     for (;;) {
@@ -131,8 +134,16 @@ async function viaJobQueue(
       const now = await progress();
       if (!now) throw new BacktestError(`backtest ${row.name} disappeared while it ran`);
       if (now.status === 'failed') throw new BacktestError(`backtest ${row.name} failed: ${now.error ?? 'see the workers\u2019 logs'}`);
-      if (now.weeksDone >= weeks.length) return;
-      await sleep(options.pollMs ?? 500, options.signal);
+      if (now.weeksDone >= weeks.length) {
+        // The last books job may still be finishing (it woke this loop): the queue's graceful close
+        // would find it running and look again only 500 ms later.
+        if (worker) {
+          await worker.stop();
+          await worker.idle();
+        }
+        return;
+      }
+      await poll.wait(options.pollMs ?? 500, options.signal);
     }
   } finally {
     if (worker) await worker.stop();
@@ -141,5 +152,38 @@ async function viaJobQueue(
     } finally {
       await worker?.close();
     }
+  }
+}
+
+/**
+ * The progress loop's pause: `ms`, or less when woken or when the signal aborts (the caller checks
+ * it). A wake while no pause is under way (the loop is reading) ends the next pause at once: the job
+ * may have finished after that read.
+ */
+class PollWait {
+  #wake: (() => void) | null = null;
+  #woken = false;
+
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.#woken || signal?.aborted) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
+  }
+
+  wake(): void {
+    if (this.#wake) this.#wake();
+    else this.#woken = true;
   }
 }

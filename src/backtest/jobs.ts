@@ -109,6 +109,8 @@ export interface WorkerOptions {
 export interface Worker {
   /** Stops taking jobs. */
   stop(): Promise<void>;
+  /** Resolves when no job of this worker is running (after stop(): none will start). */
+  idle(): Promise<void>;
   /** After stop() and the queue's close (no job running): closes the apps still open. */
   close(): Promise<void>;
   /** The backtests whose app this worker has open. */
@@ -203,8 +205,19 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
 
   const ids: string[] = [];
   const work = { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true as const };
+  let running = 0;
+  let whenIdle: (() => void)[] = [];
   const each = (handler: (job: PgBoss.JobWithMetadata<unknown>) => Promise<void>) => async (jobs: PgBoss.JobWithMetadata<unknown>[]) => {
-    for (const job of jobs) await handler(job);
+    running++;
+    try {
+      for (const job of jobs) await handler(job);
+    } finally {
+      if (--running === 0) {
+        const waiting = whenIdle;
+        whenIdle = [];
+        for (const resolve of waiting) resolve();
+      }
+    }
   };
   ids.push(await queue.boss.work(BOOKS_QUEUE, work, each(books)));
   for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, each(decide)));
@@ -214,6 +227,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
     stop: async () => {
       for (const id of ids) await queue.boss.offWork({ id });
     },
+    idle: () => (running === 0 ? Promise.resolve() : new Promise((resolve) => whenIdle.push(resolve))),
     close: () => apps.closeAll(),
     openApps: () => apps.size,
   };
