@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
+import { pct } from '../src/cli/format.js';
 import { councilVerdict } from '../src/metrics/verdict.js';
 import { and, eq } from 'drizzle-orm';
 import { BundledMarketData } from '../src/market/bundled-market-data.js';
@@ -73,6 +74,15 @@ describe('llm-trading backtest', () => {
     expect(renderBacktestReport({ ...report, verdict: long })).toMatch(
       /^ {2}council − PMs' mean +mean -?\d+\.\d bp +95% CI \[-?\d+\.\d, -?\d+\.\d\] bp +won /m,
     );
+    // Every account's label whole (the longest persona names used to be cut), its figures in line with the header's.
+    const table = renderBacktestReport(report).split('\n');
+    const header = table.find((l) => l.startsWith('  account ')) as string;
+    for (const a of report.accounts) {
+      const label = `${a.account_id} ${a.owner} (${Object.keys(a.agents).join(', ')})`;
+      const row = table.find((l) => l.startsWith(`  ${label} `));
+      expect(row, label).toBeDefined();
+      expect(row?.indexOf(pct(a.stats.total_return))).toBe(header.indexOf('total'));
+    }
     expect(renderBacktestMarkdown({ ...report, verdict: long })).toMatch(/^\| PMs' mean \| -?\d+\.\d \| \[-?\d+\.\d, -?\d+\.\d\] \| /m);
     expect(renderBacktestMarkdown(report)).toMatch(/^\| PMs' mean \| -?\d+\.\d \| – \| /m);
 

@@ -7,8 +7,8 @@ const pctOrDash = (x: number | null) => (x === null ? '-' : pct(x));
 /** A share or a size: no sign. */
 const share = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(2)}%`);
 
-function statsRow(label: string, s: Stats, extra = ''): string {
-  return `  ${pad(label, 30)}${pad(pct(s.total_return), 10)}${pad(pctOrDash(s.cagr), 9)}${pad(share(s.annualized_volatility), 9)}${pad(num(s.sharpe), 8)}${pad(num(s.sortino), 8)}${pad(share(s.max_drawdown), 9)}${pad(num(s.calmar), 8)}${pad(share(s.hit_rate), 8)}${extra}`;
+function statsRow(label: string, width: number, s: Stats, extra = ''): string {
+  return `  ${pad(label, width)}${pad(pct(s.total_return), 10)}${pad(pctOrDash(s.cagr), 9)}${pad(share(s.annualized_volatility), 9)}${pad(num(s.sharpe), 8)}${pad(num(s.sortino), 8)}${pad(share(s.max_drawdown), 9)}${pad(num(s.calmar), 8)}${pad(share(s.hit_rate), 8)}${extra}`;
 }
 
 const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
@@ -53,21 +53,26 @@ export function renderBacktestReport(r: BacktestReport): string {
       }
     }
   }
+  // The account column fits its longest label (an account's agents, joined, can be long): never cut.
+  const labels = r.accounts.map((a) => `${a.account_id} ${a.owner} (${Object.keys(a.agents).join(', ')})`);
+  const width = Math.max(30, ...labels.map((l) => l.length + 2));
   lines.push(
     '',
-    `  ${pad('account', 30)}${pad('total', 10)}${pad('CAGR', 9)}${pad('vol', 9)}${pad('Sharpe', 8)}${pad('Sortino', 8)}${pad('max DD', 9)}${pad('Calmar', 8)}${pad('hit', 8)}turnover/wk  exposure  STAY/E/F/R   panic`,
+    `  ${pad('account', width)}${pad('total', 10)}${pad('CAGR', 9)}${pad('vol', 9)}${pad('Sharpe', 8)}${pad('Sortino', 8)}${pad('max DD', 9)}${pad('Calmar', 8)}${pad('hit', 8)}turnover/wk  exposure  STAY/E/F/R   panic`,
   );
-  for (const a of r.accounts)
+  r.accounts.forEach((a, i) =>
     lines.push(
       statsRow(
-        `${a.account_id} ${a.owner} (${Object.keys(a.agents).join(', ')})`.slice(0, 29),
+        labels[i] as string,
+        width,
         a.stats,
         `${pad(a.turnover_per_week.toFixed(2), 13)}${pad(share(a.exposure), 10)}${pad(`${a.actions.STAY}/${a.actions.EXIT}/${a.actions.FLIP}/${a.actions.REDUCE}`, 13)}${a.panic_exits}`,
       ),
-    );
-  lines.push(statsRow('FLAT (cash)', r.benchmarks.flat));
-  lines.push(statsRow(`${r.benchmarks.spy_buy_hold.ticker} buy-and-hold`, r.benchmarks.spy_buy_hold));
-  lines.push(statsRow('equal-weight universe', r.benchmarks.equal_weight));
+    ),
+  );
+  lines.push(statsRow('FLAT (cash)', width, r.benchmarks.flat));
+  lines.push(statsRow(`${r.benchmarks.spy_buy_hold.ticker} buy-and-hold`, width, r.benchmarks.spy_buy_hold));
+  lines.push(statsRow('equal-weight universe', width, r.benchmarks.equal_weight));
   for (const note of r.notes) lines.push(`  note: ${note}`);
   return lines.join('\n');
 }
