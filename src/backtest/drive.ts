@@ -19,6 +19,7 @@ import {
 import { v8Collector } from './heap-pulse.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
+import { sleep } from '../ports/clock.js';
 
 export interface DriveOptions {
   settings: BacktestSettings;
@@ -39,6 +40,9 @@ export interface DriveOptions {
   /** How often the queue's progress is read (ms), besides when a job of this process finishes. */
   pollMs?: number;
 }
+
+/** How long a finished backtest waits for its worker's jobs in hand before it closes the queue. */
+const IDLE_WAIT_MS = 5_000;
 
 export const backtestLockName = (name: string) => `backtest:${name}`;
 
@@ -136,10 +140,12 @@ async function viaJobQueue(
       if (now.status === 'failed') throw new BacktestError(`backtest ${row.name} failed: ${now.error ?? 'see the workers\u2019 logs'}`);
       if (now.weeksDone >= weeks.length) {
         // The last books job may still be finishing (it woke this loop): the queue's graceful close
-        // would find it running and look again only 500 ms later.
+        // would find it running and look again only 500 ms later. A job of another backtest this
+        // worker also took may run much longer: that one is left to the close (which waits up to
+        // 30 s, then fails it, to be retried by another worker), as before.
         if (worker) {
           await worker.stop();
-          await worker.idle();
+          await idleOrTimeout(worker, IDLE_WAIT_MS, options.signal);
         }
         return;
       }
@@ -155,12 +161,26 @@ async function viaJobQueue(
   }
 }
 
+/** Waits for the worker to be idle, at most `ms` (less if the signal aborts); leaves no timer behind. */
+export async function idleOrTimeout(worker: { idle(): Promise<void> }, ms: number, signal?: AbortSignal): Promise<void> {
+  const giveUp = new AbortController();
+  const onAbort = () => giveUp.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) giveUp.abort();
+  try {
+    await Promise.race([worker.idle(), sleep(ms, giveUp.signal)]);
+  } finally {
+    giveUp.abort();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 /**
  * The progress loop's pause: `ms`, or less when woken or when the signal aborts (the caller checks
  * it). A wake while no pause is under way (the loop is reading) ends the next pause at once: the job
  * may have finished after that read.
  */
-class PollWait {
+export class PollWait {
   #wake: (() => void) | null = null;
   #woken = false;
 
