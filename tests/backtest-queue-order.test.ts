@@ -19,6 +19,14 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c();
   });
+  /** A scratch database and a store on it, both gone after the file. */
+  const scratchStore = async () => {
+    const scratch = await createScratchDatabase(ADMIN_URL as string);
+    cleanups.push(() => scratch.drop());
+    const store = await openStore({ databaseUrl: scratch.url });
+    cleanups.push(() => store.close());
+    return { scratch, store };
+  };
 
   it('are taken one by one in week order, also when the backtest continues', { timeout: 60_000 }, async () => {
     const scratch = await createScratchDatabase(ADMIN_URL as string);
@@ -52,10 +60,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     'a backtest command\u2019s own worker wakes its progress loop: the run ends when its last week is booked, not a poll later',
     { timeout: 60_000 },
     async () => {
-      const scratch = await createScratchDatabase(ADMIN_URL as string);
-      cleanups.push(() => scratch.drop());
-      const store = await openStore({ databaseUrl: scratch.url });
-      cleanups.push(() => store.close());
+      const { scratch, store } = await scratchStore();
       const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('woken'), portfolioKind: 'backtest' });
       cleanups.push(() => app.cleanup());
       const weeks = weeksBetween(app.config, '2024-01-03', '2024-01-17');
@@ -77,10 +82,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     'a worker closes the app of a backtest whose last week it booked, and of one a later job finds failed',
     { timeout: 120_000 },
     async () => {
-      const scratch = await createScratchDatabase(ADMIN_URL as string);
-      cleanups.push(() => scratch.drop());
-      const store = await openStore({ databaseUrl: scratch.url });
-      cleanups.push(() => store.close());
+      const { scratch, store } = await scratchStore();
       const config = loadConfig();
       const queueErrors: Error[] = [];
       const queue = await openJobQueue(scratch.url, config.schedule.jobs, (e) => queueErrors.push(e));
