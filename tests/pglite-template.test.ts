@@ -102,6 +102,20 @@ describe('a new database from the template', () => {
     }
   });
 
+  it('in memory, again: a second database from the kept tar is the same, and shares nothing with the first', async () => {
+    const first = await ready(newPglite({ migrationsFolder: MIGRATIONS, templateDir }));
+    const second = await ready(newPglite({ migrationsFolder: MIGRATIONS, templateDir }));
+    try {
+      await first.query(`insert into portfolios (name, kind, broker, starting_cash) values ('only-here', 'live', 'sim', 100000)`);
+      expect((await first.query("select name from portfolios where name = 'only-here'")).rows).toEqual([{ name: 'only-here' }]);
+      expect((await second.query("select name from portfolios where name = 'only-here'")).rows).toEqual([]);
+      expect(await schemaOf(second)).toEqual(await schemaOf(reference.client));
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it('on disk: the same; reopening keeps its data and never loads the template again', async () => {
     // As db.ts does: LLM_TRADING_HOME exists, its pgdata does not yet.
     mkdirSync(join(scratch, 'home'));

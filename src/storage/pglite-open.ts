@@ -1,6 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { PGlite, type ParserOptions } from '@electric-sql/pglite';
-import { findTemplate, PGLITE_INITDB_PARAMS, templateArchive } from './pglite-template.js';
+import {
+  findTemplate,
+  PGLITE_INITDB_PARAMS,
+  readTemplate,
+  templateArchive,
+  type TemplateKind,
+  type TemplateLookup,
+} from './pglite-template.js';
 import { unpackTemplate } from './template-extract.js';
 
 /**
@@ -47,15 +55,38 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
     relaxedDurability: true,
   };
   if (options.dataDir !== undefined && !isNewDataDir(options.dataDir)) return { client: new PGlite(base), source: 'existing' };
-  const found = findTemplate(options.migrationsFolder ? 'migrated' : 'blank', {
+  const kind = options.migrationsFolder ? 'migrated' : 'blank';
+  const where = {
     ...(options.templateDir ? { dir: options.templateDir } : {}),
     ...(options.migrationsFolder ? { migrationsFolder: options.migrationsFolder } : {}),
-  });
+  };
+  const found = options.dataDir === undefined ? memoryTemplate(kind, where) : findTemplate(kind, where);
   // Without a template, PGlite's initdb makes the database with the settings a template has.
   if ('reason' in found)
     return { client: new PGlite({ ...base, initDbStartParams: [...PGLITE_INITDB_PARAMS] }), source: 'initdb', note: found.reason };
   // PGlite itself also refuses to load a tarball over an existing database.
   return { client: new PGlite({ ...base, loadDataDir: found.archive }), source: 'template' };
+}
+
+/**
+ * In-memory databases (tests, benchmarks) start from the template's tar unzipped once per process and
+ * kept, keyed by its checksum: PGlite then only untars it. Measured on the 2-core machine, a memory
+ * database was ready in 0.37–0.51 s this way against 0.65–0.69 s from the gzipped archive (a test run
+ * opens dozens). The 31 MB tar stays in memory for the life of a process that made one; the CLI's
+ * database is on disk (unpackTemplateOnDisk) and never loads it.
+ */
+const unzippedTemplates = new Map<string, Blob>();
+
+function memoryTemplate(kind: TemplateKind, options: { dir?: string; migrationsFolder?: string }): TemplateLookup {
+  const where = templateArchive(kind, options);
+  if ('reason' in where) return where;
+  const known = unzippedTemplates.get(where.archive.sha256);
+  if (known) return { archive: known };
+  const found = readTemplate(kind, options);
+  if ('reason' in found) return found;
+  const tar = new Blob([gunzipSync(found.gzip)]);
+  unzippedTemplates.set(found.sha256, tar);
+  return { archive: tar };
 }
 
 /**

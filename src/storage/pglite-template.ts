@@ -134,14 +134,27 @@ export function templateArchive(
 
 /** The template archive to load for a new database, or why there is none. Never throws. */
 export function findTemplate(kind: TemplateKind, options: { dir?: string; migrationsFolder?: string } = {}): TemplateLookup {
+  const found = readTemplate(kind, options);
+  if ('reason' in found) return found;
+  // The MIME type tells PGlite's loadTar to gunzip it (which peaked lower than unzipping it here).
+  return { archive: new Blob([found.gzip], { type: 'application/gzip' }) };
+}
+
+/**
+ * The template archive's bytes (gzipped tar), checked against the manifest's size and checksum, with
+ * the checksum; or why there is none. Never throws.
+ */
+export function readTemplate(
+  kind: TemplateKind,
+  options: { dir?: string; migrationsFolder?: string } = {},
+): { gzip: Buffer; sha256: string } | { reason: string } {
   const found = templateArchive(kind, options);
   if ('reason' in found) return found;
   try {
     const entry = found.archive;
     const bytes = readFileSync(found.path);
     if (bytes.length !== entry.bytes || sha256(bytes) !== entry.sha256) return { reason: `template archive ${entry.file} is damaged` };
-    // The MIME type tells PGlite's loadTar to gunzip it (which peaked lower than unzipping it here).
-    return { archive: new Blob([bytes], { type: 'application/gzip' }) };
+    return { gzip: bytes, sha256: entry.sha256 };
   } catch (error) {
     return { reason: `template unreadable: ${error instanceof Error ? error.message : String(error)}` };
   }
