@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
+import { MULTIPLE_COMPARISONS_NOTE } from '../src/backtest/report.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
 import { pct } from '../src/cli/format.js';
 import { councilVerdict } from '../src/metrics/verdict.js';
@@ -56,6 +57,10 @@ describe('llm-trading backtest', () => {
     expect(report.benchmarks.spy_buy_hold.ticker).toBe('SPY');
     expect(report.verdict).toMatchObject({ weeks: 3, block_length: 4, min_weeks_for_interval: 20, resamples: 10_000, seed: 1 });
     expect(report.verdict.vs_individuals).toHaveLength(5);
+    // Five per-PM intervals beside the headline: the report says they are not adjusted for it.
+    expect(report.notes).toContain(MULTIPLE_COMPARISONS_NOTE);
+    expect(renderBacktestReport(report)).toContain(`  note: ${MULTIPLE_COMPARISONS_NOTE}`);
+    expect(renderBacktestMarkdown(report)).toContain(MULTIPLE_COMPARISONS_NOTE);
     // Three weeks are too few for an interval: the report says so rather than claim one.
     expect(report.verdict.sentence).toMatch(
       /^over 3 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp: too few weeks to tell \(a 95% interval from 4-week blocks needs at least 20 weeks\)$/,

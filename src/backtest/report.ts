@@ -144,6 +144,7 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
     notes: [
       'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
       "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
+      MULTIPLE_COMPARISONS_NOTE,
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
       contamination.seats.every((s) => s.kind === 'offline')
@@ -160,6 +161,10 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
     },
   };
 }
+
+/** The per-PM rows are five tests at 95% each: read alone, one of them can look significant by chance. */
+export const MULTIPLE_COMPARISONS_NOTE =
+  "the verdict's headline is one comparison, the council against the PMs' mean; the per-PM intervals are 95% each and not adjusted for five comparisons (if they were independent, 1 − 0.95⁵ ≈ 23% of backtests would show at least one PM 'distinguishable' by chance)";
 
 const CONTAMINATION_NOTE = "decision day on or before a seat's knowledge cutoff: the model may know what happened next";
 
