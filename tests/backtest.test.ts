@@ -61,6 +61,12 @@ describe('llm-trading backtest', () => {
     expect(report.notes).toContain(MULTIPLE_COMPARISONS_NOTE);
     expect(renderBacktestReport(report)).toContain(`  note: ${MULTIPLE_COMPARISONS_NOTE}`);
     expect(renderBacktestMarkdown(report)).toContain(MULTIPLE_COMPARISONS_NOTE);
+    // Price returns only, said with what the bond ETFs paid over these very dates.
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(
+        /^distributions are not credited \(nor charged to shorts\): .*; over these dates the ETFs paid about .*HYG \d+\.\d%.* a year/,
+      ),
+    );
     // Three weeks are too few for an interval: the report says so rather than claim one.
     expect(report.verdict.sentence).toMatch(
       /^over 3 weeks the council's weekly return (exceeded|trailed) the PMs' mean by \d+\.\d bp: too few weeks to tell \(a 95% interval from 4-week blocks needs at least 20 weeks\)$/,

@@ -106,11 +106,19 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
   const dates = (equity.get(app.config.models.accounts[0]?.id ?? 1) ?? []).map((p) => p.date);
   const first = dates[0] ?? run.weeks[0]?.data_through ?? '';
   const last = dates.at(-1) ?? first;
-  const closesOf = async (ticker: string) =>
-    (await app.marketData.bars(ticker, last)).filter((b) => b.date >= first).map((b) => ({ date: b.date, close: b.close }));
+  const barsOf = async (ticker: string) => (await app.marketData.bars(ticker, last)).filter((b) => b.date >= first);
   const benchmark = app.config.assets.benchmark;
   const universe = new Map<string, { date: string; close: number }[]>();
-  for (const ticker of app.config.tickers) universe.set(ticker, await closesOf(ticker));
+  const distributions: string[] = [];
+  for (const ticker of app.config.tickers) {
+    const bars = await barsOf(ticker);
+    universe.set(
+      ticker,
+      bars.map((b) => ({ date: b.date, close: b.close })),
+    );
+    const yearly = distributionYield(bars);
+    if (yearly !== null && yearly >= 0.0005) distributions.push(`${ticker} ${(yearly * 100).toFixed(1)}%`);
+  }
   const flat = dates.map((date) => ({ date, equity: startingCash }));
 
   const verdict = verdictOver(app, pms, (id) => accounts.find((a) => a.account_id === id)?.stats.max_drawdown ?? 0);
@@ -145,6 +153,7 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
       'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
       "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
       MULTIPLE_COMPARISONS_NOTE,
+      `distributions are not credited (nor charged to shorts): every return here, the benchmarks' too, is a price return${distributions.length > 0 ? `; over these dates the ETFs paid about ${distributions.join(', ')} a year (from the bars' adjusted closes), by which a long position's return is understated and a short's overstated` : ''}`,
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
       contamination.seats.every((s) => s.kind === 'offline')
@@ -160,6 +169,19 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
         : "no clean weeks: every week's decision day is on or before a seat's knowledge cutoff, so no verdict is free of what the models may remember",
     },
   };
+}
+
+/**
+ * What the ETF paid out a year over the bars (dividends and other distributions): the adjusted close's
+ * growth over the close's (the closes are split-adjusted, the adjusted closes also for distributions),
+ * annualized over 252 sessions. Null with fewer than two bars.
+ */
+export function distributionYield(bars: readonly { close: number; adjClose: number }[]): number | null {
+  const a = bars[0];
+  const b = bars.at(-1);
+  if (!a || !b || bars.length < 2) return null;
+  const ratio = b.adjClose / a.adjClose / (b.close / a.close);
+  return ratio ** (252 / (bars.length - 1)) - 1;
 }
 
 /** The per-PM rows are five tests at 95% each: read alone, one of them can look significant by chance. */
