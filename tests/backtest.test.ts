@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
-import { MULTIPLE_COMPARISONS_NOTE } from '../src/backtest/report.js';
+import { multipleComparisonsNote } from '../src/backtest/report.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
 import { pct } from '../src/cli/format.js';
 import { councilVerdict } from '../src/metrics/verdict.js';
@@ -58,9 +58,11 @@ describe('llm-trading backtest', () => {
     expect(report.verdict).toMatchObject({ weeks: 3, block_length: 4, min_weeks_for_interval: 20, resamples: 10_000, seed: 1 });
     expect(report.verdict.vs_individuals).toHaveLength(5);
     // Five per-PM intervals beside the headline: the report says they are not adjusted for it.
-    expect(report.notes).toContain(MULTIPLE_COMPARISONS_NOTE);
-    expect(renderBacktestReport(report)).toContain(`  note: ${MULTIPLE_COMPARISONS_NOTE}`);
-    expect(renderBacktestMarkdown(report)).toContain(MULTIPLE_COMPARISONS_NOTE);
+    const comparisons = multipleComparisonsNote(5);
+    expect(comparisons).toMatch(/not adjusted for 5 comparisons \(if they were independent, 1 − 0\.95\^5 ≈ 23% of backtests/);
+    expect(report.notes).toContain(comparisons);
+    expect(renderBacktestReport(report)).toContain(`  note: ${comparisons}`);
+    expect(renderBacktestMarkdown(report)).toContain(comparisons);
     // Price returns only, said with what the bond ETFs paid over these very dates.
     expect(report.notes).toContainEqual(
       expect.stringMatching(

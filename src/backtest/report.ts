@@ -152,7 +152,7 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
     notes: [
       'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
       "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
-      MULTIPLE_COMPARISONS_NOTE,
+      ...(verdict.vs_individuals.length > 1 ? [multipleComparisonsNote(verdict.vs_individuals.length)] : []),
       `distributions are not credited (nor charged to shorts): every return here, the benchmarks' too, is a price return${distributions.length > 0 ? `; over these dates the ETFs paid about ${distributions.join(', ')} a year (from the bars' adjusted closes), by which a long position's return is understated and a short's overstated` : ''}`,
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
@@ -184,9 +184,11 @@ export function distributionYield(bars: readonly { close: number; adjClose: numb
   return ratio ** (252 / (bars.length - 1)) - 1;
 }
 
-/** The per-PM rows are five tests at 95% each: read alone, one of them can look significant by chance. */
-export const MULTIPLE_COMPARISONS_NOTE =
-  "the verdict's headline is one comparison, the council against the PMs' mean; the per-PM intervals are 95% each and not adjusted for five comparisons (if they were independent, 1 − 0.95⁵ ≈ 23% of backtests would show at least one PM 'distinguishable' by chance)";
+/** The per-PM rows are n tests at 95% each: read alone, one of them can look significant by chance. */
+export function multipleComparisonsNote(n: number): string {
+  const chance = Math.round((1 - 0.95 ** n) * 100);
+  return `the verdict's headline is one comparison, the council against the PMs' mean; the per-PM intervals are 95% each and not adjusted for ${n} comparisons (if they were independent, 1 − 0.95^${n} ≈ ${chance}% of backtests would show at least one PM 'distinguishable' by chance)`;
+}
 
 const CONTAMINATION_NOTE = "decision day on or before a seat's knowledge cutoff: the model may know what happened next";
 
