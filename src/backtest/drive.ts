@@ -19,7 +19,6 @@ import {
 import { v8Collector } from './heap-pulse.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
-import { sleep } from '../ports/clock.js';
 
 export interface DriveOptions {
   settings: BacktestSettings;
@@ -161,18 +160,11 @@ async function viaJobQueue(
   }
 }
 
-/** Waits for the worker to be idle, at most `ms` (less if the signal aborts); leaves no timer behind. */
+/** Waits for the worker to be idle, at most `ms` (less if the signal aborts): a pause the worker ends. */
 export async function idleOrTimeout(worker: { idle(): Promise<void> }, ms: number, signal?: AbortSignal): Promise<void> {
-  const giveUp = new AbortController();
-  const onAbort = () => giveUp.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  if (signal?.aborted) giveUp.abort();
-  try {
-    await Promise.race([worker.idle(), sleep(ms, giveUp.signal)]);
-  } finally {
-    giveUp.abort();
-    signal?.removeEventListener('abort', onAbort);
-  }
+  const pause = new PollWait();
+  void worker.idle().then(() => pause.wake());
+  await pause.wait(ms, signal);
 }
 
 /**
