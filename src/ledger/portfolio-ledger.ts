@@ -54,11 +54,7 @@ export class PortfolioLedger {
   #reading: Promise<void> = Promise.resolve();
 
   async #read(db: Db, portfolio: string): Promise<void> {
-    const rows = await db
-      .select()
-      .from(fillRows)
-      .where(and(eq(fillRows.portfolio, portfolio), gt(fillRows.id, this.#lastId)))
-      .orderBy(asc(fillRows.id));
+    const rows = await fillsAfter(db, portfolio, this.#lastId);
     for (const row of rows) {
       if (row.id <= this.#lastId) continue; // already held
       this.#lastId = row.id;
@@ -128,4 +124,16 @@ function countBefore(list: readonly Held[], at: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * The portfolio's fills after fill `lastId`, in id order: an index range (fills_portfolio_id_idx), not
+ * every fill the portfolio ever had (exported for the query-plan tests).
+ */
+export function fillsAfter(db: Db, portfolio: string, lastId: number) {
+  return db
+    .select()
+    .from(fillRows)
+    .where(and(eq(fillRows.portfolio, portfolio), gt(fillRows.id, lastId)))
+    .orderBy(asc(fillRows.id));
 }

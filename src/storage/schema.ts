@@ -242,7 +242,12 @@ export const fills = pgTable(
     commission: money('commission').notNull(),
     filledAt: timestamp('filled_at', { withTimezone: true }).notNull(),
   },
-  (t) => [index('fills_portfolio_account_idx').on(t.portfolio, t.accountId, t.filledAt)],
+  (t) => [
+    index('fills_portfolio_account_idx').on(t.portfolio, t.accountId, t.filledAt),
+    // A ledger reads the fills after the last one it holds (ledger/portfolio-ledger.ts): without this
+    // index that read scanned every fill of the portfolio, once per account read, each week.
+    index('fills_portfolio_id_idx').on(t.portfolio, t.id),
+  ],
 );
 
 /** Signed quantity: negative for a short. A row with qty 0 is deleted. */

@@ -1,0 +1,1 @@
+CREATE INDEX "fills_portfolio_id_idx" ON "fills" USING btree ("portfolio","id");

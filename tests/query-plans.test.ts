@@ -1,0 +1,74 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submissionStatement } from '../src/broker/sim-writes.js';
+import { fillsAfter } from '../src/ledger/portfolio-ledger.js';
+import type { Store } from '../src/storage/db.js';
+import { storeFactories } from './helpers/stores.js';
+
+/**
+ * The statements a backtest runs every week must cost the same in its 750th week as in its first,
+ * and the same in a database holding a hundred backtests as in a new one. These read the plans
+ * PostgreSQL makes for them over tables already holding thousands of rows (as the embedded database
+ * has them: never analyzed, since nothing runs autovacuum inside PGlite) and refuse any plan that
+ * visits every row of a table that only grows.
+ */
+const ROWS = 4000;
+
+describe.each(storeFactories)('query plans on $name', (factory) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await factory.open();
+    // Another portfolio's long history, then a few rows of the portfolio the statements work on.
+    await store.db.execute(sql`
+      insert into orders (client_order_id, portfolio, account_id, week_id, checkpoint, action, ticker, side, qty, order_type, status, submitted_at)
+      select 'old-' || n, case when n > ${ROWS - 3} then 'p' else 'big' end, 1 + n % 6, '2020-01-01', 'weekly', 'open-SPY', 'SPY', 'buy', 1, 'market', 'filled', now()
+      from generate_series(1, ${ROWS}) n`);
+    await store.db.execute(sql`
+      insert into fills (client_order_id, portfolio, account_id, ticker, side, qty, price, commission, filled_at)
+      select 'old-' || n, case when n > ${ROWS - 3} then 'p' else 'big' end, 1 + n % 6, 'SPY', 'buy', 1, 100, 0, now()
+      from generate_series(1, ${ROWS}) n`);
+    await store.db.execute(
+      sql`insert into accounts (portfolio, id, owner, broker, starting_cash, cash) values ('p', 1, 'council', 'sim', 100000, 100000)`,
+    );
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  async function plan(statement: SQL): Promise<string> {
+    const result = (await store.db.execute(sql`explain ${statement}`)) as unknown as { rows: Record<string, string>[] };
+    return result.rows.map((row) => Object.values(row)[0]).join('\n');
+  }
+
+  it('a submission updates its orders through the primary key, not by hashing every order in the database', async () => {
+    const text = await plan(
+      submissionStatement({
+        positions: [{ portfolio: 'p', accountId: 1, ticker: 'SPY', qty: 0, avgEntryPrice: 100, updatedAt: new Date() }],
+        cash: [{ portfolio: 'p', id: 1, cash: 100_100 }],
+        fills: [],
+        events: [],
+        orders: [
+          {
+            clientOrderId: `old-${ROWS}`,
+            status: 'filled',
+            filledAt: new Date(),
+            filledQty: 1,
+            filledAvgPrice: 100,
+            commission: 0,
+            rejectReason: null,
+            brokerOrderId: null,
+          },
+        ],
+      }),
+    );
+    expect(text).toMatch(/Index Scan using orders_pkey on orders/);
+    expect(text).not.toMatch(/Seq Scan on orders/);
+    expect(text).not.toMatch(/Seq Scan on accounts/);
+  });
+
+  it("a ledger's read of the new fills is an index range over ids, not every fill of the portfolio", async () => {
+    const text = await plan(fillsAfter(store.db, 'big', ROWS - 10).getSQL());
+    expect(text).toMatch(/Index Cond: \(.*\bid > /);
+    expect(text).not.toMatch(/Seq Scan on fills/);
+  });
+});
