@@ -296,6 +296,37 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
     expect(equities.some((e) => Math.abs(e - 100_000) > 50)).toBe(true);
   });
 
+  it('books a decided week under one reading of the clock, and still refuses it once a later week has traded', async () => {
+    const decisionStages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'] as const;
+    const all = [...decisionStages, 'risk', 'execute'] as const;
+    const early = weekOf(WEEK, app.config);
+    await runWeek(app, early, decisionStages, {}, listener);
+    // A later week trades first (as another process would, between the decisions and the books).
+    expect((await runWeek(app, weekOf('2024-03-13', app.config), all, {}, listener)).error).toBeNull();
+    const ordersBefore = await rowCount(store, orders);
+    const booked = await runWeek(app, early, all, {}, listener);
+    expect(booked.error?.message).toMatch(/has already traded the week of 2024-03-13, after the week of 2024-03-06/);
+    expect(booked.result.refused).toBe(true);
+    expect(await rowCount(store, orders)).toBe(ordersBefore);
+    const [intents] = await store.db.select({ n: count() }).from(tradeIntents).where(eq(tradeIntents.weekId, WEEK));
+    expect(intents?.n).toBe(0);
+  });
+
+  it('keeps a portfolio on the broker of its first run, also for an app that ensured it before', async () => {
+    const all = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman', 'risk', 'execute'] as const;
+    expect((await runWeek(app, weekOf(WEEK, app.config), all, {}, listener)).error).toBeNull();
+    // Only its name differs (the refusal comes before any order, so no method of it is called).
+    const other: App = { ...app, broker: { ...app.broker, name: 'other' } as App['broker'] };
+    const refused = await runWeek(other, weekOf('2024-03-13', app.config), all, {}, listener);
+    expect(refused.error?.message).toBe(
+      `portfolio ${app.portfolio} trades on the sim broker, not other: use another portfolio (--portfolio NAME)`,
+    );
+    // The app that ran the portfolio goes on without asking again; its books are still the sim broker's.
+    expect((await runWeek(app, weekOf('2024-03-13', app.config), all, {}, listener)).error).toBeNull();
+    const [row] = await store.db.select({ n: count() }).from(orders).where(eq(orders.weekId, '2024-03-13'));
+    expect(row?.n).toBeGreaterThan(0);
+  });
+
   it('names the command to run first when a step runs before its inputs exist', async () => {
     const week = weekOf(WEEK, app.config);
     const { error, result } = await runWeek(app, week, ['peer_review'], {}, listener);

@@ -125,6 +125,11 @@ export class SimulatedBroker implements Broker {
   readonly #execution: ModelsConfig['execution'];
   readonly #maxGrossLeverage: number;
   readonly #tolerance: number;
+  /**
+   * Accounts this broker has ensured. Accounts are never deleted, so ensuring one again is a statement
+   * that inserts nothing (a backtest would send it every week).
+   */
+  readonly #ensured = new Set<number>();
 
   constructor(options: SimulatedBrokerOptions) {
     this.#db = options.db;
@@ -142,12 +147,14 @@ export class SimulatedBroker implements Broker {
     if (!Number.isFinite(startingCash) || startingCash <= 0) {
       throw new RangeError(`starting cash must be a positive amount, got ${startingCash}`);
     }
-    if (list.length === 0) return;
+    const missing = list.filter((a) => !this.#ensured.has(a.id));
+    if (missing.length === 0) return;
     const cash = roundCash(startingCash);
     await this.#db
       .insert(accounts)
-      .values(list.map((a) => ({ portfolio: this.#portfolio, id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })))
+      .values(missing.map((a) => ({ portfolio: this.#portfolio, id: a.id, owner: a.owner, broker: this.name, startingCash: cash, cash })))
       .onConflictDoNothing({ target: [accounts.portfolio, accounts.id] });
+    for (const a of missing) this.#ensured.add(a.id);
   }
 
   async account(accountId: number): Promise<AccountState> {

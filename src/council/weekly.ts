@@ -115,6 +115,8 @@ async function runLocked(
   let partialOutput: StageOutputs['execute'] | null = null;
   let pendingOrders: OrderRequest[] | null = null;
   let started = false;
+  const acquireBooks = () =>
+    app.store.locks.acquire(booksLockName(app.portfolio), waitFor(`another process trading portfolio ${app.portfolio}`));
   try {
     if (nothingToDo) {
       for (const stage of pipelineStages)
@@ -133,30 +135,31 @@ async function runLocked(
       throw new MissingInputError(
         `no market data for the ${week.fill_date} open yet: the week's orders wait for it (run the week again then)`,
       );
-    if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
-    await ensurePortfolio(app.store.db, {
-      name: app.portfolio,
-      kind: app.portfolioKind,
-      broker: app.broker.name,
-      startingCash: app.config.models.risk.starting_cash,
-    });
-    await ensureRunRow(app, week, run);
-    started = true;
-    await pipeline.run(ctx, decisionStages, options);
-    if (tradingStages.length > 0 || partialExecution) {
-      const releaseBooks = await app.store.locks.acquire(
-        booksLockName(app.portfolio),
-        waitFor(`another process trading portfolio ${app.portfolio}`),
-      );
-      try {
-        // Again under the lock: another process may have traded a later week meanwhile.
-        if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
-        await pipeline.run(ctx, tradingStages, options);
-        if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
-        if (awaitingOpen && pipeline.has('risk')) pendingOrders = await pendingOpenOrders(ctx);
-      } finally {
-        await releaseBooks();
+    const touchesBooks = tradingStages.length > 0 || partialExecution;
+    // With nothing to decide first (the books of a decided week: a backtest's, every week), the books
+    // lock is taken before the clock is read, so that one reading holds until the week has traded.
+    const decides = decisionStages.some((s) => options.force || !pipeline.has(s));
+    const releaseBooks = touchesBooks && !decides ? await acquireBooks() : null;
+    try {
+      if (trades) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
+      await ensurePortfolioOnce(app);
+      await ensureRunRow(app, week, run);
+      started = true;
+      await pipeline.run(ctx, decisionStages, options);
+      if (touchesBooks) {
+        const releaseLater = releaseBooks ? null : await acquireBooks();
+        try {
+          // Again under the lock: another process may have traded a later week meanwhile.
+          if (trades && releaseLater) await checkTimeMovesForward(app.store.db, app.portfolio, week.week_id);
+          await pipeline.run(ctx, tradingStages, options);
+          if (partialExecution) partialOutput = await runPartialExecution(ctx, listener, pipeline.has('execute'));
+          if (awaitingOpen && pipeline.has('risk')) pendingOrders = await pendingOpenOrders(ctx);
+        } finally {
+          await releaseLater?.();
+        }
       }
+    } finally {
+      await releaseBooks?.();
     }
   } catch (e) {
     error = e instanceof Error ? e : new Error(describeError(e));
@@ -251,6 +254,23 @@ async function runPartialExecution(
 }
 
 /**
+ * Apps (one per command) that have ensured their portfolio and written a run row in it. A portfolio
+ * holding a run keeps its broker (only an empty one takes another, see ensurePortfolio) and portfolios
+ * are never deleted, so ensuring it again would only read the same row: a backtest did, twice a week.
+ */
+const portfolioEnsured = new WeakSet<App>();
+
+async function ensurePortfolioOnce(app: App): Promise<void> {
+  if (portfolioEnsured.has(app)) return;
+  await ensurePortfolio(app.store.db, {
+    name: app.portfolio,
+    kind: app.portfolioKind,
+    broker: app.broker.name,
+    startingCash: app.config.models.risk.starting_cash,
+  });
+}
+
+/**
  * The run row records the week's dates and the anonymizer seed before any stage runs. Live LLM runs
  * draw the seed at random; offline runs and backtests derive it from the week, so the review prompts
  * (which pitch gets which label) are the same in every replay and a re-run of a backtest, in any
@@ -277,4 +297,5 @@ async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void
       status: 'running',
     })
     .onConflictDoUpdate({ target: [runs.portfolio, runs.weekId], set: { status: 'running', updatedAt: new Date() } });
+  portfolioEnsured.add(app);
 }
