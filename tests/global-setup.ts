@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { STAND_IN_COMPILED, STAND_IN_PATH } from './helpers/alpaca-mcp-stand-in.js';
 
 /**
  * The process tests run the built command line (dist/). Build it when src/ is newer, so `npx vitest`
@@ -23,4 +25,21 @@ export default function setup(): void {
     built = 0;
   }
   if (newest(join(root, 'src')) > built) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  compileStandIns();
+}
+
+/**
+ * The Alpaca MCP stand-in, a child process, as JavaScript (see STAND_IN_COMPILED): compiled once
+ * here instead of by tsx at every start.
+ */
+function compileStandIns(): void {
+  if (existsSync(STAND_IN_COMPILED) && statSync(STAND_IN_COMPILED).mtimeMs >= statSync(STAND_IN_PATH).mtimeMs) return;
+  const output = ts.transpileModule(readFileSync(STAND_IN_PATH, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    fileName: STAND_IN_PATH,
+  }).outputText;
+  mkdirSync(dirname(STAND_IN_COMPILED), { recursive: true });
+  // Whole or not at all: another run of the suite may be starting servers from it.
+  writeFileSync(`${STAND_IN_COMPILED}.${process.pid}.tmp`, output);
+  renameSync(`${STAND_IN_COMPILED}.${process.pid}.tmp`, STAND_IN_COMPILED);
 }

@@ -1,7 +1,7 @@
 /**
  * A stand-in for alpaca-mcp-server v2 (https://github.com/alpacahq/alpaca-mcp-server, 2.1.x): a real MCP
  * server over stdio (the SDK's McpServer + StdioServerTransport), run as a child process with
- * `node --import tsx`, offering the nine tools BROKER=alpaca-mcp calls under the server's names,
+ * `node` (compiled by the tests' global setup, else `--import tsx`), offering the nine tools BROKER=alpaca-mcp calls under the server's names,
  * with its parameters and its answers (get_stock_latest_trade only in sub-ledger mode). Like the real server it holds one key pair (ALPACA_API_KEY /
  * ALPACA_SECRET_KEY in its environment) and forwards every call to Alpaca's HTTP API — here the
  * spec-validating HTTP stand-in (alpaca-stand-in.ts), whose trading root is given with --trading-url
@@ -24,16 +24,26 @@
  * answers a 5xx whose message contains CRASH_MARKER, after writing a debug line to stderr that holds
  * its keys, as FastMCP's debug log of request headers would: the client must redact what it shows.
  */
+import { existsSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 
 export const STAND_IN_PATH = fileURLToPath(import.meta.url);
+/**
+ * This file as JavaScript, written by the tests' global setup: through `--import tsx` every start
+ * compiled it again (0.66 s, and the MCP tests start dozens of servers). Under node_modules, so that
+ * its packages resolve.
+ */
+export const STAND_IN_COMPILED = fileURLToPath(
+  new URL('../../node_modules/.cache/llm-trading-tests/alpaca-mcp-stand-in.mjs', import.meta.url),
+);
 export const CRASH_MARKER = 'crash the MCP stand-in';
 
 /** The ALPACA_MCP_COMMAND that starts this stand-in (quoted for command.ts). */
 export function mcpStandInCommand(options: { tradingUrl: string; omitTools?: readonly string[]; tag?: string }): string {
-  const argv = [process.execPath, '--import', 'tsx', STAND_IN_PATH, '--trading-url', options.tradingUrl];
+  const start = existsSync(STAND_IN_COMPILED) ? [STAND_IN_COMPILED] : ['--import', 'tsx', STAND_IN_PATH];
+  const argv = [process.execPath, ...start, '--trading-url', options.tradingUrl];
   for (const tool of options.omitTools ?? []) argv.push('--omit-tool', tool);
   if (options.tag) argv.push('--tag', options.tag);
   return argv.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
