@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { backtestRow, weeksBetween } from '../src/backtest/backtest.js';
+import { backtestProgress, backtestRow, weeksBetween, type BacktestProgress } from '../src/backtest/backtest.js';
 import { driveBacktest, isDriven } from '../src/backtest/drive.js';
 import { backtestProgressBar } from '../src/cli/backtest-progress.js';
 import { loadConfig } from '../src/config/app-config.js';
@@ -36,8 +36,19 @@ describe('a backtest in one process', () => {
 
   it('interrupted after two weeks, it is listed as interrupted and continues to the books of an uninterrupted run', async () => {
     const straight = await appFor('straight');
-    const reference = await driveBacktest(straight, 'straight', WEEKS, { settings, workers: 3 });
+    const shown: BacktestProgress[] = [];
+    const reference = await driveBacktest(straight, 'straight', WEEKS, { settings, workers: 3, onProgress: (p) => shown.push(p) });
     expect(reference.postmortems).toHaveLength(5);
+    // The progress the process counts itself: every week once, decided never behind booked nor past
+    // the range, never going back; at the end what the store says.
+    expect(shown.map((p) => p.weeks_done)).toEqual([1, 2, 3, 4, 5]);
+    for (const [i, p] of shown.entries()) {
+      expect(p.weeks_decided).toBeGreaterThanOrEqual(p.weeks_done);
+      expect(p.weeks_decided).toBeLessThanOrEqual(WEEKS.length);
+      expect(p.weeks_decided).toBeGreaterThanOrEqual(shown[i - 1]?.weeks_decided ?? 0);
+    }
+    const stored = await backtestRow(store.db, 'straight');
+    expect(shown.at(-1)).toEqual(await backtestProgress(store.db, stored!));
 
     const app = await appFor('cut');
     const stop = new AbortController();

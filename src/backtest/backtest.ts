@@ -229,19 +229,38 @@ export async function backtestProgress(db: Db, row: BacktestRow): Promise<Backte
         between(stageRuns.weekId, row.fromWeek, row.toWeek),
       ),
     );
-  // A backtest of offline agents makes no LLM call (see portfolioWeekUsage): nothing to count.
-  const [calls] =
-    row.mode === 'offline'
-      ? [{ n: '0', cost: null }]
-      : await db
-          .select({ n: sql<string>`count(*)`, cost: sql<string | null>`sum(${llmCalls.costUsd})` })
-          .from(llmCalls)
-          .where(eq(llmCalls.portfolio, row.portfolio));
   return {
     weeks_done: row.weeksDone,
     weeks_total: row.weeksTotal,
     weeks_decided: Math.max(row.weeksDone, Number(decided?.n ?? 0)),
-    llm_calls: Number(calls?.n ?? 0),
-    llm_cost_usd: Number(calls?.cost ?? 0),
+    ...(await llmUsageOf(db, row)),
   };
+}
+
+/**
+ * Where a backtest running in this process stands: the weeks as the process counted them, and only
+ * the LLM usage read from the store. Reading the weeks back cost two statements a week, and counting
+ * the decided weeks read every week decided so far.
+ */
+export async function backtestProgressHere(
+  db: Db,
+  row: BacktestRow,
+  weeks: { weeksDone: number; weeksDecided: number },
+): Promise<BacktestProgress> {
+  return {
+    weeks_done: weeks.weeksDone,
+    weeks_total: row.weeksTotal,
+    weeks_decided: Math.max(weeks.weeksDone, weeks.weeksDecided),
+    ...(await llmUsageOf(db, row)),
+  };
+}
+
+/** The backtest's LLM calls and their cost so far; none for offline agents (see portfolioWeekUsage). */
+async function llmUsageOf(db: Db, row: BacktestRow): Promise<Pick<BacktestProgress, 'llm_calls' | 'llm_cost_usd'>> {
+  if (row.mode === 'offline') return { llm_calls: 0, llm_cost_usd: 0 };
+  const [calls] = await db
+    .select({ n: sql<string>`count(*)`, cost: sql<string | null>`sum(${llmCalls.costUsd})` })
+    .from(llmCalls)
+    .where(eq(llmCalls.portfolio, row.portfolio));
+  return { llm_calls: Number(calls?.n ?? 0), llm_cost_usd: Number(calls?.cost ?? 0) };
 }

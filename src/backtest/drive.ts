@@ -7,6 +7,7 @@ import type { App } from '../app.js';
 import type { WeekInfo } from '../council/week.js';
 import {
   backtestProgress,
+  backtestProgressHere,
   backtestRow,
   BacktestError,
   completedRun,
@@ -89,8 +90,8 @@ async function drive(app: App, name: string, weeks: readonly WeekInfo[], options
     else
       await runBacktestInProcess(app, row, weeks, {
         concurrency: options.workers,
-        onWeek: async () => {
-          await progress();
+        onWeek: async (weeksNow) => {
+          options.onProgress?.(await backtestProgressHere(app.store.db, row, weeksNow));
         },
         ...(options.signal ? { signal: options.signal } : {}),
       });

@@ -15,8 +15,11 @@ import { createHeapPulse } from './heap-pulse.js';
 export interface InProcessOptions {
   /** Weeks deciding at once, ahead of the books (at least 1). */
   concurrency: number;
-  /** Told after each week booked (awaited: the next week starts after it). */
-  onWeek?: (weeksDone: number) => Promise<void> | void;
+  /**
+   * Told after each week booked (awaited: the next week starts after it), with how many weeks of the
+   * range are booked and how many have their decisions stored (counted here, not read back).
+   */
+  onWeek?: (progress: { weeksDone: number; weeksDecided: number }) => Promise<void> | void;
   signal?: AbortSignal;
 }
 
@@ -35,7 +38,7 @@ export async function runBacktestInProcess(
       await decisions.of(i);
       await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
       heap.afterWeek();
-      await options.onWeek?.(i + 1);
+      await options.onWeek?.({ weeksDone: i + 1, weeksDecided: Math.max(i + 1, start + decisions.decided()) });
     }
   } catch (error) {
     if (!options.signal?.aborted) await failBacktest(app.store.db, row.name, describeError(error)).catch(() => undefined);
@@ -57,19 +60,24 @@ function decisionsAhead(
   concurrency: number,
   decide: (week: WeekInfo) => Promise<void>,
   signal: AbortSignal | undefined,
-): { of(i: number): Promise<void>; settled(): Promise<void> } {
+): { of(i: number): Promise<void>; settled(): Promise<void>; decided(): number } {
   const started = new Map<number, Promise<void>>();
   let next = start;
   let running = 0;
+  let decided = 0;
   let stopped = false;
   const pump = () => {
     while (!stopped && !signal?.aborted && running < concurrency && next < weeks.length) {
       const week = weeks[next] as WeekInfo;
       running++;
-      const decision = decide(week).finally(() => {
-        running--;
-        pump();
-      });
+      const decision = decide(week)
+        .then(() => {
+          decided++; // as the store counts them: weeks whose decisions completed, in any order
+        })
+        .finally(() => {
+          running--;
+          pump();
+        });
       // A failure is reported by of(i) when the books reach that week; it stops further decisions now.
       decision.catch(() => {
         stopped = true;
@@ -80,6 +88,7 @@ function decisionsAhead(
   pump();
   return {
     of: (i) => started.get(i) ?? Promise.reject(new Error(`the decisions of week ${weeks[i]?.week_id} were not started`)),
+    decided: () => decided,
     settled: async () => {
       stopped = true;
       await Promise.allSettled(started.values());
