@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../src/council/stage.js';
 import { openStore, type Store } from '../src/storage/db.js';
 import { events, orders, runs, stageRuns } from '../src/storage/schema.js';
+import { cli } from './helpers/cli.js';
 import { booksOf, runCli, startCli } from './helpers/processes.js';
 import { createScratchDatabase } from './helpers/stores.js';
 
@@ -26,9 +27,10 @@ let reference: Awaited<ReturnType<typeof booksOf>>;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'lt-proc-'));
-  // The single clean run every scenario must end up equal to.
+  // The single clean run every scenario must end up equal to (in this process: it is the reference,
+  // not one of the processes under test).
   const home = join(root, 'reference');
-  const clean = await runCli(ARGS, { LLM_TRADING_HOME: home });
+  const clean = await cli(ARGS, { LLM_TRADING_HOME: home });
   expect(clean.code, clean.stderr).toBe(0);
   reference = await withStore({ home }, (store) => booksOf(store.db, 'default'));
   expect(reference.orders.length).toBeGreaterThan(0);
@@ -184,7 +186,7 @@ describe('a full disk (issue P3 #11)', () => {
   it('says "no space left on device" in one line, keeps the run resumable, and loses nothing once space is back', async (ctx) => {
     if (!mounted) ctx.skip();
     const env = { LLM_TRADING_HOME: join(dir, 'home') };
-    expect((await runCli(['db', 'migrate'], env)).code).toBe(0);
+    expect((await cli(['db', 'migrate'], env)).code).toBe(0);
     // Fill the disk, leaving a few hundred KB: enough to start, not enough to finish.
     const free = Number(execFileSync('df', ['-k', '--output=avail', dir]).toString().trim().split('\n').at(-1));
     const filler = join(dir, 'filler');
@@ -207,7 +209,7 @@ describe('a full disk (issue P3 #11)', () => {
     if (!mounted) ctx.skip();
     const range = ['backtest', '--from', '2024-01-03', '--to', '2024-02-07', '--offline', '--name', 'full', '--json'];
     const env = { LLM_TRADING_HOME: join(dir, 'backtest-home') };
-    expect((await runCli(['db', 'migrate'], env)).code).toBe(0);
+    expect((await cli(['db', 'migrate'], env)).code).toBe(0);
     // About 3 MB left: a week writes about 1 MB (its rows and its files), so it stops after a few weeks.
     const free = Number(execFileSync('df', ['-k', '--output=avail', dir]).toString().trim().split('\n').at(-1));
     const filler = join(dir, 'backtest-filler');
@@ -221,7 +223,7 @@ describe('a full disk (issue P3 #11)', () => {
     expect(continued.code, continued.stderr).toBe(0);
     const cleanHome = mkdtempSync(join(tmpdir(), 'lt-full-clean-'));
     try {
-      const clean = await runCli(range, { LLM_TRADING_HOME: cleanHome });
+      const clean = await cli(range, { LLM_TRADING_HOME: cleanHome });
       expect(clean.code, clean.stderr).toBe(0);
       expect(JSON.parse(continued.stdout)).toEqual(JSON.parse(clean.stdout));
     } finally {
