@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
-import { booksOf, runCli, startCli, type Running } from './helpers/processes.js';
+import { cli } from './helpers/cli.js';
+import { booksOf, startCli, type Running } from './helpers/processes.js';
 import { createScratchDatabase } from './helpers/stores.js';
 import { quickQueueConfig, until } from './helpers/queue-config.js';
 
@@ -60,9 +61,9 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
         LLM_TRADING_CONFIG_DIR: config,
       });
 
-      const one = await runCli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
+      const one = await cli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
       expect(one.code, one.stderr).toBe(0);
-      const oneOther = await runCli(['backtest', ...OTHER, '--in-process', '--json'], env(reference.url, 'one'));
+      const oneOther = await cli(['backtest', ...OTHER, '--in-process', '--json'], env(reference.url, 'one'));
       expect(oneOther.code, oneOther.stderr).toBe(0);
 
       const coordinator = startCli(['backtest', ...RANGE, '--workers', '0', '--json'], env(shared.url, 'coordinator'));

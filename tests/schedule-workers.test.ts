@@ -11,7 +11,8 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
 import { scheduleRuns } from '../src/storage/schema.js';
-import { booksOf, runCli, startCli, type Running } from './helpers/processes.js';
+import { cli } from './helpers/cli.js';
+import { booksOf, startCli, type Running } from './helpers/processes.js';
 import { createScratchDatabase } from './helpers/stores.js';
 import { quickQueueConfig, until } from './helpers/queue-config.js';
 
@@ -39,7 +40,7 @@ describe.skipIf(!ADMIN_URL)('the schedule on the job queue (PostgreSQL)', () => 
     scratch.push(reference, shared);
     const env = (url: string, home: string) => ({ DATABASE_URL: url, LLM_TRADING_HOME: join(root, home), LLM_TRADING_CONFIG_DIR: config });
 
-    const clean = await runCli(['schedule', '--once', ...NOW], env(reference.url, 'clean'));
+    const clean = await cli(['schedule', '--once', ...NOW], env(reference.url, 'clean'));
     expect(clean.code, clean.stderr).toBe(0);
 
     const daemon = startCli(['schedule', ...NOW, '--workers', '0'], env(shared.url, 'daemon'));
