@@ -296,7 +296,7 @@ describe.each(storeFactories)('weekly pipeline on $name', (factory) => {
     expect(equities.some((e) => Math.abs(e - 100_000) > 50)).toBe(true);
   });
 
-  it('books a decided week under one reading of the clock, and still refuses it once a later week has traded', async () => {
+  it('refuses the books of a decided week once a later week has traded, and writes nothing of them', async () => {
     const decisionStages = ['snapshot', 'research', 'pm_pitches', 'peer_review', 'chairman'] as const;
     const all = [...decisionStages, 'risk', 'execute'] as const;
     const early = weekOf(WEEK, app.config);
