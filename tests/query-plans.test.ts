@@ -1,8 +1,9 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { fillPlaceholders, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submissionStatement } from '../src/broker/sim-writes.js';
-import { fillsAfter } from '../src/ledger/portfolio-ledger.js';
+import { submissionStatement, submissionValues } from '../src/broker/sim-writes.js';
+import { selectFillsAfter } from '../src/ledger/portfolio-ledger.js';
 import type { Store } from '../src/storage/db.js';
+import type { Reusable } from '../src/storage/reusable-query.js';
 import { storeFactories } from './helpers/stores.js';
 
 /**
@@ -35,14 +36,22 @@ describe.each(storeFactories)('query plans on $name', (factory) => {
     await store.close();
   });
 
-  async function plan(statement: SQL): Promise<string> {
-    const result = (await store.db.execute(sql`explain ${statement}`)) as unknown as { rows: Record<string, string>[] };
+  /** The plan of a reusable statement as it runs: its text, with `values` bound. */
+  async function plan<P extends object>(statement: Reusable<P, unknown>, values: P): Promise<string> {
+    const query = statement.query(store.db);
+    const params = fillPlaceholders(query.params, values as Record<string, unknown>);
+    const result = (await store.db._.session
+      .prepareQuery({ sql: `explain ${query.sql}`, params }, undefined, undefined, false)
+      .execute()) as {
+      rows: Record<string, string>[];
+    };
     return result.rows.map((row) => Object.values(row)[0]).join('\n');
   }
 
   it('a submission updates its orders through the primary key, not by hashing every order in the database', async () => {
     const text = await plan(
-      submissionStatement({
+      submissionStatement,
+      submissionValues({
         positions: [{ portfolio: 'p', accountId: 1, ticker: 'SPY', qty: 0, avgEntryPrice: 100, updatedAt: new Date() }],
         cash: [{ portfolio: 'p', id: 1, cash: 100_100 }],
         fills: [],
@@ -67,7 +76,7 @@ describe.each(storeFactories)('query plans on $name', (factory) => {
   });
 
   it("a ledger's read of the new fills is an index range over ids, not every fill of the portfolio", async () => {
-    const text = await plan(fillsAfter(store.db, 'big', ROWS - 10).getSQL());
+    const text = await plan(selectFillsAfter, { portfolio: 'big', lastId: ROWS - 10 });
     expect(text).toMatch(/Index Cond: \(.*\bid > /);
     expect(text).not.toMatch(/Seq Scan on fills/);
   });

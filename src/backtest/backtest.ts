@@ -29,6 +29,7 @@ import { addDays } from '../market/calendar.js';
 import type { Postmortem } from '../metrics/postmortem.js';
 import { UserError } from '../errors.js';
 import type { Db } from '../storage/db.js';
+import { encodedAs, reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { backtests, events, llmCalls, stageRuns } from '../storage/schema.js';
 
 export class BacktestError extends UserError {}
@@ -155,12 +156,17 @@ export async function bookWeek(app: App, name: string, index: number, week: Week
   if (!whole.postmortem)
     throw new BacktestError(`the week of ${week.week_id} did not run to its postmortem (status ${whole.weekly.result.status})`);
   await app.artifacts.flush(); // a week that counts as booked has its files
-  await app.store.db
-    .update(backtests)
-    .set({ weeksDone: index + 1, updatedAt: new Date() })
-    .where(and(eq(backtests.name, name), eq(backtests.weeksDone, index)));
+  await countWeekDone(app.store.db, { name, before: index, after: index + 1, now: new Date() });
   return whole.postmortem;
 }
+
+/** One more week booked: the count moves from `before` to `after` only (a week is never counted twice). */
+const countWeekDone = reusableStatement((db, $: Slots<{ name: string; before: number; after: number; now: Date }>) =>
+  db
+    .update(backtests)
+    .set({ weeksDone: sql`${$.after}`, updatedAt: encodedAs($.now, backtests.updatedAt) })
+    .where(and(eq(backtests.name, $.name), eq(backtests.weeksDone, $.before))),
+);
 
 /** Records why a backtest stopped; the same command continues it. */
 export async function failBacktest(db: Db, name: string, error: string): Promise<void> {

@@ -54,7 +54,7 @@
  * Portfolios. A broker instance keeps the books of one portfolio: its accounts, orders, fills and
  * positions carry the portfolio's name, and it never reads or writes another's.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { ModelsConfig } from '../config/app-config.js';
 import { addDays, utcToEt } from '../market/calendar.js';
 import type { PriceQuote } from '../market/types.js';
@@ -62,6 +62,7 @@ import type { AccountState, Broker, OrderRequest, OrderResult, Position, Side } 
 import type { Clock } from '../ports/clock.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Db, Tx } from '../storage/db.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { accounts, events, orders, positions } from '../storage/schema.js';
 import { acceptedOrderRow, approximateFromEvent, orderResultOf } from '../ledger/orders.js';
 import { roundCash, roundQty } from './money.js';
@@ -298,18 +299,10 @@ export class SimulatedBroker implements Broker {
     const books = new Map<number, Book>();
     const ids = [...new Set(accountIds)].sort((a, b) => a - b);
     if (ids.length === 0) return books;
-    const locked = await tx
-      .select()
-      .from(accounts)
-      .where(and(eq(accounts.portfolio, this.#portfolio), inArray(accounts.id, ids)))
-      .orderBy(asc(accounts.id))
-      .for('update');
+    const locked = await lockAccounts(tx, { portfolio: this.#portfolio, ids });
     for (const account of locked) books.set(account.id, { account, held: [], changed: new Map(), cashChanged: false });
     if (locked.length === 0) return books;
-    const held = await tx
-      .select()
-      .from(positions)
-      .where(and(eq(positions.portfolio, this.#portfolio), inArray(positions.accountId, [...books.keys()])));
+    const held = await positionsOf(tx, { portfolio: this.#portfolio, ids: [...books.keys()] });
     for (const p of held) books.get(p.accountId)?.held.push({ ticker: p.ticker, qty: p.qty, avgEntryPrice: p.avgEntryPrice });
     // Summed in ticker order (decideFill), whatever order the database returned them in.
     for (const book of books.values()) book.held.sort(byTicker);
@@ -430,17 +423,30 @@ export class SimulatedBroker implements Broker {
     db: Db,
     accountIds: readonly number[],
   ): Promise<Map<number, { account: AccountRow; positions: PositionRow[] }>> {
-    const rows = await db
-      .select({ account: accounts, position: positions })
-      .from(accounts)
-      .leftJoin(positions, and(eq(positions.portfolio, accounts.portfolio), eq(positions.accountId, accounts.id)))
-      .where(and(eq(accounts.portfolio, this.#portfolio), inArray(accounts.id, [...accountIds])))
-      .orderBy(asc(accounts.id), asc(positions.ticker));
+    const rows = await accountsJoinPositions(db, { portfolio: this.#portfolio, ids: [...accountIds] });
     const byId = new Map<number, { account: AccountRow; positions: PositionRow[] }>();
     for (const r of rows) {
-      const one = byId.get(r.account.id) ?? { account: r.account, positions: [] };
-      if (r.position) one.positions.push(r.position);
-      byId.set(r.account.id, one);
+      const account: AccountRow = {
+        portfolio: r.portfolio,
+        id: r.id,
+        owner: r.owner,
+        broker: r.broker,
+        startingCash: r.startingCash,
+        cash: r.cash,
+        createdAt: r.createdAt,
+      };
+      const one = byId.get(r.id) ?? { account, positions: [] };
+      // No position: the left join's columns are null (RowOf types them as the columns are, not null).
+      if (r.ticker !== null && r.qty !== null && r.avgEntryPrice !== null && r.positionUpdatedAt !== null)
+        one.positions.push({
+          portfolio: r.portfolio,
+          accountId: r.id,
+          ticker: r.ticker,
+          qty: r.qty,
+          avgEntryPrice: r.avgEntryPrice,
+          updatedAt: r.positionUpdatedAt,
+        });
+      byId.set(r.id, one);
     }
     return byId;
   }
@@ -518,3 +524,38 @@ function byTicker(a: HeldRow, b: HeldRow): number {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The accounts `ids` of a portfolio, locked for update in id order (see #lockBooks). */
+const lockAccounts = reusableRows(getTableColumns(accounts), (db, $: Slots<{ portfolio: string; ids: number[] }>, fields) =>
+  db
+    .select(fields)
+    .from(accounts)
+    .where(and(eq(accounts.portfolio, $.portfolio), sql`${accounts.id} = any(${$.ids})`))
+    .orderBy(asc(accounts.id))
+    .for('update'),
+);
+
+const positionsOf = reusableRows(getTableColumns(positions), (db, $: Slots<{ portfolio: string; ids: number[] }>, fields) =>
+  db
+    .select(fields)
+    .from(positions)
+    .where(and(eq(positions.portfolio, $.portfolio), sql`${positions.accountId} = any(${$.ids})`)),
+);
+
+/** Accounts `ids` with their positions (one row per position, or one with null position columns), in account and ticker order. */
+const accountsJoinPositions = reusableRows(
+  {
+    ...getTableColumns(accounts),
+    ticker: positions.ticker,
+    qty: positions.qty,
+    avgEntryPrice: positions.avgEntryPrice,
+    positionUpdatedAt: positions.updatedAt,
+  },
+  (db, $: Slots<{ portfolio: string; ids: number[] }>, fields) =>
+    db
+      .select(fields)
+      .from(accounts)
+      .leftJoin(positions, and(eq(positions.portfolio, accounts.portfolio), eq(positions.accountId, accounts.id)))
+      .where(and(eq(accounts.portfolio, $.portfolio), sql`${accounts.id} = any(${$.ids})`))
+      .orderBy(asc(accounts.id), asc(positions.ticker)),
+);

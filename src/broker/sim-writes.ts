@@ -9,8 +9,9 @@
  * a Date its ISO string, a jsonb column the nested JSON value. Rows are expanded in array order, so
  * the serial ids of fills and events follow the order of the requests, as one order at a time gave.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type Placeholder } from 'drizzle-orm';
 import type { Tx } from '../storage/db.js';
+import { reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
 
 type OrderInsert = typeof orders.$inferInsert;
@@ -93,22 +94,36 @@ export async function insertAcceptedOrders(tx: Tx, rows: readonly OrderInsert[])
       broker_order_id: r.brokerOrderId ?? null,
     })),
   );
-  const columns = sql`client_order_id, portfolio, account_id, week_id, checkpoint, action, sequence, ticker, side, qty, order_type, status, submitted_at, broker_order_id`;
-  const result = await tx.execute(
-    sql`insert into ${orders} (${columns}) select ${columns} from jsonb_populate_recordset(null::${orders}, ${json}::jsonb)
-        on conflict (client_order_id) do nothing returning client_order_id`,
-  );
+  const result = await insertOrdersStatement(tx, { json });
   // Both drivers return { rows } (as storage/bulk-insert.ts reads them).
   return new Set((result as unknown as { rows: { client_order_id: string }[] }).rows.map((r) => r.client_order_id));
 }
 
+const insertOrdersStatement = reusableStatement((_tx, $: Slots<{ json: string }>) => {
+  const columns = sql`client_order_id, portfolio, account_id, week_id, checkpoint, action, sequence, ticker, side, qty, order_type, status, submitted_at, broker_order_id`;
+  return sql`insert into ${orders} (${columns}) select ${columns} from jsonb_populate_recordset(null::${orders}, ${$.json}::jsonb)
+        on conflict (client_order_id) do nothing returning client_order_id`;
+});
+
 /** Everything the submission's fills and rejections change, in one statement (data-modifying WITH clauses). */
 export async function applySubmission(tx: Tx, writes: SubmissionWrites): Promise<void> {
-  await tx.execute(submissionStatement(writes));
+  await submissionStatement(tx, submissionValues(writes));
 }
 
-/** The statement applySubmission runs (exported for the query-plan tests). */
-export function submissionStatement(writes: SubmissionWrites): SQL {
+interface SubmissionValues {
+  positionUpserts: string;
+  positionDeletes: string;
+  positionDeleteCount: number;
+  cash: string;
+  cashCount: number;
+  fills: string;
+  events: string;
+  orders: string;
+  orderCount: number;
+}
+
+/** The values of applySubmission's statement: each table's rows as one JSON array (exported for the query-plan tests). */
+export function submissionValues(writes: SubmissionWrites): SubmissionValues {
   const upserts = writes.positions.filter((p) => p.qty !== 0);
   const deletes = writes.positions.filter((p) => p.qty === 0);
   const positionRows = (list: PositionWrite[]) =>
@@ -154,6 +169,21 @@ export function submissionStatement(writes: SubmissionWrites): SQL {
     reject_reason: o.rejectReason,
     broker_order_id: o.brokerOrderId,
   }));
+  return {
+    positionUpserts: JSON.stringify(positionRows(upserts)),
+    positionDeletes: JSON.stringify(positionRows(deletes)),
+    positionDeleteCount: deletes.length,
+    cash: JSON.stringify(writes.cash),
+    cashCount: writes.cash.length,
+    fills: fillRows,
+    events: eventRows,
+    orders: JSON.stringify(orderRows),
+    orderCount: orderRows.length,
+  };
+}
+
+/** The statement applySubmission runs (exported for the query-plan tests). */
+export const submissionStatement = reusableStatement((_tx, $: Slots<SubmissionValues>) => {
   const positionColumns = sql`portfolio, account_id, ticker, qty, avg_entry_price, updated_at`;
   const fillColumns = sql`client_order_id, portfolio, account_id, ticker, side, qty, price, commission, filled_at`;
   const eventColumns = sql`idempotency_key, portfolio, week_id, kind, stage, seat, payload`;
@@ -161,29 +191,29 @@ export function submissionStatement(writes: SubmissionWrites): SQL {
   return sql`
     with position_upsert as (
       insert into ${positions} (${positionColumns})
-      select ${positionColumns} from jsonb_populate_recordset(null::${positions}, ${JSON.stringify(positionRows(upserts))}::jsonb)
+      select ${positionColumns} from jsonb_populate_recordset(null::${positions}, ${$.positionUpserts}::jsonb)
       on conflict (portfolio, account_id, ticker) do update
         set qty = excluded.qty, avg_entry_price = excluded.avg_entry_price, updated_at = excluded.updated_at
     ), position_delete as (
-      delete from ${positions} p using ${sizedRows(positions, positionRows(deletes))} d
+      delete from ${positions} p using ${sizedRows(positions, $.positionDeletes, $.positionDeleteCount)} d
       where p.portfolio = d.portfolio and p.account_id = d.account_id and p.ticker = d.ticker
     ), cash_write as (
-      update ${accounts} a set cash = c.cash from ${sizedRows(accounts, writes.cash)} c
+      update ${accounts} a set cash = c.cash from ${sizedRows(accounts, $.cash, $.cashCount)} c
       where a.portfolio = c.portfolio and a.id = c.id
     ), fill_write as (
       insert into ${fills} (${fillColumns})
-      select ${fillColumns} from jsonb_populate_recordset(null::${fills}, ${fillRows}::jsonb)
+      select ${fillColumns} from jsonb_populate_recordset(null::${fills}, ${$.fills}::jsonb)
     ), event_write as (
       insert into ${events} (${eventColumns})
-      select ${eventColumns} from jsonb_populate_recordset(null::${events}, ${eventRows}::jsonb)
+      select ${eventColumns} from jsonb_populate_recordset(null::${events}, ${$.events}::jsonb)
       on conflict (idempotency_key) do nothing
     )
     update ${orders} o set status = u.status, filled_at = u.filled_at, filled_qty = u.filled_qty,
       filled_avg_price = u.filled_avg_price, commission = u.commission, reject_reason = u.reject_reason,
       broker_order_id = u.broker_order_id
-    from ${sizedRows(orders, orderRows)} u
+    from ${sizedRows(orders, $.orders, $.orderCount)} u
     where o.client_order_id = u.client_order_id`;
-}
+});
 
 /**
  * The rows of a JSON array as a FROM item joined to `table` by key, sized for the planner.
@@ -193,6 +223,6 @@ export function submissionStatement(writes: SubmissionWrites): SQL {
  * scan per submission, 2.6 ms late in the bundled range against 1.3 ms at its start. The LIMIT, the
  * array's own length, tells it how few rows there are: a nested loop over the primary key.
  */
-function sizedRows(table: typeof orders | typeof accounts | typeof positions, rows: readonly object[]) {
-  return sql`(select * from jsonb_populate_recordset(null::${table}, ${JSON.stringify(rows)}::jsonb) limit ${rows.length})`;
+function sizedRows(table: typeof orders | typeof accounts | typeof positions, rows: Placeholder, count: Placeholder) {
+  return sql`(select * from jsonb_populate_recordset(null::${table}, ${rows}::jsonb) limit ${count})`;
 }

@@ -16,7 +16,7 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
@@ -35,7 +35,8 @@ import { sizePosition } from '../risk/position-sizing.js';
 import { etToUtc, SESSION_OPEN } from '../market/calendar.js';
 import type { CheckpointAction, CheckpointUpdate, InvalidationTrigger } from '../schemas/index.js';
 import { insertRows } from '../storage/bulk-insert.js';
-import { ofRun } from '../storage/run-key.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
+import { ofRun, type RunKey } from '../storage/run-key.js';
 import { accounts as accountRows, checkpointRuns, checkpointUpdates, orders, stageRuns } from '../storage/schema.js';
 import { accountAt, ownerPlan, type HeldPosition, type OwnerPlan } from './account-state.js';
 import { indicatorSet, readIndicators, returnSinceEntry, type Instant } from './indicator-set.js';
@@ -103,20 +104,26 @@ interface WeekPlans {
   risk: StageOutputs['risk'];
 }
 
+const selectWeekPlans = reusableRows(
+  // The execution only has to have completed: its output (orders, accounts) is not read.
+  { stage: stageRuns.stage, output: sql<unknown>`case ${stageRuns.stage} when 'execute' then null else ${stageRuns.output} end` },
+  (db, $: Slots<RunKey>, fields) =>
+    db
+      .select(fields)
+      .from(stageRuns)
+      .where(
+        and(
+          ofRun(stageRuns, $),
+          eq(stageRuns.status, 'completed'),
+          // Only what a checkpoint reads (the snapshot, research and reviews are large and not needed).
+          inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
+        ),
+      ),
+);
+
 /** The weekly outputs a checkpoint stands on; refuses a week that has not been executed. */
 async function weekPlans(app: App, week: WeekInfo): Promise<WeekPlans> {
-  const rows = await app.store.db
-    // The execution only has to have completed: its output (orders, accounts) is not read.
-    .select({ stage: stageRuns.stage, output: sql<unknown>`case ${stageRuns.stage} when 'execute' then null else ${stageRuns.output} end` })
-    .from(stageRuns)
-    .where(
-      and(
-        ofRun(stageRuns, { portfolio: app.portfolio, weekId: week.week_id }),
-        eq(stageRuns.status, 'completed'),
-        // Only what a checkpoint reads (the snapshot, research and reviews are large and not needed).
-        inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
-      ),
-    );
+  const rows = await selectWeekPlans(app.store.db, { portfolio: app.portfolio, weekId: week.week_id });
   const of = <S extends StageName>(s: S) => rows.find((r) => r.stage === s)?.output as StageOutputs[S] | undefined;
   const pitches = of('pm_pitches');
   const risk = of('risk');
@@ -156,20 +163,12 @@ export async function runCheckpoints(
     const db = app.store.db;
     const session: WeekSession = {
       plans: await weekPlans(app, week),
-      accounts: await db.select().from(accountRows).where(eq(accountRows.portfolio, app.portfolio)),
+      accounts: await accountsOfPortfolio(db, { portfolio: app.portfolio }),
       noLaterWeek: false,
       // Prices and indicators at an instant do not change: the previous checkpoint's are read again.
       view: new MarketView(app.marketData),
-      weekRuns: await db
-        .select()
-        .from(checkpointRuns)
-        .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, week.week_id)))
-        .orderBy(asc(checkpointRuns.checkpointAt)),
-      convictions: await db
-        .select({ accountId: checkpointUpdates.accountId, at: checkpointUpdates.checkpointAt, after: checkpointUpdates.convictionAfter })
-        .from(checkpointUpdates)
-        .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, week.week_id)))
-        .orderBy(asc(checkpointUpdates.checkpointAt)),
+      weekRuns: await checkpointRunsOfWeek(db, { portfolio: app.portfolio, weekId: week.week_id }),
+      convictions: await convictionsOfWeek(db, { portfolio: app.portfolio, weekId: week.week_id }),
       ledger: null,
       writes: new SlotWrites(),
     };
@@ -481,18 +480,7 @@ async function readLedger(app: App, week: WeekInfo, session: WeekSession): Promi
   const weekStart = etToUtc(week.fill_date, SESSION_OPEN);
   const [, weekOrders] = await Promise.all([
     app.ledger.refresh(app.store.db, app.portfolio),
-    app.store.db
-      .select({
-        accountId: orders.accountId,
-        side: orders.side,
-        qty: orders.qty,
-        ticker: orders.ticker,
-        submittedAt: orders.submittedAt,
-        filledAt: orders.filledAt,
-        checkpoint: orders.checkpoint,
-      })
-      .from(orders)
-      .where(and(eq(orders.portfolio, app.portfolio), eq(orders.weekId, week.week_id))),
+    ordersOfWeek(app.store.db, { portfolio: app.portfolio, weekId: week.week_id }),
   ]);
   const opening = new Map<number, BookState>();
   const fills = new Map<number, LedgerFill[]>();
@@ -791,3 +779,30 @@ function updateOf(r: UpdateRow, mine: OrderResult[]): AccountUpdate {
     error: r.error ?? null,
   };
 }
+
+const accountsOfPortfolio = reusableRows(getTableColumns(accountRows), (db, $: Slots<{ portfolio: string }>, fields) =>
+  db.select(fields).from(accountRows).where(eq(accountRows.portfolio, $.portfolio)),
+);
+
+const checkpointRunsOfWeek = reusableRows(getTableColumns(checkpointRuns), (db, $: Slots<RunKey>, fields) =>
+  db.select(fields).from(checkpointRuns).where(ofRun(checkpointRuns, $)).orderBy(asc(checkpointRuns.checkpointAt)),
+);
+
+const convictionsOfWeek = reusableRows(
+  { accountId: checkpointUpdates.accountId, at: checkpointUpdates.checkpointAt, after: checkpointUpdates.convictionAfter },
+  (db, $: Slots<RunKey>, fields) =>
+    db.select(fields).from(checkpointUpdates).where(ofRun(checkpointUpdates, $)).orderBy(asc(checkpointUpdates.checkpointAt)),
+);
+
+const ordersOfWeek = reusableRows(
+  {
+    accountId: orders.accountId,
+    side: orders.side,
+    qty: orders.qty,
+    ticker: orders.ticker,
+    submittedAt: orders.submittedAt,
+    filledAt: orders.filledAt,
+    checkpoint: orders.checkpoint,
+  },
+  (db, $: Slots<RunKey>, fields) => db.select(fields).from(orders).where(ofRun(orders, $)),
+);

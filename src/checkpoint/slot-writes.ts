@@ -14,7 +14,6 @@
  * The rows of a week's quiet slots thus cost a few statements instead of three to four per slot, and
  * the event log and the checkpoint rows keep the order in which the slots ran.
  */
-import { sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { insertRows } from '../storage/bulk-insert.js';
 import { appendEvents, type NewEvent } from '../storage/event-store.js';
@@ -57,15 +56,21 @@ export class SlotWrites {
     const events = held.flatMap((h) => (h.event ? [h.event] : []));
     await app.store.db.transaction(async (tx) => {
       await insertRows(tx, checkpointUpdates, updates, { onConflictDoNothing: {} });
-      await tx
-        .insert(checkpointRuns)
-        .values([...runs.values()])
-        .onConflictDoUpdate({
-          target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
-          set: { status: sql`excluded.status`, reason: sql`excluded.reason`, updatedAt: new Date() },
-          // A skipped slot is recorded once and never overwrites a row the slot already has.
-          setWhere: sql`excluded.status <> 'skipped'`,
-        });
+      // A slot's row keeps its first `created_at`; a skipped slot is recorded once and never
+      // overwrites a row the slot already has.
+      const now = new Date();
+      await insertRows(
+        tx,
+        checkpointRuns,
+        [...runs.values()].map((row) => ({ ...row, updatedAt: now })),
+        {
+          onConflictDoUpdate: {
+            target: [checkpointRuns.portfolio, checkpointRuns.checkpointAt],
+            set: [checkpointRuns.status, checkpointRuns.reason, checkpointRuns.updatedAt],
+            where: "excluded.status <> 'skipped'",
+          },
+        },
+      );
       await appendEvents(tx, events);
     });
     this.#held = [];

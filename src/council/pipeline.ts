@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, inArray, like, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, like, sql } from 'drizzle-orm';
 import type { Artifacts } from '../storage/artifacts.js';
 import type { Db, Tx } from '../storage/db.js';
 import { appendEvent, appendEvents } from '../storage/event-store.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
+import { encodedAs, reusableRows, reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { events, runs, stageRuns } from '../storage/schema.js';
 import { describeError } from '../errors.js';
 import { QuorumError, type SeatStatus } from './fan-out.js';
@@ -67,7 +68,7 @@ export class Pipeline {
    * files of completed stages that are missing (a write that a crash or a full disk interrupted).
    */
   async load(): Promise<Set<StageName>> {
-    const rows = await this.db.select().from(stageRuns).where(ofRun(stageRuns, this.run_));
+    const rows = await stageRunsOfWeek(this.db, this.run_);
     this.outputs.clear();
     const completed = new Set<StageName>();
     for (const row of rows) {
@@ -257,17 +258,36 @@ async function recordCompletion(
   run: RunKey,
   completion: { stage: StageName; output: unknown; attempt: string; startedAt: Date; eventKey: string },
 ): Promise<void> {
+  await completeStage(tx, { ...run, ...completion, finishedAt: new Date() });
+}
+
+const stageRunsOfWeek = reusableRows(getTableColumns(stageRuns), (db, $: Slots<RunKey>, fields) =>
+  db.select(fields).from(stageRuns).where(ofRun(stageRuns, $)),
+);
+
+/** The stage's row, the run's `updated_at` and the `stage_completed` event, in one statement. */
+const completeStage = reusableStatement<
+  RunKey & {
+    stage: StageName;
+    output: unknown;
+    attempt: string;
+    startedAt: Date;
+    finishedAt: Date;
+    eventKey: string;
+  }
+>((tx, $) => {
   const stageRun = tx
     .insert(stageRuns)
     .values({
-      ...run,
-      stage: completion.stage,
+      portfolio: $.portfolio,
+      weekId: $.weekId,
+      stage: $.stage,
       status: 'completed',
-      output: completion.output,
+      output: $.output,
       error: null,
-      attempt: completion.attempt,
-      startedAt: completion.startedAt,
-      finishedAt: new Date(),
+      attempt: $.attempt,
+      startedAt: $.startedAt,
+      finishedAt: $.finishedAt,
     })
     .onConflictDoUpdate({
       // `excluded`: the output is sent once, not a second time for the update.
@@ -282,11 +302,14 @@ async function recordCompletion(
       },
     })
     .returning({ output: stageRuns.output });
-  const touch = tx.update(runs).set({ updatedAt: new Date() }).where(ofRun(runs, run));
+  const touch = tx
+    .update(runs)
+    .set({ updatedAt: encodedAs($.finishedAt, runs.updatedAt) })
+    .where(ofRun(runs, $));
   const column = (c: { name: string }) => sql.identifier(c.name);
-  await tx.execute(sql`
+  return sql`
     with completed_stage as ${stageRun}, touched_run as ${touch}
     insert into ${events} (${column(events.idempotencyKey)}, ${column(events.portfolio)}, ${column(events.weekId)}, ${column(events.kind)}, ${column(events.stage)}, ${column(events.payload)})
-    select ${completion.eventKey}, ${run.portfolio}, ${run.weekId}, 'stage_completed', ${completion.stage}, ${column(stageRuns.output)} from completed_stage
-    on conflict (${column(events.idempotencyKey)}) do nothing`);
-}
+    select ${$.eventKey}, ${$.portfolio}, ${$.weekId}, 'stage_completed', ${$.stage}, ${column(stageRuns.output)} from completed_stage
+    on conflict (${column(events.idempotencyKey)}) do nothing`;
+});

@@ -3,7 +3,8 @@ import type { App } from '../app.js';
 import { checkTimeMovesForward, ensurePortfolio, TimeTravelError } from '../portfolio/portfolio.js';
 import type { WeekContext } from '../ports/agents.js';
 import { describeError } from '../errors.js';
-import { and, ne } from 'drizzle-orm';
+import { and, ne, sql } from 'drizzle-orm';
+import { encodedAs, reusableStatement } from '../storage/reusable-query.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { runs } from '../storage/schema.js';
 import { executeStage, pendingOpenOrders } from './stages/execute.js';
@@ -167,10 +168,7 @@ async function runLocked(
   const status = statusOf(pipeline, error, awaitingOpen);
   if (started) {
     try {
-      await app.store.db
-        .update(runs)
-        .set({ status, error: error ? describeError(error) : null, updatedAt: new Date() })
-        .where(ofRun(runs, run));
+      await setRunStatus(app.store.db, { ...run, status, error: error ? describeError(error) : null, now: new Date() });
     } catch (e) {
       // The database itself failed (a full disk): the run's own error is the one to report.
       error ??= e instanceof Error ? e : new Error(describeError(e));
@@ -285,17 +283,40 @@ async function ensureRunRow(app: App, week: WeekInfo, run: RunKey): Promise<void
         : randomBytes(8).toString('hex');
   // A resumed run keeps its row (dates, seed) and is running again: it may have been left 'partial' or
   // 'running' by a killed process.
-  await app.store.db
-    .insert(runs)
-    .values({
-      ...run,
-      asofEt: week.asof_et,
-      dataThrough: week.data_through,
-      fillDate: week.fill_date,
-      mode: app.agents.mode,
-      seed,
-      status: 'running',
-    })
-    .onConflictDoUpdate({ target: [runs.portfolio, runs.weekId], set: { status: 'running', updatedAt: new Date() } });
+  await upsertRunRow(app.store.db, {
+    ...run,
+    asofEt: week.asof_et,
+    dataThrough: week.data_through,
+    fillDate: week.fill_date,
+    mode: app.agents.mode,
+    seed,
+    now: new Date(),
+  });
   portfolioEnsured.add(app);
 }
+
+const upsertRunRow = reusableStatement<
+  RunKey & { asofEt: string; dataThrough: string; fillDate: string; mode: string; seed: string; now: Date }
+>((db, $) =>
+  db
+    .insert(runs)
+    .values({
+      portfolio: $.portfolio,
+      weekId: $.weekId,
+      asofEt: $.asofEt,
+      dataThrough: $.dataThrough,
+      fillDate: $.fillDate,
+      mode: $.mode,
+      seed: $.seed,
+      status: 'running',
+    })
+    .onConflictDoUpdate({ target: [runs.portfolio, runs.weekId], set: { status: 'running', updatedAt: encodedAs($.now, runs.updatedAt) } }),
+);
+
+/** The run's status once the week has run as far as it could. */
+const setRunStatus = reusableStatement<RunKey & { status: string; error: string | null; now: Date }>((db, $) =>
+  db
+    .update(runs)
+    .set({ status: sql`${$.status}`, error: sql`${$.error}`, updatedAt: encodedAs($.now, runs.updatedAt) })
+    .where(ofRun(runs, $)),
+);

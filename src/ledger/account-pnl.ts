@@ -13,10 +13,11 @@ import { weekOf } from '../council/week.js';
 import { etToUtc, isTradingDay, previousTradingDay, sessionHours, tradingDayOnOrBefore, utcToEt } from '../market/calendar.js';
 import type { MarketData } from '../ports/market-data.js';
 import type { Db } from '../storage/db.js';
-import { accounts, orders } from '../storage/schema.js';
+import { orders } from '../storage/schema.js';
 import { roundCash } from '../broker/money.js';
 import { equityOf, type Book } from './book.js';
 import type { PortfolioLedger } from './portfolio-ledger.js';
+import { startingCashOfAccounts } from './decision-equity.js';
 
 export interface BooksPnl {
   account_id: number;
@@ -55,7 +56,7 @@ export function todayFrom(at: Date): Date {
 
 export async function booksPnl(ctx: PnlContext, at: Date): Promise<BooksPnl[]> {
   const [rows, [latest]] = await Promise.all([
-    ctx.db.select({ id: accounts.id, startingCash: accounts.startingCash }).from(accounts).where(eq(accounts.portfolio, ctx.portfolio)),
+    startingCashOfAccounts(ctx.db, { portfolio: ctx.portfolio }),
     ctx.db
       .select({ weekId: max(orders.weekId) })
       .from(orders)

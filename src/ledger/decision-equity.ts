@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { accounts } from '../storage/schema.js';
 import type { Book } from './book.js';
 import type { PortfolioLedger } from './portfolio-ledger.js';
@@ -12,10 +13,13 @@ import type { PortfolioLedger } from './portfolio-ledger.js';
  * accounts, and the fills added to the ledger since it was last read.
  */
 export async function booksAtDecision(db: Db, portfolio: string, ledger: PortfolioLedger, decidedAt: Date): Promise<Map<number, Book>> {
-  const rows = await db
-    .select({ id: accounts.id, startingCash: accounts.startingCash })
-    .from(accounts)
-    .where(eq(accounts.portfolio, portfolio));
+  const rows = await startingCashOfAccounts(db, { portfolio });
   await ledger.refresh(db, portfolio);
   return new Map(rows.map((a) => [a.id, ledger.stateBefore(a.id, a.startingCash, decidedAt).book]));
 }
+
+/** Every account of a portfolio with its starting cash. */
+export const startingCashOfAccounts = reusableRows(
+  { id: accounts.id, startingCash: accounts.startingCash },
+  (db, $: Slots<{ portfolio: string }>, fields) => db.select(fields).from(accounts).where(eq(accounts.portfolio, $.portfolio)),
+);

@@ -3,10 +3,11 @@
  * in `orders` (and each fill in `fills`) with its audit event ('order:<client_order_id>'), so a week's
  * result, a resumed execution and the postmortem read one record.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { roundQty } from '../broker/money.js';
 import type { OrderRequest, OrderResult, Side } from '../ports/broker.js';
 import type { Db, Tx } from '../storage/db.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { events, orders } from '../storage/schema.js';
 
 type OrderRow = typeof orders.$inferSelect;
@@ -75,16 +76,41 @@ export interface OrderFilter {
   accountId?: number;
 }
 
+/** recordedOrders' statement, one for each combination of the optional filters. */
+function ordersOfWeekStatement(byCheckpoint: boolean, byAccount: boolean) {
+  return reusableRows(
+    getTableColumns(orders),
+    (db, $: Slots<{ portfolio: string; weekId: string; checkpoint: string; accountId: number }>, fields) =>
+      db
+        .select(fields)
+        .from(orders)
+        .where(
+          and(
+            eq(orders.portfolio, $.portfolio),
+            eq(orders.weekId, $.weekId),
+            byCheckpoint ? eq(orders.checkpoint, $.checkpoint) : undefined,
+            byAccount ? eq(orders.accountId, $.accountId) : undefined,
+          ),
+        )
+        .orderBy(asc(orders.submittedAt), asc(orders.accountId), asc(orders.sequence), asc(orders.clientOrderId)),
+  );
+}
+
+const ordersOfWeek = {
+  'false-false': ordersOfWeekStatement(false, false),
+  'true-false': ordersOfWeekStatement(true, false),
+  'false-true': ordersOfWeekStatement(false, true),
+  'true-true': ordersOfWeekStatement(true, true),
+};
+
 /** A portfolio's recorded orders of a week (optionally one checkpoint, one account), in the order placed. */
 export async function recordedOrders(db: Db | Tx, portfolio: string, filter: OrderFilter): Promise<OrderResult[]> {
-  const where = [eq(orders.portfolio, portfolio), eq(orders.weekId, filter.weekId)];
-  if (filter.checkpoint !== undefined) where.push(eq(orders.checkpoint, filter.checkpoint));
-  if (filter.accountId !== undefined) where.push(eq(orders.accountId, filter.accountId));
-  const rows = await db
-    .select()
-    .from(orders)
-    .where(and(...where))
-    .orderBy(asc(orders.submittedAt), asc(orders.accountId), asc(orders.sequence), asc(orders.clientOrderId));
+  const rows = await ordersOfWeek[`${filter.checkpoint !== undefined}-${filter.accountId !== undefined}`](db, {
+    portfolio,
+    weekId: filter.weekId,
+    checkpoint: filter.checkpoint ?? '',
+    accountId: filter.accountId ?? 0,
+  });
   // The events by their unique key (an index lookup), not joined on an expression (a scan of the log).
   const filled = rows.filter((r) => r.status === 'filled').map((r) => `order:${r.clientOrderId}`);
   const payloads = new Map<string, unknown>();

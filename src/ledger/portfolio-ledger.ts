@@ -16,8 +16,9 @@
  * is earlier than one already held (not something time-ordered runs produce) is merged into place and
  * the carried books are replayed again.
  */
-import { asc, and, eq, gt } from 'drizzle-orm';
+import { asc, and, eq, getTableColumns, gt } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { fills as fillRows } from '../storage/schema.js';
 import { advance, copyState, emptyState, type BookState, type LedgerFill } from './book.js';
 
@@ -131,9 +132,13 @@ function countBefore(list: readonly Held[], at: number): number {
  * every fill the portfolio ever had (exported for the query-plan tests).
  */
 export function fillsAfter(db: Db, portfolio: string, lastId: number) {
-  return db
-    .select()
-    .from(fillRows)
-    .where(and(eq(fillRows.portfolio, portfolio), gt(fillRows.id, lastId)))
-    .orderBy(asc(fillRows.id));
+  return selectFillsAfter(db, { portfolio, lastId });
 }
+
+export const selectFillsAfter = reusableRows(getTableColumns(fillRows), (db, $: Slots<{ portfolio: string; lastId: number }>, fields) =>
+  db
+    .select(fields)
+    .from(fillRows)
+    .where(and(eq(fillRows.portfolio, $.portfolio), gt(fillRows.id, $.lastId)))
+    .orderBy(asc(fillRows.id)),
+);

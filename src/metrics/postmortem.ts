@@ -5,13 +5,14 @@
  * fills and the daily closes (week-performance.ts); kept as a 'postmortem' event and as
  * runs/<week_id>/normalized/postmortem.json.
  */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { portfolioWeekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import { accountAgents } from '../council/account-agents.js';
-import { ofRun } from '../storage/run-key.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
+import { ofRun, type RunKey } from '../storage/run-key.js';
 import { etToUtc, SESSION_OPEN, sessionHours, tradingDaysBetween } from '../market/calendar.js';
 import { appendEvent } from '../storage/event-store.js';
 import { accounts as accountRows, stageRuns } from '../storage/schema.js';
@@ -98,18 +99,7 @@ export async function measurePostmortem(app: App, week: WeekInfo): Promise<Postm
   };
 
   const configured = app.config.models.accounts;
-  const stored = await app.store.db
-    .select()
-    .from(accountRows)
-    .where(
-      and(
-        eq(accountRows.portfolio, app.portfolio),
-        inArray(
-          accountRows.id,
-          configured.map((a) => a.id),
-        ),
-      ),
-    );
+  const stored = await accountsByIds(app.store.db, { portfolio: app.portfolio, ids: configured.map((a) => a.id) });
   // Each account's book before the week, carried by the App's ledger, and its fills of the week.
   const weekStartsAt = etToUtc(week.fill_date, SESSION_OPEN);
   await app.ledger.refresh(app.store.db, app.portfolio);
@@ -187,21 +177,34 @@ interface WeekOutputs {
   agents: Map<string, string>;
 }
 
-async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
-  const rows = await app.store.db
-    // Only what is read: the research pack's fallback note, not the pack; not the execution's output.
-    .select({
-      stage: stageRuns.stage,
-      output: sql<unknown>`case ${stageRuns.stage} when 'research' then jsonb_build_object('fallback', ${stageRuns.output}->'fallback') when 'execute' then null else ${stageRuns.output} end`,
-    })
-    .from(stageRuns)
-    .where(
-      and(
-        ofRun(stageRuns, { portfolio: app.portfolio, weekId }),
-        eq(stageRuns.status, 'completed'),
-        inArray(stageRuns.stage, ['research', 'pm_pitches', 'chairman', 'risk', 'execute']),
+const accountsByIds = reusableRows(getTableColumns(accountRows), (db, $: Slots<{ portfolio: string; ids: number[] }>, fields) =>
+  db
+    .select(fields)
+    .from(accountRows)
+    .where(and(eq(accountRows.portfolio, $.portfolio), sql`${accountRows.id} = any(${$.ids})`)),
+);
+
+const selectWeekOutputs = reusableRows(
+  // Only what is read: the research pack's fallback note, not the pack; not the execution's output.
+  {
+    stage: stageRuns.stage,
+    output: sql<unknown>`case ${stageRuns.stage} when 'research' then jsonb_build_object('fallback', ${stageRuns.output}->'fallback') when 'execute' then null else ${stageRuns.output} end`,
+  },
+  (db, $: Slots<RunKey>, fields) =>
+    db
+      .select(fields)
+      .from(stageRuns)
+      .where(
+        and(
+          ofRun(stageRuns, $),
+          eq(stageRuns.status, 'completed'),
+          inArray(stageRuns.stage, ['research', 'pm_pitches', 'chairman', 'risk', 'execute']),
+        ),
       ),
-    );
+);
+
+async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
+  const rows = await selectWeekOutputs(app.store.db, { portfolio: app.portfolio, weekId });
   const of = <S extends StageName>(stage: S) => rows.find((r) => r.stage === stage)?.output as StageOutputs[S] | undefined;
   const risk = of('risk');
   const executed = rows.some((r) => r.stage === 'execute');
@@ -224,13 +227,37 @@ interface WeekCheckpoints {
   paths: ConvictionPathReport[];
 }
 
+const completedCheckpointsOfWeek = reusableRows(getTableColumns(checkpointRuns), (db, $: Slots<RunKey>, fields) =>
+  db
+    .select(fields)
+    .from(checkpointRuns)
+    .where(and(ofRun(checkpointRuns, $), eq(checkpointRuns.status, 'completed')))
+    .orderBy(asc(checkpointRuns.checkpointAt)),
+);
+
+// Only what is measured and reported: not the indicators, positions and triggers (most of each row).
+const checkpointActionsOfWeek = reusableRows(
+  {
+    checkpointAt: checkpointUpdates.checkpointAt,
+    accountId: checkpointUpdates.accountId,
+    owner: checkpointUpdates.owner,
+    action: checkpointUpdates.action,
+    convictionBefore: checkpointUpdates.convictionBefore,
+    convictionAfter: checkpointUpdates.convictionAfter,
+    reason: checkpointUpdates.reason,
+    invalidationFired: checkpointUpdates.invalidationFired,
+  },
+  (db, $: Slots<RunKey>, fields) =>
+    db
+      .select(fields)
+      .from(checkpointUpdates)
+      .where(ofRun(checkpointUpdates, $))
+      .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId)),
+);
+
 /** The week's completed checkpoints: their instants with the prices knowable then, and every account's applied action. */
 async function checkpointsOfWeek(app: App, weekId: string): Promise<WeekCheckpoints> {
-  const slots = await app.store.db
-    .select()
-    .from(checkpointRuns)
-    .where(and(eq(checkpointRuns.portfolio, app.portfolio), eq(checkpointRuns.weekId, weekId), eq(checkpointRuns.status, 'completed')))
-    .orderBy(asc(checkpointRuns.checkpointAt));
+  const slots = await completedCheckpointsOfWeek(app.store.db, { portfolio: app.portfolio, weekId });
   const marks: CheckpointMark[] = [];
   for (const slot of slots) {
     const prices = new Map<string, number>();
@@ -246,21 +273,7 @@ async function checkpointsOfWeek(app: App, weekId: string): Promise<WeekCheckpoi
       },
     });
   }
-  // Only what is measured and reported: not the indicators, positions and triggers (most of each row).
-  const rows = await app.store.db
-    .select({
-      checkpointAt: checkpointUpdates.checkpointAt,
-      accountId: checkpointUpdates.accountId,
-      owner: checkpointUpdates.owner,
-      action: checkpointUpdates.action,
-      convictionBefore: checkpointUpdates.convictionBefore,
-      convictionAfter: checkpointUpdates.convictionAfter,
-      reason: checkpointUpdates.reason,
-      invalidationFired: checkpointUpdates.invalidationFired,
-    })
-    .from(checkpointUpdates)
-    .where(and(eq(checkpointUpdates.portfolio, app.portfolio), eq(checkpointUpdates.weekId, weekId)))
-    .orderBy(asc(checkpointUpdates.checkpointAt), asc(checkpointUpdates.accountId));
+  const rows = await checkpointActionsOfWeek(app.store.db, { portfolio: app.portfolio, weekId });
   const completed = new Set(slots.map((s) => s.checkpointAt.getTime()));
   const done = rows.filter((r) => completed.has(r.checkpointAt.getTime()));
   const slotOf = new Map(slots.map((s) => [s.checkpointAt.getTime(), s]));

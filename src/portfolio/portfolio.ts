@@ -7,8 +7,9 @@
  * and is the only way back in time: its orders are planned from what the week's own orders built.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, gte, inArray, max, min, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, max, min, sql, type Placeholder } from 'drizzle-orm';
 import type { Db, Tx } from '../storage/db.js';
+import { reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { accounts, checkpointRuns, orders, portfolios, runs, stageRuns } from '../storage/schema.js';
 import { UserError } from '../errors.js';
 
@@ -113,6 +114,17 @@ async function clockOf(
   portfolio: string,
   checkpointsFrom?: string,
 ): Promise<{ latest: string | null; checkpoint: string | null }> {
+  const result =
+    checkpointsFrom === undefined
+      ? await tradedWeeks(db, { portfolio })
+      : await tradedWeeksAndCheckpoint(db, { portfolio, checkpointsFrom });
+  const row = (result as { rows: { ordered: string | null; executed: string | null; checkpoint: string | null }[] }).rows[0];
+  const weeks = [row?.ordered, row?.executed].filter((w): w is string => typeof w === 'string');
+  return { latest: weeks.length === 0 ? null : weeks.sort().at(-1)!, checkpoint: row?.checkpoint ?? null };
+}
+
+/** clockOf's statement: `select <latest ordered week>, <latest executed week>, <first checkpoint from a week on>`. */
+function clockStatement(db: Db | Tx, portfolio: Placeholder, checkpointsFrom: Placeholder | null) {
   const ordered = db
     .select({ week: max(orders.weekId) })
     .from(orders)
@@ -122,7 +134,7 @@ async function clockOf(
     .from(stageRuns)
     .where(and(eq(stageRuns.portfolio, portfolio), inArray(stageRuns.stage, ['risk', 'execute']), eq(stageRuns.status, 'completed')));
   const checkpoint =
-    checkpointsFrom === undefined
+    checkpointsFrom === null
       ? sql`null`
       : db
           .select({ at: sql`${checkpointRuns.date} || ' ' || ${checkpointRuns.time}` })
@@ -135,11 +147,13 @@ async function clockOf(
             ),
           )
           .limit(1);
-  const result = await db.execute(sql`select ${ordered} as ordered, ${executed} as executed, ${checkpoint} as checkpoint`);
-  const row = (result as unknown as { rows: { ordered: string | null; executed: string | null; checkpoint: string | null }[] }).rows[0];
-  const weeks = [row?.ordered, row?.executed].filter((w): w is string => typeof w === 'string');
-  return { latest: weeks.length === 0 ? null : weeks.sort().at(-1)!, checkpoint: row?.checkpoint ?? null };
+  return sql`select ${ordered} as ordered, ${executed} as executed, ${checkpoint} as checkpoint`;
 }
+
+const tradedWeeks = reusableStatement((db, $: Slots<{ portfolio: string }>) => clockStatement(db, $.portfolio, null));
+const tradedWeeksAndCheckpoint = reusableStatement((db, $: Slots<{ portfolio: string; checkpointsFrom: string }>) =>
+  clockStatement(db, $.portfolio, $.checkpointsFrom),
+);
 
 export class TimeTravelError extends UserError {}
 

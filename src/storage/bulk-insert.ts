@@ -14,13 +14,20 @@
  * column with a default named by some rows only, a number with no JSON form such as NaN) go through
  * drizzle's plain insert instead.
  */
-import { getTableColumns, sql, type SQL } from 'drizzle-orm';
-import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { getTableColumns, getTableName, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable, PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from './db.js';
+import { reusableStatement } from './reusable-query.js';
 
 export interface BulkInsertOptions {
   /** `on conflict (<target>) do nothing` (no target: any conflict). */
   onConflictDoNothing?: { target?: PgColumn };
+  /**
+   * `on conflict (<target>) do update set <column> = excluded.<column>, … [where <where>]`: the
+   * columns in `set` take the inserted row's values. `where` is constant SQL text written in code
+   * (it is part of the statement's cache key), never a value.
+   */
+  onConflictDoUpdate?: { target: readonly PgColumn[]; set: readonly PgColumn[]; where?: string };
 }
 
 /** Inserts `rows` (in order: serial ids follow it) and returns how many were inserted. */
@@ -44,19 +51,63 @@ export async function insertRows<T extends PgTable>(
     }
     records.push(record);
   }
-  const list = sql.join(
-    used.map(([, column]) => sql.identifier(column.name)),
-    sql`, `,
+  const statement = bulkStatement(
+    table,
+    used.map(([, column]) => column),
+    options,
   );
-  let conflict: SQL = sql``;
+  const result = await statement(db, { records: JSON.stringify(records) });
+  return (result as unknown as { rows: unknown[] }).rows.length;
+}
+
+/**
+ * The statement for one table, set of columns and conflict clause: built once (reusable-query.ts),
+ * as a backtest week inserts into the same few tables with the same columns every time.
+ */
+const bulkStatements = new Map<string, (db: Db | Tx, values: { records: string }) => Promise<unknown>>();
+
+function bulkStatement(table: PgTable, columns: readonly PgColumn[], options: BulkInsertOptions) {
+  const key = [getTableName(table), conflictKey(options), ...columns.map((c) => c.name)].join(' ');
+  let statement = bulkStatements.get(key);
+  if (!statement) {
+    statement = reusableStatement<{ records: string }>((_db, $) => {
+      const list = sql.join(
+        columns.map((column) => sql.identifier(column.name)),
+        sql`, `,
+      );
+      return sql`insert into ${table} (${list}) select ${list} from jsonb_populate_recordset(null::${table}, ${$.records}::jsonb)${conflictClause(options)} returning 1`;
+    });
+    bulkStatements.set(key, statement);
+  }
+  return statement;
+}
+
+function conflictKey(options: BulkInsertOptions): string {
+  const names = (columns: readonly PgColumn[]) => columns.map((c) => c.name).join(',');
+  if (options.onConflictDoNothing) return `nothing(${options.onConflictDoNothing.target?.name ?? '*'})`;
+  const update = options.onConflictDoUpdate;
+  if (update) return `update(${names(update.target)};${names(update.set)};${update.where ?? ''})`;
+  return '';
+}
+
+function conflictClause(options: BulkInsertOptions): SQL {
+  const columnList = (columns: readonly PgColumn[]) =>
+    sql.join(
+      columns.map((column) => sql.identifier(column.name)),
+      sql`, `,
+    );
   if (options.onConflictDoNothing)
-    conflict = options.onConflictDoNothing.target
+    return options.onConflictDoNothing.target
       ? sql` on conflict (${sql.identifier(options.onConflictDoNothing.target.name)}) do nothing`
       : sql` on conflict do nothing`;
-  const result = await db.execute(
-    sql`insert into ${table} (${list}) select ${list} from jsonb_populate_recordset(null::${table}, ${JSON.stringify(records)}::jsonb)${conflict} returning 1`,
+  const update = options.onConflictDoUpdate;
+  if (!update) return sql``;
+  const set = sql.join(
+    update.set.map((column) => sql`${sql.identifier(column.name)} = excluded.${sql.identifier(column.name)}`),
+    sql`, `,
   );
-  return (result as unknown as { rows: unknown[] }).rows.length;
+  const where = update.where === undefined ? sql`` : sql` where ${sql.raw(update.where)}`;
+  return sql` on conflict (${columnList(update.target)}) do update set ${set}${where}`;
 }
 
 /** drizzle's own multi-row insert, for the rows insertRows cannot pass as JSON. */
@@ -67,7 +118,21 @@ async function plainInsert<T extends PgTable>(
   options: BulkInsertOptions,
 ): Promise<number> {
   const insert = db.insert(table).values([...rows]);
-  const conflict = options.onConflictDoNothing;
-  const inserted = await (conflict ? insert.onConflictDoNothing(conflict.target ? { target: conflict.target } : {}) : insert).returning();
+  const nothing = options.onConflictDoNothing;
+  const update = options.onConflictDoUpdate;
+  const keyOf = new Map(Object.entries(getTableColumns(table)).map(([key, column]) => [column, key]));
+  const inserted = await (
+    nothing
+      ? insert.onConflictDoNothing(nothing.target ? { target: nothing.target } : {})
+      : update
+        ? insert.onConflictDoUpdate({
+            target: [...update.target],
+            set: Object.fromEntries(
+              update.set.map((column) => [keyOf.get(column), sql`excluded.${sql.identifier(column.name)}`]),
+            ) as PgUpdateSetSource<T>,
+            ...(update.where === undefined ? {} : { setWhere: sql.raw(update.where) }),
+          })
+        : insert
+  ).returning();
   return inserted.length;
 }

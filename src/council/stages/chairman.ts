@@ -1,4 +1,5 @@
-import { ofRun } from '../../storage/run-key.js';
+import { ofRun, type RunKey } from '../../storage/run-key.js';
+import { reusableStatement, type Slots } from '../../storage/reusable-query.js';
 import type { ReviewedPitch } from '../../ports/agents.js';
 import { ChairmanDecision, type PmPitch } from '../../schemas/index.js';
 import { decisions } from '../../storage/schema.js';
@@ -50,6 +51,10 @@ export const chairmanStage: Stage<'chairman'> = {
     await tx.delete(decisions).where(ofRun(decisions, run));
   },
   async persist(tx, run, output) {
-    await tx.insert(decisions).values({ ...run, provider: output.provider, model: output.model, decision: output.decision });
+    await insertDecision(tx, { ...run, provider: output.provider, model: output.model, decision: output.decision });
   },
 };
+
+const insertDecision = reusableStatement((tx, $: Slots<RunKey & { provider: string; model: string; decision: unknown }>) =>
+  tx.insert(decisions).values({ portfolio: $.portfolio, weekId: $.weekId, provider: $.provider, model: $.model, decision: $.decision }),
+);

@@ -1,4 +1,5 @@
-import { ofRun } from '../../storage/run-key.js';
+import { ofRun, type RunKey } from '../../storage/run-key.js';
+import { reusableRows, type Slots } from '../../storage/reusable-query.js';
 import { PeerReview, meanScore, type PmPitch } from '../../schemas/index.js';
 import { insertRows } from '../../storage/bulk-insert.js';
 import { aggregates, reviewLabels, reviews, runs } from '../../storage/schema.js';
@@ -138,12 +139,11 @@ function anonymize(label: LabelAssignment, pitch: PmPitch): AnonymizedPitch {
   return { pitch_id: label.pitch_id, pitch: rest };
 }
 
+const seedOfRun = reusableRows({ seed: runs.seed }, (db, $: Slots<RunKey>, fields) => db.select(fields).from(runs).where(ofRun(runs, $)));
+
 /** The shuffle seed was recorded with the run before any stage ran (see runWeek). */
 async function reviewSeed(ctx: PipelineContext): Promise<string> {
-  const [run] = await ctx.store.db
-    .select({ seed: runs.seed })
-    .from(runs)
-    .where(ofRun(runs, { portfolio: ctx.portfolio, weekId: ctx.week.week_id }));
+  const [run] = await seedOfRun(ctx.store.db, { portfolio: ctx.portfolio, weekId: ctx.week.week_id });
   if (!run) throw new Error(`no run row for week ${ctx.week.week_id}`);
   return run.seed;
 }
