@@ -10,6 +10,7 @@ import type { MarketData } from '../ports/market-data.js';
 import { openStore, type Store } from '../storage/db.js';
 import { accounts, events, fills, orders, positions } from '../storage/schema.js';
 import { SimulatedBroker } from './sim-broker.js';
+import { submissionValues } from './sim-writes.js';
 
 /** Prices by ticker and session date, the same at every time of day; 16:00 counts as a real print. */
 class FakeMarketData implements MarketData {
@@ -485,6 +486,17 @@ describe.each(backends)('SimulatedBroker on %s', (backend) => {
     it('getOrder returns null for an unknown id and account() throws for an unknown account', async () => {
       expect(await broker.getOrder('nope')).toBeNull();
       await expect(broker.account(12345)).rejects.toThrow(/unknown account/);
+    });
+  });
+});
+
+describe('a submission statement', () => {
+  it("refuses a row of another portfolio than the submission's (its keys are looked up in that portfolio only)", () => {
+    const writes = { portfolio: 'p', positions: [], fills: [], events: [], orders: [], cash: [{ portfolio: 'q', id: 1, cash: 5 }] };
+    expect(() => submissionValues(writes)).toThrow('a submission of portfolio p writes a row of portfolio q');
+    expect(submissionValues({ ...writes, cash: [{ portfolio: 'p', id: 1, cash: 5 }] })).toMatchObject({
+      portfolio: 'p',
+      cashAccounts: [1],
     });
   });
 });

@@ -261,7 +261,7 @@ export class SimulatedBroker implements Broker {
         fresh.map(({ p }) => p),
         et,
       );
-      const writes: SubmissionWrites = { positions: [], cash: [], fills: [], events: [], orders: [] };
+      const writes: SubmissionWrites = { portfolio: this.#portfolio, positions: [], cash: [], fills: [], events: [], orders: [] };
       for (const { p, at } of fresh) {
         const outcome = this.#decide(p, books, marks, now, writes);
         results[at] = orderResultOf(outcome.row, outcome.approximatePrice, false);

@@ -60,6 +60,8 @@ export interface OrderWrite {
 }
 
 export interface SubmissionWrites {
+  /** The portfolio every row belongs to. */
+  portfolio: string;
   positions: PositionWrite[];
   cash: { portfolio: string; id: number; cash: number }[];
   fills: FillWrite[];
@@ -111,15 +113,19 @@ export async function applySubmission(tx: Tx, writes: SubmissionWrites): Promise
 }
 
 interface SubmissionValues {
+  portfolio: string;
   positionUpserts: string;
   positionDeletes: string;
   positionDeleteCount: number;
+  positionDeleteAccounts: number[];
   cash: string;
   cashCount: number;
+  cashAccounts: number[];
   fills: string;
   events: string;
   orders: string;
   orderCount: number;
+  orderIds: string[];
 }
 
 /** The values of applySubmission's statement: each table's rows as one JSON array (exported for the query-plan tests). */
@@ -169,16 +175,22 @@ export function submissionValues(writes: SubmissionWrites): SubmissionValues {
     reject_reason: o.rejectReason,
     broker_order_id: o.brokerOrderId,
   }));
+  const foreign = [...writes.positions, ...writes.cash, ...writes.fills, ...writes.events].find((w) => w.portfolio !== writes.portfolio);
+  if (foreign) throw new Error(`a submission of portfolio ${writes.portfolio} writes a row of portfolio ${foreign.portfolio}`);
   return {
+    portfolio: writes.portfolio,
     positionUpserts: JSON.stringify(positionRows(upserts)),
     positionDeletes: JSON.stringify(positionRows(deletes)),
     positionDeleteCount: deletes.length,
+    positionDeleteAccounts: deletes.map((p) => p.accountId),
     cash: JSON.stringify(writes.cash),
     cashCount: writes.cash.length,
+    cashAccounts: writes.cash.map((c) => c.id),
     fills: fillRows,
     events: eventRows,
     orders: JSON.stringify(orderRows),
     orderCount: orderRows.length,
+    orderIds: orderRows.map((o) => o.client_order_id),
   };
 }
 
@@ -196,10 +208,11 @@ export const submissionStatement = reusableStatement((_tx, $: Slots<SubmissionVa
         set qty = excluded.qty, avg_entry_price = excluded.avg_entry_price, updated_at = excluded.updated_at
     ), position_delete as (
       delete from ${positions} p using ${sizedRows(positions, $.positionDeletes, $.positionDeleteCount)} d
-      where p.portfolio = d.portfolio and p.account_id = d.account_id and p.ticker = d.ticker
+      where p.portfolio = ${$.portfolio} and p.account_id = any(${$.positionDeleteAccounts}::int[])
+        and p.portfolio = d.portfolio and p.account_id = d.account_id and p.ticker = d.ticker
     ), cash_write as (
       update ${accounts} a set cash = c.cash from ${sizedRows(accounts, $.cash, $.cashCount)} c
-      where a.portfolio = c.portfolio and a.id = c.id
+      where a.portfolio = ${$.portfolio} and a.id = any(${$.cashAccounts}::int[]) and a.portfolio = c.portfolio and a.id = c.id
     ), fill_write as (
       insert into ${fills} (${fillColumns})
       select ${fillColumns} from jsonb_populate_recordset(null::${fills}, ${$.fills}::jsonb)
@@ -212,7 +225,7 @@ export const submissionStatement = reusableStatement((_tx, $: Slots<SubmissionVa
       filled_avg_price = u.filled_avg_price, commission = u.commission, reject_reason = u.reject_reason,
       broker_order_id = u.broker_order_id
     from ${sizedRows(orders, $.orders, $.orderCount)} u
-    where o.client_order_id = u.client_order_id`;
+    where o.client_order_id = any(${$.orderIds}::text[]) and o.client_order_id = u.client_order_id`;
 });
 
 /**
@@ -221,7 +234,11 @@ export const submissionStatement = reusableStatement((_tx, $: Slots<SubmissionVa
  * grows (orders: every order ever placed in the database, by every backtest in it), that estimate
  * made PostgreSQL hash the whole table for the one or two rows a submission updates: a sequential
  * scan per submission, 2.6 ms late in the bundled range against 1.3 ms at its start. The LIMIT, the
- * array's own length, tells it how few rows there are: a nested loop over the primary key.
+ * array's own length, tells it how few rows there are: a nested loop over the primary key. But the
+ * statement is prepared once and run thousands of times, and a generic plan (which PostgreSQL may
+ * switch to after five runs) cannot see the LIMIT's value and hashed every order again: the keys are
+ * therefore also given as arrays (`= any(…)` on the primary key), which custom and generic plans
+ * alike look up through the index (tests/query-plans.test.ts checks both).
  */
 function sizedRows(table: typeof orders | typeof accounts | typeof positions, rows: Placeholder, count: Placeholder) {
   return sql`(select * from jsonb_populate_recordset(null::${table}, ${rows}::jsonb) limit ${count})`;
