@@ -4,6 +4,8 @@
  * whose decision fails stops the backtest as failed, with the error, resumable once the cause is gone.
  * And the progress bar's two faces: a redrawn line on a terminal, plain lines elsewhere.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { backtestProgress, backtestRow, weeksBetween, type BacktestProgress } from '../src/backtest/backtest.js';
@@ -77,6 +79,26 @@ describe('a backtest in one process', () => {
     );
     const books = (b: Awaited<ReturnType<typeof booksOf>>) => b.orders.map((o) => ({ ...o }));
     expect(books(await booksOf(store.db, 'bt-cut'))).toEqual(books(await booksOf(store.db, 'bt-straight')));
+  });
+
+  it('a week counts as booked only once its files are on disk (they are written behind, on the writer thread)', async () => {
+    const app = await appFor('files');
+    const missing: string[] = [];
+    const counted: number[] = [];
+    await driveBacktest(app, 'files', WEEKS, {
+      settings,
+      workers: 1,
+      onProgress: (p) => {
+        counted.push(p.weeks_done);
+        for (const week of WEEKS.slice(0, p.weeks_done))
+          for (const file of ['postmortem.md', 'normalized/postmortem.json', 'normalized/snapshot.json', 'normalized/execute.json']) {
+            const path = join(app.artifacts.dirOf(week.week_id), file);
+            if (!existsSync(path)) missing.push(`${p.weeks_done}: ${week.week_id}/${file}`);
+          }
+      },
+    });
+    expect(counted).toEqual([1, 2, 3, 4, 5]);
+    expect(missing).toEqual([]);
   });
 
   it('a week whose decision fails stops the backtest as failed, with the error; fixed, the same call continues', async () => {
