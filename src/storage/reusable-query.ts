@@ -80,17 +80,18 @@ function toQuery(built: Buildable | SQL): Query {
 
 /** Maps result rows in array mode as drizzle's select of the same flat columns does. */
 function rowMapper<F extends Fields>(fields: F): (rows: unknown[][]) => RowOf<F>[] {
-  const entries = Object.entries(fields);
-  for (const [key, field] of entries)
-    if (!is(field, Column) && !is(field, SQL))
-      throw new TypeError(`reusable query: field ${key} is neither a column nor sql (nested selections are not supported)`);
+  // Each field's decoder, found once: a column's own; none for sql (read as the driver returns it).
+  const decoders = Object.entries(fields).map(([key, field]) => {
+    if (is(field, Column)) return { key, column: field };
+    if (is(field, SQL)) return { key, column: null };
+    throw new TypeError(`reusable query: field ${key} is neither a column nor sql (nested selections are not supported)`);
+  });
   return (rows) =>
     rows.map((row) => {
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < entries.length; i++) {
-        const [key, field] = entries[i] as [string, Column | SQL];
+      for (const [i, { key, column }] of decoders.entries()) {
         const value = row[i];
-        out[key] = value === null || value === undefined ? null : is(field, Column) ? field.mapFromDriverValue(value) : value;
+        out[key] = value === null || value === undefined ? null : column ? column.mapFromDriverValue(value) : value;
       }
       return out as RowOf<F>;
     });
