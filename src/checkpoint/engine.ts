@@ -16,11 +16,12 @@
  * accounts already recorded, a completed checkpoint is a no-op unless forced, and orders carry P3's
  * order identity (checkpoint label `<date>T<time>`), so nothing is placed twice.
  */
-import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { planOrders } from '../broker/order-plan.js';
 import { roundCash } from '../broker/money.js';
 import { accountAgents } from '../council/account-agents.js';
+import { completedStageOutputs } from '../council/stage-outputs.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import type { WeekInfo } from '../council/week.js';
 import { booksLockName } from '../council/weekly.js';
@@ -104,21 +105,11 @@ interface WeekPlans {
   risk: StageOutputs['risk'];
 }
 
-const selectWeekPlans = reusableRows(
-  // The execution only has to have completed: its output (orders, accounts) is not read.
-  { stage: stageRuns.stage, output: sql<unknown>`case ${stageRuns.stage} when 'execute' then null else ${stageRuns.output} end` },
-  (db, $: Slots<RunKey>, fields) =>
-    db
-      .select(fields)
-      .from(stageRuns)
-      .where(
-        and(
-          ofRun(stageRuns, $),
-          eq(stageRuns.status, 'completed'),
-          // Only what a checkpoint reads (the snapshot, research and reviews are large and not needed).
-          inArray(stageRuns.stage, ['pm_pitches', 'chairman', 'risk', 'execute']),
-        ),
-      ),
+// Only what a checkpoint reads (the snapshot, research and reviews are large and not needed); the
+// execution only has to have completed: its output (orders, accounts) is not read.
+const selectWeekPlans = completedStageOutputs(
+  ['pm_pitches', 'chairman', 'risk', 'execute'],
+  sql<unknown>`case ${stageRuns.stage} when 'execute' then null else ${stageRuns.output} end`,
 );
 
 /** The weekly outputs a checkpoint stands on; refuses a week that has not been executed. */

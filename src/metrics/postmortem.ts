@@ -5,12 +5,13 @@
  * fills and the daily closes (week-performance.ts); kept as a 'postmortem' event and as
  * runs/<week_id>/normalized/postmortem.json.
  */
-import { and, asc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { portfolioWeekUsage, type WeekUsage } from '../council/week-usage.js';
 import type { WeekInfo } from '../council/week.js';
 import type { StageName, StageOutputs } from '../council/stage.js';
 import { accountAgents } from '../council/account-agents.js';
+import { completedStageOutputs } from '../council/stage-outputs.js';
 import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
 import { etToUtc, SESSION_OPEN, sessionHours, tradingDaysBetween } from '../market/calendar.js';
@@ -184,23 +185,10 @@ const accountsByIds = reusableRows(getTableColumns(accountRows), (db, $: Slots<{
     .where(and(eq(accountRows.portfolio, $.portfolio), sql`${accountRows.id} = any(${$.ids})`)),
 );
 
-const selectWeekOutputs = reusableRows(
-  // Only what is read: the research pack's fallback note, not the pack; not the execution's output.
-  {
-    stage: stageRuns.stage,
-    output: sql<unknown>`case ${stageRuns.stage} when 'research' then jsonb_build_object('fallback', ${stageRuns.output}->'fallback') when 'execute' then null else ${stageRuns.output} end`,
-  },
-  (db, $: Slots<RunKey>, fields) =>
-    db
-      .select(fields)
-      .from(stageRuns)
-      .where(
-        and(
-          ofRun(stageRuns, $),
-          eq(stageRuns.status, 'completed'),
-          inArray(stageRuns.stage, ['research', 'pm_pitches', 'chairman', 'risk', 'execute']),
-        ),
-      ),
+// Only what is read: the research pack's fallback note, not the pack; not the execution's output.
+const selectWeekOutputs = completedStageOutputs(
+  ['research', 'pm_pitches', 'chairman', 'risk', 'execute'],
+  sql<unknown>`case ${stageRuns.stage} when 'research' then jsonb_build_object('fallback', ${stageRuns.output}->'fallback') when 'execute' then null else ${stageRuns.output} end`,
 );
 
 async function weekOutputs(app: App, weekId: string): Promise<WeekOutputs> {
