@@ -55,7 +55,7 @@ export class PortfolioLedger {
   #reading: Promise<void> = Promise.resolve();
 
   async #read(db: Db, portfolio: string): Promise<void> {
-    const rows = await fillsAfter(db, portfolio, this.#lastId);
+    const rows = await selectFillsAfter(db, { portfolio, lastId: this.#lastId });
     for (const row of rows) {
       if (row.id <= this.#lastId) continue; // already held
       this.#lastId = row.id;
@@ -131,10 +131,6 @@ function countBefore(list: readonly Held[], at: number): number {
  * The portfolio's fills after fill `lastId`, in id order: an index range (fills_portfolio_id_idx), not
  * every fill the portfolio ever had (exported for the query-plan tests).
  */
-export function fillsAfter(db: Db, portfolio: string, lastId: number) {
-  return selectFillsAfter(db, { portfolio, lastId });
-}
-
 export const selectFillsAfter = reusableRows(getTableColumns(fillRows), (db, $: Slots<{ portfolio: string; lastId: number }>, fields) =>
   db
     .select(fields)

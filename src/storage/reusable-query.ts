@@ -103,13 +103,7 @@ function rowMapper<F extends Fields>(fields: F): (rows: unknown[][]) => RowOf<F>
  * builder gives.
  */
 export function reusableStatement<P extends object>(build: (db: Handle, $: Slots<P>) => Buildable | SQL): Reusable<P, unknown> {
-  let query: Query | undefined;
-  const queryOf = (db: Handle) => (query ??= toQuery(build(db, slots as Slots<P>)));
-  return Object.assign(
-    (db: Handle, values: P) =>
-      db._.session.prepareQuery(queryOf(db), undefined, undefined, false).execute(values as Record<string, unknown>),
-    { query: queryOf },
-  );
+  return reusable((db) => build(db, slots as Slots<P>));
 }
 
 /**
@@ -120,14 +114,18 @@ export function reusableRows<F extends Fields, P extends object>(
   fields: F,
   build: (db: Handle, $: Slots<P>, fields: F) => Buildable,
 ): Reusable<P, RowOf<F>[]> {
+  return reusable((db) => build(db, slots as Slots<P>, fields), rowMapper(fields)) as Reusable<P, RowOf<F>[]>;
+}
+
+/** The query built on first use; each run through the handle's session, rows in array mode when mapped. */
+function reusable<P>(build: (db: Handle) => Buildable | SQL, mapRows?: (rows: unknown[][]) => unknown): Reusable<P, unknown> {
   let query: Query | undefined;
-  const mapRows = rowMapper(fields);
-  const queryOf = (db: Handle) => (query ??= toQuery(build(db, slots as Slots<P>, fields)));
+  const queryOf = (db: Handle) => (query ??= toQuery(build(db)));
   return Object.assign(
     (db: Handle, values: P) =>
-      db._.session.prepareQuery(queryOf(db), undefined, undefined, true, mapRows).execute(values as Record<string, unknown>) as Promise<
-        RowOf<F>[]
-      >,
+      db._.session
+        .prepareQuery(queryOf(db), undefined, undefined, mapRows !== undefined, mapRows)
+        .execute(values as Record<string, unknown>),
     { query: queryOf },
   );
 }
