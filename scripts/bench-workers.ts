@@ -111,7 +111,8 @@ async function timed(workers: number, open: Opener): Promise<number> {
   const name = `w${workers}`;
   const app = await appOn(target.store, name, target.databaseUrl);
   const t = performance.now();
-  await driveBacktest(app, name, weeks as WeekInfo[], { settings, workers, pollMs: 50 });
+  // The progress is read as `llm-trading backtest` reads it: when a job of its worker ends, else every 500 ms.
+  await driveBacktest(app, name, weeks as WeekInfo[], { settings, workers });
   const ms = performance.now() - t;
   await app.close();
   await target.store.close();
@@ -136,7 +137,8 @@ if (adminUrl)
     'PostgreSQL, pg-boss jobs',
     async () => {
       const scratch = await createScratchDatabase(adminUrl);
-      const store = await openStore({ databaseUrl: scratch.url });
+      // As `llm-trading backtest` opens it (a backtest's writes are replayable: storage/db.ts).
+      const store = await openStore({ databaseUrl: scratch.url, replayableWrites: true });
       // The job queue's schema is installed once per database, as the app's migrations are (openStore,
       // also before the timer): a user's database has both after its first backtest. Installing it
       // took about 100 ms of each run's 4–6 s.

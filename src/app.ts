@@ -89,6 +89,8 @@ export async function openApp(env: Env, config: AppConfig, options: OpenAppOptio
       pool: env.pool,
       lockTimeoutMs,
       command: options.command ?? 'llm-trading',
+      // A backtest's weeks are replayed from what was stored (db.ts); a live portfolio's books are not.
+      replayableWrites: options.portfolioKind === 'backtest',
       ...(options.onWait ? { onLockWait: (holder: string) => options.onWait?.(`${holder} has the embedded database open`) } : {}),
     }));
   let mcp: AlpacaMcpAccounts | undefined;

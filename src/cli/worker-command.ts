@@ -33,6 +33,15 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     lockTimeoutMs,
     command: 'llm-trading worker',
   });
+  // The backtests' weeks are replayed from what was stored: their own connections need not wait for
+  // the disk at each commit (db.ts). The schedule's slots trade live books: the durable store above.
+  let backtestStore;
+  try {
+    backtestStore = await openStore({ databaseUrl, pool: prepared.env.pool, migrate: false, replayableWrites: true });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const log = (line: string) =>
     io.stderr(options.json ? `${JSON.stringify({ at: new Date().toISOString(), message: line })}\n` : `llm-trading worker: ${line}\n`);
   try {
@@ -42,7 +51,7 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     ]);
     const slots = options.workers ?? 2;
     const common = { store, env: prepared.env, config: prepared.config, lockTimeoutMs };
-    const backtestWork = await startWorker(queue, { ...common, slots, log, onJobDone: log });
+    const backtestWork = await startWorker(queue, { ...common, store: backtestStore, slots, log, onJobDone: log });
     const scheduleWork = await startScheduleWorker(queue, {
       ...common,
       log: (e) => log(`schedule ${e.portfolio} ${e.event}${e.slot ? ` ${e.slot}` : ''}${e.detail ? `: ${e.detail}` : ''}`),
@@ -67,6 +76,10 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     }
     log('stopped');
   } finally {
-    await store.close();
+    try {
+      await backtestStore.close();
+    } finally {
+      await store.close();
+    }
   }
 }
