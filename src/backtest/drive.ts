@@ -127,6 +127,8 @@ async function viaJobQueue(
         config: app.config,
         slots: options.workers,
         lockTimeoutMs: app.lockTimeoutMs,
+        // Its own backtest's jobs use this app (the same store, portfolio and settings) instead of a second one.
+        driven: { name: row.name, app },
         log,
         // A job of this process's worker done: read the progress now. The last books job above all:
         // the run ends when its last week is booked, not up to a poll interval later.

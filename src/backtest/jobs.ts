@@ -104,6 +104,8 @@ export interface WorkerOptions {
   log: (line: string) => void;
   /** Told of every job done (the worker command prints them; a `backtest` command's own worker does not). */
   onJobDone?: (line: string) => void;
+  /** The backtest this process drives, with its app: its jobs here use that app (the caller closes it). */
+  driven?: { name: string; app: App };
 }
 
 export interface Worker {
@@ -133,6 +135,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       lockTimeoutMs: options.lockTimeoutMs,
     });
   });
+  if (options.driven) apps.lend(options.driven.name, options.driven.app);
   const digest = configDigest(options.config);
 
   /**

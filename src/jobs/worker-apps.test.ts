@@ -63,4 +63,21 @@ describe('WorkerApps', () => {
     expect(closed.sort()).toEqual(['a', 'b']);
     expect(apps.size).toBe(0);
   });
+
+  it('a lent app serves its jobs and is never opened, closed or counted here', async () => {
+    const { apps, opened, closed } = fakeApps();
+    let lentClosed = false;
+    const lent = { close: async () => void (lentClosed = true) } as unknown as App;
+    apps.lend('mine', lent);
+    let used: App | undefined;
+    await apps.with('mine', async (app) => void (used = app));
+    expect(used).toBe(lent);
+    await apps.retire('mine');
+    await apps.with('mine', async () => undefined);
+    await apps.closeAll();
+    expect(opened).toEqual([]);
+    expect(closed).toEqual([]);
+    expect(lentClosed).toBe(false);
+    expect(apps.size).toBe(0);
+  });
 });

@@ -11,11 +11,24 @@ import type { App } from '../app.js';
  */
 export class WorkerApps {
   readonly #entries = new Map<string, { app: Promise<App>; jobs: number; retired: boolean }>();
+  /** Apps the caller owns (see lend): used, never closed or dropped here. */
+  readonly #lent = new Map<string, App>();
 
   constructor(private readonly open: (name: string) => Promise<App>) {}
 
+  /**
+   * Jobs of `name` use `app`, which the caller opened and closes after the worker (the `backtest`
+   * command lends its own app to its worker: no second app, market data and file writer for the
+   * same backtest in one process).
+   */
+  lend(name: string, app: App): void {
+    this.#lent.set(name, app);
+  }
+
   /** Runs `job` with the backtest's app, opening it on first use (a failed open is tried again by the next job). */
   async with<T>(name: string, job: (app: App) => Promise<T>): Promise<T> {
+    const lent = this.#lent.get(name);
+    if (lent) return job(lent);
     let entry = this.#entries.get(name);
     if (!entry) {
       entry = { app: this.open(name), jobs: 0, retired: false };
