@@ -2,6 +2,7 @@ import { fillPlaceholders, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submissionStatement, submissionValues } from '../src/broker/sim-writes.js';
 import { selectFillsAfter } from '../src/ledger/portfolio-ledger.js';
+import { cachedAnswers } from '../src/llm/response-cache.js';
 import type { Store } from '../src/storage/db.js';
 import type { Reusable } from '../src/storage/reusable-query.js';
 import { storeFactories } from './helpers/stores.js';
@@ -28,6 +29,10 @@ describe.each(storeFactories)('query plans on $name', (factory) => {
       insert into fills (client_order_id, portfolio, account_id, ticker, side, qty, price, commission, filled_at)
       select 'old-' || n, case when n > ${ROWS - 3} then 'p' else 'big' end, 1 + n % 6, 'SPY', 'buy', 1, 100, 0, now()
       from generate_series(1, ${ROWS}) n`);
+    // The response cache of many backtests (it belongs to no portfolio and is never emptied).
+    await store.db.execute(sql`
+      insert into llm_cache (key, provider, model, response)
+      select md5(n::text), 'requesty', 'm', '{}'::jsonb from generate_series(1, ${ROWS}) n`);
     await store.db.execute(
       sql`insert into accounts (portfolio, id, owner, broker, starting_cash, cash) values ('p', 1, 'council', 'sim', 100000, 100000)`,
     );
@@ -108,6 +113,14 @@ describe.each(storeFactories)('query plans on $name', (factory) => {
     for (const text of [custom, generic]) {
       expect(text).toMatch(/Index Cond: \(.*\bid > /);
       expect(text).not.toMatch(/Seq Scan on fills/);
+    }
+  });
+
+  it("an LLM call's cache lookup finds its keys through the primary key, not by reading the whole cache", async () => {
+    const { custom, generic } = await plans(cachedAnswers, { keys: ['a1', 'b2'] });
+    for (const text of [custom, generic]) {
+      expect(text).toMatch(/Index (Only )?Scan using llm_cache_pkey on llm_cache|Bitmap Index Scan on llm_cache_pkey/);
+      expect(text).not.toMatch(/Seq Scan on llm_cache/);
     }
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { eq, inArray } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { ChatMessage, LlmUsage } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
+import { reusableRows, reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { llmCache } from '../storage/schema.js';
 import type { CacheMode } from './llm-config.js';
 
@@ -84,21 +85,30 @@ export class DbLlmResponseCache implements LlmResponseCache {
 
   async getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>> {
     if (keys.length === 0) return new Map();
-    const rows = await this.db
-      .select({ key: llmCache.key, response: llmCache.response })
-      .from(llmCache)
-      .where(keys.length === 1 ? eq(llmCache.key, keys[0] as string) : inArray(llmCache.key, [...keys]));
+    const rows = await cachedAnswers(this.db, { keys: [...keys] });
     return new Map(rows.map((row) => [row.key, row.response as CachedAnswer]));
   }
 
   async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {
-    // The first validated answer stays: two racing identical requests must not flip a replay's input.
-    await this.db
-      .insert(llmCache)
-      .values({ key, provider: entry.provider, model: entry.model, response: entry.answer })
-      .onConflictDoNothing({ target: llmCache.key });
+    await keepAnswer(this.db, { key, provider: entry.provider, model: entry.model, response: entry.answer });
   }
 }
+
+// Both run once or twice for every LLM call: their text is built once (storage/reusable-query.ts).
+export const cachedAnswers = reusableRows({ key: llmCache.key, response: llmCache.response }, (db, $: Slots<{ keys: string[] }>, f) =>
+  db
+    .select(f)
+    .from(llmCache)
+    .where(sql`${llmCache.key} = any(${$.keys}::text[])`),
+);
+
+// The first validated answer stays: two racing identical requests must not flip a replay's input.
+const keepAnswer = reusableStatement((db, $: Slots<{ key: string; provider: string; model: string; response: unknown }>) =>
+  db
+    .insert(llmCache)
+    .values({ key: $.key, provider: $.provider, model: $.model, response: $.response })
+    .onConflictDoNothing({ target: llmCache.key }),
+);
 
 /** In-process cache (tests, or runs without a store). */
 export class MemoryLlmResponseCache implements LlmResponseCache {

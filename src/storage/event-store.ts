@@ -21,14 +21,6 @@ export async function appendEvent(db: Db | Tx, event: NewEvent): Promise<boolean
   return (await appendEvents(db, [event])) > 0;
 }
 
-/**
- * One event's insert, not yet run (idempotent as appendEvent): for a statement that records the event
- * with the row it describes.
- */
-export function eventInsert(db: Db | Tx, event: NewEvent) {
-  return db.insert(events).values(eventRow(event)).onConflictDoNothing({ target: events.idempotencyKey });
-}
-
 function eventRow(event: NewEvent): typeof events.$inferInsert {
   return {
     idempotencyKey: event.key,
