@@ -114,6 +114,18 @@ describe.each(storeFactories)('reusable queries on $name', (factory) => {
     expect(await stageRunsOf(store.db, { portfolio: 'p', weekId: 'w2' })).toEqual([]);
   });
 
+  it('is a prepared statement of the connection it runs on: parsed and planned once per connection, not at every run', async () => {
+    const text = stageRunsOf.query(store.db).sql;
+    const prepared = await store.db.transaction(async (tx) => {
+      // One transaction: one connection, where the statement ran and where its preparation is kept.
+      await stageRunsOf(tx, { portfolio: 'p', weekId: 'w' });
+      await stageRunsOf(tx, { portfolio: 'p', weekId: 'w' });
+      const result = await tx.execute(sql`select name from pg_prepared_statements where statement = ${text}`);
+      return (result as unknown as { rows: { name: string }[] }).rows;
+    });
+    expect(prepared).toHaveLength(1);
+  });
+
   it('binds Dates through the column encoder, arrays as arrays, and reads sql fields as the driver returns them', async () => {
     const early = new Date('2024-03-04T14:30:00Z');
     const late = new Date('2024-03-06T14:30:00Z');

@@ -16,9 +16,16 @@
  * as it is, as drizzle sends any placeholder. Rows come back mapped as drizzle maps a select of the
  * same flat columns (`fields`), with each column's decoder.
  *
+ * Each runs as a named prepared statement (the name derives from its text): node-postgres parses it
+ * once per connection and PostgreSQL plans it without parsing it again (an offline backtest on
+ * PostgreSQL was about an eighth faster); the embedded database already prepares every text
+ * (pglite-prepared.ts). A prepared statement may get a generic plan after five runs, which cannot see
+ * the values: tests/query-plans.test.ts reads those of the statements that touch growing tables.
+ *
  * Not for: queries whose shape changes with the values (a list of rows, an optional clause), which
  * would need one text per shape.
  */
+import { createHash } from 'node:crypto';
 import { Column, is, SQL, sql, type Placeholder, type Query } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from './db.js';
@@ -120,12 +127,15 @@ export function reusableRows<F extends Fields, P extends object>(
 /** The query built on first use; each run through the handle's session, rows in array mode when mapped. */
 function reusable<P>(build: (db: Handle) => Buildable | SQL, mapRows?: (rows: unknown[][]) => unknown): Reusable<P, unknown> {
   let query: Query | undefined;
+  let name: string | undefined;
   const queryOf = (db: Handle) => (query ??= toQuery(build(db)));
   return Object.assign(
-    (db: Handle, values: P) =>
-      db._.session
-        .prepareQuery(queryOf(db), undefined, undefined, mapRows !== undefined, mapRows)
-        .execute(values as Record<string, unknown>),
+    (db: Handle, values: P) => {
+      const built = queryOf(db);
+      // The same text, the same name, in every process (node-postgres refuses one name for two texts).
+      name ??= `lt_${createHash('sha256').update(built.sql).digest('hex').slice(0, 24)}`;
+      return db._.session.prepareQuery(built, undefined, name, mapRows !== undefined, mapRows).execute(values as Record<string, unknown>);
+    },
     { query: queryOf },
   );
 }
