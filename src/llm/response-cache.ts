@@ -81,12 +81,35 @@ export function effectiveCacheMode(live: CacheMode, override: CacheOverride | un
 }
 
 export class DbLlmResponseCache implements LlmResponseCache {
+  /** The lookup being gathered in this turn of the event loop, if any. */
+  #gathering: { keys: Set<string>; found: Promise<Map<string, CachedAnswer>> } | null = null;
+
   constructor(private readonly db: Db) {}
 
+  /**
+   * The seats of a stage ask at once (five pitches, six checkpoint updates): the lookups asked for in
+   * one turn of the event loop go to the database as one statement, sent when the turn ends.
+   */
   async getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>> {
     if (keys.length === 0) return new Map();
-    const rows = await cachedAnswers(this.db, { keys: [...keys] });
-    return new Map(rows.map((row) => [row.key, row.response as CachedAnswer]));
+    const gathering = (this.#gathering ??= this.#gather());
+    for (const key of keys) gathering.keys.add(key);
+    const found = await gathering.found;
+    return new Map(keys.flatMap((key) => (found.has(key) ? [[key, found.get(key) as CachedAnswer] as const] : [])));
+  }
+
+  #gather(): { keys: Set<string>; found: Promise<Map<string, CachedAnswer>> } {
+    const keys = new Set<string>();
+    const found = new Promise<Map<string, CachedAnswer>>((resolve, reject) => {
+      setImmediate(() => {
+        this.#gathering = null;
+        cachedAnswers(this.db, { keys: [...keys] }).then(
+          (rows) => resolve(new Map(rows.map((row) => [row.key, row.response as CachedAnswer]))),
+          reject,
+        );
+      });
+    });
+    return { keys, found };
   }
 
   async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {

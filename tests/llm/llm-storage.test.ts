@@ -68,6 +68,42 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     ]);
   });
 
+  it('lookups asked for in one turn of the event loop are one statement, each given only its own keys', async () => {
+    const keep = async (key: string) =>
+      store.db
+        .insert(llmCache)
+        .values({ key, provider: 'p', model: 'm', response: { raw: key } })
+        .onConflictDoNothing();
+    await keep('gather-a');
+    await keep('gather-b');
+    const cache = new DbLlmResponseCache(store.db);
+    const session = store.db._.session;
+    const prepare = session.prepareQuery.bind(session);
+    const lookups: string[] = [];
+    session.prepareQuery = ((query: { sql: string }, ...rest: unknown[]) => {
+      if (query.sql.includes('from "llm_cache"')) lookups.push(query.sql);
+      return (prepare as (...args: unknown[]) => unknown)(query, ...rest);
+    }) as typeof session.prepareQuery;
+    try {
+      // The seats of a stage: asked together.
+      const [a, b, none] = await Promise.all([
+        cache.getMany(['gather-a', 'missing']),
+        cache.getMany(['gather-b']),
+        cache.getMany(['missing-too']),
+      ]);
+      expect(lookups).toHaveLength(1);
+      expect([...a.entries()]).toEqual([['gather-a', { raw: 'gather-a' }]]);
+      expect([...b.entries()]).toEqual([['gather-b', { raw: 'gather-b' }]]);
+      expect(none.size).toBe(0);
+      // A later turn: a statement of its own, which sees what was kept since.
+      await keep('missing');
+      expect([...(await cache.getMany(['missing'])).keys()]).toEqual(['missing']);
+      expect(lookups).toHaveLength(2);
+    } finally {
+      session.prepareQuery = prepare;
+    }
+  });
+
   it("a later command continues the week's budget: what the week's calls cost counts", async () => {
     const weekId = '2024-05-29';
     // Each client is what one CLI command builds; the cap is $0.05 per week's run.
