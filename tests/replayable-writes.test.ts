@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp } from '../src/app.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { parseEnv } from '../src/config/env.js';
-import { openStore, type Db } from '../src/storage/db.js';
+import { openStore, withServerOption, type Db } from '../src/storage/db.js';
 import { createScratchDatabase } from './helpers/stores.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
@@ -25,6 +25,22 @@ async function commitModes(db: Db, n: number): Promise<string[]> {
   };
   return Promise.all(Array.from({ length: n }, read));
 }
+
+describe('withServerOption: a server setting in the connection URL', () => {
+  it("adds it as the options parameter, after the user's own, and keeps everything else", () => {
+    const parse = (url: string) => new URL(url);
+    const plain = parse(withServerOption('postgres://u:p%40ss@db.example:5432/llm', '-c synchronous_commit=off'));
+    expect(plain.searchParams.get('options')).toBe('-c synchronous_commit=off');
+    expect([plain.username, plain.password, plain.host, plain.pathname]).toEqual(['u', 'p%40ss', 'db.example:5432', '/llm']);
+    const own = parse(withServerOption('postgres://u@h/db?sslmode=require&options=-c%20search_path%3Dx', '-c synchronous_commit=off'));
+    expect(own.searchParams.get('options')).toBe('-c search_path=x -c synchronous_commit=off');
+    expect(own.searchParams.get('sslmode')).toBe('require');
+  });
+
+  it('leaves a string that is not a URL as it is', () => {
+    expect(withServerOption('/var/run/postgresql llm', '-c x=y')).toBe('/var/run/postgresql llm');
+  });
+});
 
 describe.skipIf(!ADMIN_URL)('replayable writes (PostgreSQL)', () => {
   let scratch: { url: string; drop(): Promise<void> };
@@ -40,12 +56,20 @@ describe.skipIf(!ADMIN_URL)('replayable writes (PostgreSQL)', () => {
 
   it('a store for replayable writes commits without waiting for the disk on every connection; the default store waits', async () => {
     const pool = { min: 0, max: 4, commandTimeoutMs: 30_000 };
+    // No statement of its own on a new connection: node-postgres warns (on the user's stderr) when a
+    // query is sent while another runs on the same client.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
     const replayable = await openStore({ databaseUrl: scratch.url, pool, replayableWrites: true });
     const durable = await openStore({ databaseUrl: scratch.url, pool, migrate: false });
     try {
       expect(await commitModes(replayable.db, 4)).toEqual(['off', 'off', 'off', 'off']);
       expect(await commitModes(durable.db, 4)).toEqual(['on', 'on', 'on', 'on']);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => /already executing a query/.test(w))).toEqual([]);
     } finally {
+      process.off('warning', onWarning);
       await replayable.close();
       await durable.close();
     }

@@ -143,7 +143,7 @@ async function openPglite(options: StoreOptions): Promise<Store> {
 
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: options.replayableWrites ? withServerOption(url, REPLAYABLE_COMMITS) : url,
     min: options.pool?.min ?? 0,
     max: options.pool?.max ?? 10,
     // DB_COMMAND_TIMEOUT bounds every statement, on the client and on the server.
@@ -153,9 +153,6 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  // Queued on each new connection before any statement of ours. Should it fail, the connection keeps
-  // the server's durable commits: slower, never less safe.
-  if (options.replayableWrites) pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => undefined));
   const location = describeDatabaseUrl(url);
   try {
     const client = await pool.connect();
@@ -183,6 +180,29 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * Sent in each connection's startup packet (the `options` connection parameter), so the setting holds
+ * from the connection's first statement without a statement of its own: a `set` queued by the pool's
+ * 'connect' event ran beside the caller's first query, which node-postgres deprecates (and prints).
+ */
+const REPLAYABLE_COMMITS = '-c synchronous_commit=off';
+
+/**
+ * `url` with `option` added to its `options` parameter. node-postgres lets a parameter in the URL win
+ * over the same one given beside it, so a user's own `?options=…` is kept and ours appended to it.
+ */
+export function withServerOption(url: string, option: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url; // not a URL (a socket path, say): connect as given, with durable commits
+  }
+  const existing = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', existing ? `${existing} ${option}` : option);
+  return parsed.toString();
 }
 
 function ensureWritableDir(dir: string, what: string): void {
