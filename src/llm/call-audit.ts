@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { LlmCallRecord, LlmCallSink } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
-import { reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { ofRun, type RunKey } from '../storage/run-key.js';
-import { events, llmCalls } from '../storage/schema.js';
+import { llmCalls } from '../storage/schema.js';
+import { llmWritesOf } from './llm-writes.js';
 import { redactDeep } from './redact.js';
 
 /**
@@ -12,6 +12,7 @@ import { redactDeep } from './redact.js';
  * 'llm_call' event (the append-only log holding every prompt and raw response) per HTTP exchange.
  * The prompt and response are stored once, in the event: they are most of a call's bytes.
  * Records are redacted again here — the client already did, but storage is the last line of defence.
+ * The row and the event go in one statement with the other LLM writes of the same turn (llm-writes.ts).
  */
 export class DbLlmCallSink implements LlmCallSink {
   constructor(
@@ -26,84 +27,43 @@ export class DbLlmCallSink implements LlmCallSink {
     const redacted = redactDeep(call, this.secrets);
     const id = redacted.id ?? randomUUID();
     const safe = { ...redacted, id };
-    await recordCall(this.db, {
-      id,
-      eventKey: `llm_call:${id}`,
-      portfolio: this.portfolio,
-      weekId: safe.weekId,
-      stage: safe.stage,
-      seat: safe.seat,
-      provider: safe.provider,
-      model: safe.model,
-      attempt: safe.attempt,
-      status: safe.status,
-      httpStatus: safe.http_status,
-      error: safe.error,
-      latencyMs: Math.round(safe.latency_ms),
-      promptTokens: safe.usage.prompt_tokens,
-      completionTokens: safe.usage.completion_tokens,
-      reasoningTokens: safe.usage.reasoning_tokens,
-      cachedTokens: safe.usage.cached_tokens,
-      costUsd: safe.usage.cost_usd,
-      costSource: safe.cost_source,
-      usage: safe.usage,
-      cacheKey: safe.cache_key,
-      params: safe.request.params,
-      citations: [...safe.citations],
-      payload: safe,
-    });
+    await llmWritesOf(this.db).recordCall(
+      {
+        id,
+        portfolio: this.portfolio,
+        week_id: safe.weekId,
+        stage: safe.stage,
+        seat: safe.seat,
+        provider: safe.provider,
+        model: safe.model,
+        attempt: safe.attempt,
+        status: safe.status,
+        http_status: safe.http_status,
+        error: safe.error,
+        latency_ms: Math.round(safe.latency_ms),
+        prompt_tokens: safe.usage.prompt_tokens,
+        completion_tokens: safe.usage.completion_tokens,
+        reasoning_tokens: safe.usage.reasoning_tokens,
+        cached_tokens: safe.usage.cached_tokens,
+        cost_usd: safe.usage.cost_usd,
+        cost_source: safe.cost_source,
+        usage: safe.usage,
+        cache_key: safe.cache_key,
+        params: safe.request.params,
+        citations: [...safe.citations],
+      },
+      {
+        idempotency_key: `llm_call:${id}`,
+        portfolio: this.portfolio,
+        week_id: safe.weekId,
+        kind: 'llm_call',
+        stage: safe.stage,
+        seat: safe.seat,
+        payload: safe,
+      },
+    );
   }
 }
-
-type CallValues = Omit<typeof llmCalls.$inferInsert, 'createdAt'> & { id: string; eventKey: string; payload: unknown };
-
-/**
- * The row and the event in one statement (atomic, as a transaction was, in one round trip instead of
- * four: a backtest with LLM seats records about fifty calls a week), its text built once (building
- * it per call was about a tenth of the main thread's time in such a backtest).
- */
-const recordCall = reusableStatement((db, $: Slots<CallValues>) => {
-  const row = db
-    .insert(llmCalls)
-    .values({
-      id: $.id,
-      portfolio: $.portfolio,
-      weekId: $.weekId,
-      stage: $.stage,
-      seat: $.seat,
-      provider: $.provider,
-      model: $.model,
-      attempt: $.attempt,
-      status: $.status,
-      httpStatus: $.httpStatus,
-      error: $.error,
-      latencyMs: $.latencyMs,
-      promptTokens: $.promptTokens,
-      completionTokens: $.completionTokens,
-      reasoningTokens: $.reasoningTokens,
-      cachedTokens: $.cachedTokens,
-      costUsd: $.costUsd,
-      costSource: $.costSource,
-      usage: $.usage,
-      cacheKey: $.cacheKey,
-      params: $.params,
-      citations: $.citations,
-    })
-    .onConflictDoNothing({ target: llmCalls.id });
-  const event = db
-    .insert(events)
-    .values({
-      idempotencyKey: $.eventKey,
-      portfolio: $.portfolio,
-      weekId: $.weekId,
-      kind: 'llm_call',
-      stage: $.stage,
-      seat: $.seat,
-      payload: $.payload,
-    })
-    .onConflictDoNothing({ target: events.idempotencyKey });
-  return sql`with recorded_call as ${row} ${event.getSQL()}`;
-});
 
 /** Keeps records in memory (tests, and callers that persist them elsewhere). */
 export class MemoryLlmCallSink implements LlmCallSink {

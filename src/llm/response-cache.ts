@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { ChatMessage, LlmUsage } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
-import { reusableRows, reusableStatement, type Slots } from '../storage/reusable-query.js';
+import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { llmCache } from '../storage/schema.js';
 import type { CacheMode } from './llm-config.js';
+import { llmWritesOf } from './llm-writes.js';
 
 /**
  * Content-addressed cache of validated answers. The key covers everything that shapes the answer
@@ -113,24 +114,17 @@ export class DbLlmResponseCache implements LlmResponseCache {
   }
 
   async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {
-    await keepAnswer(this.db, { key, provider: entry.provider, model: entry.model, response: entry.answer });
+    // With the other LLM writes of the same turn (llm-writes.ts); the first answer kept under a key stays.
+    await llmWritesOf(this.db).keepAnswer({ key, provider: entry.provider, model: entry.model, response: entry.answer });
   }
 }
 
-// Both run once or twice for every LLM call: their text is built once (storage/reusable-query.ts).
+// Runs for every LLM call: its text is built once (storage/reusable-query.ts).
 export const cachedAnswers = reusableRows({ key: llmCache.key, response: llmCache.response }, (db, $: Slots<{ keys: string[] }>, f) =>
   db
     .select(f)
     .from(llmCache)
     .where(sql`${llmCache.key} = any(${$.keys}::text[])`),
-);
-
-// The first validated answer stays: two racing identical requests must not flip a replay's input.
-const keepAnswer = reusableStatement((db, $: Slots<{ key: string; provider: string; model: string; response: unknown }>) =>
-  db
-    .insert(llmCache)
-    .values({ key: $.key, provider: $.provider, model: $.model, response: $.response })
-    .onConflictDoNothing({ target: llmCache.key }),
 );
 
 /** In-process cache (tests, or runs without a store). */

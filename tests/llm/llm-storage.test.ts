@@ -1,7 +1,8 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DbLlmCallSink, llmUsageOfWeek } from '../../src/llm/call-audit.js';
-import { createLlmClient } from '../../src/llm/index.js';
+import { createLlmClient, ZERO_USAGE } from '../../src/llm/index.js';
+import type { LlmCallRecord } from '../../src/ports/llm.js';
 import { LlmSeatError } from '../../src/llm/seat-error.js';
 import { DbLlmResponseCache } from '../../src/llm/response-cache.js';
 import type { Store } from '../../src/storage/db.js';
@@ -102,6 +103,116 @@ describe.each(storeFactories)('LLM storage on $name', (factory) => {
     } finally {
       session.prepareQuery = prepare;
     }
+  });
+
+  /** A call record as the client hands it to the sink. */
+  const callRecord = (id: string, overrides: Partial<LlmCallRecord> = {}): LlmCallRecord => ({
+    id,
+    weekId: '2024-07-03',
+    stage: 'pm_pitches',
+    seat: 'gpt',
+    provider: 'openrouter',
+    model: 'openai/gpt-5.1',
+    attempt: 1,
+    status: 'ok',
+    http_status: 200,
+    error: null,
+    latency_ms: 812,
+    usage: { calls: 1, prompt_tokens: 1200, completion_tokens: 300, reasoning_tokens: 0, cached_tokens: 0, cost_usd: 0.0000001 },
+    cost_source: 'provider',
+    cache_key: `key-${id}`,
+    request: { messages: [{ role: 'user', content: 'pitch' }], params: { temperature: 0.2 } },
+    response_text: '{"ticker":"SPY"}',
+    citations: ['https://example.com/a'],
+    ...overrides,
+  });
+
+  /** The statements that write to the LLM tables while `body` runs. */
+  async function llmWriteStatements(body: () => Promise<void>): Promise<string[]> {
+    const session = store.db._.session;
+    const prepare = session.prepareQuery.bind(session);
+    const seen: string[] = [];
+    session.prepareQuery = ((query: { sql: string }, ...rest: unknown[]) => {
+      if (/insert into "(llm_calls|llm_cache|events)"/.test(query.sql)) seen.push(query.sql);
+      return (prepare as (...args: unknown[]) => unknown)(query, ...rest);
+    }) as typeof session.prepareQuery;
+    try {
+      await body();
+    } finally {
+      session.prepareQuery = prepare;
+    }
+    return seen;
+  }
+
+  it('the call records and answers kept in one turn are one statement; each caller resumes once its rows are stored', async () => {
+    const sink = new DbLlmCallSink(store.db, 'default');
+    const cache = new DbLlmResponseCache(store.db);
+    const answer = (raw: string) => ({ raw, value: { raw }, model: 'm', citations: [], usage: ZERO_USAGE });
+    const statements = await llmWriteStatements(async () => {
+      // Five seats answered together: their records and answers, then the second answer under a key.
+      await Promise.all([
+        sink.record(callRecord('batch-1')),
+        sink.record(callRecord('batch-2', { status: 'cache_hit', usage: ZERO_USAGE })),
+        cache.put('batch-key', { provider: 'p', model: 'm', answer: answer('first') }),
+        cache.put('batch-key', { provider: 'p', model: 'm', answer: answer('second') }),
+        sink.record(callRecord('batch-1')),
+      ]);
+      // A later turn: a statement of its own, and the answer kept first still stands.
+      await cache.put('batch-key', { provider: 'p', model: 'm', answer: answer('third') });
+    });
+    expect(statements).toHaveLength(2);
+    const calls = await store.db
+      .select()
+      .from(llmCalls)
+      .where(inArray(llmCalls.id, ['batch-1', 'batch-2']))
+      .orderBy(llmCalls.id);
+    expect(calls.map((c) => [c.id, c.status, c.costUsd, c.promptTokens, c.latencyMs, c.httpStatus, c.error])).toEqual([
+      ['batch-1', 'ok', 0.0000001, 1200, 812, 200, null],
+      ['batch-2', 'cache_hit', 0, 0, 812, 200, null],
+    ]);
+    expect(calls[0]).toMatchObject({
+      portfolio: 'default',
+      weekId: '2024-07-03',
+      usage: callRecord('x').usage,
+      params: { temperature: 0.2 },
+      citations: ['https://example.com/a'],
+      cacheKey: 'key-batch-1',
+    });
+    const logged = await store.db
+      .select()
+      .from(events)
+      .where(inArray(events.idempotencyKey, ['llm_call:batch-1', 'llm_call:batch-2']));
+    expect(logged.map((e) => e.idempotencyKey).sort()).toEqual(['llm_call:batch-1', 'llm_call:batch-2']);
+    expect(logged.find((e) => e.idempotencyKey === 'llm_call:batch-1')).toMatchObject({
+      kind: 'llm_call',
+      stage: 'pm_pitches',
+      seat: 'gpt',
+      payload: { ...callRecord('batch-1'), request: { messages: [{ role: 'user', content: 'pitch' }], params: { temperature: 0.2 } } },
+    });
+    const [kept] = await store.db.select().from(llmCache).where(eq(llmCache.key, 'batch-key'));
+    expect(kept?.response).toMatchObject({ raw: 'first' });
+  });
+
+  it('a statement that fails fails every write it held, and the next turn writes again; a usage figure without a JSON form is refused', async () => {
+    const sink = new DbLlmCallSink(store.db, 'default');
+    const cache = new DbLlmResponseCache(store.db);
+    // PostgreSQL refuses a NUL character in JSON text: the whole statement fails.
+    const results = await Promise.allSettled([
+      sink.record(callRecord('fails-1', { response_text: 'bad \u0000 byte' })),
+      cache.put('fails-key', {
+        provider: 'p',
+        model: 'm',
+        answer: { raw: 'r', value: null, model: 'm', citations: [], usage: ZERO_USAGE },
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await store.db.select().from(llmCache).where(eq(llmCache.key, 'fails-key'))).toEqual([]);
+    expect(await store.db.select().from(llmCalls).where(eq(llmCalls.id, 'fails-1'))).toEqual([]);
+    await sink.record(callRecord('after-failure'));
+    expect(await store.db.select({ id: llmCalls.id }).from(llmCalls).where(eq(llmCalls.id, 'after-failure'))).toEqual([
+      { id: 'after-failure' },
+    ]);
+    await expect(sink.record(callRecord('nan', { latency_ms: Number.NaN }))).rejects.toThrow(/not a finite number/);
   });
 
   it("a later command continues the week's budget: what the week's calls cost counts", async () => {
