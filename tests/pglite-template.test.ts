@@ -97,6 +97,10 @@ describe('a new database from the template', () => {
       expect(await schemaOf(pg)).toEqual(expected);
       // Started with the lean settings of pglite-open.ts, not PostgreSQL's 128MB.
       expect((await pg.query('show shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);
+      // Only the database PGlite works in: initdb's templates are dropped (their files were most of the folder).
+      expect((await pg.query('select datname, current_database() as here from pg_database')).rows).toEqual([
+        { datname: 'postgres', here: 'postgres' },
+      ]);
     } finally {
       await pg.close();
     }

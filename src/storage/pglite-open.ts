@@ -72,7 +72,7 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
  * In-memory databases (tests, benchmarks) start from the template's tar unzipped once per process and
  * kept, keyed by its checksum: PGlite then only untars it. Measured on the 2-core machine, a memory
  * database was ready in 0.37–0.51 s this way against 0.65–0.69 s from the gzipped archive (a test run
- * opens dozens). The 31 MB tar stays in memory (twice, see BytesBlob) for the life of a process that made one; the CLI's
+ * opens dozens). The 16 MB tar stays in memory (twice, see BytesBlob) for the life of a process that made one; the CLI's
  * database is on disk (unpackTemplateOnDisk) and never loads it.
  */
 const unzippedTemplates = new Map<string, Blob>();
@@ -82,7 +82,7 @@ const unzippedTemplates = new Map<string, Blob>();
  * serves from a Blob in chunks concatenated one by one: 1.1 s of the CPU of eight in-memory opens
  * (profiled); alternated runs of eight opens were about a tenth faster this way (≈ 50 ms an open once
  * the WebAssembly is warm). Each read gets its own copy, as from a Blob. The bytes are kept twice
- * (the Blob's own copy stays true for any other reader): 62 MB in a process that opens memory
+ * (the Blob's own copy stays true for any other reader): 32 MB in a process that opens memory
  * databases, which the CLI never does.
  */
 class BytesBlob extends Blob {

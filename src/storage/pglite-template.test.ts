@@ -13,6 +13,7 @@ import {
   currentEngine,
   templateIsCurrent,
   templateMismatch,
+  TEMPLATE_FORMAT,
   type MigrationStamp,
   type TemplateManifest,
 } from './pglite-template.js';
@@ -35,7 +36,7 @@ const engine = { pglite: '9.9.9', initdb: ['--wal-segsize=1'] };
 function manifest(overrides: Partial<TemplateManifest> = {}): TemplateManifest {
   const archive = { file: 'x.tar.gz', bytes: 0, sha256: '' };
   return {
-    format: 1,
+    format: TEMPLATE_FORMAT,
     pglite: '9.9.9',
     initdb: ['--wal-segsize=1'],
     archives: { blank: archive, migrated: archive },
@@ -84,7 +85,7 @@ describe('findTemplate', () => {
       return { file, bytes: bytes.length, sha256: createHashHex(bytes) };
     };
     const m: TemplateManifest = {
-      format: 1,
+      format: TEMPLATE_FORMAT,
       ...currentEngine(),
       initdb: [...currentEngine().initdb],
       archives: { blank: archive('blank.tar.gz', 'blank bytes'), migrated: archive('migrated.tar.gz', 'migrated bytes') },
