@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { reusableStatement, type Slots } from '../storage/reusable-query.js';
 import { events, llmCache, llmCalls } from '../storage/schema.js';
+import { TurnBatch } from '../storage/turn-batch.js';
 
 /**
  * The rows an LLM call leaves (its `llm_calls` row and 'llm_call' event, its cached answer), gathered
@@ -61,47 +62,38 @@ interface Batch {
   calls: LlmCallRow[];
   events: LlmCallEventRow[];
   answers: CachedAnswerRow[];
-  written: Promise<void>;
 }
 
 export class LlmWrites {
-  #batch: Batch | null = null;
+  readonly #turn: TurnBatch<Batch, void>;
 
-  constructor(private readonly db: Db) {}
+  constructor(db: Db) {
+    this.#turn = new TurnBatch(
+      (): Batch => ({ calls: [], events: [], answers: [] }),
+      async (batch) => {
+        await writeBatch(db, {
+          calls: JSON.stringify(batch.calls),
+          events: JSON.stringify(batch.events),
+          answers: JSON.stringify(batch.answers),
+        });
+      },
+    );
+  }
 
   /** Records one call: its row and its event. */
   recordCall(row: LlmCallRow, event: LlmCallEventRow): Promise<void> {
     // JSON has no NaN or Infinity: a number without a JSON form would reach the table as NULL.
     const numbers = [row.latency_ms, row.prompt_tokens, row.completion_tokens, row.reasoning_tokens, row.cached_tokens, row.cost_usd];
     if (!numbers.every(Number.isFinite)) return Promise.reject(new TypeError(`LLM call ${row.id}: a usage figure is not a finite number`));
-    const batch = this.#gathering();
-    batch.calls.push(row);
-    batch.events.push(event);
-    return batch.written;
+    return this.#turn.join((batch) => {
+      batch.calls.push(row);
+      batch.events.push(event);
+    });
   }
 
   /** Keeps a validated answer (or an invalid one, keyed by its exchange) unless one is kept under its key. */
   keepAnswer(row: CachedAnswerRow): Promise<void> {
-    const batch = this.#gathering();
-    batch.answers.push(row);
-    return batch.written;
-  }
-
-  #gathering(): Batch {
-    if (this.#batch) return this.#batch;
-    const batch: Batch = { calls: [], events: [], answers: [], written: Promise.resolve() };
-    batch.written = new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        this.#batch = null;
-        writeBatch(this.db, {
-          calls: JSON.stringify(batch.calls),
-          events: JSON.stringify(batch.events),
-          answers: JSON.stringify(batch.answers),
-        }).then(() => resolve(), reject);
-      });
-    });
-    this.#batch = batch;
-    return batch;
+    return this.#turn.join((batch) => batch.answers.push(row));
   }
 }
 

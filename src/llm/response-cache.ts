@@ -4,6 +4,7 @@ import type { ChatMessage, LlmUsage } from '../ports/llm.js';
 import type { Db } from '../storage/db.js';
 import { reusableRows, type Slots } from '../storage/reusable-query.js';
 import { llmCache } from '../storage/schema.js';
+import { TurnBatch } from '../storage/turn-batch.js';
 import type { CacheMode } from './llm-config.js';
 import { llmWritesOf } from './llm-writes.js';
 
@@ -82,10 +83,15 @@ export function effectiveCacheMode(live: CacheMode, override: CacheOverride | un
 }
 
 export class DbLlmResponseCache implements LlmResponseCache {
-  /** The lookup being gathered in this turn of the event loop, if any. */
-  #gathering: { keys: Set<string>; found: Promise<Map<string, CachedAnswer>> } | null = null;
+  /** The lookups of one turn of the event loop, as one statement. */
+  readonly #lookups: TurnBatch<Set<string>, Map<string, CachedAnswer>>;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.#lookups = new TurnBatch(
+      () => new Set<string>(),
+      async (keys) => new Map((await cachedAnswers(this.db, { keys: [...keys] })).map((row) => [row.key, row.response as CachedAnswer])),
+    );
+  }
 
   /**
    * The seats of a stage ask at once (five pitches, six checkpoint updates): the lookups asked for in
@@ -93,24 +99,8 @@ export class DbLlmResponseCache implements LlmResponseCache {
    */
   async getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>> {
     if (keys.length === 0) return new Map();
-    const gathering = (this.#gathering ??= this.#gather());
-    for (const key of keys) gathering.keys.add(key);
-    const found = await gathering.found;
+    const found = await this.#lookups.join((gathered) => keys.forEach((key) => gathered.add(key)));
     return new Map(keys.flatMap((key) => (found.has(key) ? [[key, found.get(key) as CachedAnswer] as const] : [])));
-  }
-
-  #gather(): { keys: Set<string>; found: Promise<Map<string, CachedAnswer>> } {
-    const keys = new Set<string>();
-    const found = new Promise<Map<string, CachedAnswer>>((resolve, reject) => {
-      setImmediate(() => {
-        this.#gathering = null;
-        cachedAnswers(this.db, { keys: [...keys] }).then(
-          (rows) => resolve(new Map(rows.map((row) => [row.key, row.response as CachedAnswer]))),
-          reject,
-        );
-      });
-    });
-    return { keys, found };
   }
 
   async put(key: string, entry: { provider: string; model: string; answer: CachedAnswer }): Promise<void> {
