@@ -140,6 +140,16 @@ const EVENT_COLUMNS = [
   'payload',
 ] as const satisfies readonly (keyof LlmCallEventRow)[];
 const ANSWER_COLUMNS = ['key', 'provider', 'model', 'response'] as const satisfies readonly (keyof CachedAnswerRow)[];
+// Every field of a row is a column written (a field added to a row type but not here would be dropped).
+type Unwritten<Row, Columns extends readonly string[]> = Exclude<keyof Row, Columns[number]>;
+const everyColumnWritten: [
+  Unwritten<LlmCallRow, typeof CALL_COLUMNS>,
+  Unwritten<LlmCallEventRow, typeof EVENT_COLUMNS>,
+  Unwritten<CachedAnswerRow, typeof ANSWER_COLUMNS>,
+] extends [never, never, never]
+  ? true
+  : never = true;
+void everyColumnWritten;
 
 const list = (columns: readonly string[]) =>
   sql.join(
