@@ -7,7 +7,7 @@
  *
  * A lock whose owner is gone (killed with -9, crashed, machine rebooted) is taken over at once: on the
  * same host (and boot) the owner is alive only if its pid runs with the recorded start time, so a
- * recycled pid does not keep a dead lock alive. A lock from another host cannot be checked and is
+ * recycled pid does not keep a dead lock alive, and is not a zombie (killed, not yet reaped). A lock from another host cannot be checked and is
  * respected; the message says how to remove it. Liveness is checked by pid rather than by a heartbeat
  * (as proper-lockfile does) because PGlite's WebAssembly work can block the event loop for seconds,
  * which would make a heartbeat lock look stale while its owner is busy.
@@ -189,8 +189,11 @@ function isDead(lock: LockFile): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
-  const start = startTimeOf(lock.pid);
-  return lock.start_time !== null && start !== null && start !== lock.start_time;
+  const stat = procStat(lock.pid);
+  // A zombie (Z) or dying (X) process holds no files: it was killed and its parent has not reaped it
+  // yet (a container whose first process does not reap orphans keeps such zombies for good).
+  if (stat && (stat.state === 'Z' || stat.state === 'X')) return true;
+  return lock.start_time !== null && stat !== null && stat.startTime !== lock.start_time;
 }
 
 function describeHolder(lock: LockFile): string {
@@ -208,11 +211,16 @@ function bootId(): string | null {
 
 /** Linux: field 22 of /proc/<pid>/stat, the process's start time in clock ticks after boot. */
 function startTimeOf(pid: number): string | null {
+  return procStat(pid)?.startTime ?? null;
+}
+
+/** Linux: a process's state letter and start time (in clock ticks since boot) from /proc; elsewhere null. */
+function procStat(pid: number): { state: string; startTime: string | null } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may contain spaces: count fields after it.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
+    return { state: fields[0] ?? '', startTime: fields[19] ?? null };
   } catch {
     return null;
   }
