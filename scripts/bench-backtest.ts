@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { addDays } from '../src/market/calendar.js';
 import { createScratchDatabase } from '../tests/helpers/stores.js';
+import { machineSpeed } from './machine-speed.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -114,19 +115,6 @@ function weekCostGrowth(bookedAt: readonly number[], weeks: number): string | nu
   );
 }
 
-/**
- * The same shared 2-core machine ran one build 1.6–2.5 × slower from one session to the next, and
- * drifted within a session (stop 16). A fixed CPU-bound loop, timed before and after the runs, says
- * how fast the machine was while they ran, so figures from different days can be compared.
- */
-function machineReferenceMs(): number {
-  const started = performance.now();
-  let sum = 0;
-  for (let i = 0; i < 300_000_000; i++) sum += i % 7;
-  if (sum < 0) console.log(sum); // keeps the loop from being optimised away
-  return performance.now() - started;
-}
-
 if (!existsSync(CLI)) {
   console.log('bench-backtest: no dist/cli.js; run `npm run build` first');
   process.exit(0);
@@ -139,7 +127,7 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-console.log(`machine speed: a fixed loop of 3e8 steps took ${machineReferenceMs().toFixed(0)} ms before the runs`);
+console.log(`machine speed before the runs (scripts/machine-speed.ts): ${await machineSpeed()}`);
 let ok = await backtest('PGlite', from, to, weeks, { DATABASE_URL: '' });
 const serverUrl = process.env.BENCH_DATABASE_URL;
 if (serverUrl) {
@@ -150,5 +138,5 @@ if (serverUrl) {
     await scratch.drop();
   }
 }
-console.log(`machine speed: the same loop took ${machineReferenceMs().toFixed(0)} ms after the runs`);
+console.log(`machine speed after the runs: ${await machineSpeed()}`);
 process.exitCode = ok ? 0 : 1;

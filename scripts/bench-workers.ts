@@ -30,6 +30,7 @@ import { openStore, type Store } from '../src/storage/db.js';
 import { fastConfigDir } from '../tests/helpers/fast-config.js';
 import { createScratchDatabase } from '../tests/helpers/stores.js';
 import type { WorkersStandInSpec } from './bench-workers-stand-in.js';
+import { machineSpeed } from './machine-speed.js';
 
 const WEEKS = Number(process.env.BENCH_LLM_WEEKS ?? 8);
 const DECISION_MS = Number(process.env.BENCH_DECISION_MS ?? 150);
@@ -129,6 +130,7 @@ const median = (xs: readonly number[]) => {
 console.log(
   `\nbacktest with LLM seats: ${WEEKS} weeks, stand-in latency ${DECISION_MS} ms per decision call, ${CHECKPOINT_MS} ms per checkpoint update`,
 );
+console.log(`machine speed (scripts/machine-speed.ts): ${await machineSpeed()}`);
 
 const stores: [string, Opener][] = [['PGlite, in process', async () => ({ store: await openStore({ memory: true }) })]];
 const adminUrl = process.env.BENCH_DATABASE_URL;
