@@ -9,7 +9,7 @@
  *     warm-up — the embedded database is about two fifths of an offline backtest's CPU (an earlier
  *     session measured ≈ 145 µs for such an insert; 899 µs on 2026-12-04)
  */
-import { PGlite } from '@electric-sql/pglite';
+import { newPglite } from '../src/storage/pglite-open.js';
 
 function loopMs(): number {
   const started = performance.now();
@@ -28,8 +28,10 @@ function allocationMs(): number {
 }
 
 async function insertMicros(): Promise<number> {
-  const db = new PGlite();
+  // As the project opens one (its settings, from the blank template when built: no initdb to wait for).
+  const db = newPglite({}).client;
   try {
+    await db.waitReady;
     await db.exec('create table t (id serial primary key, v text)');
     const value = 'x'.repeat(1000);
     for (let i = 0; i < 200; i++) await db.query('insert into t (v) values ($1)', [value]); // warm-up
