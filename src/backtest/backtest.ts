@@ -78,6 +78,22 @@ export function configDigest(config: AppConfig): string {
 }
 
 /**
+ * Why the stored backtest `name` cannot be continued over `weeks` with this app's configuration and
+ * agents; null when it can, or when none is stored. Asked before anything is printed or written.
+ */
+export async function refusalToContinue(app: App, name: string, weeks: readonly WeekInfo[]): Promise<string | null> {
+  const [existing] = await app.store.db.select().from(backtests).where(eq(backtests.name, name));
+  if (!existing) return null;
+  if (existing.fromWeek !== weeks[0]?.week_id || existing.toWeek !== weeks.at(-1)?.week_id)
+    return `backtest ${name} already exists for ${existing.fromWeek}..${existing.toWeek}: give the same range to continue it, or another --name`;
+  if (existing.configDigest && existing.configDigest !== configDigest(app.config))
+    return `backtest ${name} was started with another configuration (assets, schedule, seats or risk differ): continue it with that configuration, or start another --name`;
+  if (existing.mode !== app.agents.mode)
+    return `backtest ${name} runs ${existing.mode} agents, not ${app.agents.mode}: continue it the same way, or start another --name`;
+  return null;
+}
+
+/**
  * Creates the backtest's row, or continues the stored one (same range, same configuration), and marks
  * it running. Returns the row as it now is.
  */
@@ -89,21 +105,8 @@ export async function openBacktest(app: App, name: string, weeks: readonly WeekI
   if (app.portfolio !== backtestPortfolio(name))
     throw new Error(`backtest ${name} runs in portfolio ${backtestPortfolio(name)}, not ${app.portfolio}`);
   const digest = configDigest(app.config);
-  const [existing] = await db.select().from(backtests).where(eq(backtests.name, name));
-  if (existing) {
-    if (existing.fromWeek !== first.week_id || existing.toWeek !== last.week_id)
-      throw new BacktestError(
-        `backtest ${name} already exists for ${existing.fromWeek}..${existing.toWeek}: give the same range to continue it, or another --name`,
-      );
-    if (existing.configDigest && existing.configDigest !== digest)
-      throw new BacktestError(
-        `backtest ${name} was started with another configuration (assets, schedule, seats or risk differ): continue it with that configuration, or start another --name`,
-      );
-    if (existing.mode !== app.agents.mode)
-      throw new BacktestError(
-        `backtest ${name} runs ${existing.mode} agents, not ${app.agents.mode}: continue it the same way, or start another --name`,
-      );
-  }
+  const refusal = await refusalToContinue(app, name, weeks);
+  if (refusal) throw new BacktestError(refusal);
   await db
     .insert(backtests)
     .values({

@@ -25,7 +25,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
   if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
   const prepared = await prepare(io, undefined, options);
   const [
-    { backtestPortfolio, weeksBetween },
+    { backtestPortfolio, weeksBetween, refusalToContinue, BacktestError },
     { driveBacktest },
     { buildBacktestReport, writeBacktestFiles },
     { renderBacktestReport },
@@ -57,6 +57,9 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
     const workers = options.workers ?? (onQueue ? 2 : llm ? 4 : 1);
     if (workers < 1 && !onQueue)
       throw new UsageError('--workers 0 only makes sense on PostgreSQL, where `llm-trading worker` processes do the work');
+    // A stored backtest this run cannot continue is refused before the header says it starts.
+    const refusal = await refusalToContinue(app, name, weeks);
+    if (refusal) throw new BacktestError(refusal);
     io.stderr(
       `llm-trading backtest ${name}: ${count(weeks.length, 'week')} ${weeks[0]?.week_id}..${weeks.at(-1)?.week_id}, portfolio ${app.portfolio} ` +
         `(${app.store.location}, ${app.agents.mode} agents, ${onQueue ? `job queue, ${workers} decide slots here` : `in process, ${count(workers, 'week')} deciding at once`})\n`,
