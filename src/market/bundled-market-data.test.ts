@@ -145,6 +145,20 @@ describe('BundledMarketData: loading files', () => {
     await expect(data.bars('BROKEN', '2024-12-31')).rejects.toThrow(/BROKEN\.csv:1: expected header/);
   });
 
+  it('shares a parsed file between instances until the file changes', async () => {
+    const dir = tempDir({ 'SHARED.csv': good });
+    const first = await new BundledMarketData({ dir }).bars('SHARED', '2024-12-31');
+    const second = await new BundledMarketData({ dir }).bars('SHARED', '2024-12-31');
+    expect(second[0]).toBe(first[0]); // the same parsed row: not read again
+    writeFileSync(path.join(dir, 'SHARED.csv'), `${good}2024-03-06,11,12,10,11.5,11.4,300\n`);
+    const third = await new BundledMarketData({ dir }).bars('SHARED', '2024-12-31');
+    expect(third.map((b) => b.date)).toEqual(['2024-03-04', '2024-03-05', '2024-03-06']);
+    expect(third[0]).not.toBe(first[0]);
+    expect(third[0]).toEqual(first[0]);
+    unlinkSync(path.join(dir, 'SHARED.csv'));
+    await expect(new BundledMarketData({ dir }).bars('SHARED', '2024-12-31')).rejects.toThrow(/no bundled data for ticker SHARED/);
+  });
+
   it('picks up a fixed file after a failed load', async () => {
     const dir = tempDir({});
     const data = new BundledMarketData({ dir });

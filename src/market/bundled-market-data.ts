@@ -2,6 +2,8 @@
  * MarketData over the bundled daily bars: `<dir>/<TICKER>.csv` with the header
  * `date,open,high,low,close,adj_close,volume`, dates strictly ascending (see data/etf-daily/SOURCE.md).
  * A ticker's file is read and validated on first use and then cached for the life of the object.
+ * The parsed file is also shared by every BundledMarketData of the process while the file is
+ * unchanged (parsedFile): each app opens its own, and a worker process opens one per backtest.
  *
  * Intraday price model (daily bars have no intraday prices, so checkpoint prices are modelled):
  *   The price follows a piecewise-linear path through the day's bar over the real session
@@ -19,7 +21,7 @@
  *                                     not modelled — the day's open would be a look-ahead)
  *     - inside the session         → the path, source 'intraday_model', approximate: true
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -202,6 +204,28 @@ export function sessionHoursOrRegular(date: string): SessionHours {
   return isTradingDay(date) ? sessionHours(date) : { open: '09:30', close: '16:00' };
 }
 
+/**
+ * The process's parsed files, by path, each with the stat it was read under. Parsing the ten bundled
+ * files (56k rows) takes ~200 ms of the main thread; every app paid it again (a backtest worker opens
+ * an app per backtest, a benchmark or test file many), stalling whatever else the process was doing.
+ * A file whose inode, size, mtime or ctime changed is read again; a failed read is not kept.
+ */
+const parsedFiles = new Map<string, { stamp: string; bars: Promise<readonly Bar[]> }>();
+
+async function parsedFile(file: string): Promise<readonly Bar[]> {
+  const s = await stat(file);
+  const stamp = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  const known = parsedFiles.get(file);
+  if (known?.stamp === stamp) return known.bars;
+  const bars = readFile(file, 'utf8').then((text) => Object.freeze(parseBarsCsv(text, file)));
+  const entry = { stamp, bars };
+  parsedFiles.set(file, entry);
+  bars.catch(() => {
+    if (parsedFiles.get(file) === entry) parsedFiles.delete(file);
+  });
+  return bars;
+}
+
 export class BundledMarketData implements MarketData {
   readonly name = 'bundled';
   readonly dir: string;
@@ -226,14 +250,12 @@ export class BundledMarketData implements MarketData {
     // The pattern also keeps a ticker from naming a path outside the data folder.
     if (!TICKER_RE.test(ticker)) throw new Error(`no bundled data for ticker ${ticker} in ${this.dir}`);
     const file = path.join(this.dir, `${ticker}.csv`);
-    let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      return await parsedFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no bundled data for ticker ${ticker} in ${this.dir}`);
       throw err;
     }
-    return Object.freeze(parseBarsCsv(text, file));
   }
 
   async bars(ticker: string, through: string, limit?: number): Promise<Bar[]> {
