@@ -7,6 +7,7 @@ import {
   doublePrecision,
   index,
   integer,
+  json,
   jsonb,
   numeric,
   pgTable,
@@ -394,7 +395,11 @@ export const backtests = pgTable('backtests', {
   status: text('status').notNull(),
   weeksTotal: integer('weeks_total').notNull(),
   weeksDone: integer('weeks_done').notNull(),
-  report: jsonb('report'),
+  /**
+   * `json`, not `jsonb`: kept as the text the run printed, so `backtest show --json` prints the same
+   * bytes (jsonb reorders keys, shortest first). Only ever read whole.
+   */
+  report: json('report'),
   /** How its weeks run, for every process that works on it: { offline, allow_offline_seats }. */
   settings: jsonb('settings'),
   /** sha256 of the configuration it started with: a worker with another configuration refuses its jobs. */

@@ -1,0 +1,1 @@
+ALTER TABLE "backtests" ALTER COLUMN "report" SET DATA TYPE json;
