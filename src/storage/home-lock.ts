@@ -8,9 +8,10 @@
  * A lock whose owner is gone (killed with -9, crashed, machine rebooted) is taken over at once: on the
  * same host (and boot) the owner is alive only if its pid runs with the recorded start time, so a
  * recycled pid does not keep a dead lock alive, and is not a zombie (killed, not yet reaped). A lock
- * from another host cannot be checked and is respected; the message says how to remove it. Liveness is checked by pid rather than by a heartbeat
- * (as proper-lockfile does) because PGlite's WebAssembly work can block the event loop for seconds,
- * which would make a heartbeat lock look stale while its owner is busy.
+ * from another host cannot be checked and is respected; the message says how to remove it. Liveness
+ * is checked by pid rather than by a heartbeat (as proper-lockfile does) because PGlite's WebAssembly
+ * work can block the event loop for seconds, which would make a heartbeat lock look stale while its
+ * owner is busy.
  *
  * Taking over a dead lock renames it aside first and checks that what it moved is the dead lock, so
  * two processes recovering at once cannot both win.

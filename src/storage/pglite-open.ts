@@ -72,8 +72,8 @@ export function newPglite(options: NewPgliteOptions): NewPglite {
  * In-memory databases (tests, benchmarks) start from the template's tar unzipped once per process and
  * kept, keyed by its checksum: PGlite then only untars it. Measured on the 2-core machine, a memory
  * database was ready in 0.37–0.51 s this way against 0.65–0.69 s from the gzipped archive (a test run
- * opens dozens). The 16 MB tar stays in memory (twice, see BytesBlob) for the life of a process that made one; the CLI's
- * database is on disk (unpackTemplateOnDisk) and never loads it.
+ * opens dozens). The 16 MB tar stays in memory (twice, see BytesBlob) for the life of a process that
+ * made one; the CLI's database is on disk (unpackTemplateOnDisk) and never loads it.
  */
 const unzippedTemplates = new Map<string, Blob>();
 
