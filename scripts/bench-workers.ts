@@ -14,7 +14,10 @@
  *    can beat this ideal (one more lane); the figure is still the honest comparison.
  * 2. The backtest with 1, 2 and 4 workers (weeks deciding at once in the process, PGlite in memory;
  *    with BENCH_DATABASE_URL also as pg-boss jobs on a scratch PostgreSQL database), each on an empty
- *    store and cache, so every call goes to the stand-in. Reported: wall time / ideal (goal ≤ 1.15).
+ *    store and cache, so every call goes to the stand-in. Reported: wall time / ideal (goal ≤ 1.15),
+ *    and beside each run what explains an overhead: how busy the whole machine's CPU was (Linux; all
+ *    processes, PostgreSQL's too: near 100% means no schedule could do better on this machine) and
+ *    this process's event-loop delay (a lane ready to go on, waiting for the one main thread).
  * Prints figures and exits 0; it asserts nothing.
  *
  * The default latencies are short so the benchmark takes minutes: a decision's own CPU (prompts,
@@ -22,7 +25,8 @@
  * one main thread slow each other, which the ideal does not count. Real models answer in seconds:
  * BENCH_DECISION_MS=1000 BENCH_CHECKPOINT_MS=250 is closer to them (README, stop 29 under "Benchmark").
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { openApp, type App } from '../src/app.js';
 import { backtestPortfolio, bookWeek, decideWeek, openBacktest, weeksBetween } from '../src/backtest/backtest.js';
@@ -112,19 +116,49 @@ function idealMs(decide: readonly number[], books: readonly number[], lanes: num
 
 type Opener = () => Promise<{ store: Store; databaseUrl?: string; drop?: () => Promise<void> }>;
 
-async function timed(workers: number, open: Opener): Promise<number> {
+/** The machine's CPU time counters (Linux: the first line of /proc/stat, in ticks); null elsewhere. */
+function machineTicks(): { busy: number; total: number } | null {
+  if (!existsSync('/proc/stat')) return null;
+  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((s, x) => s + x, 0);
+  // idle and iowait are the machine waiting; everything else (user, system, steal, …) is it busy.
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}
+
+interface Timed {
+  ms: number;
+  /** The share of the whole machine's CPU (every core, every process: PostgreSQL too) busy during the run. */
+  machineBusy: number | null;
+  /** This process's event-loop delay during the run: how long a ready continuation waited for the thread. */
+  loopDelay: { p99Ms: number; maxMs: number };
+}
+
+async function timed(workers: number, open: Opener): Promise<Timed> {
   const target = await open();
   const name = `w${workers}`;
   const app = await appOn(target.store, name, target.databaseUrl);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const before = machineTicks();
+  delay.enable();
   const t = performance.now();
   // The progress is read as `llm-trading backtest` reads it: when a job of its worker ends, else every 500 ms.
   await driveBacktest(app, name, weeks as WeekInfo[], { settings, workers });
   const ms = performance.now() - t;
+  delay.disable();
+  const after = machineTicks();
   await app.close();
   await target.store.close();
   await target.drop?.();
-  return ms;
+  return {
+    ms,
+    machineBusy: before && after ? (after.busy - before.busy) / Math.max(1, after.total - before.total) : null,
+    loopDelay: { p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 },
+  };
 }
+
+/** Whether the run's overhead is the machine out of CPU or this thread busy when a lane was ready. */
+const diagnosis = (run: Timed) =>
+  `${run.machineBusy === null ? '' : `machine CPU ${(100 * run.machineBusy).toFixed(0)}% busy, `}event-loop delay p99 ${run.loopDelay.p99Ms.toFixed(1)} ms, max ${run.loopDelay.maxMs.toFixed(0)} ms`;
 
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 const median = (xs: readonly number[]) => {
@@ -170,7 +204,8 @@ for (const [label, open] of stores) {
       `  ${label}, round ${r}/${REPEAT}: calibration (sequential): decisions ${(sum(decide) / 1000).toFixed(2)} s, books ${(sum(books) / 1000).toFixed(2)} s, total ${((sum(decide) + sum(books)) / 1000).toFixed(2)} s, main thread busy ${(busyMs / 1000).toFixed(2)} s`,
     );
     for (const workers of WORKERS) {
-      const wall = await timed(workers, open);
+      const run = await timed(workers, open);
+      const wall = run.ms;
       const ideal = idealMs(decide, books, workers);
       ratios.get(workers)?.push(wall / ideal);
       // The ideal lets lanes run side by side for free; in one process they share one main thread, so
@@ -178,7 +213,7 @@ for (const [label, open] of stores) {
       const floor = Math.max(ideal, busyMs);
       floors.get(workers)?.push(wall / floor);
       console.log(
-        `    ${workers} worker${workers === 1 ? ' ' : 's'}: wall ${(wall / 1000).toFixed(2)} s, ideal ${(ideal / 1000).toFixed(2)} s, wall / ideal ${(wall / ideal).toFixed(3)}; wall / max(ideal, main thread busy) ${(wall / floor).toFixed(3)}`,
+        `    ${workers} worker${workers === 1 ? ' ' : 's'}: wall ${(wall / 1000).toFixed(2)} s, ideal ${(ideal / 1000).toFixed(2)} s, wall / ideal ${(wall / ideal).toFixed(3)}; wall / max(ideal, main thread busy) ${(wall / floor).toFixed(3)}; ${diagnosis(run)}`,
       );
     }
   }
