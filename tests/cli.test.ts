@@ -268,6 +268,11 @@ describe('bad input: one clear line on stderr, exit 1', () => {
     ['after the data', ['run_weekly', '--week', '2025-09-03'], /no market data for the week of 2025-09-03/],
     ['unknown account', ['execute', '--account', '7'], /expected an account number 1\.\.6, got "7"/],
     ['execute without accounts', ['execute'], /^llm-trading: execute needs --all-accounts or --account N$/],
+    [
+      'backtest range backwards',
+      ['backtest', '--from', '2024-03-06', '--to', '2009-12-30', '--offline'],
+      /^llm-trading: --to 2009-12-30 is before --from 2024-03-06$/,
+    ],
   ];
   it.each(cases)('%s', async (_name, argv, message) => {
     const run = await cli(argv, env());

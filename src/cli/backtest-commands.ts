@@ -20,6 +20,7 @@ export interface BacktestCommandOptions extends CommonOptions {
 
 export async function backtest(io: CliIo, options: BacktestCommandOptions): Promise<void> {
   if (!options.from || !options.to) throw new UsageError('backtest needs --from and --to (decision Wednesdays, YYYY-MM-DD)');
+  if (options.to < options.from) throw new UsageError(`--to ${options.to} is before --from ${options.from}`);
   const { scheduledWeekday } = await import('../config/schedule-day.js');
   const day = scheduledWeekday(configDirOf(io.env));
   if (day) for (const date of [options.from, options.to]) checkDecisionWeekday(date, day);
