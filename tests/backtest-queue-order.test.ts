@@ -6,7 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
 import { driveBacktest } from '../src/backtest/drive.js';
-import { DECIDE_QUEUE, enqueueBacktest, openJobQueue, startWorker } from '../src/backtest/jobs.js';
+import { DECIDE_QUEUE, enqueueBacktest, onBacktestOrphan, openJobQueue, startWorker } from '../src/backtest/jobs.js';
+import { ORPHAN_REASON } from '../src/jobs/leases.js';
+import { sql } from 'drizzle-orm';
 import { loadConfig } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { testApp } from './helpers/app.js';
@@ -135,6 +137,42 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       }
       expect(worker.openApps()).toBe(0);
       expect(queueErrors).toEqual([]);
+    },
+  );
+
+  it(
+    'a job whose worker stopped and that has no retry left fails its backtest, and the waiting command hears why',
+    { timeout: 60_000 },
+    async () => {
+      const { scratch, store } = await scratchStore();
+      const config = loadConfig();
+      const app = await testApp(
+        store,
+        { DATABASE_URL: scratch.url },
+        { portfolio: backtestPortfolio('orphaned'), portfolioKind: 'backtest' },
+      );
+      cleanups.push(() => app.cleanup());
+      const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
+      const row = await openBacktest(app, 'orphaned', weeks, { offline: true, allow_offline_seats: false });
+      const lines: string[] = [];
+      const queue = await openJobQueue(
+        scratch.url,
+        config.schedule.jobs,
+        () => undefined,
+        onBacktestOrphan(store.db, (l) => lines.push(l)),
+      );
+      try {
+        // A worker took the week's decisions and died: the job is active, with no lease and no retry left.
+        const id = (await queue.boss.send(DECIDE_QUEUE, { backtest: 'orphaned', week_id: weeks[0]!.week_id }, { retryLimit: 0 })) as string;
+        expect((await queue.boss.fetch(DECIDE_QUEUE))[0]?.id).toBe(id);
+        await store.db.execute(sql`update pgboss.job set started_on = now() - interval '1 minute' where id = ${id}`);
+        expect(await queue.reapOrphans()).toMatchObject([{ id, givenUp: true }]);
+        expect(lines).toEqual([`backtest orphaned: job ${DECIDE_QUEUE}: ${ORPHAN_REASON}; no retry left`]);
+        const failed = await backtestRow(store.db, row.name);
+        expect(failed).toMatchObject({ status: 'failed', error: `job ${DECIDE_QUEUE}: ${ORPHAN_REASON}, with no retry left` });
+      } finally {
+        await queue.close();
+      }
     },
   );
 });

@@ -1,7 +1,9 @@
 /**
  * A backtest shared through PostgreSQL's job queue (issue P5): the `backtest` command enqueues the
  * weeks and waits (--workers 0), `llm-trading worker` processes do them; one worker is killed -9 in
- * the middle of its jobs, and another picks them up once they expire. The books and the report equal
+ * the middle of its jobs, and another picks them up as soon as a process on the queue sees that their
+ * lease went with the dead worker's connection (src/jobs/leases.ts), long before they would expire
+ * (10 minutes here). The books and the report equal
  * those of the same backtest run in one process. Real processes: kill -9 is the point.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,8 +40,8 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
   const children: Running[] = [];
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'lt-bt-workers-'));
-    // Jobs expire after 5 s and are looked for every second, so a killed worker's jobs come back
-    // quickly; books hand on every second, so they move between workers too.
+    // Jobs of stopped workers are looked for every second, and expire only after 10 minutes; books
+    // hand on every second, so they move between workers too.
     config = quickQueueConfig(root, 1);
   });
   afterAll(async () => {
@@ -82,8 +84,10 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
       first.child.kill('SIGKILL');
       const killed = await first.done;
       expect(killed.signal).toBe('SIGKILL');
-      // The killed worker left jobs active: nobody else may take them until they expire.
+      // The killed worker left jobs active; the coordinators hand them back (within a few seconds:
+      // they look every second, at jobs active for more than the 5-s grace period).
       expect(await activeJobs(shared.url)).toBeGreaterThan(0);
+      await until('the killed worker\u2019s jobs to be handed back', async () => (await activeJobs(shared.url)) === 0, 20_000);
 
       const second = startCli(['worker', '--workers', '2'], env(shared.url, 'worker-b'));
       children.push(second);

@@ -1,7 +1,8 @@
 /**
  * The schedule's slots as PostgreSQL jobs (issue P7): a daemon that only hands slots on (--workers 0)
  * and `llm-trading worker` processes that run them; the worker running the weekly run is killed -9
- * in the middle of it, another takes the expired job and the week resumes — books equal to a clean run,
+ * in the middle of it, another takes the job as soon as its lease is seen gone with the dead worker
+ * (src/jobs/leases.ts; jobs expire only after 10 minutes here) and the week resumes — books equal to a clean run,
  * no order twice. Real processes: kill -9 is the point.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -111,11 +111,16 @@ async function viaJobQueue(
   options: DriveOptions,
   progress: () => Promise<BacktestRow | null>,
 ): Promise<void> {
-  const { openJobQueue, enqueueBacktest, startWorker } = await import('./jobs.js');
+  const { openJobQueue, enqueueBacktest, startWorker, onBacktestOrphan } = await import('./jobs.js');
   const log = options.log ?? (() => undefined);
   const databaseUrl = app.env.databaseUrl;
   if (!databaseUrl) throw new BacktestError('the job queue needs DATABASE_URL');
-  const queue = await openJobQueue(databaseUrl, app.config.schedule.jobs, (e) => log(`job queue: ${e.message}`));
+  const queue = await openJobQueue(
+    databaseUrl,
+    app.config.schedule.jobs,
+    (e) => log(`job queue: ${e.message}`),
+    onBacktestOrphan(app.store.db, log),
+  );
   let worker: Awaited<ReturnType<typeof startWorker>> | null = null;
   const poll = new PollWait();
   try {

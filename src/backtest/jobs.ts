@@ -19,14 +19,16 @@
  */
 import { createHash } from 'node:crypto';
 import type PgBoss from 'pg-boss';
-import { openQueue, type JobQueue, type JobsConfig } from '../jobs/queue.js';
+import { openQueue, type JobQueue, type JobsConfig, type QueueHooks } from '../jobs/queue.js';
+import { ORPHAN_REASON, type OrphanJob } from '../jobs/leases.js';
 import { z } from 'zod';
 import { openApp, type App } from '../app.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { Env } from '../config/env.js';
 import { weekOf, type WeekInfo } from '../council/week.js';
+import { addDays } from '../market/calendar.js';
 import { describeError, UserError } from '../errors.js';
-import type { Store } from '../storage/db.js';
+import type { Db, Store } from '../storage/db.js';
 import {
   backtestRow,
   BacktestError,
@@ -57,8 +59,28 @@ export type { JobQueue } from '../jobs/queue.js';
 /** Connects to the queue and declares the backtest queues. */
 export const BACKTEST_QUEUES = [{ name: DECIDE_QUEUE }, { name: BOOKS_QUEUE }] as const;
 
-export const openJobQueue = (databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> =>
-  openQueue(databaseUrl, jobs, onError, BACKTEST_QUEUES);
+export const openJobQueue = (
+  databaseUrl: string,
+  jobs: JobsConfig,
+  onError: (error: Error) => void,
+  onOrphan?: QueueHooks['onOrphan'],
+): Promise<JobQueue> => openQueue(databaseUrl, jobs, onError, BACKTEST_QUEUES, onOrphan ? { onOrphan } : {});
+
+/**
+ * What a process on the queue does with a backtest job whose worker stopped (src/jobs/leases.ts): says
+ * so; and when the job had no retry left, fails the backtest with the reason, as a job failing for the
+ * last time does (the command waiting for it stops).
+ */
+export function onBacktestOrphan(db: Db, log: (line: string) => void): (job: OrphanJob) => Promise<void> {
+  return async (job) => {
+    if (job.name !== DECIDE_QUEUE && job.name !== BOOKS_QUEUE) return;
+    const parsed = z.object({ backtest: z.string() }).safeParse(job.data);
+    const name = parsed.success ? parsed.data.backtest : '?';
+    const what = `job ${job.name}: ${ORPHAN_REASON}`;
+    log(`backtest ${name}: ${what}; ${job.givenUp ? 'no retry left' : 'handed back for a retry'}`);
+    if (job.givenUp && parsed.success) await failBacktest(db, name, `${what}, with no retry left`);
+  };
+}
 
 /** A job id (a UUID, as pg-boss wants) that names what the job does: the same work, the same id. */
 function jobId(...parts: (string | number)[]): string {
@@ -142,12 +164,17 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
    * Runs `work` on the backtest with its app if the backtest is still to be worked on by this process;
    * a backtest done, failed or deleted has its app closed here (its jobs are moot).
    */
-  const withRunnable = async (name: string, work: (row: BacktestRow, app: App) => Promise<void>): Promise<void> => {
+  const withRunnable = async (
+    name: string,
+    work: (row: BacktestRow, app: App) => Promise<void>,
+    moot: (row: BacktestRow) => boolean = () => false,
+  ): Promise<void> => {
     const row = await backtestRow(options.store.db, name);
     if (!row || row.status !== 'running') {
       await apps.retire(name);
       return;
     }
+    if (moot(row)) return; // nothing to do, and no app to open for it
     if (row.configDigest && row.configDigest !== digest)
       throw new BacktestError(
         `backtest ${name} was started with another configuration than this worker's (${options.config.dir}): run workers with the same config directory`,
@@ -170,10 +197,15 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   const decide = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
     const data: DecideJob = DecideJob.parse(job.data);
     try {
-      await withRunnable(data.backtest, async (_row, app) => {
-        await decideWeek(app, weekOf(data.week_id, options.config));
-        options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
-      });
+      await withRunnable(
+        data.backtest,
+        async (_row, app) => {
+          await decideWeek(app, weekOf(data.week_id, options.config));
+          options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
+        },
+        // Booked already (the books decided it themselves, not waiting for this job): weeks are 7 days apart.
+        (row) => data.week_id < addDays(row.fromWeek, 7 * row.weeksDone),
+      );
     } catch (error) {
       await settle(data.backtest, job, error);
       if (!(error instanceof UserError)) throw error;
@@ -222,8 +254,8 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       }
     }
   };
-  ids.push(await queue.boss.work(BOOKS_QUEUE, work, each(books)));
-  for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, each(decide)));
+  ids.push(await queue.boss.work(BOOKS_QUEUE, work, queue.leased(each(books))));
+  for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, queue.leased(each(decide))));
   return {
     // Stops taking jobs; the caller then closes the queue, which finishes the jobs in hand (up to 30 s;
     // then they are failed, to be retried), and then closes the worker.

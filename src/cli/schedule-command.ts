@@ -76,8 +76,11 @@ async function reloadCalendar(app: App): Promise<void> {
 
 async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: ScheduleCommandOptions) {
   const { openScheduleQueue, dispatchSlot, startScheduleWorker } = await import('../schedule/jobs.js');
-  const queue = await openScheduleQueue(app.env.databaseUrl as string, app.config.schedule.jobs, (e) =>
-    log({ event: 'failed', at: new Date().toISOString(), portfolio: app.portfolio, detail: `job queue: ${e.message}` }),
+  const queue = await openScheduleQueue(
+    app.env.databaseUrl as string,
+    app.config.schedule.jobs,
+    (e) => log({ event: 'failed', at: new Date().toISOString(), portfolio: app.portfolio, detail: `job queue: ${e.message}` }),
+    log,
   );
   const offset = options.now !== undefined ? new Date(options.now).getTime() - Date.now() : 0;
   const slots = options.workers ?? 1;

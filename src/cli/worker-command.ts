@@ -6,6 +6,7 @@
  */
 import { UsageError, type CliIo, type CommonOptions } from './io.js';
 import { prepareConfig } from './commands.js';
+import type { ScheduleEvent } from '../schedule/daemon.js';
 
 export interface WorkerCommandOptions extends CommonOptions {
   workers?: number;
@@ -18,13 +19,17 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
     throw new UsageError(
       'a worker shares work through PostgreSQL: set DATABASE_URL (on the embedded database `llm-trading backtest` runs its weeks itself)',
     );
-  const [{ openStore, DEFAULT_LOCK_TIMEOUT_MS }, { BACKTEST_QUEUES, startWorker }, { SCHEDULE_QUEUE, startScheduleWorker }, { openQueue }] =
-    await Promise.all([
-      import('../storage/db.js'),
-      import('../backtest/jobs.js'),
-      import('../schedule/jobs.js'),
-      import('../jobs/queue.js'),
-    ]);
+  const [
+    { openStore, DEFAULT_LOCK_TIMEOUT_MS },
+    { BACKTEST_QUEUES, startWorker, onBacktestOrphan },
+    { SCHEDULE_QUEUES, startScheduleWorker, onScheduleOrphan },
+    { openQueue },
+  ] = await Promise.all([
+    import('../storage/db.js'),
+    import('../backtest/jobs.js'),
+    import('../schedule/jobs.js'),
+    import('../jobs/queue.js'),
+  ]);
   const lockTimeoutMs = options.lockTimeout !== undefined ? options.lockTimeout * 1000 : DEFAULT_LOCK_TIMEOUT_MS;
   const store = await openStore({
     databaseUrl,
@@ -45,17 +50,26 @@ export async function worker(io: CliIo, options: WorkerCommandOptions, signal?: 
   const log = (line: string) =>
     io.stderr(options.json ? `${JSON.stringify({ at: new Date().toISOString(), message: line })}\n` : `llm-trading worker: ${line}\n`);
   try {
-    const queue = await openQueue(databaseUrl, prepared.config.schedule.jobs, (e) => log(`job queue: ${e.message}`), [
-      ...BACKTEST_QUEUES,
-      { name: SCHEDULE_QUEUE, policy: 'stately' },
-    ]);
+    const scheduleLog = (e: ScheduleEvent) =>
+      log(`schedule ${e.portfolio} ${e.event}${e.slot ? ` ${e.slot}` : ''}${e.detail ? `: ${e.detail}` : ''}`);
+    const backtestOrphan = onBacktestOrphan(backtestStore.db, log);
+    const scheduleOrphan = onScheduleOrphan(scheduleLog);
+    const queue = await openQueue(
+      databaseUrl,
+      prepared.config.schedule.jobs,
+      (e) => log(`job queue: ${e.message}`),
+      [...BACKTEST_QUEUES, ...SCHEDULE_QUEUES],
+      {
+        onOrphan: async (job) => {
+          await backtestOrphan(job);
+          scheduleOrphan(job);
+        },
+      },
+    );
     const slots = options.workers ?? 2;
     const common = { store, env: prepared.env, config: prepared.config, lockTimeoutMs };
     const backtestWork = await startWorker(queue, { ...common, store: backtestStore, slots, log, onJobDone: log });
-    const scheduleWork = await startScheduleWorker(queue, {
-      ...common,
-      log: (e) => log(`schedule ${e.portfolio} ${e.event}${e.slot ? ` ${e.slot}` : ''}${e.detail ? `: ${e.detail}` : ''}`),
-    });
+    const scheduleWork = await startScheduleWorker(queue, { ...common, log: scheduleLog });
     log(`working on backtest jobs (${slots} decide slots) and schedule slots (${store.location}); stop with Ctrl-C or SIGTERM`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

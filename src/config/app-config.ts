@@ -45,6 +45,8 @@ const ScheduleFile = z.object({
       books_chunk_seconds: z.number().positive().default(60),
       /** How often pg-boss checks for expired jobs (its maintenance interval). */
       maintenance_seconds: z.number().int().min(1).default(60),
+      /** How often each process on the queue looks for jobs whose worker has stopped (src/jobs/leases.ts). */
+      orphan_check_seconds: z.number().int().min(1).default(5),
     })
     .prefault({}),
 });

@@ -3,16 +3,22 @@
  * any number of machines share — a backtest's weeks (src/backtest/jobs.ts), the schedule's slots
  * (src/schedule/jobs.ts). Retries with backoff and expiry (a job still active after
  * jobs.expire_seconds is presumed lost with its worker and given to another) come from
- * config/schedule.yaml `jobs`.
+ * config/schedule.yaml `jobs`. A worker that dies is noticed much sooner: its jobs' leases go with its
+ * database connection, and every process on the queue hands such jobs back (leases.ts).
  */
 import PgBoss from 'pg-boss';
 import type { AppConfig } from '../config/app-config.js';
+import { openLeases, type OrphanJob } from './leases.js';
 
 export type JobsConfig = AppConfig['schedule']['jobs'];
 
 export interface JobQueue {
   boss: PgBoss;
   jobs: JobsConfig;
+  /** `handler` holding the lease of each job it is given (leases.ts): wrap every boss.work handler in it. */
+  leased<J extends { id: string }>(handler: (jobs: J[]) => Promise<void>): (jobs: J[]) => Promise<void>;
+  /** Hands back now the jobs whose worker is gone (the queue also does so every jobs.orphan_check_seconds). */
+  reapOrphans(): Promise<OrphanJob[]>;
   close(): Promise<void>;
 }
 
@@ -22,11 +28,17 @@ export interface QueueSpec {
   policy?: PgBoss.QueuePolicy;
 }
 
+export interface QueueHooks {
+  /** A job of a dead worker was handed back (or, with no retry left, failed): see leases.ts. */
+  onOrphan?: (job: OrphanJob) => Promise<void> | void;
+}
+
 export async function openQueue(
   databaseUrl: string,
   jobs: JobsConfig,
   onError: (error: Error) => void,
   queues: readonly QueueSpec[],
+  hooks: QueueHooks = {},
 ): Promise<JobQueue> {
   const boss = new PgBoss({
     connectionString: databaseUrl,
@@ -64,12 +76,43 @@ export async function openQueue(
       }
     }
   }
+  const leases = openLeases(databaseUrl, (error) => {
+    if (!closing) onError(error);
+  });
+  const names = queues.map((q) => q.name);
+  const reapOrphans = async (): Promise<OrphanJob[]> => {
+    const orphans = await leases.reap(names, (name, id, reason) => boss.fail(name, id, { message: reason }));
+    for (const orphan of orphans) await hooks.onOrphan?.(orphan);
+    return orphans;
+  };
+  // One look at a time: two would take the same lease on the one connection (advisory locks are
+  // reentrant) and could hand one job back twice.
+  let looking: Promise<OrphanJob[]> | null = null;
+  const look = (): Promise<OrphanJob[]> => (looking ??= reapOrphans().finally(() => (looking = null)));
+  const timer = setInterval(() => {
+    look().catch((error: Error) => {
+      if (!closing) onError(new Error(`looking for jobs of stopped workers: ${error.message}`));
+    });
+  }, jobs.orphan_check_seconds * 1000);
+  timer.unref();
   return {
     boss,
     jobs,
-    close: () => {
+    leased: (handler) => (batch) =>
+      leases.hold(
+        batch.map((job) => job.id),
+        () => handler(batch),
+      ),
+    reapOrphans: look,
+    close: async () => {
       closing = true;
-      return boss.stop({ graceful: true, wait: true, timeout: 30_000 });
+      clearInterval(timer);
+      await looking?.catch(() => undefined);
+      try {
+        await boss.stop({ graceful: true, wait: true, timeout: 30_000 });
+      } finally {
+        await leases.close();
+      }
     },
   };
 }

@@ -17,6 +17,7 @@ import { WorkerApps } from '../jobs/worker-apps.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { Env } from '../config/env.js';
 import { openQueue, type JobQueue, type JobsConfig } from '../jobs/queue.js';
+import { ORPHAN_REASON, type OrphanJob } from '../jobs/leases.js';
 import type { Store } from '../storage/db.js';
 import { runSlot, type ScheduleEvent } from './daemon.js';
 import { scheduleSlots, type ScheduleSlot } from './plan.js';
@@ -35,8 +36,32 @@ const SlotJob = z.object({
 });
 export type SlotJob = z.infer<typeof SlotJob>;
 
-export const openScheduleQueue = (databaseUrl: string, jobs: JobsConfig, onError: (error: Error) => void): Promise<JobQueue> =>
-  openQueue(databaseUrl, jobs, onError, [{ name: SCHEDULE_QUEUE, policy: 'stately' }]);
+export const SCHEDULE_QUEUES = [{ name: SCHEDULE_QUEUE, policy: 'stately' }] as const;
+
+export const openScheduleQueue = (
+  databaseUrl: string,
+  jobs: JobsConfig,
+  onError: (error: Error) => void,
+  log: (event: ScheduleEvent) => void,
+): Promise<JobQueue> => openQueue(databaseUrl, jobs, onError, SCHEDULE_QUEUES, { onOrphan: onScheduleOrphan(log) });
+
+/**
+ * A slot job whose worker stopped (src/jobs/leases.ts) is handed back and runs again elsewhere, where
+ * the slot resumes ('retrying'); with no retry left it stays failed in the queue ('failed').
+ */
+export function onScheduleOrphan(log: (event: ScheduleEvent) => void): (job: OrphanJob) => void {
+  return (job) => {
+    if (job.name !== SCHEDULE_QUEUE) return;
+    const parsed = SlotJob.safeParse(job.data);
+    log({
+      event: job.givenUp ? 'failed' : 'retrying',
+      at: new Date().toISOString(),
+      portfolio: parsed.success ? parsed.data.portfolio : '?',
+      ...(parsed.success ? { slot: parsed.data.slot } : {}),
+      detail: `job ${job.id}: ${ORPHAN_REASON}; ${job.givenUp ? 'no retry left' : 'handed back for a retry'}`,
+    });
+  };
+}
 
 export async function dispatchSlot(queue: JobQueue, job: SlotJob): Promise<void> {
   await queue.boss.send(SCHEDULE_QUEUE, job, { singletonKey: `${job.portfolio}:${job.slot}` });
@@ -83,7 +108,7 @@ export async function startScheduleWorker(
   };
   const ids: string[] = [];
   for (let s = 0; s < (options.slots ?? 1); s++)
-    ids.push(await queue.boss.work(SCHEDULE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, run));
+    ids.push(await queue.boss.work(SCHEDULE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, queue.leased(run)));
   return {
     stop: async () => {
       for (const id of ids) await queue.boss.offWork({ id });
