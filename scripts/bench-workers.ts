@@ -18,7 +18,8 @@
  *    and beside each run what explains an overhead: how busy the whole machine's CPU was (Linux; all
  *    processes, PostgreSQL's too: near 100% means no schedule could do better on this machine) and
  *    this process's event-loop delay (a lane ready to go on, waiting for the one main thread).
- * Prints figures and exits 0; it asserts nothing.
+ * BENCH_STORE=pglite or BENCH_STORE=postgres measures only that one. Prints figures and exits 0; it
+ * asserts nothing.
  *
  * The default latencies are short so the benchmark takes minutes: a decision's own CPU (prompts,
  * answers, call records, the database) is then about a third of its wall time, and lanes sharing the
@@ -175,9 +176,12 @@ if (DECISION_MS < 1000)
     `  (at ${DECISION_MS} ms a decision's own CPU is a large share of its time, and lanes on one main thread compete for it; BENCH_DECISION_MS=1000 BENCH_CHECKPOINT_MS=250 is closer to real models)`,
   );
 
-const stores: [string, Opener][] = [['PGlite, in process', async () => ({ store: await openStore({ memory: true }) })]];
+// BENCH_STORE=pglite or postgres: only that one.
+const only = process.env.BENCH_STORE;
+const stores: [string, Opener][] =
+  only === 'postgres' ? [] : [['PGlite, in process', async () => ({ store: await openStore({ memory: true }) })]];
 const adminUrl = process.env.BENCH_DATABASE_URL;
-if (adminUrl)
+if (adminUrl && only !== 'pglite')
   stores.push([
     'PostgreSQL, pg-boss jobs',
     async () => {

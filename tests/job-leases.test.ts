@@ -114,4 +114,31 @@ describe.skipIf(!ADMIN_URL)('job leases (PostgreSQL)', () => {
     expect(heard.at(-1)).toMatchObject({ id, givenUp: true });
     expect(await stateOf(id)).toMatchObject({ state: 'failed' });
   });
+
+  it('jobs starting and ending at once share the lease connection one statement at a time', async () => {
+    const queue = await open();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ids = Array.from({ length: 8 }, (_, i) => `00000000-0000-4000-8000-00000000000${i}`);
+      const done = await Promise.all(ids.map((id) => queue.leased(async (batch: { id: string }[]) => void batch)([{ id }])));
+      expect(done).toHaveLength(8);
+      // Each is held now (released a moment after its job): another process cannot take them.
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        const { rows } = await other.query<{ n: string }>(
+          `select count(*) as n from pg_locks where locktype = 'advisory' and granted and pid <> pg_backend_pid()`,
+        );
+        expect(Number(rows[0]?.n)).toBeGreaterThanOrEqual(8);
+      } finally {
+        await other.end();
+      }
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.message)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });

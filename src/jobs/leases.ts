@@ -56,7 +56,13 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
   const held = new Set<string>();
 
   const connect = async (): Promise<pg.Client> => {
-    const c = new pg.Client({ connectionString: databaseUrl, application_name: 'llm-trading-leases', keepAlive: true });
+    // query_timeout: a database that stops answering must not hold a job at its start forever.
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: 'llm-trading-leases',
+      keepAlive: true,
+      query_timeout: 30_000,
+    });
     c.on('error', (error) => {
       if (client === c) client = null;
       if (!closed) onError(new Error(`job leases: ${error.message}`));
@@ -85,13 +91,23 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
     );
     return connecting;
   };
+  // One statement at a time on the connection (jobs start and end concurrently; pg would queue them
+  // itself, with a deprecation warning).
+  let last: Promise<unknown> = Promise.resolve();
+  const serial = <T>(statement: () => Promise<T>): Promise<T> => {
+    const next = last.then(statement, statement);
+    last = next.catch(() => undefined);
+    return next;
+  };
+  const query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+    serial(async () => (await connection()).query<R>(text, values));
   const tryLock = async (key: string): Promise<boolean> => {
-    const { rows } = await (await connection()).query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
+    const { rows } = await query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
     return rows[0]?.ok === true;
   };
   const unlock = async (key: string): Promise<void> => {
     if (closed || !client) return; // a closed connection has let its locks go
-    await client.query('select pg_advisory_unlock($1::bigint)', [key]);
+    await query('select pg_advisory_unlock($1::bigint)', [key]);
   };
 
   const take = async (key: string): Promise<void> => {
@@ -133,9 +149,8 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
 
     async reap(queues, fail) {
       if (queues.length === 0) return [];
-      const c = await connection();
       // started_on as text: a JavaScript Date would drop its microseconds, and the check below compares it.
-      const { rows } = await c.query<{ id: string; name: string; started_on: string }>(
+      const { rows } = await query<{ id: string; name: string; started_on: string }>(
         `select id, name, started_on::text from pgboss.job
           where name = any($1) and state = 'active' and started_on < now() - make_interval(secs => $2)`,
         [queues, LEASE_GRACE_SECONDS],
@@ -146,7 +161,7 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
         if (held.has(key) || !(await tryLock(key))) continue; // a live worker holds it
         try {
           // Still the same active job (not finished, nor handed back and started again meanwhile)?
-          const { rows: now } = await c.query<{ data: unknown; retry_count: number; retry_limit: number }>(
+          const { rows: now } = await query<{ data: unknown; retry_count: number; retry_limit: number }>(
             `select data, retry_count, retry_limit from pgboss.job
               where name = $1 and id = $2 and state = 'active' and started_on = $3::timestamptz`,
             [row.name, row.id, row.started_on],
