@@ -12,6 +12,12 @@
  * STRESS_SEED, STRESS_DATABASE_URL (admin URL of a PostgreSQL server: its engine is tested too),
  * STRESS_COMMAND (`run_weekly`, the default, or `week`: the pipeline, every checkpoint and the
  * postmortem, so processes meet and die in the checkpoints too).
+ *
+ *   STRESS_COMMAND=workers (needs STRESS_DATABASE_URL): an offline backtest of STRESS_WEEKS weeks
+ *               (default 26) on the job queue, waited for by `backtest --workers 0`, worked by
+ *               STRESS_WORKERS `llm-trading worker` processes (default 3), one of which is killed -9
+ *               every 1–4 s and replaced by a new one, STRESS_ROUNDS times; each round's report and
+ *               books are compared with the same backtest run in one process.
  * Prints one line per round and a summary per engine; exits 1 if any round broke an invariant.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -19,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { STAGES } from '../src/council/stage.js';
+import { addDays } from '../src/market/calendar.js';
 import { openStore } from '../src/storage/db.js';
 import { events, orders, runs } from '../src/storage/schema.js';
 import { booksOf, runCli, startCli } from '../tests/helpers/processes.js';
@@ -26,7 +33,8 @@ import { createScratchDatabase } from '../tests/helpers/stores.js';
 
 const WEEK = '2024-03-06';
 const COMMAND = process.env.STRESS_COMMAND ?? 'run_weekly';
-if (COMMAND !== 'run_weekly' && COMMAND !== 'week') throw new Error(`STRESS_COMMAND must be run_weekly or week, not ${COMMAND}`);
+if (COMMAND !== 'run_weekly' && COMMAND !== 'week' && COMMAND !== 'workers')
+  throw new Error(`STRESS_COMMAND must be run_weekly, week or workers, not ${COMMAND}`);
 const ARGS = [COMMAND, '--week', WEEK, '--json'];
 
 interface Listed {
@@ -55,19 +63,19 @@ const random = () => {
 const root = mkdtempSync(join(tmpdir(), 'lt-stress-'));
 type Where = { home: string; url?: string };
 
-async function books(where: Where) {
+async function books(where: Where, portfolio = 'default') {
   const store = await openStore({ ...(where.url ? { databaseUrl: where.url } : { home: where.home }), lockTimeoutMs: 60_000 });
   try {
-    const b = await booksOf(store.db, 'default');
+    const b = await booksOf(store.db, portfolio);
     const [run] = await store.db
       .select()
       .from(runs)
-      .where(and(eq(runs.portfolio, 'default'), eq(runs.weekId, WEEK)));
-    const placed = await store.db.select({ id: orders.clientOrderId }).from(orders).where(eq(orders.portfolio, 'default'));
+      .where(and(eq(runs.portfolio, portfolio), eq(runs.weekId, WEEK)));
+    const placed = await store.db.select({ id: orders.clientOrderId }).from(orders).where(eq(orders.portfolio, portfolio));
     const logged = await store.db
       .select({ key: events.idempotencyKey })
       .from(events)
-      .where(and(eq(events.portfolio, 'default'), eq(events.kind, 'order')));
+      .where(and(eq(events.portfolio, portfolio), eq(events.kind, 'order')));
     const keys = new Set(logged.map((e) => e.key));
     return { books: b, status: run?.status, orphanOrders: placed.filter((o) => !keys.has(`order:${o.id}`)).length, events: logged.length };
   } finally {
@@ -235,4 +243,58 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** STRESS_COMMAND=workers: see the file comment. */
+async function workersUnderFire(): Promise<void> {
+  const adminUrl = process.env.STRESS_DATABASE_URL;
+  if (!adminUrl) throw new Error('STRESS_COMMAND=workers needs STRESS_DATABASE_URL (the job queue is PostgreSQL)');
+  const weeks = Number(process.env.STRESS_WEEKS ?? 26);
+  const poolSize = Number(process.env.STRESS_WORKERS ?? 3);
+  const to = addDays('2024-01-03', 7 * (weeks - 1));
+  const range = ['--from', '2024-01-03', '--to', to, '--offline', '--name', 'fire', '--json'];
+  const referenceDb = await fresh('postgres', 'workers-reference');
+  const reference = await runCli(['backtest', ...range, '--in-process'], referenceDb.env);
+  if (reference.code !== 0) throw new Error(`the reference backtest failed: ${reference.stderr}`);
+  const referenceBooks = (await books(referenceDb.where, 'bt-fire')).books;
+  await referenceDb.drop();
+  console.log(`reference: ${weeks} weeks in one process, ${(reference.ms / 1000).toFixed(1)} s, ${referenceBooks.orders.length} orders`);
+  let broken = 0;
+  let totalKills = 0;
+  for (let r = 0; r < rounds; r++) {
+    const db = await fresh('postgres', `workers-${r}`);
+    const coordinator = startCli(['backtest', ...range, '--workers', '0'], db.env);
+    const pool = Array.from({ length: poolSize }, () => startCli(['worker', '--workers', '2'], db.env));
+    let kills = 0;
+    let finished = false;
+    void coordinator.done.then(() => (finished = true));
+    while (!finished) {
+      await Promise.race([coordinator.done, new Promise((resolve) => setTimeout(resolve, 1000 + random() * 3000))]);
+      if (finished) break;
+      const i = Math.floor(random() * pool.length);
+      pool[i]?.child.kill('SIGKILL');
+      kills++;
+      pool[i] = startCli(['worker', '--workers', '2'], db.env);
+    }
+    const ended = await coordinator.done;
+    for (const w of pool) w.child.kill('SIGTERM');
+    await Promise.all(pool.map((w) => w.done));
+    const state = await books(db.where, 'bt-fire');
+    const problems = [
+      ...(ended.code === 0 ? [] : [`backtest exit ${ended.code}: ${ended.stderr.trim().split('\n').at(-1)}`]),
+      ...(ended.code === 0 && ended.stdout !== reference.stdout ? ['the report differs from the one-process run'] : []),
+      ...(JSON.stringify(state.books) === JSON.stringify(referenceBooks) ? [] : ['books differ from the one-process run']),
+      ...(state.orphanOrders ? [`${state.orphanOrders} orders without their event`] : []),
+    ];
+    totalKills += kills;
+    if (problems.length > 0) broken++;
+    console.log(
+      `workers round ${r + 1}: ${kills} workers killed -9, done in ${(ended.ms / 1000).toFixed(1)} s; ${problems.length ? `BROKEN: ${problems.join('; ')}` : 'report and books equal the one-process run'}`,
+    );
+    await db.drop();
+  }
+  console.log(`workers: ${totalKills} kills in ${rounds} rounds, ${rounds - broken}/${rounds} rounds equal to the one-process run`);
+  rmSync(root, { recursive: true, force: true });
+  if (broken > 0) process.exitCode = 1;
+}
+
+if (COMMAND === 'workers') await workersUnderFire();
+else await main();
