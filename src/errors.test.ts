@@ -1,6 +1,6 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allThenThrow, describeError, fullErrorText, isNoSpace } from './errors.js';
+import { allThenThrow, describeError, fullErrorText, isConnectionLoss, isNoSpace } from './errors.js';
 
 const uniqueViolation = () =>
   Object.assign(new Error('duplicate key value violates unique constraint "events_idempotency_key_unique"'), {
@@ -76,4 +76,24 @@ describe('allThenThrow: no caller goes on while a sibling is still working', () 
     const late = new Promise<number>((resolve) => setTimeout(() => resolve(1), 5));
     expect(await allThenThrow([late, Promise.resolve(2), Promise.resolve(3)])).toEqual([1, 2, 3]);
   });
+});
+
+describe('isConnectionLoss: the database server went away', () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
+  it.each([
+    ['a restart ending sessions', pgError('57P01', 'terminating connection due to administrator command')],
+    ['a server not accepting connections yet', pgError('57P03', 'the database system is starting up')],
+    ['a connection exception', pgError('08006', 'connection failure')],
+    ['a reset socket', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
+    ['node-postgres on an ended connection', new Error('Connection terminated unexpectedly')],
+    ['wrapped by drizzle', new Error('Failed query: select 1', { cause: pgError('57P01', 'terminating connection') })],
+  ])('%s', (_name, error) => expect(isConnectionLoss(error)).toBe(true));
+  it.each([
+    ['a constraint violation', pgError('23505', 'duplicate key value violates unique constraint')],
+    ['a timeout of a statement', pgError('57014', 'canceling statement due to statement timeout')],
+    ['a full disk', Object.assign(new Error('no space'), { code: 'ENOSPC' })],
+    ['a plain error', new Error('something else')],
+    ['not an error', 'text'],
+  ])('not %s', (_name, error) => expect(isConnectionLoss(error)).toBe(false));
 });

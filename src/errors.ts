@@ -101,6 +101,31 @@ export function isNoSpace(error: unknown): boolean {
   return false;
 }
 
+/** Network errors of a connection to a database server that went away. */
+const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether the error is a lost or refused connection to the database server (a restart, an
+ * administrator ending sessions, the network), wherever in the chain it sits: SQLSTATE classes 08
+ * (connection exception) and 57P (shutdown, crash, not accepting connections yet), socket errors,
+ * and node-postgres's own words for a connection that ended under it.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^08...$/.test(code) || /^57P0[1-3]$/.test(code) || CONNECTION_ERRNOS.has(code))) return true;
+    const message = (current as { message?: unknown }).message;
+    if (
+      typeof message === 'string' &&
+      /^Connection terminated|is not queryable|the database system is (shutting down|starting up)/.test(message)
+    )
+      return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;

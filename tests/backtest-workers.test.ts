@@ -118,4 +118,61 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
       }
     },
   );
+
+  it(
+    'the database ending every connection mid-run (as a restart does): the backtest finishes with the books of one process',
+    { timeout: 120_000 },
+    async () => {
+      const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
+      scratch.push(reference, shared);
+      const env = (url: string, home: string) => ({
+        DATABASE_URL: url,
+        LLM_TRADING_HOME: join(root, home),
+        LLM_TRADING_CONFIG_DIR: config,
+      });
+      const range = ['--from', '2024-01-03', '--to', '2024-03-27', '--offline', '--name', 'restart', '--json'];
+      const one = await cli(['backtest', ...range, '--in-process'], env(reference.url, 'restart-one'));
+      expect(one.code, one.stderr).toBe(0);
+
+      const coordinator = startCli(['backtest', ...range, '--workers', '0'], env(shared.url, 'restart-coordinator'));
+      const worker = startCli(['worker', '--workers', '2'], env(shared.url, 'restart-worker'));
+      children.push(coordinator, worker);
+      let workerErr = '';
+      worker.child.stderr?.on('data', (d: Buffer) => (workerErr += d.toString()));
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      const database = new URL(shared.url).pathname.slice(1);
+      let ended = 0;
+      try {
+        for (const weeksSeen of [1, 4]) {
+          await until(`week ${weeksSeen} to be decided`, () => (workerErr.match(/decided the week of/g) ?? []).length >= weeksSeen);
+          const { rows } = await admin.query<{ n: number }>(
+            'select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+            [database],
+          );
+          ended += rows[0]?.n ?? 0;
+        }
+      } finally {
+        await admin.end();
+      }
+      expect(ended).toBeGreaterThan(4);
+      const finished = await coordinator.done;
+      expect(finished.code, finished.stderr).toBe(0);
+      worker.child.kill('SIGTERM');
+      const stopped = await worker.done;
+      // Neither process died of a connection's error: the worker stopped when told to.
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toMatch(/terminating connection due to administrator command/);
+      expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
+      const books = async (url: string) => {
+        const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
+        try {
+          return await booksOf(store.db, 'bt-restart');
+        } finally {
+          await store.close();
+        }
+      };
+      expect(await books(shared.url)).toEqual(await books(reference.url));
+    },
+  );
 });

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LockTimeoutError } from '../src/storage/locks.js';
+import pg from 'pg';
+import { AdvisoryLocks, LockTimeoutError, advisoryKey } from '../src/storage/locks.js';
+import { dropDeadClientsNotGivenBack } from '../src/storage/db.js';
 import type { Store } from '../src/storage/db.js';
 import { storeFactories } from './helpers/stores.js';
 
@@ -78,4 +80,87 @@ describe.each(storeFactories)('named locks ($name)', (factory) => {
         expect(after).toEqual(before);
       }
     });
+});
+
+/**
+ * The server ends the connection that holds a lock (a restart, an administrator, the network): the
+ * process does not crash on the connection's error; it takes the lock back on a new connection, or,
+ * when another process took it first, says so (by default it then stops: see OnLockLost).
+ */
+describe.skipIf(!process.env.TEST_DATABASE_URL)('a lock whose connection the server ends (PostgreSQL)', () => {
+  const url = process.env.TEST_DATABASE_URL as string;
+  let pool: pg.Pool;
+  let other: pg.Client;
+  const lost: string[] = [];
+  let locks: AdvisoryLocks;
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined)); // as db.ts opens it
+    locks = new AdvisoryLocks(pool, (name) => lost.push(name));
+    other = new pg.Client({ connectionString: url });
+    await other.connect();
+  });
+  afterAll(async () => {
+    await other.end();
+    await pool.end();
+  });
+  /** The backend holding the lock `name`. */
+  const holder = async (name: string): Promise<number | undefined> => {
+    const key = BigInt.asUintN(64, BigInt(advisoryKey(name)));
+    const { rows } = await other.query<{ pid: number }>(
+      `select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and classid = $1 and objid = $2`,
+      [String(key >> 32n), String(key & 0xffffffffn)],
+    );
+    return rows[0]?.pid;
+  };
+  const terminate = (pid: number) => other.query('select pg_terminate_backend($1)', [pid]);
+  const takenByOther = async (name: string) =>
+    (await other.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [advisoryKey(name)])).rows[0]?.ok;
+
+  it('takes the lock back on a new connection, still its own, and lets go of it when released', async () => {
+    const release = await locks.acquire('test:restart', { timeoutMs: 0 });
+    const first = await holder('test:restart');
+    expect(first).toBeDefined();
+    await terminate(first as number);
+    let again: number | undefined;
+    for (let i = 0; i < 100 && (again === undefined || again === first); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      again = await holder('test:restart');
+    }
+    expect(again).toBeDefined();
+    expect(again).not.toBe(first);
+    expect(await takenByOther('test:restart')).toBe(false);
+    expect(lost).toEqual([]);
+    await release();
+    expect(await holder('test:restart')).toBeUndefined();
+  });
+
+  it('says it lost the lock when another process took it first', async () => {
+    await locks.acquire('test:stolen', { timeoutMs: 0 });
+    const first = await holder('test:stolen');
+    await terminate(first as number);
+    // Waiting in line before the holder's backend has even gone: this session gets the lock first.
+    await other.query('select pg_advisory_lock($1::bigint)', [advisoryKey('test:stolen')]);
+    for (let i = 0; i < 100 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(lost).toEqual(['test:stolen']);
+    await other.query('select pg_advisory_unlock($1::bigint)', [advisoryKey('test:stolen')]);
+  });
+
+  it(
+    'a checked-out client whose connection died and that nobody gives back is dropped, so the pool can close',
+    { timeout: 20_000 },
+    async () => {
+      const leaky = new pg.Pool({ connectionString: url, max: 2 });
+      leaky.on('error', () => undefined);
+      dropDeadClientsNotGivenBack(leaky, 200);
+      const client = await leaky.connect(); // as drizzle's transaction() holds it when its BEGIN fails: never released
+      const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      await terminate(rows[0]?.pid as number);
+      const started = Date.now();
+      await leaky.end();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(leaky.totalCount).toBe(0);
+    },
+  );
 });

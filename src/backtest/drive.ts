@@ -20,6 +20,7 @@ import {
 import { v8Collector } from './heap-pulse.js';
 import { runBacktestInProcess } from './in-process.js';
 import { LockTimeoutError } from '../storage/locks.js';
+import { describeError, isConnectionLoss } from '../errors.js';
 
 export interface DriveOptions {
   settings: BacktestSettings;
@@ -43,6 +44,8 @@ export interface DriveOptions {
 
 /** How long a finished backtest waits for its worker's jobs in hand before it closes the queue. */
 const IDLE_WAIT_MS = 5_000;
+/** How long a backtest waiting on the queue waits for a database it cannot reach before it gives up. */
+const UNREACHABLE_FOR_MS = 120_000;
 
 export const backtestLockName = (name: string) => `backtest:${name}`;
 
@@ -140,9 +143,22 @@ async function viaJobQueue(
         onJobDone: () => poll.wake(),
       });
     else log(`backtest ${row.name}: jobs enqueued; waiting for \`llm-trading worker\` processes on this database`);
+    let unreachableSince: number | null = null;
     for (;;) {
       options.signal?.throwIfAborted();
-      const now = await progress();
+      let now: BacktestRow | null;
+      try {
+        now = await progress();
+        unreachableSince = null;
+      } catch (error) {
+        // The database restarting under a backtest the workers carry on with: wait for it a while.
+        if (!isConnectionLoss(error)) throw error;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > UNREACHABLE_FOR_MS) throw error;
+        log(`backtest ${row.name}: the database is unreachable (${describeError(error)}); trying again`);
+        await poll.wait(1000, options.signal);
+        continue;
+      }
       if (!now) throw new BacktestError(`backtest ${row.name} disappeared while it ran`);
       if (now.status === 'failed') throw new BacktestError(`backtest ${row.name} failed: ${now.error ?? 'see the workers\u2019 logs'}`);
       if (now.weeksDone >= weeks.length) {

@@ -9,6 +9,7 @@
 import PgBoss from 'pg-boss';
 import type { AppConfig } from '../config/app-config.js';
 import { openLeases, type OrphanJob } from './leases.js';
+import { describeError, isConnectionLoss } from '../errors.js';
 
 export type JobsConfig = AppConfig['schedule']['jobs'];
 
@@ -76,6 +77,15 @@ export async function openQueue(
       }
     }
   }
+  // pg-boss 10 records a job's outcome without awaiting it (manager.js work(): complete/fail); with
+  // the server gone (a restart), that rejection would end the process. A lost connection is news for
+  // the log, and the job's lease brings it back if its outcome was not recorded. Anything else
+  // unhandled is thrown on, as Node would.
+  const guard = (reason: unknown) => {
+    if (!isConnectionLoss(reason)) throw reason;
+    if (!closing) onError(new Error(`the database connection was lost: ${describeError(reason)}`));
+  };
+  process.on('unhandledRejection', guard);
   const leases = openLeases(databaseUrl, (error) => {
     if (!closing) onError(error);
   });
@@ -112,6 +122,7 @@ export async function openQueue(
         await boss.stop({ graceful: true, wait: true, timeout: 30_000 });
       } finally {
         await leases.close();
+        process.off('unhandledRejection', guard);
       }
     },
   };

@@ -141,6 +141,33 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   };
 }
 
+/**
+ * A checked-out client whose connection died is of no use to anyone, and one its user never gives back
+ * holds pool.end() forever: drizzle 0.45's transaction() sends BEGIN outside its try, so a BEGIN on a
+ * connection the server has just ended leaks the client (a worker then exited with code 13 at its
+ * close, its pool waiting, after the database ended every connection). A moment after such a client's
+ * error, if it is still out, it goes back to the pool with the error, which drops it. Every other user
+ * gives its client back within milliseconds of the error (its statements fail at once).
+ */
+const DEAD_CLIENT_GRACE_MS = 5_000;
+
+export function dropDeadClientsNotGivenBack(pool: pg.Pool, graceMs = DEAD_CLIENT_GRACE_MS): void {
+  const out = new Set<pg.PoolClient>();
+  pool.on('acquire', (client) => out.add(client));
+  pool.on('release', (_error, client) => out.delete(client));
+  pool.on('remove', (client) => out.delete(client as pg.PoolClient));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => {
+      // Not unref'd: a process closing its pool must live until the client is dropped.
+      setTimeout(() => {
+        const poolClient = client as pg.PoolClient;
+        if (!out.delete(poolClient)) return;
+        poolClient.release(error);
+      }, graceMs);
+    }),
+  );
+}
+
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
   const pool = new pg.Pool({
     connectionString: options.replayableWrites ? withServerOption(url, REPLAYABLE_COMMITS) : url,
@@ -151,8 +178,11 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     statement_timeout: options.pool?.commandTimeoutMs,
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client's network error must not crash the process; the next query reports it.
+  // An idle client's network error must not crash the process; the next query reports it. Nor may a
+  // checked-out one's (a transaction, a held lock: a server restart ends them all): its failing query
+  // reports it, and the pool drops the client when it comes back.
   pool.on('error', () => undefined);
+  dropDeadClientsNotGivenBack(pool);
   const location = describeDatabaseUrl(url);
   try {
     const client = await pool.connect();

@@ -33,12 +33,36 @@ export function advisoryKey(name: string): string {
   return createHash('sha256').update(`llm-trading:${name}`).digest().readBigInt64BE(0).toString();
 }
 
+/**
+ * What a process does when the database ended the connection that held one of its locks (a server
+ * restart, an administrator, the network) and the lock could not be taken back: by default it stops
+ * at once, saying why. Every command resumes after a kill at any point, so stopping is safe, and going
+ * on could let two processes work on one week.
+ */
+export type OnLockLost = (name: string, cause: Error) => void;
+
+const exitOnLockLost: OnLockLost = (name, cause) => {
+  process.stderr.write(
+    `llm-trading: lost the lock ${name} when the database ended its connection (${cause.message}) and could not take it back ` +
+      `(another process holds it, or the database stayed away for ${RETAKE_FOR_MS / 1000} s); ` +
+      'stopping so that two processes never work on it at once: run the command again to resume\n',
+  );
+  process.exit(1);
+};
+
+/** How long a lock whose connection ended is tried again on a new one (a restarting server takes seconds). */
+const RETAKE_FOR_MS = 30_000;
+const RETAKE_EVERY_MS = 250;
+
 export class AdvisoryLocks implements Locks {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly onLost: OnLockLost = exitOnLockLost,
+  ) {}
 
   async acquire(name: string, options: LockOptions): Promise<Release> {
     const key = advisoryKey(name);
-    const client = await this.pool.connect();
+    let client = await this.pool.connect();
     const deadline = Date.now() + options.timeoutMs;
     try {
       const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
@@ -48,21 +72,68 @@ export class AdvisoryLocks implements Locks {
         await waitForLock(client, key, name, Math.max(1, deadline - Date.now()), options.timeoutMs);
       }
     } catch (error) {
-      client.release();
+      client.release(); // the pool drops a client whose connection died
       throw error;
     }
+
     let released = false;
+    let retaking: Promise<void> | null = null;
+    // The lock went with its connection: take it again on a new one, or stop (see OnLockLost).
+    const onConnectionLost = (error: Error) => {
+      client.off('error', onConnectionLost);
+      client.release(error);
+      retaking = this.#retake(key).then(
+        (again) => {
+          retaking = null;
+          if (!again) {
+            if (!released) this.onLost(name, error);
+            return;
+          }
+          // Let go of meanwhile: the new connection only unlocks and goes back to the pool.
+          if (released) return void unlockAndRelease(again, key);
+          client = again;
+          client.on('error', onConnectionLost);
+        },
+        () => undefined,
+      );
+    };
+    client.on('error', onConnectionLost);
     return async () => {
       if (released) return;
       released = true;
-      try {
-        await client.query('select pg_advisory_unlock($1::bigint)', [key]);
-        client.release();
-      } catch (error) {
-        // Closing the connection releases the lock too.
-        client.release(error instanceof Error ? error : true);
-      }
+      if (retaking) return; // the retake releases what it takes
+      client.off('error', onConnectionLost);
+      await unlockAndRelease(client, key);
     };
+  }
+
+  /** A new connection holding `key`, or null when another process took it first or the server stayed away. */
+  async #retake(key: string): Promise<pg.PoolClient | null> {
+    const until = Date.now() + RETAKE_FOR_MS;
+    for (;;) {
+      let client: pg.PoolClient | null = null;
+      try {
+        client = await this.pool.connect();
+        const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
+        if (rows[0]?.ok) return client;
+        client.release();
+        return null;
+      } catch (error) {
+        client?.release(error instanceof Error ? error : true);
+        if (Date.now() > until) return null;
+        await new Promise((resolve) => setTimeout(resolve, RETAKE_EVERY_MS));
+      }
+    }
+  }
+}
+
+async function unlockAndRelease(client: pg.PoolClient, key: string): Promise<void> {
+  try {
+    await client.query('select pg_advisory_unlock($1::bigint)', [key]);
+    client.release();
+  } catch (error) {
+    // Closing the connection releases the lock too.
+    client.release(error instanceof Error ? error : true);
   }
 }
 
