@@ -141,4 +141,16 @@ describe.skipIf(!ADMIN_URL)('job leases (PostgreSQL)', () => {
       process.off('warning', onWarning);
     }
   });
+
+  it('all open queues share one guard against lost connections, gone with the last queue', async () => {
+    const before = process.listenerCount('unhandledRejection');
+    const queues = [
+      await openQueue(url, jobs, (e) => errors.push(e), [{ name: QUEUE }]),
+      await openQueue(url, jobs, (e) => errors.push(e), [{ name: QUEUE }]),
+    ];
+    // The file's other queues are open too: at most one listener of ours.
+    expect(process.listenerCount('unhandledRejection')).toBeLessThanOrEqual(before + 1);
+    for (const q of queues) await q.close();
+    expect(process.listenerCount('unhandledRejection')).toBeLessThanOrEqual(before);
+  });
 });

@@ -77,15 +77,10 @@ export async function openQueue(
       }
     }
   }
-  // pg-boss 10 records a job's outcome without awaiting it (manager.js work(): complete/fail); with
-  // the server gone (a restart), that rejection would end the process. A lost connection is news for
-  // the log, and the job's lease brings it back if its outcome was not recorded. Anything else
-  // unhandled is thrown on, as Node would.
-  const guard = (reason: unknown) => {
-    if (!isConnectionLoss(reason)) throw reason;
+  const reportLoss = (reason: unknown) => {
     if (!closing) onError(new Error(`the database connection was lost: ${describeError(reason)}`));
   };
-  process.on('unhandledRejection', guard);
+  guardLostConnections(reportLoss);
   const leases = openLeases(databaseUrl, (error) => {
     if (!closing) onError(error);
   });
@@ -122,8 +117,33 @@ export async function openQueue(
         await boss.stop({ graceful: true, wait: true, timeout: 30_000 });
       } finally {
         await leases.close();
-        process.off('unhandledRejection', guard);
+        unguardLostConnections(reportLoss);
       }
     },
   };
+}
+
+/**
+ * pg-boss 10 records a job's outcome without awaiting it (manager.js work(): complete/fail); with the
+ * server gone (a restart), that rejection would end the process. While a queue is open, a lost
+ * connection is news for the log (the first open queue's), and the job's lease brings the job back
+ * if its outcome was not recorded. Anything else unhandled is thrown on, as Node would. One listener
+ * for all the queues a process has open.
+ */
+const lossReporters = new Set<(reason: unknown) => void>();
+
+function onUnhandledRejection(reason: unknown): void {
+  const report = lossReporters.values().next().value;
+  if (!report || !isConnectionLoss(reason)) throw reason;
+  report(reason);
+}
+
+function guardLostConnections(report: (reason: unknown) => void): void {
+  if (lossReporters.size === 0) process.on('unhandledRejection', onUnhandledRejection);
+  lossReporters.add(report);
+}
+
+function unguardLostConnections(report: (reason: unknown) => void): void {
+  lossReporters.delete(report);
+  if (lossReporters.size === 0) process.off('unhandledRejection', onUnhandledRejection);
 }
