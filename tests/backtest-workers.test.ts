@@ -130,7 +130,7 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
         LLM_TRADING_HOME: join(root, home),
         LLM_TRADING_CONFIG_DIR: config,
       });
-      const range = ['--from', '2024-01-03', '--to', '2024-03-27', '--offline', '--name', 'restart', '--json'];
+      const range = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--name', 'restart', '--json'];
       const one = await cli(['backtest', ...range, '--in-process'], env(reference.url, 'restart-one'));
       expect(one.code, one.stderr).toBe(0);
 
