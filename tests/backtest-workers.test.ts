@@ -44,6 +44,17 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
     // hand on every second, so they move between workers too.
     config = quickQueueConfig(root, 1);
   });
+  const env = (url: string, home: string) => ({ DATABASE_URL: url, LLM_TRADING_HOME: join(root, home), LLM_TRADING_CONFIG_DIR: config });
+  /** RANGE run in one process, once for the file: what each test's shared run must equal. */
+  let reference: Promise<{ reference: { url: string }; one: Awaited<ReturnType<typeof cli>> }> | undefined;
+  const oneProcess = () =>
+    (reference ??= (async () => {
+      const db = await createScratchDatabase(ADMIN_URL as string);
+      scratch.push(db);
+      const one = await cli(['backtest', ...RANGE, '--in-process', '--json'], env(db.url, 'one'));
+      expect(one.code, one.stderr).toBe(0);
+      return { reference: db, one };
+    })());
   afterAll(async () => {
     for (const c of children) c.child.kill('SIGKILL');
     await Promise.all(children.map((c) => c.done));
@@ -55,16 +66,9 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
     'two workers, one killed -9 mid-job, give the books and reports of one process, for two backtests at once',
     { timeout: 120_000 },
     async () => {
-      const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
-      scratch.push(reference, shared);
-      const env = (url: string, home: string) => ({
-        DATABASE_URL: url,
-        LLM_TRADING_HOME: join(root, home),
-        LLM_TRADING_CONFIG_DIR: config,
-      });
-
-      const one = await cli(['backtest', ...RANGE, '--in-process', '--json'], env(reference.url, 'one'));
-      expect(one.code, one.stderr).toBe(0);
+      const { reference, one } = await oneProcess();
+      const shared = await createScratchDatabase(ADMIN_URL as string);
+      scratch.push(shared);
       const oneOther = await cli(['backtest', ...OTHER, '--in-process', '--json'], env(reference.url, 'one'));
       expect(oneOther.code, oneOther.stderr).toBe(0);
 
@@ -123,16 +127,10 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
     'the database ending every connection mid-run (as a restart does): the backtest finishes with the books of one process',
     { timeout: 120_000 },
     async () => {
-      const [reference, shared] = [await createScratchDatabase(ADMIN_URL as string), await createScratchDatabase(ADMIN_URL as string)];
-      scratch.push(reference, shared);
-      const env = (url: string, home: string) => ({
-        DATABASE_URL: url,
-        LLM_TRADING_HOME: join(root, home),
-        LLM_TRADING_CONFIG_DIR: config,
-      });
-      const range = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--name', 'restart', '--json'];
-      const one = await cli(['backtest', ...range, '--in-process'], env(reference.url, 'restart-one'));
-      expect(one.code, one.stderr).toBe(0);
+      const { reference, one } = await oneProcess();
+      const shared = await createScratchDatabase(ADMIN_URL as string);
+      scratch.push(shared);
+      const range = [...RANGE, '--json'];
 
       const coordinator = startCli(['backtest', ...range, '--workers', '0'], env(shared.url, 'restart-coordinator'));
       const worker = startCli(['worker', '--workers', '2'], env(shared.url, 'restart-worker'));
@@ -167,7 +165,7 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
       const books = async (url: string) => {
         const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
         try {
-          return await booksOf(store.db, 'bt-restart');
+          return await booksOf(store.db, 'bt-split');
         } finally {
           await store.close();
         }
