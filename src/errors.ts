@@ -93,9 +93,14 @@ export function fullErrorText(error: unknown): string {
 
 /** Whether the error is the disk filling up, wherever in the chain it sits. */
 export function isNoSpace(error: unknown): boolean {
+  return anyInChain(error, (e) => errnoOf(e) === 'ENOSPC' || (isDatabaseError(e) && e.code === '53100'));
+}
+
+/** Whether `test` holds for the error or one of its causes (at most 6 deep). */
+function anyInChain(error: unknown, test: (e: unknown) => boolean): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 6; depth++) {
-    if (errnoOf(current) === 'ENOSPC' || (isDatabaseError(current) && current.code === '53100')) return true;
+    if (test(current)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
@@ -111,19 +116,15 @@ const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIME
  * and node-postgres's own words for a connection that ended under it.
  */
 export function isConnectionLoss(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 6; depth++) {
-    const code = (current as { code?: unknown }).code;
+  return anyInChain(error, (e) => {
+    const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (/^08...$/.test(code) || /^57P0[1-3]$/.test(code) || CONNECTION_ERRNOS.has(code))) return true;
-    const message = (current as { message?: unknown }).message;
-    if (
+    const message = (e as { message?: unknown }).message;
+    return (
       typeof message === 'string' &&
       /^Connection terminated|is not queryable|the database system is (shutting down|starting up)/.test(message)
-    )
-      return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+    );
+  });
 }
 
 function errnoOf(error: unknown): string | undefined {

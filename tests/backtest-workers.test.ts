@@ -22,6 +22,16 @@ const RANGE = ['--from', '2024-01-03', '--to', '2024-02-21', '--offline', '--nam
 // A second backtest (another range, its own portfolio) on the same queue at the same time.
 const OTHER = ['--from', '2024-03-06', '--to', '2024-03-20', '--offline', '--name', 'other'];
 
+/** A portfolio's books in the database at `url`. */
+async function books(url: string, portfolio: string) {
+  const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
+  try {
+    return await booksOf(store.db, portfolio);
+  } finally {
+    await store.close();
+  }
+}
+
 async function activeJobs(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -107,14 +117,6 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
 
       expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
       expect(JSON.parse(otherFinished.stdout)).toEqual(JSON.parse(oneOther.stdout));
-      const books = async (url: string, portfolio: string) => {
-        const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
-        try {
-          return await booksOf(store.db, portfolio);
-        } finally {
-          await store.close();
-        }
-      };
       for (const portfolio of ['bt-split', 'bt-other']) {
         const expected = await books(reference.url, portfolio);
         expect(expected.orders.length).toBeGreaterThan(5);
@@ -162,15 +164,7 @@ describe.skipIf(!ADMIN_URL)('a backtest on the job queue (PostgreSQL)', () => {
       expect(stopped.code, stopped.stderr).toBe(0);
       expect(stopped.stderr).toMatch(/terminating connection due to administrator command/);
       expect(JSON.parse(finished.stdout)).toEqual(JSON.parse(one.stdout));
-      const books = async (url: string) => {
-        const store = await openStore({ databaseUrl: url, pool: { min: 0, max: 2, commandTimeoutMs: 30_000 } });
-        try {
-          return await booksOf(store.db, 'bt-split');
-        } finally {
-          await store.close();
-        }
-      };
-      expect(await books(shared.url)).toEqual(await books(reference.url));
+      expect(await books(shared.url, 'bt-split')).toEqual(await books(reference.url, 'bt-split'));
     },
   );
 });

@@ -74,7 +74,7 @@ export const openJobQueue = (
 export function onBacktestOrphan(db: Db, log: (line: string) => void): (job: OrphanJob) => Promise<void> {
   return async (job) => {
     if (job.name !== DECIDE_QUEUE && job.name !== BOOKS_QUEUE) return;
-    const parsed = z.object({ backtest: z.string() }).safeParse(job.data);
+    const parsed = DecideJob.pick({ backtest: true }).safeParse(job.data); // books jobs name it too
     const name = parsed.success ? parsed.data.backtest : '?';
     const what = `job ${job.name}: ${ORPHAN_REASON}`;
     log(`backtest ${name}: ${what}; ${job.givenUp ? 'no retry left' : 'handed back for a retry'}`);

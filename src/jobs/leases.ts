@@ -50,7 +50,6 @@ export const ORPHAN_REASON = 'its worker stopped (its process or its database co
 
 export function openLeases(databaseUrl: string, onError: (error: Error) => void): Leases {
   let client: pg.Client | null = null;
-  let connecting: Promise<pg.Client> | null = null;
   let closed = false;
   /** The lease keys of the jobs this process works on now: retaken after a reconnection. */
   const held = new Set<string>();
@@ -72,27 +71,11 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
     // hours (TCP connections only; ignored on a Unix socket).
     await c.query('set tcp_keepalives_idle = 30; set tcp_keepalives_interval = 10; set tcp_keepalives_count = 3');
     // Leases held before a lost connection were dropped with it: take them again where no one else has.
-    for (const key of held.keys()) await c.query('select pg_try_advisory_lock($1::bigint)', [key]);
+    for (const key of held) await c.query('select pg_try_advisory_lock($1::bigint)', [key]);
     return c;
   };
-  const connection = async (): Promise<pg.Client> => {
-    if (closed) throw new Error('job leases are closed');
-    if (client) return client;
-    connecting ??= connect().then(
-      (c) => {
-        client = c;
-        connecting = null;
-        return c;
-      },
-      (error: unknown) => {
-        connecting = null;
-        throw error;
-      },
-    );
-    return connecting;
-  };
   // One statement at a time on the connection (jobs start and end concurrently; pg would queue them
-  // itself, with a deprecation warning).
+  // itself, with a deprecation warning), so the connection is also made by one statement at a time.
   let last: Promise<unknown> = Promise.resolve();
   const serial = <T>(statement: () => Promise<T>): Promise<T> => {
     const next = last.then(statement, statement);
@@ -100,7 +83,11 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
     return next;
   };
   const query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
-    serial(async () => (await connection()).query<R>(text, values));
+    serial(async () => {
+      if (closed) throw new Error('job leases are closed');
+      client ??= await connect();
+      return client.query<R>(text, values);
+    });
   const tryLock = async (key: string): Promise<boolean> => {
     const { rows } = await query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
     return rows[0]?.ok === true;
@@ -180,9 +167,9 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
     async close() {
       closed = true;
       held.clear();
-      const c = client ?? (connecting ? await connecting.catch(() => null) : null);
+      await last; // the statement under way, and a connection it may be making
+      await client?.end();
       client = null;
-      await c?.end();
     },
   };
 }

@@ -77,25 +77,23 @@ export class AdvisoryLocks implements Locks {
     }
 
     let released = false;
-    let retaking: Promise<void> | null = null;
+    let retaking = false;
     // The lock went with its connection: take it again on a new one, or stop (see OnLockLost).
     const onConnectionLost = (error: Error) => {
       client.off('error', onConnectionLost);
       client.release(error);
-      retaking = this.#retake(key).then(
-        (again) => {
-          retaking = null;
-          if (!again) {
-            if (!released) this.onLost(name, error);
-            return;
-          }
-          // Let go of meanwhile: the new connection only unlocks and goes back to the pool.
-          if (released) return void unlockAndRelease(again, key);
-          client = again;
-          client.on('error', onConnectionLost);
-        },
-        () => undefined,
-      );
+      retaking = true;
+      void this.#retake(key).then((again) => {
+        retaking = false;
+        if (!again) {
+          if (!released) this.onLost(name, error);
+          return;
+        }
+        // Let go of meanwhile: the new connection only unlocks and goes back to the pool.
+        if (released) return void unlockAndRelease(again, key);
+        client = again;
+        client.on('error', onConnectionLost);
+      });
     };
     client.on('error', onConnectionLost);
     return async () => {
@@ -107,7 +105,7 @@ export class AdvisoryLocks implements Locks {
     };
   }
 
-  /** A new connection holding `key`, or null when another process took it first or the server stayed away. */
+  /** A new connection holding `key`, or null when another process took it first or the server stayed away (never rejects). */
   async #retake(key: string): Promise<pg.PoolClient | null> {
     const until = Date.now() + RETAKE_FOR_MS;
     for (;;) {
