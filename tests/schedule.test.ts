@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { loadConfig } from '../src/config/app-config.js';
@@ -317,6 +317,58 @@ describe('the daemon on a controllable clock', () => {
         .from(checkpointRuns)
         .where(and(eq(checkpointRuns.portfolio, 'restart'), eq(checkpointRuns.date, '2024-03-08'), eq(checkpointRuns.time, '14:00')));
       expect(runsOf14.filter((r) => r.status === 'completed')).toHaveLength(1);
+    },
+  );
+
+  it(
+    'retries a failed slot after jobs.retry_delay_seconds, doubling, on its own clock; after jobs.retry_limit retries it fails for good',
+    { timeout: 60_000 },
+    async () => {
+      const app = await appFor(store, 'retry');
+      const doomed = await appFor(store, 'retry-out');
+      // The database refuses a week's run: not the user's to fix, so it is retried. Portfolio 'retry'
+      // twice (a sequence: its count survives the failed statement's rollback), 'retry-out' always.
+      const setup = [
+        `create sequence retry_refusals`,
+        `create function refuse_runs() returns trigger language plpgsql as $$ begin
+           if new.portfolio = 'retry-out' or (new.portfolio = 'retry' and nextval('retry_refusals') <= 2) then
+             raise exception 'the disk is busy (test)';
+           end if;
+           return new;
+         end $$`,
+        `create trigger refuse_runs before insert on runs for each row execute function refuse_runs()`,
+      ];
+      for (const statement of setup) await store.db.execute(sql.raw(statement));
+      try {
+        const { retry_delay_seconds: delay, retry_limit: limit } = config.schedule.jobs;
+        // Wednesday's weekly run is due at 13:00Z; the next slot (the 09:00 ET checkpoint) only at 14:00Z.
+        const events = await daemon(app, '2024-03-06T12:59:00Z', '2024-03-06T13:30:00Z');
+        const weekly = (kind: string) => events.filter((e) => e.slot === 'weekly:2024-03-06' && e.event === kind).map((e) => e.at);
+        const at = (seconds: number) => new Date(Date.parse('2024-03-06T13:00:00Z') + seconds * 1000).toISOString();
+        // The daemon wakes for each retry (not at the next slot), timed from the failure on its clock.
+        expect(weekly('started')).toEqual([at(0), at(delay), at(3 * delay)]);
+        expect(weekly('retrying')).toEqual([at(0), at(delay)]);
+        expect(weekly('completed')).toEqual([at(3 * delay)]);
+        expect((await rowsOf(app)).find((r) => r.slot === 'weekly:2024-03-06')).toMatchObject({ status: 'completed', attempts: 3 });
+
+        const given = await daemon(doomed, '2024-03-06T12:59:00Z', '2024-03-06T13:30:00Z');
+        const tries = given.filter((e) => e.slot === 'weekly:2024-03-06' && e.event === 'started');
+        expect(tries).toHaveLength(limit + 1);
+        expect(given.filter((e) => e.event === 'retrying')).toHaveLength(limit);
+        const failed = given.filter((e) => e.event === 'failed');
+        expect(failed).toHaveLength(1);
+        expect(failed[0]).toMatchObject({ slot: 'weekly:2024-03-06', at: at(delay * (2 ** limit - 1)) });
+        expect(failed[0]?.detail).toMatch(/the disk is busy \(test\)/);
+        const row = (await rowsOf(doomed)).find((r) => r.slot === 'weekly:2024-03-06');
+        expect(row).toMatchObject({ status: 'failed', attempts: limit + 1 });
+        expect(row?.finishedAt?.toISOString()).toBe(at(delay * (2 ** limit - 1)));
+        // Failed for good: a later pass does not run it again.
+        const later = await daemon(doomed, '2024-03-06T13:10:00Z', '2024-03-06T13:30:00Z');
+        expect(later.filter((e) => e.slot === 'weekly:2024-03-06')).toEqual([]);
+      } finally {
+        for (const statement of ['drop trigger refuse_runs on runs', 'drop function refuse_runs', 'drop sequence retry_refusals'])
+          await store.db.execute(sql.raw(statement));
+      }
     },
   );
 

@@ -34,7 +34,7 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
   await withApp(io, prepared, 'schedule', appOptions, async (app) => {
     const log = eventLogger(io, options.logFormat ?? 'plain');
     if (action === 'status' || options.once) {
-      if (options.once) await runDue(app, clock.now(), { log });
+      if (options.once) await runDue(app, clock.now(), { log, clock: () => clock.now() });
       const status = await scheduleStatus(app, clock.now());
       io.stdout(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
       return;
@@ -47,7 +47,7 @@ export async function schedule(io: CliIo, action: 'run' | 'status', options: Sch
     let health: Server | null = null;
     let lastPass: { at: string; next: string | null } | null = null;
     // PostgreSQL: the slots go through the job queue, shared with every daemon and worker on the database.
-    const queued = app.env.databaseUrl ? await queueFor(app, log, options) : null;
+    const queued = app.env.databaseUrl ? await queueFor(app, log, options, { now: () => clock.now(), offset }) : null;
     try {
       if (options.healthPort !== undefined) health = await serveHealth(options.healthPort, () => lastPass);
       await runDaemon(app, {
@@ -74,15 +74,20 @@ async function reloadCalendar(app: App): Promise<void> {
   await reloadSyncedCalendar(app.store.db, app.config);
 }
 
-async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: ScheduleCommandOptions) {
+/** `clock`: the daemon's (from --now at the wall clock's pace); `offset`: how far it is from the wall clock (ms). */
+async function queueFor(
+  app: App,
+  log: (e: ScheduleEvent) => void,
+  options: ScheduleCommandOptions,
+  clock: { now: () => Date; offset: number },
+) {
   const { openScheduleQueue, dispatchSlot, startScheduleWorker } = await import('../schedule/jobs.js');
   const queue = await openScheduleQueue(
     app.env.databaseUrl as string,
     app.config.schedule.jobs,
-    (e) => log({ event: 'failed', at: new Date().toISOString(), portfolio: app.portfolio, detail: `job queue: ${e.message}` }),
+    (e) => log({ event: 'failed', at: clock.now().toISOString(), portfolio: app.portfolio, detail: `job queue: ${e.message}` }),
     log,
   );
-  const offset = options.now !== undefined ? new Date(options.now).getTime() - Date.now() : 0;
   const slots = options.workers ?? 1;
   const worker =
     slots > 0
@@ -103,7 +108,7 @@ async function queueFor(app: App, log: (e: ScheduleEvent) => void, options: Sche
         due_date: slot.date,
         offline: options.offline === true,
         allow_offline_seats: options.allowOfflineSeats === true,
-        clock_offset_ms: offset,
+        clock_offset_ms: clock.offset,
       }),
     close: async () => {
       await worker?.stop();

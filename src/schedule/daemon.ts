@@ -92,42 +92,71 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
             event(app, clock.now(), 'failed', undefined, `before the pass: ${describeError(error)}; going on with the calendar in place`),
           ),
         );
-    const deferred = await runDue(app, clock.now(), { log, signal, ...(options.dispatch ? { dispatch: options.dispatch } : {}) });
+    const pass = await runDue(app, clock.now(), {
+      log,
+      signal,
+      clock: () => clock.now(),
+      ...(options.dispatch ? { dispatch: options.dispatch } : {}),
+    });
     if (signal.aborted) break;
     const now = clock.now();
     const next = await nextSlot(app, now);
     options.onPass?.({ at: now, next });
-    // A deferred slot is looked at again in a minute; otherwise the next slot wakes the daemon.
-    const wait = Math.min(next ? next.at.getTime() - now.getTime() : Infinity, deferred ? 60_000 : (options.maxSleepMs ?? 3_600_000));
+    // The next slot wakes the daemon, or a failed slot's retry when that comes first; a deferred slot
+    // is looked at again in a minute.
+    const wait = Math.min(
+      next ? next.at.getTime() - now.getTime() : Infinity,
+      pass.retryAt !== null ? pass.retryAt - now.getTime() : Infinity,
+      pass.deferred ? 60_000 : (options.maxSleepMs ?? 3_600_000),
+    );
     if (next) log(event(app, now, 'waiting', next, `next: ${next.kind} due ${etIso(next.date, next.time)}`));
     await clock.sleep(Math.max(0, wait), signal);
   }
   log(event(app, clock.now(), 'stopped'));
 }
 
-/**
- * One pass: every slot due by `now` within the look-back window that is not done, in time order.
- * Returns whether a slot was deferred (a checkpoint waiting for its week's weekly run still running).
- */
-export async function runDue(
-  app: App,
-  now: Date,
-  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal; dispatch?: (slot: ScheduleSlot) => Promise<void> },
-): Promise<boolean> {
+export interface SlotOptions {
+  log: (e: ScheduleEvent) => void;
+  signal?: AbortSignal;
+  dispatch?: (slot: ScheduleSlot) => Promise<void>;
+  /**
+   * The clock a slot's outcome is stamped with (its row's finished_at, from which a retry is timed, and
+   * the log line); default the wall clock. `now` is the pass's time, when the slot started.
+   */
+  clock?: () => Date;
+}
+
+export interface PassOutcome {
+  /** A slot was deferred (a checkpoint waiting for its week's weekly run still running) or dispatched. */
+  deferred: boolean;
+  /** When the earliest slot that failed and is to be retried may run again (epoch ms), or null. */
+  retryAt: number | null;
+}
+
+/** One pass: every slot due by `now` within the look-back window that is not done, in time order. */
+export async function runDue(app: App, now: Date, options: SlotOptions): Promise<PassOutcome> {
   const from = new Date(now.getTime() - app.config.schedule.catch_up.window_days * 86_400_000);
   const rows = await runRows(app, from, now);
   let deferred = false;
+  let retrying = false;
   for (const slot of slotsBetween(app.config, from, now)) {
     if (options.signal?.aborted) break;
     const row = rows.get(slot.key);
     if (row && (row.status === 'completed' || row.status === 'skipped' || row.status === 'failed')) continue;
-    if (row?.status === 'retrying' && now.getTime() < retryAt(app, row)) continue;
+    if (row?.status === 'retrying' && now.getTime() < retryAt(app, row)) {
+      retrying = true;
+      continue;
+    }
     const outcome = await runSlot(app, slot, now, options);
     // Handed to the job queue: whoever takes it runs it (runSlot again); the next pass looks again.
     if (outcome === 'dispatch') await options.dispatch?.(slot);
     if (outcome === 'deferred' || outcome === 'dispatch') deferred = true;
+    if (outcome === 'retrying') retrying = true;
   }
-  return deferred;
+  if (!retrying) return { deferred, retryAt: null };
+  // Read again: a slot that failed in this pass has its row's finished_at and attempts only now.
+  const after = [...(await runRows(app, from, now)).values()].filter((r) => r.status === 'retrying').map((r) => retryAt(app, r));
+  return { deferred, retryAt: after.length > 0 ? Math.min(...after) : null };
 }
 
 /**
@@ -138,9 +167,10 @@ export async function runSlot(
   app: App,
   slot: ScheduleSlot,
   now: Date,
-  options: { log: (e: ScheduleEvent) => void; signal?: AbortSignal; dispatch?: (slot: ScheduleSlot) => Promise<void> },
-): Promise<'deferred' | 'dispatch' | void> {
+  options: SlotOptions,
+): Promise<'deferred' | 'dispatch' | 'retrying' | void> {
   const { log } = options;
+  const clock = options.clock ?? (() => new Date());
   let release;
   try {
     release = await app.store.locks.acquire(`schedule:${app.portfolio}:${slot.key}`, { timeoutMs: 0 });
@@ -170,14 +200,17 @@ export async function runSlot(
     log({ ...event(app, now, 'started', slot), late: verdict.late });
     try {
       const detail = await execute(app, slot, options.signal);
-      await finish(app, slot, 'completed', detail);
-      log({ ...event(app, now, 'completed', slot, detail), late: verdict.late });
+      const finished = clock();
+      await finish(app, slot, 'completed', detail, finished);
+      log({ ...event(app, finished, 'completed', slot, detail), late: verdict.late });
     } catch (error) {
       if (options.signal?.aborted) return; // left 'running': the next start resumes it
       const final = error instanceof UserError || attempts > app.config.schedule.jobs.retry_limit;
       const detail = describeError(error);
-      await finish(app, slot, final ? 'failed' : 'retrying', detail);
-      log(event(app, now, final ? 'failed' : 'retrying', slot, detail));
+      const finished = clock();
+      await finish(app, slot, final ? 'failed' : 'retrying', detail, finished);
+      log(event(app, finished, final ? 'failed' : 'retrying', slot, detail));
+      if (!final) return 'retrying';
     }
   } finally {
     await release();
@@ -233,10 +266,16 @@ async function upsertRun(
     .onConflictDoUpdate({ target: [scheduleRuns.portfolio, scheduleRuns.slot], set });
 }
 
-async function finish(app: App, slot: ScheduleSlot, status: 'completed' | 'failed' | 'retrying', detail: string): Promise<void> {
+async function finish(
+  app: App,
+  slot: ScheduleSlot,
+  status: 'completed' | 'failed' | 'retrying',
+  detail: string,
+  finishedAt: Date,
+): Promise<void> {
   await app.store.db
     .update(scheduleRuns)
-    .set({ status, detail, finishedAt: new Date() })
+    .set({ status, detail, finishedAt })
     .where(and(eq(scheduleRuns.portfolio, app.portfolio), eq(scheduleRuns.slot, slot.key)));
 }
 

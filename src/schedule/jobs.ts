@@ -55,12 +55,17 @@ export function onScheduleOrphan(log: (event: ScheduleEvent) => void): (job: Orp
     const parsed = SlotJob.safeParse(job.data);
     log({
       event: job.givenUp ? 'failed' : 'retrying',
-      at: new Date().toISOString(),
+      at: (parsed.success ? jobClock(parsed.data) : new Date()).toISOString(),
       portfolio: parsed.success ? parsed.data.portfolio : '?',
       ...(parsed.success ? { slot: parsed.data.slot } : {}),
       detail: `job ${job.id}: ${ORPHAN_REASON}; ${job.givenUp ? 'no retry left' : 'handed back for a retry'}`,
     });
   };
+}
+
+/** The clock of the daemon that dispatched the job (`schedule --now` runs one ahead of or behind the wall clock). */
+function jobClock(job: Pick<SlotJob, 'clock_offset_ms'>): Date {
+  return new Date(Date.now() + job.clock_offset_ms);
 }
 
 export async function dispatchSlot(queue: JobQueue, job: SlotJob): Promise<void> {
@@ -100,10 +105,10 @@ export async function startScheduleWorker(
       const job = SlotJob.parse(raw.data);
       const slot = slotOfKey(options.config, job);
       if (!slot) throw new Error(`schedule job for an unknown slot ${job.slot} on ${job.due_date}`);
-      const now = new Date(Date.now() + job.clock_offset_ms);
+      const clock = () => jobClock(job);
       const key: AppKey = { portfolio: job.portfolio, offline: job.offline, allow_offline_seats: job.allow_offline_seats };
       // runSlot records the outcome; a failure it could not record (the database) fails the job.
-      await apps.with(JSON.stringify(key), (app) => runSlot(app, slot, now, { log: options.log }));
+      await apps.with(JSON.stringify(key), (app) => runSlot(app, slot, clock(), { log: options.log, clock }));
     }
   };
   const ids: string[] = [];
