@@ -332,7 +332,11 @@ describe('bad input: one clear line on stderr, exit 1', () => {
   });
 
   it('a DATABASE_URL that refuses connections, without showing its password', async () => {
-    const run = await cli(['status'], { DATABASE_URL: 'postgres://trader:s3cret-pw@127.0.0.1:1/llm', DB_COMMAND_TIMEOUT: '5' });
+    const run = await cli(['status'], {
+      LLM_TRADING_HOME: home('refused'), // where its error log goes (not the working folder)
+      DATABASE_URL: 'postgres://trader:s3cret-pw@127.0.0.1:1/llm',
+      DB_COMMAND_TIMEOUT: '5',
+    });
     expect(run.code).toBe(1);
     const line = oneLine(run.stderr);
     expect(line).toMatch(/^llm-trading: cannot connect to postgresql:\/\/trader@127\.0\.0\.1:1\/llm: connect ECONNREFUSED/);

@@ -9,7 +9,7 @@ import { STAND_IN_COMPILED, STAND_IN_PATH } from './helpers/alpaca-mcp-stand-in.
  * The process tests run the built command line (dist/). Build it when src/ is newer, so `npx vitest`
  * after an edit never tests stale code; `npm ci` and CI build it anyway.
  */
-export default function setup(): void {
+export default function setup(): () => void {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const newest = (dir: string): number =>
     Math.max(
@@ -26,6 +26,30 @@ export default function setup(): void {
   }
   if (newest(join(root, 'src')) > built) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   compileStandIns();
+  return homeLeftUntouched(root);
+}
+
+/**
+ * Every test gives the command its own LLM_TRADING_HOME: a test that forgets writes into the default
+ * home, ./.llm-trading of the working folder (a user's, after `npm start`). The teardown fails the run
+ * when the suite created it or wrote into it.
+ */
+function homeLeftUntouched(root: string): () => void {
+  const home = join(root, '.llm-trading');
+  const stamp = (): string =>
+    existsSync(home)
+      ? readdirSync(home, { recursive: true })
+          .map((f) => `${String(f)} ${statSync(join(home, String(f))).size}`)
+          .sort()
+          .join('\n')
+      : 'absent';
+  const before = stamp();
+  return () => {
+    if (stamp() === before) return;
+    // Vitest reports an error thrown here but still exits 0: set the code too.
+    process.exitCode = 1;
+    throw new Error(`the tests wrote into the default home ${home}: a test is missing its LLM_TRADING_HOME`);
+  };
 }
 
 /**
