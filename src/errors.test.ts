@@ -1,6 +1,15 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allThenThrow, describeError, fullErrorText, isConnectionLoss, isNoSpace } from './errors.js';
+import {
+  allThenThrow,
+  connectionLossAdvice,
+  describeError,
+  fullErrorText,
+  isConnectionLoss,
+  isNoSpace,
+  StorageError,
+  UserError,
+} from './errors.js';
 
 const uniqueViolation = () =>
   Object.assign(new Error('duplicate key value violates unique constraint "events_idempotency_key_unique"'), {
@@ -96,4 +105,18 @@ describe('isConnectionLoss: the database server went away', () => {
     ['a plain error', new Error('something else')],
     ['not an error', 'text'],
   ])('not %s', (_name, error) => expect(isConnectionLoss(error)).toBe(false));
+});
+
+describe('connectionLossAdvice: what a command that lost its database says to do', () => {
+  const lost = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01', severity: 'FATAL' });
+  it('tells a command that lost its connection mid-way to run again, wrapped or not', () => {
+    const wrapped = new DrizzleQueryError('select 1', [], lost);
+    for (const error of [lost, wrapped])
+      expect(connectionLossAdvice(error)).toMatch(/connection to the database was lost: .*run the command again; it resumes/);
+  });
+  it('adds nothing to a database that cannot be reached at start (that message says where), a refusal, or another error', () => {
+    expect(connectionLossAdvice(new StorageError('cannot connect to postgresql://x@h/db: connect ECONNREFUSED', { cause: lost }))).toBe('');
+    expect(connectionLossAdvice(new UserError('week:default:2024-03-06 is busy', { cause: lost }))).toBe('');
+    expect(connectionLossAdvice(new Error('duplicate key value'))).toBe('');
+  });
 });

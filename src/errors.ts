@@ -155,6 +155,21 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** The database could not be opened (or reached), said with where it is: src/storage/db.ts. */
+export class StorageError extends Error {
+  override name = 'StorageError';
+}
+
+/**
+ * What to add to the one line of a command that failed because its database connection went away
+ * mid-command (a server restart, sessions ended, the network): that running it again is the remedy.
+ * Not for a database that cannot be reached at all when the command starts (StorageError says where).
+ */
+export function connectionLossAdvice(error: unknown): string {
+  if (error instanceof StorageError || error instanceof UserError || !isConnectionLoss(error)) return '';
+  return ' (the connection to the database was lost: once it is back, run the command again; it resumes where it stopped)';
+}
+
 /**
  * A failure the user can act on from its message alone (a bad argument, config or date, a refused
  * command, a busy database): the CLI prints its one line and does not write a log entry.

@@ -147,6 +147,37 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('a lock whose connection the ser
     await other.query('select pg_advisory_unlock($1::bigint)', [advisoryKey('test:stolen')]);
   });
 
+  it('a lock let go of while the server is away stops trying to take it back, so the process can exit', async () => {
+    // As a command that fails while the server restarts: the lock's connection ends, new connections
+    // are refused, and the command lets go of the lock on its way out.
+    const refusing = new pg.Pool({ connectionString: url, max: 2 });
+    refusing.on('error', () => undefined);
+    refusing.on('connect', (client) => client.on('error', () => undefined));
+    const connect = refusing.connect.bind(refusing);
+    let refused = 0;
+    let down = false;
+    refusing.connect = (() => {
+      if (!down) return connect();
+      refused++;
+      return Promise.reject(new Error('connect ECONNREFUSED (test)'));
+    }) as typeof refusing.connect;
+    try {
+      const release = await new AdvisoryLocks(refusing, (name) => lost.push(name)).acquire('test:let-go', { timeoutMs: 0 });
+      down = true;
+      await terminate((await holder('test:let-go')) as number);
+      for (let i = 0; i < 100 && refused === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(refused).toBeGreaterThan(0); // trying to take it back
+      await release();
+      await new Promise((r) => setTimeout(r, 600)); // two retry periods: the try under way ends
+      const settled = refused;
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(refused).toBe(settled); // then no more
+      expect(lost).not.toContain('test:let-go');
+    } finally {
+      await refusing.end();
+    }
+  });
+
   it(
     'a checked-out client whose connection died and that nobody gives back is dropped, so the pool can close',
     { timeout: 20_000 },

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { describeError, fullErrorText, UserError } from '../errors.js';
+import { connectionLossAdvice, describeError, fullErrorText, UserError } from '../errors.js';
 import { logError, redact, secretsOfEnv } from './error-log.js';
 import { PlannedCommandError, UsageError, type CliIo } from './io.js';
 
@@ -378,7 +378,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 async function reportError(argv: readonly string[], io: CliIo, error: unknown): Promise<number> {
   const secrets = secretsOfEnv(io.env);
-  io.stderr(`llm-trading: ${redact(describeError(error), secrets)}\n`);
+  io.stderr(`llm-trading: ${redact(describeError(error), secrets)}${connectionLossAdvice(error)}\n`);
   // A refusal or a bad argument says all there is to say; anything else goes to the log in full.
   const expected = error instanceof UserError;
   if (argv.includes('--verbose') && !expected) io.stderr(`${redact(fullErrorText(error), secrets)}\n`);

@@ -12,7 +12,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { describeDatabaseUrl } from '../config/env.js';
-import { describeError, isNoSpace } from '../errors.js';
+import { describeError, isNoSpace, StorageError } from '../errors.js';
 import { acquireHomeLock, type HomeLock } from './home-lock.js';
 import { AdvisoryLocks, ProcessLocks, type Locks } from './locks.js';
 import * as schema from './schema.js';
@@ -34,9 +34,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export class StorageError extends Error {
-  override name = 'StorageError';
-}
+export { StorageError } from '../errors.js';
 
 // src/storage and dist/storage are both two levels below the package root.
 const MIGRATIONS = fileURLToPath(new URL('../../src/storage/migrations', import.meta.url));

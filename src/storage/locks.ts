@@ -83,7 +83,7 @@ export class AdvisoryLocks implements Locks {
       client.off('error', onConnectionLost);
       client.release(error);
       retaking = true;
-      void this.#retake(key).then((again) => {
+      void this.#retake(key, () => released).then((again) => {
         retaking = false;
         if (!again) {
           if (!released) this.onLost(name, error);
@@ -105,10 +105,16 @@ export class AdvisoryLocks implements Locks {
     };
   }
 
-  /** A new connection holding `key`, or null when another process took it first or the server stayed away (never rejects). */
-  async #retake(key: string): Promise<pg.PoolClient | null> {
+  /**
+   * A new connection holding `key`, or null when another process took it first, the server stayed
+   * away, or the lock was let go of meanwhile (never rejects). Let go of, the lock is not wanted any
+   * more and went with its connection: trying on would only keep a process that is closing its pool
+   * alive for RETAKE_FOR_MS (a command that failed during a server restart exited 30 s late).
+   */
+  async #retake(key: string, letGo: () => boolean): Promise<pg.PoolClient | null> {
     const until = Date.now() + RETAKE_FOR_MS;
     for (;;) {
+      if (letGo()) return null;
       let client: pg.PoolClient | null = null;
       try {
         client = await this.pool.connect();
