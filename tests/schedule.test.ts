@@ -372,6 +372,37 @@ describe('the daemon on a controllable clock', () => {
     },
   );
 
+  it('stays up when a pass fails (the database away): logs it, tries again after a doubling delay, then runs what is due', async () => {
+    const app = await appFor(store, 'outage');
+    const { retry_delay_seconds: delay } = config.schedule.jobs;
+    // The daemon's table is away for its first two passes, as a database that is restarting is.
+    await store.db.execute(sql.raw('alter table schedule_runs rename to schedule_runs_away'));
+    let sleeps = 0;
+    const stop = new AbortController();
+    const clock = fakeClock('2024-03-06T12:59:00Z', '2024-03-06T13:30:00Z', stop);
+    const sleep = clock.sleep;
+    clock.sleep = async (ms, signal) => {
+      if (++sleeps === 2) await store.db.execute(sql.raw('alter table schedule_runs_away rename to schedule_runs'));
+      return sleep(ms, signal);
+    };
+    const events: ScheduleEvent[] = [];
+    try {
+      await runDaemon(app, { clock, signal: stop.signal, log: (e) => events.push(e) });
+    } finally {
+      if (sleeps < 2) await store.db.execute(sql.raw('alter table schedule_runs_away rename to schedule_runs'));
+    }
+    const failed = events.filter((e) => e.event === 'failed' && !e.slot);
+    expect(failed.map((e) => e.at)).toEqual([
+      '2024-03-06T12:59:00.000Z',
+      new Date(Date.parse('2024-03-06T12:59:00Z') + delay * 1000).toISOString(),
+    ]);
+    expect(failed[0]?.detail).toMatch(new RegExp(`^the pass failed: .*schedule_runs.*; trying again in ${delay} s$`));
+    expect(failed[1]?.detail).toMatch(new RegExp(`; trying again in ${2 * delay} s$`));
+    expect(events.find((e) => e.event === 'completed' && e.slot === 'weekly:2024-03-06')?.at).toBe('2024-03-06T13:00:00.000Z');
+    expect(events.at(-1)?.event).toBe('stopped');
+    expect((await rowsOf(app)).find((r) => r.slot === 'weekly:2024-03-06')).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
   it.skipIf(!process.env.TEST_DATABASE_URL)('two daemons on one PostgreSQL database run each slot once', { timeout: 90_000 }, async () => {
     const scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL as string);
     const pgStore = await openStore({ databaseUrl: scratch.url });

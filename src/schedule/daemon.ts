@@ -79,10 +79,14 @@ export interface DaemonOptions {
 
 type RunRow = typeof scheduleRuns.$inferSelect;
 
+/** The longest wait before a pass that failed is tried again (the delay doubles from jobs.retry_delay_seconds). */
+const MAX_PASS_DELAY_MS = 300_000;
+
 /** Runs the schedule until the signal aborts. */
 export async function runDaemon(app: App, options: DaemonOptions): Promise<void> {
   const { clock, signal, log } = options;
   log(event(app, clock.now(), 'started', undefined, `catch-up window ${app.config.schedule.catch_up.window_days} days`));
+  let failedPasses = 0;
   while (!signal.aborted) {
     if (options.beforePass)
       await options
@@ -92,12 +96,24 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
             event(app, clock.now(), 'failed', undefined, `before the pass: ${describeError(error)}; going on with the calendar in place`),
           ),
         );
-    const pass = await runDue(app, clock.now(), {
-      log,
-      signal,
-      clock: () => clock.now(),
-      ...(options.dispatch ? { dispatch: options.dispatch } : {}),
-    });
+    let pass: PassOutcome;
+    try {
+      pass = await runDue(app, clock.now(), {
+        log,
+        signal,
+        clock: () => clock.now(),
+        ...(options.dispatch ? { dispatch: options.dispatch } : {}),
+      });
+      failedPasses = 0;
+    } catch (error) {
+      // The database went away (a restart, the network, a full disk): a daemon stays up and tries again;
+      // a slot left running is resumed by the next pass.
+      if (signal.aborted) break;
+      const delay = Math.min(MAX_PASS_DELAY_MS, app.config.schedule.jobs.retry_delay_seconds * 1000 * 2 ** failedPasses++);
+      log(event(app, clock.now(), 'failed', undefined, `the pass failed: ${describeError(error)}; trying again in ${delay / 1000} s`));
+      await clock.sleep(delay, signal);
+      continue;
+    }
     if (signal.aborted) break;
     const now = clock.now();
     const next = await nextSlot(app, now);
