@@ -8,9 +8,10 @@
  * before the handler starts until a moment after it ends. A process that dies loses its connection,
  * and PostgreSQL drops its locks with it. Every process on the queue looks every
  * jobs.orphan_check_seconds for jobs active for longer than a grace period whose lock it can take:
- * those have no worker. It hands each back to pg-boss as failed, which retries it with the queue's
- * delay and retry limit. It holds the lock while it does so, and checks first that the job is still
- * the same active one, so two processes never hand one job back twice.
+ * those have no worker. It hands each back to pg-boss as failed, to be retried at once (the queue's
+ * retry delay is for jobs that failed, not for workers that died) within the queue's retry limit. It
+ * holds the lock while it does so, and checks first that the job is still the same active one, so two
+ * processes never hand one job back twice.
  *
  * Not covered, left to expire_seconds as before: a worker that hangs with its connection open, and a
  * machine that vanishes without closing its connections, until TCP keepalive notices (about a minute,
@@ -156,6 +157,9 @@ export function openLeases(databaseUrl: string, onError: (error: Error) => void)
           const job = now[0];
           if (!job) continue;
           await fail(row.name, row.id, ORPHAN_REASON);
+          // Retried at once, not after the queue's backoff: the job did not fail, its worker went away.
+          // (It still counts against the retry limit: a job that kills every worker it runs on stops.)
+          await query(`update pgboss.job set start_after = now() where name = $1 and id = $2 and state = 'retry'`, [row.name, row.id]);
           orphans.push({ id: row.id, name: row.name, data: job.data, givenUp: job.retry_count >= job.retry_limit });
         } finally {
           await unlock(key);
