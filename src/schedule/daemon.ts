@@ -10,8 +10,10 @@
  *     are done; a slot left 'running' by a daemon that died is run again, and resumes where it stopped
  *     (the week, a checkpoint and their orders resume by P3/P4's rules: nothing is placed twice);
  *   - a run that fails for a reason the user must fix (UserError) is recorded failed; any other
- *     failure is retried with backoff (jobs.retry_delay_seconds doubling, jobs.retry_limit times) while
- *     the slot is still useful;
+ *     failure is retried with backoff (jobs.retry_delay_seconds doubling, jobs.retry_limit times, timed
+ *     on the daemon's clock, which wakes for it) while the slot is still useful;
+ *   - a pass that fails (the database away) is logged and tried again after a doubling delay: the
+ *     daemon stays up;
  *   - the clock is injected: tests drive days of schedule without waiting.
  * SIGTERM/SIGINT abort the signal: the run in progress stops at its next safe point (its stage or
  * account is left to resume), its locks are released, and the daemon exits.
