@@ -111,7 +111,7 @@ export async function runDaemon(app: App, options: DaemonOptions): Promise<void>
       // The database went away (a restart, the network, a full disk): a daemon stays up and tries again;
       // a slot left running is resumed by the next pass.
       if (signal.aborted) break;
-      const delay = Math.min(MAX_PASS_DELAY_MS, app.config.schedule.jobs.retry_delay_seconds * 1000 * 2 ** failedPasses++);
+      const delay = Math.min(MAX_PASS_DELAY_MS, backoffMs(app, failedPasses++));
       log(event(app, clock.now(), 'failed', undefined, `the pass failed: ${describeError(error)}; trying again in ${delay / 1000} s`));
       await clock.sleep(delay, signal);
       continue;
@@ -320,8 +320,12 @@ async function weekExecuted(app: App, weekId: string): Promise<boolean> {
 }
 
 function retryAt(app: App, row: RunRow): number {
-  const delay = app.config.schedule.jobs.retry_delay_seconds * 1000 * 2 ** Math.max(0, row.attempts - 1);
-  return (row.finishedAt?.getTime() ?? 0) + delay;
+  return (row.finishedAt?.getTime() ?? 0) + backoffMs(app, row.attempts - 1);
+}
+
+/** The wait after `failures` earlier failures: jobs.retry_delay_seconds, doubling after each. */
+function backoffMs(app: App, failures: number): number {
+  return app.config.schedule.jobs.retry_delay_seconds * 1000 * 2 ** Math.max(0, failures);
 }
 
 async function runRows(app: App, from: Date, to: Date): Promise<Map<string, RunRow>> {

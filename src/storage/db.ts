@@ -34,8 +34,6 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export { StorageError } from '../errors.js';
-
 // src/storage and dist/storage are both two levels below the package root.
 const MIGRATIONS = fileURLToPath(new URL('../../src/storage/migrations', import.meta.url));
 
