@@ -211,5 +211,31 @@ describe('llm-trading backtest', () => {
     expect(after.code, after.stderr).toBe(0);
     expect(after.stderr).not.toMatch(/is running/);
     expect(after.stdout, after.stdout).toMatch(/^live +\d+\/26 +2024-01-03\.\.2024-06-26 +interrupted/m);
+
+    // Ctrl-C, then a job runner's SIGTERM: each stops the continued run at a safe point, in one line,
+    // with the signal's exit code (not 1, a failure), its progress file gone and its weeks kept.
+    let booked = Number(/^live +(\d+)\/26/m.exec(after.stdout)?.[1]);
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      const resumed = startCli(['backtest', '--from', '2024-01-03', '--to', '2024-06-26', '--offline', '--name', 'live'], env);
+      let lines = '';
+      let sent = false;
+      resumed.child.stderr?.on('data', (d: Buffer) => {
+        lines += d.toString();
+        if (!sent && new RegExp(`^ {2}${booked + 1}/26 weeks`, 'm').test(lines)) sent = resumed.child.kill(signal);
+      });
+      const stopped = await resumed.done;
+      expect(stopped.code, stopped.stderr).toBe(code);
+      expect(stopped.stderr).toContain(`  ${signal}: stopping at the next safe point (again to stop at once; the weeks booked are kept)\n`);
+      expect(stopped.stderr.trim().split('\n').at(-1)).toBe('llm-trading: interrupted: run the same command again to continue');
+      expect(existsSync(join(env.LLM_TRADING_HOME, 'runs', 'bt-live', 'backtest', 'progress.json'))).toBe(false);
+      const listed = JSON.parse((await cli(['backtests', '--json'], env)).stdout) as { weeks_done: number; status: string }[];
+      expect(listed[0]?.status).toBe('interrupted');
+      expect(listed[0]?.weeks_done).toBeGreaterThan(booked);
+      expect(listed[0]?.weeks_done).toBeLessThan(26);
+      booked = listed[0]?.weeks_done ?? NaN;
+    }
   });
 });

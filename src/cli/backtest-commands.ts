@@ -2,7 +2,7 @@
  * `backtest`, `backtest show NAME` and `backtests` (src/backtest/).
  */
 import { checkDecisionWeekday } from '../council/week.js';
-import { UsageError, type CliIo, type CommonOptions } from './io.js';
+import { InterruptedError, UsageError, type CliIo, type CommonOptions } from './io.js';
 import { configDirOf, prepare, preparedWeek, withApp } from './commands.js';
 import { count, pad } from './format.js';
 import { describeLiveProgress, progressFilePath, progressFileWriter, progressFilesOf } from '../backtest/progress-file.js';
@@ -75,8 +75,18 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
         ? progressFileWriter(progressFilePath(app.env.home, app.portfolio), { name, portfolio: app.portfolio })
         : null;
     const stop = new AbortController();
-    const interrupt = () => stop.abort(new UsageError('interrupted: run the same command again to continue'));
+    // Ctrl-C, or a job runner's SIGTERM: the week in progress stops at its next safe point and the
+    // process exits with the signal's code; the same command continues from there.
+    // A second signal finds no listener and ends the process at once (the weeks booked are kept).
+    const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
+      process.removeListener('SIGINT', interrupt);
+      process.removeListener('SIGTERM', interrupt);
+      bar.done();
+      io.stderr(`  ${signal}: stopping at the next safe point (again to stop at once; the weeks booked are kept)\n`);
+      stop.abort(new InterruptedError(signal));
+    };
     process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
     let run;
     try {
       run = await driveBacktest(app, name, weeks, {
@@ -101,6 +111,7 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
       });
     } finally {
       process.removeListener('SIGINT', interrupt);
+      process.removeListener('SIGTERM', interrupt);
       bar.done();
       progressFile?.remove();
     }

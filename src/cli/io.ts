@@ -12,6 +12,19 @@ export interface CliIo {
 /** A failure the user caused or can fix; printed as one line, exit code 1. */
 export class UsageError extends UserError {}
 
+/**
+ * A long command stopped by Ctrl-C or SIGTERM at a safe point, leaving its work resumable. Exits as
+ * a shell reports a process ended by that signal (128 + its number: 130, 143), so a script or a job
+ * runner can tell an interruption from a failure.
+ */
+export class InterruptedError extends UsageError {
+  readonly exitCode: number;
+  constructor(signal: 'SIGINT' | 'SIGTERM', message = 'interrupted: run the same command again to continue') {
+    super(message);
+    this.exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+  }
+}
+
 /** A command of the design that a later issue builds; it says so instead of "unknown command". */
 export class PlannedCommandError extends UserError {}
 

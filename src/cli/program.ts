@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { connectionLossAdvice, describeError, fullErrorText, UserError } from '../errors.js';
 import { logError, redact, secretsOfEnv } from './error-log.js';
-import { PlannedCommandError, UsageError, type CliIo } from './io.js';
+import { InterruptedError, PlannedCommandError, UsageError, type CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 export { UsageError } from './io.js';
@@ -387,5 +387,5 @@ async function reportError(argv: readonly string[], io: CliIo, error: unknown): 
     const home = resolve(io.env.LLM_TRADING_HOME?.trim() || '.llm-trading');
     logError(home, argv, error, secrets);
   }
-  return 1;
+  return error instanceof InterruptedError ? error.exitCode : 1;
 }
