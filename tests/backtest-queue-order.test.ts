@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
 import { driveBacktest } from '../src/backtest/drive.js';
-import { DECIDE_QUEUE, enqueueBacktest, onBacktestOrphan, openJobQueue, startWorker } from '../src/backtest/jobs.js';
+import { BOOKS_QUEUE, DECIDE_QUEUE, enqueueBacktest, onBacktestOrphan, openJobQueue, startWorker } from '../src/backtest/jobs.js';
 import { ORPHAN_REASON } from '../src/jobs/leases.js';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../src/config/app-config.js';
@@ -136,6 +136,69 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
         await worker.close();
       }
       expect(worker.openApps()).toBe(0);
+      expect(queueErrors).toEqual([]);
+    },
+  );
+
+  it(
+    'a worker told to stop books no further week: its books job completes and hands the rest to a new job, which another worker finishes',
+    { timeout: 120_000 },
+    async () => {
+      const { scratch, store } = await scratchStore();
+      const config = loadConfig();
+      const queueErrors: Error[] = [];
+      const queue = await openJobQueue(scratch.url, config.schedule.jobs, (e) => queueErrors.push(e));
+      cleanups.push(() => queue.close());
+      const app = await testApp(
+        store,
+        { DATABASE_URL: scratch.url },
+        { portfolio: backtestPortfolio('handed'), portfolioKind: 'backtest' },
+      );
+      cleanups.push(() => app.cleanup());
+      const weeks = weeksBetween(config, '2024-01-03', '2024-03-27');
+      const row = await openBacktest(app, 'handed', weeks, { offline: true, allow_offline_seats: false });
+      // Books jobs of a minute each (the default): without the stop, the first would book every week.
+      expect(config.schedule.jobs.books_chunk_seconds).toBeGreaterThanOrEqual(60);
+      const booked = async () => (await backtestRow(store.db, 'handed'))?.weeksDone ?? 0;
+      const waitFor = async (what: string, done: () => Promise<boolean>) => {
+        for (let i = 0; i < 1200; i++)
+          if (await done()) return;
+          else await new Promise((r) => setTimeout(r, 50));
+        throw new Error(`timed out waiting for ${what}`);
+      };
+
+      const first = await startWorker(queue, { store, env: app.env, config, slots: 2, lockTimeoutMs: 60_000, log: () => undefined });
+      await enqueueBacktest(queue, row, weeks);
+      await waitFor('two weeks booked', async () => (await booked()) >= 2);
+      const stoppedAt = performance.now();
+      await first.stop();
+      await first.idle();
+      // It stopped at the end of the week in hand (an offline week books in well under a second).
+      expect(performance.now() - stoppedAt).toBeLessThan(5_000);
+      const atStop = await booked();
+      expect(atStop).toBeLessThan(weeks.length);
+      await first.close();
+      const booksJobs = async () =>
+        (
+          (await store.db.execute(
+            sql`select state, (data->>'from_index')::int as from_index from pgboss.job where name = ${BOOKS_QUEUE} order by created_on, (data->>'from_index')::int`,
+          )) as unknown as { rows: { state: string; from_index: number }[] }
+        ).rows;
+      // Its books job completed (not failed, not left active) and a new one holds the rest, from the first week not booked.
+      expect(await booksJobs()).toEqual([
+        { state: 'completed', from_index: 0 },
+        { state: 'created', from_index: atStop },
+      ]);
+
+      const second = await startWorker(queue, { store, env: app.env, config, slots: 2, lockTimeoutMs: 60_000, log: () => undefined });
+      try {
+        await waitFor('every week booked', async () => (await booked()) === weeks.length);
+      } finally {
+        await second.stop();
+        await second.idle();
+        await second.close();
+      }
+      expect((await booksJobs()).map((j) => j.state)).toEqual(['completed', 'completed']);
       expect(queueErrors).toEqual([]);
     },
   );

@@ -131,7 +131,7 @@ export interface WorkerOptions {
 }
 
 export interface Worker {
-  /** Stops taking jobs. */
+  /** Stops taking jobs; a books job in hand books no further week and hands the rest to a new job. */
   stop(): Promise<void>;
   /** Resolves when no job of this worker is running (after stop(): none will start). */
   idle(): Promise<void>;
@@ -221,8 +221,9 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
         const weeks = weeksBetween(options.config, row.fromWeek, row.toWeek);
         const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
         // Another job may have gone further (a retried job that had already handed on): start there.
+        // A worker told to stop books no further week: the rest goes to a new job, for whoever comes next.
         let i = Math.max(data.from_index, row.weeksDone);
-        for (; i < weeks.length && performance.now() < until; i++) {
+        for (; i < weeks.length && performance.now() < until && !stopping; i++) {
           await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
           heap.afterWeek();
         }
@@ -239,6 +240,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   };
 
   const ids: string[] = [];
+  let stopping = false;
   const work = { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true as const };
   let running = 0;
   let whenIdle: (() => void)[] = [];
@@ -257,9 +259,11 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   ids.push(await queue.boss.work(BOOKS_QUEUE, work, queue.leased(each(books))));
   for (let s = 0; s < options.slots; s++) ids.push(await queue.boss.work(DECIDE_QUEUE, work, queue.leased(each(decide))));
   return {
-    // Stops taking jobs; the caller then closes the queue, which finishes the jobs in hand (up to 30 s;
-    // then they are failed, to be retried), and then closes the worker.
+    // Stops taking jobs, and a books job in hand at its next week (it hands the rest on); the caller
+    // then closes the queue, which finishes the jobs in hand (up to 30 s; then they are failed, to be
+    // retried), and then closes the worker.
     stop: async () => {
+      stopping = true;
       for (const id of ids) await queue.boss.offWork({ id });
     },
     idle: () => (running === 0 ? Promise.resolve() : new Promise((resolve) => whenIdle.push(resolve))),
