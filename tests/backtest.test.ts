@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/storage/db.js';
+import { continueCommand } from '../src/backtest/backtest.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
 import { multipleComparisonsNote } from '../src/backtest/report.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
@@ -182,6 +183,19 @@ describe('llm-trading backtest', () => {
     expect(
       (await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-13', '--offline', '--name', 'feb'], env)).stderr.trim(),
     ).toMatch(/^llm-trading: backtest feb already exists for 2024-02-21\.\.2024-03-06[^\n]*$/);
+    // Continued with LLM keys set and no --offline, it would mix agents: refused, naming the command that continues it.
+    const keyed = await cli(
+      ARGS.filter((a) => a !== '--offline'),
+      {
+        ...env,
+        REQUESTY_API_KEY: 'rq-test-key-0123456789',
+        PERPLEXITY_API_KEY: 'pplx-test-key-0123456789',
+      },
+    );
+    expect(keyed.code).toBe(1);
+    expect(keyed.stderr.trim()).toBe(
+      'llm-trading: backtest feb runs offline agents, not perplexity+requesty: continue it the same way (`llm-trading backtest --from 2024-02-21 --to 2024-03-06 --name feb --offline`), or start another --name',
+    );
     // Eight commands, three of them backtests (one in its own process, killed and continued): ~22 s
     // alone on the 2-core machine of stop 28, over 30 s beside the other backtest files.
   }, 120_000);
@@ -237,5 +251,25 @@ describe('llm-trading backtest', () => {
       expect(listed[0]?.weeks_done).toBeLessThan(26);
       booked = listed[0]?.weeks_done ?? NaN;
     }
+    // No report yet: `backtest show` names the command that continues it, with its offline agents.
+    const show = await cli(['backtest', 'show', 'live'], env);
+    expect(show.code).toBe(1);
+    expect(show.stderr.trim()).toBe(
+      `llm-trading: backtest live has no report yet: ${booked} of 26 weeks done; run \`llm-trading backtest --from 2024-01-03 --to 2024-06-26 --name live --offline\` to continue it`,
+    );
+  });
+
+  it('the command that continues a backtest carries the flags it was started with', () => {
+    const row = { name: 'x', fromWeek: '2024-01-03', toWeek: '2024-06-26' };
+    expect(continueCommand({ ...row, mode: 'llm', settings: { offline: false, allow_offline_seats: false } })).toBe(
+      'llm-trading backtest --from 2024-01-03 --to 2024-06-26 --name x',
+    );
+    expect(continueCommand({ ...row, mode: 'llm', settings: { offline: false, allow_offline_seats: true, budget_usd: 12.5 } })).toBe(
+      'llm-trading backtest --from 2024-01-03 --to 2024-06-26 --name x --allow-offline-seats --budget-usd 12.5',
+    );
+    // A row stored before settings were kept: its mode says offline.
+    expect(continueCommand({ ...row, mode: 'offline', settings: null })).toBe(
+      'llm-trading backtest --from 2024-01-03 --to 2024-06-26 --name x --offline',
+    );
   });
 });

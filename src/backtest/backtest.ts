@@ -59,6 +59,20 @@ export interface BacktestRun {
   resumed: number;
 }
 
+/**
+ * The command that continues a stored backtest as it was started: its range and name, and the flags
+ * its settings came from (a continued run must run the same agents under the same cap).
+ */
+export function continueCommand(row: Pick<BacktestRow, 'name' | 'fromWeek' | 'toWeek' | 'mode' | 'settings'>): string {
+  const settings = (row.settings ?? {}) as Partial<BacktestSettings>;
+  return [
+    `llm-trading backtest --from ${row.fromWeek} --to ${row.toWeek} --name ${row.name}`,
+    ...(row.mode === 'offline' || settings.offline ? ['--offline'] : []),
+    ...(settings.allow_offline_seats ? ['--allow-offline-seats'] : []),
+    ...(settings.budget_usd !== undefined ? [`--budget-usd ${settings.budget_usd}`] : []),
+  ].join(' ');
+}
+
 /** The decision weeks from `from` to `to` (both decision days, `to` included), one every seven days. */
 export function weeksBetween(config: AppConfig, from: string, to: string): WeekInfo[] {
   if (to < from) throw new BacktestError(`--to ${to} is before --from ${from}`);
@@ -89,7 +103,7 @@ export async function refusalToContinue(app: App, name: string, weeks: readonly 
   if (existing.configDigest && existing.configDigest !== configDigest(app.config))
     return `backtest ${name} was started with another configuration (assets, schedule, seats or risk differ): continue it with that configuration, or start another --name`;
   if (existing.mode !== app.agents.mode)
-    return `backtest ${name} runs ${existing.mode} agents, not ${app.agents.mode}: continue it the same way, or start another --name`;
+    return `backtest ${name} runs ${existing.mode} agents, not ${app.agents.mode}: continue it the same way (\`${continueCommand(existing)}\`), or start another --name`;
   return null;
 }
 

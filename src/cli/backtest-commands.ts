@@ -125,17 +125,18 @@ export async function backtest(io: CliIo, options: BacktestCommandOptions): Prom
 
 export async function showBacktest(io: CliIo, name: string, options: CommonOptions): Promise<void> {
   const prepared = await prepare(io, undefined, options);
-  const [{ eq }, { backtests }, { renderBacktestReport }] = await Promise.all([
+  const [{ eq }, { backtests }, { renderBacktestReport }, { continueCommand }] = await Promise.all([
     import('drizzle-orm'),
     import('../storage/schema.js'),
     import('./backtest-summary.js'),
+    import('../backtest/backtest.js'),
   ]);
   await withApp(io, prepared, 'backtest show', { ...options, offline: true }, async (app) => {
     const [row] = await app.store.db.select().from(backtests).where(eq(backtests.name, name));
     if (!row) throw new UsageError(`no backtest named ${name} (see \`llm-trading backtests\`)`);
     if (!row.report)
       throw new UsageError(
-        `backtest ${name} has no report yet: ${row.weeksDone} of ${row.weeksTotal} weeks done; run \`llm-trading backtest --from ${row.fromWeek} --to ${row.toWeek} --name ${name}\` to continue it`,
+        `backtest ${name} has no report yet: ${row.weeksDone} of ${row.weeksTotal} weeks done; run \`${continueCommand(row)}\` to continue it`,
       );
     const report = row.report as Parameters<typeof renderBacktestReport>[0];
     io.stdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderBacktestReport(report)}\n`);
