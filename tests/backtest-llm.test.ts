@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backtestPortfolio, decideWeek, weeksBetween, type WeekPostmortem } from '../src/backtest/backtest.js';
 import { weekOf } from '../src/council/week.js';
 import { driveBacktest } from '../src/backtest/drive.js';
+import { openJobQueue, startWorker } from '../src/backtest/jobs.js';
 import { buildBacktestReport, type BacktestReport } from '../src/backtest/report.js';
 import { renderBacktestMarkdown } from '../src/backtest/report-markdown.js';
 import { renderBacktestReport } from '../src/cli/backtest-summary.js';
@@ -27,6 +28,7 @@ import { testApp } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { offlineAnswersByWeek, schemaNameOf, seatOfModel, weeklyCouncilResponder } from './helpers/council-responder.js';
 import { fastConfigDir } from './helpers/fast-config.js';
+import { createScratchDatabase } from './helpers/stores.js';
 import { startStandIn, type StandIn, type StandInRequest } from './helpers/llm-stand-in.js';
 
 const W1 = '2024-02-28';
@@ -235,4 +237,59 @@ describe('backtests with LLM seats', () => {
       await own.close();
     }
   });
+});
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('backtests with LLM seats on the job queue', () => {
+  it('a cap raised to continue reaches a worker that already holds the backtest: it opens the backtest again with the new settings', async () => {
+    const scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL as string);
+    const pgStore = await openStore({ databaseUrl: scratch.url });
+    const env = { ...ENV(), DATABASE_URL: scratch.url };
+    const config = loadConfig(configDir);
+    const queue = await openJobQueue(scratch.url, config.schedule.jobs, () => undefined);
+    const lines: string[] = [];
+    // A `llm-trading worker` of its own: it keeps the backtest's app open between jobs.
+    const probe = await testApp(pgStore, env, { offline: false, portfolio: backtestPortfolio('probe'), portfolioKind: 'backtest' });
+    const worker = await startWorker(queue, {
+      store: pgStore,
+      env: probe.env,
+      config,
+      slots: 1,
+      lockTimeoutMs: 60_000,
+      log: (l) => lines.push(l),
+    });
+    /** `backtest --name raised --budget-usd USD --workers 0`: the command waits, the worker does the weeks. */
+    const command = async (budgetUsd: number) => {
+      const app = await testApp(pgStore, env, {
+        offline: false,
+        portfolio: backtestPortfolio('raised'),
+        portfolioKind: 'backtest',
+        backtestBudgetUsd: budgetUsd,
+      });
+      try {
+        return await driveBacktest(app, 'raised', weeksBetween(app.config, W1, W2), {
+          settings: { offline: false, allow_offline_seats: false, budget_usd: budgetUsd },
+          workers: 0,
+          pollMs: 100,
+        });
+      } finally {
+        await app.cleanup();
+      }
+    };
+    try {
+      await expect(command(0.1)).rejects.toThrow(/^backtest raised failed: LLM budget of \$0\.1 for this backtest would be exceeded/);
+      expect(worker.openApps()).toBe(1);
+      const run = await command(10);
+      expect(run.postmortems.map((p) => p.week_id)).toEqual([W1, W2]);
+      const [row] = await pgStore.db.select().from(backtests).where(eq(backtests.name, 'raised'));
+      expect(row).toMatchObject({ status: 'running', error: null, weeksDone: 2, settings: { budget_usd: 10 } }); // 'completed' once the command stores its report
+      expect(lines.filter((l) => /budget of \$10\b/.test(l))).toEqual([]);
+    } finally {
+      await worker.stop();
+      await queue.close();
+      await worker.close();
+      await probe.cleanup();
+      await pgStore.close();
+      await scratch.drop();
+    }
+  }, 120_000);
 });

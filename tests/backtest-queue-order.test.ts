@@ -8,7 +8,8 @@ import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetwee
 import { driveBacktest } from '../src/backtest/drive.js';
 import { BOOKS_QUEUE, DECIDE_QUEUE, enqueueBacktest, onBacktestOrphan, openJobQueue, startWorker } from '../src/backtest/jobs.js';
 import { ORPHAN_REASON } from '../src/jobs/leases.js';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { stageRuns } from '../src/storage/schema.js';
 import { loadConfig } from '../src/config/app-config.js';
 import { openStore } from '../src/storage/db.js';
 import { testApp } from './helpers/app.js';
@@ -137,6 +138,53 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       }
       expect(worker.openApps()).toBe(0);
       expect(queueErrors).toEqual([]);
+    },
+  );
+
+  it(
+    'a job of an earlier run (the backtest was continued since) does nothing, and its failure does not fail the current run',
+    { timeout: 60_000 },
+    async () => {
+      const { scratch, store } = await scratchStore();
+      const config = loadConfig();
+      const queue = await openJobQueue(scratch.url, config.schedule.jobs, () => undefined);
+      cleanups.push(() => queue.close());
+      const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('rerun'), portfolioKind: 'backtest' });
+      cleanups.push(() => app.cleanup());
+      const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
+      const settings = { offline: true, allow_offline_seats: false };
+      const first = await openBacktest(app, 'rerun', weeks, settings);
+      const current = await openBacktest(app, 'rerun', weeks, settings); // continued: a new run
+      expect(current.run).not.toBe(first.run);
+      // The earlier run's failure reaches nothing; the current run's does.
+      await failBacktest(store.db, 'rerun', 'a job of the earlier run failed', first.run as string);
+      expect(await backtestRow(store.db, 'rerun')).toMatchObject({ status: 'running', error: null });
+
+      const worker = await startWorker(queue, { store, env: app.env, config, slots: 1, lockTimeoutMs: 60_000, log: () => undefined });
+      try {
+        const decided = async (run: string) => {
+          const id = (await queue.boss.send(DECIDE_QUEUE, { backtest: 'rerun', week_id: weeks[0]!.week_id, run })) as string;
+          for (let i = 0; i < 600; i++) {
+            const job = await queue.boss.getJobById(DECIDE_QUEUE, id);
+            if (job?.state === 'completed' || job?.state === 'failed') return job.state;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          throw new Error('the decide job did not finish');
+        };
+        const stages = async () =>
+          (await store.db.select().from(stageRuns).where(eq(stageRuns.portfolio, 'bt-rerun'))).map((r) => r.stage).sort();
+        expect(await decided(first.run as string)).toBe('completed');
+        expect(await stages()).toEqual([]);
+        expect(worker.openApps()).toBe(0); // nothing opened for it
+        expect(await decided(current.run as string)).toBe('completed');
+        expect(await stages()).toEqual(['chairman', 'peer_review', 'pm_pitches', 'research', 'snapshot']);
+      } finally {
+        await worker.stop();
+        await worker.idle();
+        await worker.close();
+      }
+      await failBacktest(store.db, 'rerun', 'a job of the current run failed', current.run as string);
+      expect(await backtestRow(store.db, 'rerun')).toMatchObject({ status: 'failed', error: 'a job of the current run failed' });
     },
   );
 

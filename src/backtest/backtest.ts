@@ -17,8 +17,8 @@
  * or a killed worker continues at the first week not booked (that week itself resumes where it
  * stopped: P3/P4's resume rules).
  */
-import { createHash } from 'node:crypto';
-import { and, asc, between, eq, inArray, sql } from 'drizzle-orm';
+import { createHash, randomUUID } from 'node:crypto';
+import { and, asc, between, eq, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../app.js';
 import { runWholeWeek } from '../checkpoint/whole-week.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -134,11 +134,15 @@ export async function openBacktest(app: App, name: string, weeks: readonly WeekI
       weeksDone: 0,
       settings,
       configDigest: digest,
+      run: newRunId(),
     })
     .onConflictDoUpdate({
       target: backtests.name,
       set: {
         status: sql`case when ${backtests.status} = 'completed' then 'completed' else 'running' end`,
+        // The continuing command's settings rule from here (a raised --budget-usd reaches every worker).
+        settings: sql`excluded.settings`,
+        run: sql`excluded.run`,
         error: null,
         updatedAt: new Date(),
       },
@@ -146,6 +150,11 @@ export async function openBacktest(app: App, name: string, weeks: readonly WeekI
   const [row] = await db.select().from(backtests).where(eq(backtests.name, name));
   if (!row) throw new BacktestError(`backtest ${name} could not be stored`);
   return row;
+}
+
+/** A run's id: when it started (readable in the queue's job data), and unique. */
+function newRunId(): string {
+  return `${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
 }
 
 export async function backtestRow(db: Db, name: string): Promise<BacktestRow | null> {
@@ -186,8 +195,26 @@ const countWeekDone = reusableStatement((db, $: Slots<{ name: string; before: nu
 );
 
 /** Records why a backtest stopped; the same command continues it. */
-export async function failBacktest(db: Db, name: string, error: string): Promise<void> {
-  await db.update(backtests).set({ status: 'failed', error, updatedAt: new Date() }).where(eq(backtests.name, name));
+/**
+ * Marks the backtest failed with `error`. Given the `run` the failure happened in, only if that is
+ * still the current run: a job of an earlier run that fails after the backtest was continued must not
+ * stop the continuation.
+ */
+export async function failBacktest(db: Db, name: string, error: string, run?: string): Promise<void> {
+  await db
+    .update(backtests)
+    .set({ status: 'failed', error, updatedAt: new Date() })
+    .where(and(eq(backtests.name, name), ofRun(run)));
+}
+
+/** The row of `run`, or of any run when it is not known (a job enqueued before runs were stored). */
+export function ofRun(run: string | undefined): SQL | undefined {
+  return run === undefined ? undefined : or(isNull(backtests.run), eq(backtests.run, run));
+}
+
+/** A queue job of an earlier run of this backtest: it has nothing to do (the current run has its own). */
+export function isEarlierRun(row: BacktestRow, run: string | undefined): boolean {
+  return run !== undefined && row.run !== null && row.run !== run;
 }
 
 /**

@@ -36,20 +36,25 @@ import {
   configDigest,
   decideWeek,
   failBacktest,
+  isEarlierRun,
+  ofRun,
   type BacktestRow,
   type BacktestSettings,
   weeksBetween,
 } from './backtest.js';
 import { backtests } from '../storage/schema.js';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { createHeapPulse } from './heap-pulse.js';
 import { WorkerApps } from '../jobs/worker-apps.js';
 
 export const DECIDE_QUEUE = 'backtest-decide';
 export const BOOKS_QUEUE = 'backtest-books';
 
-const DecideJob = z.object({ backtest: z.string(), week_id: z.string() });
-/** `run`: the enqueueing run of the backtest (a new one each time the command starts or continues it). */
+/**
+ * `run`: the backtest's run that enqueued the job (a new one each time the command starts or continues
+ * it; the row's `run`). Decide jobs enqueued before stop 33 carry none: they count as the current run's.
+ */
+const DecideJob = z.object({ backtest: z.string(), week_id: z.string(), run: z.string().optional() });
 const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().min(0), run: z.string() });
 type DecideJob = z.infer<typeof DecideJob>;
 type BooksJob = z.infer<typeof BooksJob>;
@@ -74,11 +79,11 @@ export const openJobQueue = (
 export function onBacktestOrphan(db: Db, log: (line: string) => void): (job: OrphanJob) => Promise<void> {
   return async (job) => {
     if (job.name !== DECIDE_QUEUE && job.name !== BOOKS_QUEUE) return;
-    const parsed = DecideJob.pick({ backtest: true }).safeParse(job.data); // books jobs name it too
+    const parsed = DecideJob.pick({ backtest: true, run: true }).safeParse(job.data); // books jobs name both too
     const name = parsed.success ? parsed.data.backtest : '?';
     const what = `job ${job.name}: ${ORPHAN_REASON}`;
     log(`backtest ${name}: ${what}; ${job.givenUp ? 'no retry left' : 'handed back for a retry'}`);
-    if (job.givenUp && parsed.success) await failBacktest(db, name, `${what}, with no retry left`);
+    if (job.givenUp && parsed.success) await failBacktest(db, name, `${what}, with no retry left`, parsed.data.run);
   };
 }
 
@@ -97,12 +102,12 @@ function jobId(...parts: (string | number)[]): string {
 export async function enqueueBacktest(queue: JobQueue, row: BacktestRow, weeks: readonly WeekInfo[]): Promise<void> {
   const rest = weeks.slice(row.weeksDone);
   if (rest.length === 0) return;
-  const run = new Date().toISOString();
+  const run = row.run ?? new Date().toISOString();
   await queue.boss.insert(
     rest.map((w, i) => ({
       id: jobId(row.name, run, 'decide', w.week_id),
       name: DECIDE_QUEUE,
-      data: { backtest: row.name, week_id: w.week_id },
+      data: { backtest: row.name, week_id: w.week_id, run },
       // Taken in week order, as the books need them. pg-boss takes the highest priority first, then
       // the oldest, then the lowest id; jobs inserted together are equally old and their ids are
       // hashes, so without this the weeks were decided in random order and the books waited.
@@ -166,6 +171,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
    */
   const withRunnable = async (
     name: string,
+    run: string | undefined,
     work: (row: BacktestRow, app: App) => Promise<void>,
     moot: (row: BacktestRow) => boolean = () => false,
   ): Promise<void> => {
@@ -174,24 +180,38 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       await apps.retire(name);
       return;
     }
-    if (moot(row)) return; // nothing to do, and no app to open for it
+    // Nothing to do, and no app to open for it. A job of an earlier run: the backtest was continued
+    // (after a failure, or with a raised budget) and the current run has its own job for this work.
+    if (isEarlierRun(row, run) || moot(row)) return;
     if (row.configDigest && row.configDigest !== digest)
       throw new BacktestError(
         `backtest ${name} was started with another configuration than this worker's (${options.config.dir}): run workers with the same config directory`,
       );
-    await apps.with(name, async (app) => {
-      if (app.agents.mode !== row.mode)
-        throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
-      await work(row, app);
-    });
+    // The app is opened from the row's settings: a backtest continued with others (a raised
+    // --budget-usd) gets a new one, not the app that refused its calls.
+    const settingsOf = (r: BacktestRow) => JSON.stringify(r.settings ?? null);
+    await apps.with(
+      name,
+      async (app) => {
+        if (app.agents.mode !== row.mode)
+          throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
+        await work(row, app);
+      },
+      settingsOf(row),
+    );
   };
 
-  const settle = async (name: string, job: PgBoss.JobWithMetadata<unknown>, error: unknown): Promise<void> => {
+  /** A job failed: the backtest (if the job is of its current run) fails, or records the error before the retry. */
+  const settle = async (name: string, run: string | undefined, job: PgBoss.JobWithMetadata<unknown>, error: unknown): Promise<void> => {
     const message = describeError(error);
     const final = error instanceof UserError || job.retryCount >= job.retryLimit;
     options.log(`backtest ${name}: job ${job.name} ${final ? 'failed' : `failed (attempt ${job.retryCount + 1}, will retry)`}: ${message}`);
-    if (final) await failBacktest(options.store.db, name, message);
-    else await options.store.db.update(backtests).set({ error: message, updatedAt: new Date() }).where(eq(backtests.name, name));
+    if (final) await failBacktest(options.store.db, name, message, run);
+    else
+      await options.store.db
+        .update(backtests)
+        .set({ error: message, updatedAt: new Date() })
+        .where(and(eq(backtests.name, name), ofRun(run)));
   };
 
   const decide = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
@@ -199,6 +219,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
     try {
       await withRunnable(
         data.backtest,
+        data.run,
         async (_row, app) => {
           await decideWeek(app, weekOf(data.week_id, options.config));
           options.onJobDone?.(`backtest ${data.backtest}: decided the week of ${data.week_id}`);
@@ -207,7 +228,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
         (row) => data.week_id < addDays(row.fromWeek, 7 * row.weeksDone),
       );
     } catch (error) {
-      await settle(data.backtest, job, error);
+      await settle(data.backtest, data.run, job, error);
       if (!(error instanceof UserError)) throw error;
     }
   };
@@ -217,7 +238,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
   const books = async (job: PgBoss.JobWithMetadata<unknown>): Promise<void> => {
     const data: BooksJob = BooksJob.parse(job.data);
     try {
-      await withRunnable(data.backtest, async (row, app) => {
+      await withRunnable(data.backtest, data.run, async (row, app) => {
         const weeks = weeksBetween(options.config, row.fromWeek, row.toWeek);
         const until = performance.now() + queue.jobs.books_chunk_seconds * 1000;
         // Another job may have gone further (a retried job that had already handed on): start there.
@@ -234,7 +255,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
         else await apps.retire(row.name);
       });
     } catch (error) {
-      await settle(data.backtest, job, error);
+      await settle(data.backtest, data.run, job, error);
       if (!(error instanceof UserError)) throw error;
     }
   };

@@ -64,6 +64,27 @@ describe('WorkerApps', () => {
     expect(apps.size).toBe(0);
   });
 
+  it('a job that asks for another version (a backtest continued with other settings) gets a new app; the old one closes after its running job', async () => {
+    const { apps, opened, closed } = fakeApps();
+    await apps.with('a', async () => undefined, 'budget 0.1');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = apps.with('a', () => held, 'budget 0.1');
+    let used: App | undefined;
+    await apps.with('a', async (app) => void (used = app), 'budget 10');
+    expect(opened).toEqual(['a', 'a']);
+    expect(closed).toEqual([]); // the job that began with the old app still has it
+    release();
+    await running;
+    expect(closed).toEqual(['a']);
+    // The new one stays for the jobs of its version, and is the one closeAll closes.
+    await apps.with('a', async (app) => expect(app).toBe(used), 'budget 10');
+    expect(opened).toHaveLength(2);
+    expect(apps.size).toBe(1);
+    await apps.closeAll();
+    expect(closed).toEqual(['a', 'a']);
+  });
+
   it('a lent app serves its jobs and is never opened, closed or counted here', async () => {
     const { apps, opened, closed } = fakeApps();
     let lentClosed = false;

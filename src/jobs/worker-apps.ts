@@ -9,8 +9,17 @@ import type { App } from '../app.js';
  * through many backtests: each app holds its agents, its market data and a file-writer thread, and an
  * app of BROKER=alpaca-mcp its MCP servers (child processes).
  */
+interface Entry {
+  app: Promise<App>;
+  /** What the app was opened from (a backtest's settings): jobs that ask for another version get a new app. */
+  version: string;
+  jobs: number;
+  retired: boolean;
+  closing?: boolean;
+}
+
 export class WorkerApps {
-  readonly #entries = new Map<string, { app: Promise<App>; jobs: number; retired: boolean }>();
+  readonly #entries = new Map<string, Entry>();
   /** Apps the caller owns (see lend): used, never closed or dropped here. */
   readonly #lent = new Map<string, App>();
 
@@ -25,19 +34,30 @@ export class WorkerApps {
     this.#lent.set(name, app);
   }
 
-  /** Runs `job` with the backtest's app, opening it on first use (a failed open is tried again by the next job). */
-  async with<T>(name: string, job: (app: App) => Promise<T>): Promise<T> {
+  /**
+   * Runs `job` with the backtest's app, opening it on first use (a failed open is tried again by the
+   * next job). `version` says what the app must have been opened from: a backtest continued with other
+   * settings (a raised --budget-usd) gets a new app, and the old one closes once its jobs have ended.
+   */
+  async with<T>(name: string, job: (app: App) => Promise<T>, version = ''): Promise<T> {
     const lent = this.#lent.get(name);
     if (lent) return job(lent);
     let entry = this.#entries.get(name);
+    let stale: Entry | undefined;
+    if (entry && entry.version !== version) {
+      stale = entry;
+      stale.retired = true;
+      entry = undefined;
+    }
     if (!entry) {
-      entry = { app: this.open(name), jobs: 0, retired: false };
+      entry = { app: this.open(name), version, jobs: 0, retired: false };
       this.#entries.set(name, entry);
     }
     // A backtest continued after it was retired here (failed, then run again) keeps the app its jobs still use.
     entry.retired = false;
     entry.jobs++;
     try {
+      if (stale) await this.#closeIfDone(stale);
       let app: App;
       try {
         app = await entry.app;
@@ -48,7 +68,7 @@ export class WorkerApps {
       return await job(app);
     } finally {
       entry.jobs--;
-      await this.#closeIfDone(name);
+      await this.#closeIfDone(entry);
     }
   }
 
@@ -57,7 +77,7 @@ export class WorkerApps {
     const entry = this.#entries.get(name);
     if (!entry) return;
     entry.retired = true;
-    await this.#closeIfDone(name);
+    await this.#closeIfDone(entry);
   }
 
   /** Closes every app (the worker has stopped: no job is running). */
@@ -72,10 +92,11 @@ export class WorkerApps {
     return this.#entries.size;
   }
 
-  async #closeIfDone(name: string): Promise<void> {
-    const entry = this.#entries.get(name);
-    if (!entry || !entry.retired || entry.jobs > 0) return;
-    this.#entries.delete(name);
+  /** Closes a retired entry's app once no job uses it; an entry replaced by a newer version is no longer in the map. */
+  async #closeIfDone(entry: Entry): Promise<void> {
+    if (!entry.retired || entry.jobs > 0 || entry.closing) return;
+    entry.closing = true;
+    for (const [name, current] of this.#entries) if (current === entry) this.#entries.delete(name);
     await closeApp(entry.app);
   }
 }

@@ -404,6 +404,12 @@ export const backtests = pgTable('backtests', {
   settings: jsonb('settings'),
   /** sha256 of the configuration it started with: a worker with another configuration refuses its jobs. */
   configDigest: text('config_digest'),
+  /**
+   * The current run: set each time a command starts or continues it. Its queue jobs carry it; a job of
+   * an earlier run (still running, or retried, when the backtest was continued) has nothing to do and
+   * never fails the current run.
+   */
+  run: text('run'),
   /** Why it stopped ('failed'), or the last error a job met before a retry. */
   error: text('error'),
   createdAt: createdAt(),
