@@ -67,7 +67,7 @@ describe('llm-trading backtest', () => {
     // Price returns only, said with what the bond ETFs paid over these very dates.
     expect(report.notes).toContainEqual(
       expect.stringMatching(
-        /^distributions are not credited \(nor charged to shorts\): .*; over these dates the ETFs paid about .*HYG \d+\.\d%.* a year/,
+        /^distributions are not credited \(nor charged to shorts\): .*; over these dates the ETFs paid about .*HYG \d+\.\d%.* in all \(15 sessions, under a year: not annualized\) \(from the bars' adjusted closes\)/,
       ),
     );
     // Three weeks are too few for an interval: the report says so rather than claim one.

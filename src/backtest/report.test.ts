@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { distributionYield } from './report.js';
+import { distributionPaid, distributionYield } from './report.js';
 
 describe('distributionYield: what an ETF paid a year, from its closes and adjusted closes', () => {
   it('is the adjusted close growth over the close growth, annualized over 252 sessions', () => {
@@ -28,5 +28,15 @@ describe('distributionYield: what an ETF paid a year, from its closes and adjust
     ).toBe(0);
     expect(distributionYield([{ close: 10, adjClose: 10 }])).toBeNull();
     expect(distributionYield([])).toBeNull();
+  });
+});
+
+describe('distributionPaid: what an ETF paid over the bars, not annualized', () => {
+  it('is the adjusted close growth over the close growth (a yearly payout inside four weeks stays one payout)', () => {
+    // 20 sessions, one distribution of 5% of the price on the 10th: 5% paid, not the ~90% a year annualizing gives.
+    const month = Array.from({ length: 21 }, (_, i) => ({ close: 30, adjClose: i < 10 ? 28.5 : 30 }));
+    expect(distributionPaid(month)).toBeCloseTo(30 / 28.5 - 1, 12);
+    expect(distributionYield(month)).toBeGreaterThan(0.9);
+    expect(distributionPaid([{ close: 10, adjClose: 10 }])).toBeNull();
   });
 });

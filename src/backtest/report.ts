@@ -110,15 +110,20 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
   const benchmark = app.config.assets.benchmark;
   const universe = new Map<string, { date: string; close: number }[]>();
   const distributions: string[] = [];
+  let sessions = 0;
   for (const ticker of app.config.tickers) {
     const bars = await barsOf(ticker);
     universe.set(
       ticker,
       bars.map((b) => ({ date: b.date, close: b.close })),
     );
-    const yearly = distributionYield(bars);
-    if (yearly !== null && yearly >= 0.0005) distributions.push(`${ticker} ${(yearly * 100).toFixed(1)}%`);
+    sessions = Math.max(sessions, bars.length - 1);
+    // Under a year, what was paid in all: most of these pay quarterly or once a year, so one payment
+    // annualized over a few weeks reads as a yield many times the real one.
+    const paid = bars.length - 1 >= YEAR ? distributionYield(bars) : distributionPaid(bars);
+    if (paid !== null && paid >= 0.0005) distributions.push(`${ticker} ${(paid * 100).toFixed(1)}%`);
   }
+  const paidOver = sessions >= YEAR ? 'a year' : `in all (${sessions} sessions, under a year: not annualized)`;
   const flat = dates.map((date) => ({ date, equity: startingCash }));
 
   const verdict = verdictOver(app, pms, (id) => accounts.find((a) => a.account_id === id)?.stats.max_drawdown ?? 0);
@@ -153,7 +158,7 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
       'daily returns of the close-to-close equity, 252 periods a year, sample standard deviation, risk-free rate 0 (quantstats/empyrical conventions; definitions in the README)',
       "weekly returns for the verdict are each week's postmortem P/L %, from the close before the decision to the week's last close",
       ...(verdict.vs_individuals.length > 1 ? [multipleComparisonsNote(verdict.vs_individuals.length)] : []),
-      `distributions are not credited (nor charged to shorts): every return here, the benchmarks' too, is a price return${distributions.length > 0 ? `; over these dates the ETFs paid about ${distributions.join(', ')} a year (from the bars' adjusted closes), by which a long position's return is understated and a short's overstated` : ''}`,
+      `distributions are not credited (nor charged to shorts): every return here, the benchmarks' too, is a price return${distributions.length > 0 ? `; over these dates the ETFs paid about ${distributions.join(', ')} ${paidOver} (from the bars' adjusted closes), by which a long position's return is understated and a short's overstated` : ''}`,
       ...(app.agents.mode === 'offline' ? ['offline agents: deterministic quant personas, no LLM'] : []),
       ...(incomplete.length > 0 ? [`weeks not over in the data yet (measured through the last close): ${incomplete.join(', ')}`] : []),
       contamination.seats.every((s) => s.kind === 'offline')
@@ -177,12 +182,20 @@ export async function buildBacktestReport(app: App, run: BacktestRun): Promise<B
  * annualized over 252 sessions. Null with fewer than two bars.
  */
 export function distributionYield(bars: readonly { close: number; adjClose: number }[]): number | null {
+  const paid = distributionPaid(bars);
+  return paid === null ? null : (1 + paid) ** (YEAR / (bars.length - 1)) - 1;
+}
+
+/** What the ETF paid out in all over the bars, as a fraction of the price (not annualized). Null with fewer than two bars. */
+export function distributionPaid(bars: readonly { close: number; adjClose: number }[]): number | null {
   const a = bars[0];
   const b = bars.at(-1);
   if (!a || !b || bars.length < 2) return null;
-  const ratio = b.adjClose / a.adjClose / (b.close / a.close);
-  return ratio ** (252 / (bars.length - 1)) - 1;
+  return b.adjClose / a.adjClose / (b.close / a.close) - 1;
 }
+
+/** Sessions in a year, as the metrics count them. */
+const YEAR = 252;
 
 /** The per-PM rows are n tests at 95% each: read alone, one of them can look significant by chance. */
 export function multipleComparisonsNote(n: number): string {
