@@ -232,7 +232,9 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
             sql`select state, (data->>'from_index')::int as from_index from pgboss.job where name = ${BOOKS_QUEUE} order by created_on, (data->>'from_index')::int`,
           )) as unknown as { rows: { state: string; from_index: number }[] }
         ).rows;
-      // Its books job completed (not failed, not left active) and a new one holds the rest, from the first week not booked.
+      // Its books job completed (not failed, not left active: pg-boss records it just after the handler
+      // returns) and a new one holds the rest, from the first week not booked.
+      await waitFor('the first books job completed', async () => (await booksJobs())[0]?.state === 'completed');
       expect(await booksJobs()).toEqual([
         { state: 'completed', from_index: 0 },
         { state: 'created', from_index: atStop },
@@ -241,12 +243,13 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       const second = await startWorker(queue, { store, env: app.env, config, slots: 2, lockTimeoutMs: 60_000, log: () => undefined });
       try {
         await waitFor('every week booked', async () => (await booked()) === weeks.length);
+        await waitFor('both books jobs completed', async () => (await booksJobs()).every((j) => j.state === 'completed'));
       } finally {
         await second.stop();
         await second.idle();
         await second.close();
       }
-      expect((await booksJobs()).map((j) => j.state)).toEqual(['completed', 'completed']);
+      expect((await booksJobs()).map((j) => j.from_index)).toEqual([0, atStop]);
       expect(queueErrors).toEqual([]);
     },
   );

@@ -194,9 +194,8 @@ const countWeekDone = reusableStatement((db, $: Slots<{ name: string; before: nu
     .where(and(eq(backtests.name, $.name), eq(backtests.weeksDone, $.before))),
 );
 
-/** Records why a backtest stopped; the same command continues it. */
 /**
- * Marks the backtest failed with `error`. Given the `run` the failure happened in, only if that is
+ * Records why a backtest stopped (the same command continues it): marks it failed with `error`. Given the `run` the failure happened in, only if that is
  * still the current run: a job of an earlier run that fails after the backtest was continued must not
  * stop the continuation.
  */
