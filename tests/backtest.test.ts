@@ -19,6 +19,7 @@ import { and, eq } from 'drizzle-orm';
 import { BundledMarketData } from '../src/market/bundled-market-data.js';
 import { accounts, positions } from '../src/storage/schema.js';
 import { cli } from './helpers/cli.js';
+import { runCli as runCliInProcess } from '../src/cli/program.js';
 import { expectBooksMatchFills } from './helpers/ledger.js';
 import { booksOf, startCli } from './helpers/processes.js';
 import { until } from './helpers/queue-config.js';
@@ -228,19 +229,45 @@ describe('llm-trading backtest', () => {
 
     // Ctrl-C, then a job runner's SIGTERM: each stops the continued run at a safe point, in one line,
     // with the signal's exit code (not 1, a failure), its progress file gone and its weeks kept.
+    // Ctrl-C is a real signal to a process of its own; SIGTERM is given in this process, to the
+    // listener the command adds (the same handler; a process of its own costs seconds).
+    const LIVE = ['backtest', '--from', '2024-01-03', '--to', '2024-06-26', '--offline', '--name', 'live'];
     let booked = Number(/^live +(\d+)\/26/m.exec(after.stdout)?.[1]);
+    const stopWhen = (text: string) => new RegExp(`^ {2}${booked + 1}/26 weeks`, 'm').test(text);
+    const interrupted: Record<'SIGINT' | 'SIGTERM', () => Promise<{ code: number | null; stderr: string }>> = {
+      SIGINT: async () => {
+        const resumed = startCli(LIVE, env);
+        let lines = '';
+        let sent = false;
+        resumed.child.stderr?.on('data', (d: Buffer) => {
+          lines += d.toString();
+          if (!sent && stopWhen(lines)) sent = resumed.child.kill('SIGINT');
+        });
+        return resumed.done;
+      },
+      SIGTERM: async () => {
+        const others = new Set(process.listeners('SIGTERM'));
+        let stderr = '';
+        let sent = false;
+        const code = await runCliInProcess(LIVE, {
+          stdout: () => undefined,
+          stderr: (text) => {
+            stderr += text;
+            if (sent || !stopWhen(stderr)) return;
+            sent = true;
+            for (const listener of process.listeners('SIGTERM')) if (!others.has(listener)) listener('SIGTERM');
+          },
+          env,
+        });
+        expect(process.listeners('SIGTERM')).toEqual([...others]);
+        return { code, stderr };
+      },
+    };
     for (const [signal, code] of [
       ['SIGINT', 130],
       ['SIGTERM', 143],
     ] as const) {
-      const resumed = startCli(['backtest', '--from', '2024-01-03', '--to', '2024-06-26', '--offline', '--name', 'live'], env);
-      let lines = '';
-      let sent = false;
-      resumed.child.stderr?.on('data', (d: Buffer) => {
-        lines += d.toString();
-        if (!sent && new RegExp(`^ {2}${booked + 1}/26 weeks`, 'm').test(lines)) sent = resumed.child.kill(signal);
-      });
-      const stopped = await resumed.done;
+      const stopped = await interrupted[signal]();
       expect(stopped.code, stopped.stderr).toBe(code);
       expect(stopped.stderr).toContain(`  ${signal}: stopping at the next safe point (again to stop at once; the weeks booked are kept)\n`);
       expect(stopped.stderr.trim().split('\n').at(-1)).toBe('llm-trading: interrupted: run the same command again to continue');
