@@ -6,7 +6,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { backtestPortfolio, backtestRow, failBacktest, openBacktest, weeksBetween, type BacktestRow } from '../src/backtest/backtest.js';
 import { driveBacktest } from '../src/backtest/drive.js';
-import { BOOKS_QUEUE, DECIDE_QUEUE, enqueueBacktest, onBacktestOrphan, openJobQueue, startWorker } from '../src/backtest/jobs.js';
+import {
+  BOOKS_QUEUE,
+  DECIDE_QUEUE,
+  enqueueBacktest,
+  type JobQueue,
+  onBacktestOrphan,
+  openJobQueue,
+  startWorker,
+} from '../src/backtest/jobs.js';
 import { ORPHAN_REASON } from '../src/jobs/leases.js';
 import { eq, sql } from 'drizzle-orm';
 import { stageRuns } from '../src/storage/schema.js';
@@ -29,6 +37,33 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     const store = await openStore({ databaseUrl: scratch.url });
     cleanups.push(() => store.close());
     return { scratch, store };
+  };
+  /** A scratch store, the shipped config and a job queue on that database (closed after the file), with the errors it reports. */
+  const scratchQueue = async () => {
+    const { scratch, store } = await scratchStore();
+    const config = loadConfig();
+    const queueErrors: Error[] = [];
+    const queue = await openJobQueue(scratch.url, config.schedule.jobs, (e) => queueErrors.push(e));
+    cleanups.push(() => queue.close());
+    return { scratch, store, config, queue, queueErrors };
+  };
+  /** Waits (up to a minute) until `done` says so. */
+  const waitFor = async (what: string, done: () => Promise<boolean>) => {
+    for (let i = 0; i < 1200; i++) {
+      if (await done()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  /** Sends a decide job and waits for the queue's verdict on it: 'completed' or 'failed'. */
+  const decideJob = async (queue: JobQueue, data: { backtest: string; week_id: string; run?: string }) => {
+    const id = (await queue.boss.send(DECIDE_QUEUE, data)) as string;
+    let state: string | undefined;
+    await waitFor(`the decide job of ${data.week_id}`, async () => {
+      state = (await queue.boss.getJobById(DECIDE_QUEUE, id))?.state;
+      return state === 'completed' || state === 'failed';
+    });
+    return state;
   };
 
   it('are taken one by one in week order, also when the backtest continues', { timeout: 60_000 }, async () => {
@@ -115,15 +150,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
         expect(worker.openApps()).toBe(0);
 
         // Another backtest: a decide job opens its app and leaves it open (more jobs of it may come).
-        const decideOne = async (weekId: string) => {
-          const id = await queue.boss.send(DECIDE_QUEUE, { backtest: 'failed', week_id: weekId });
-          for (let i = 0; i < 600; i++) {
-            const job = id ? await queue.boss.getJobById(DECIDE_QUEUE, id) : null;
-            if (job?.state === 'completed' || job?.state === 'failed') return job.state;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          throw new Error(`the decide job of ${weekId} did not finish`);
-        };
+        const decideOne = (weekId: string) => decideJob(queue, { backtest: 'failed', week_id: weekId });
         expect(await decideOne(weeks[0]!.week_id)).toBe('completed');
         expect(worker.openApps()).toBe(1);
         // It fails elsewhere: the next job of it finds it failed, does nothing, and closes its app here.
@@ -145,10 +172,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     'a job of an earlier run (the backtest was continued since) does nothing, and its failure does not fail the current run',
     { timeout: 60_000 },
     async () => {
-      const { scratch, store } = await scratchStore();
-      const config = loadConfig();
-      const queue = await openJobQueue(scratch.url, config.schedule.jobs, () => undefined);
-      cleanups.push(() => queue.close());
+      const { scratch, store, config, queue } = await scratchQueue();
       const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('rerun'), portfolioKind: 'backtest' });
       cleanups.push(() => app.cleanup());
       const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
@@ -162,15 +186,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
 
       const worker = await startWorker(queue, { store, env: app.env, config, slots: 1, lockTimeoutMs: 60_000, log: () => undefined });
       try {
-        const decided = async (run: string) => {
-          const id = (await queue.boss.send(DECIDE_QUEUE, { backtest: 'rerun', week_id: weeks[0]!.week_id, run })) as string;
-          for (let i = 0; i < 600; i++) {
-            const job = await queue.boss.getJobById(DECIDE_QUEUE, id);
-            if (job?.state === 'completed' || job?.state === 'failed') return job.state;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          throw new Error('the decide job did not finish');
-        };
+        const decided = (run: string) => decideJob(queue, { backtest: 'rerun', week_id: weeks[0]!.week_id, run });
         const stages = async () =>
           (await store.db.select().from(stageRuns).where(eq(stageRuns.portfolio, 'bt-rerun'))).map((r) => r.stage).sort();
         expect(await decided(first.run as string)).toBe('completed');
@@ -192,11 +208,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     'a worker told to stop books no further week: its books job completes and hands the rest to a new job, which another worker finishes',
     { timeout: 120_000 },
     async () => {
-      const { scratch, store } = await scratchStore();
-      const config = loadConfig();
-      const queueErrors: Error[] = [];
-      const queue = await openJobQueue(scratch.url, config.schedule.jobs, (e) => queueErrors.push(e));
-      cleanups.push(() => queue.close());
+      const { scratch, store, config, queue, queueErrors } = await scratchQueue();
       const app = await testApp(
         store,
         { DATABASE_URL: scratch.url },
@@ -208,12 +220,6 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       // Books jobs of a minute each (the default): without the stop, the first would book every week.
       expect(config.schedule.jobs.books_chunk_seconds).toBeGreaterThanOrEqual(60);
       const booked = async () => (await backtestRow(store.db, 'handed'))?.weeksDone ?? 0;
-      const waitFor = async (what: string, done: () => Promise<boolean>) => {
-        for (let i = 0; i < 1200; i++)
-          if (await done()) return;
-          else await new Promise((r) => setTimeout(r, 50));
-        throw new Error(`timed out waiting for ${what}`);
-      };
 
       const first = await startWorker(queue, { store, env: app.env, config, slots: 2, lockTimeoutMs: 60_000, log: () => undefined });
       await enqueueBacktest(queue, row, weeks);
