@@ -197,6 +197,20 @@ describe('llm-trading backtest', () => {
     expect(keyed.stderr.trim()).toBe(
       'llm-trading: backtest feb runs offline agents, not perplexity+requesty: continue it the same way (`llm-trading backtest --from 2024-02-21 --to 2024-03-06 --name feb --offline`), or start another --name',
     );
+    // A backtest's portfolio is run by its backtest alone, and a backtest runs in no portfolio of weekly
+    // runs: a `run_weekly` there would add a week to its books (or, mid-backtest, move its clock past
+    // the weeks it has still to book).
+    const intoBacktest = await cli(['run_weekly', '--portfolio', 'bt-feb', '--week', '2024-03-13', '--offline'], env);
+    expect(intoBacktest.code).toBe(1);
+    expect(intoBacktest.stderr.trim().split('\n').at(-1)).toBe(
+      'llm-trading: portfolio bt-feb belongs to a backtest: only `llm-trading backtest` runs its weeks (see `llm-trading backtests`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)',
+    );
+    expect((await cli(['status', '--portfolio', 'bt-feb', '--json'], env)).stdout).not.toContain('2024-03-13');
+    expect((await cli(['run_weekly', '--portfolio', 'bt-mine', '--week', '2024-03-13', '--offline'], env)).code).toBe(0);
+    expect((await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-06', '--offline', '--name', 'mine'], env)).stderr.trim()).toBe(
+      "llm-trading: portfolio bt-mine holds live weekly runs, not a backtest's: give the backtest another --name",
+    );
+    expect(JSON.parse((await cli(['backtests', '--json'], env)).stdout).map((b: { name: string }) => b.name)).toEqual(['feb']);
     // Eight commands, three of them backtests (one in its own process, killed and continued): ~22 s
     // alone on the 2-core machine of stop 28, over 30 s beside the other backtest files.
   }, 120_000);

@@ -30,7 +30,7 @@ import type { Postmortem } from '../metrics/postmortem.js';
 import { UserError } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { encodedAs, reusableStatement, type Slots } from '../storage/reusable-query.js';
-import { backtests, events, llmCalls, stageRuns } from '../storage/schema.js';
+import { backtests, events, llmCalls, portfolios, stageRuns } from '../storage/schema.js';
 
 export class BacktestError extends UserError {}
 
@@ -96,6 +96,13 @@ export function configDigest(config: AppConfig): string {
  * agents; null when it can, or when none is stored. Asked before anything is printed or written.
  */
 export async function refusalToContinue(app: App, name: string, weeks: readonly WeekInfo[]): Promise<string | null> {
+  // Its portfolio already holds weekly runs of another kind (`run_weekly --portfolio bt-NAME`).
+  const [portfolio] = await app.store.db
+    .select({ kind: portfolios.kind })
+    .from(portfolios)
+    .where(eq(portfolios.name, backtestPortfolio(name)));
+  if (portfolio && portfolio.kind !== 'backtest')
+    return `portfolio ${backtestPortfolio(name)} holds ${portfolio.kind} weekly runs, not a backtest's: give the backtest another --name`;
   const [existing] = await app.store.db.select().from(backtests).where(eq(backtests.name, name));
   if (!existing) return null;
   if (existing.fromWeek !== weeks[0]?.week_id || existing.toWeek !== weeks.at(-1)?.week_id)

@@ -53,12 +53,13 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
     .insert(portfolios)
     .values({ name: settings.name, kind: settings.kind, broker: settings.broker, startingCash: settings.startingCash })
     .onConflictDoNothing({ target: portfolios.name })
-    .returning({ broker: portfolios.broker });
-  const stored = db.select({ broker: portfolios.broker }).from(portfolios).where(eq(portfolios.name, settings.name));
-  const result = await db.execute(sql`with created as ${created} select broker from created union all (${stored}) limit 1`);
+    .returning({ broker: portfolios.broker, kind: portfolios.kind });
+  const stored = db.select({ broker: portfolios.broker, kind: portfolios.kind }).from(portfolios).where(eq(portfolios.name, settings.name));
+  const result = await db.execute(sql`with created as ${created} select broker, kind from created union all (${stored}) limit 1`);
   // Neither: another process created it after this statement's snapshot was taken (PostgreSQL's insert
   // waited for that process, then did nothing): read it now, so its broker is still checked.
-  const row = (result as unknown as { rows: { broker: string }[] }).rows[0] ?? (await stored)[0];
+  const row = (result as unknown as { rows: { broker: string; kind: string }[] }).rows[0] ?? (await stored)[0];
+  if (row) checkSameKind(settings.name, row.kind, settings.kind);
   // A portfolio that never ran (migration 0003 creates `default` on the sim broker in every new
   // database) takes the broker of its first run.
   if (row && row.broker !== settings.broker && (await isEmptyPortfolio(db, settings.name))) {
@@ -72,6 +73,21 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
     throw new PortfolioError(
       `portfolio ${settings.name} trades on the ${row.broker} broker, not ${settings.broker}: use another portfolio (--portfolio NAME)`,
     );
+}
+
+/**
+ * A backtest's portfolio is run by its backtest alone, and a backtest runs in no other kind of
+ * portfolio: a `run_weekly` in a backtest's portfolio would add weeks to its books (and, while it runs,
+ * move its clock past the weeks it has still to book); a backtest in a portfolio of weekly runs would
+ * replay history into those books. Live and demo portfolios may be run by any weekly command.
+ */
+function checkSameKind(name: string, stored: string, asked: PortfolioKind): void {
+  if (stored === 'backtest' && asked !== 'backtest')
+    throw new PortfolioError(
+      `portfolio ${name} belongs to a backtest: only \`llm-trading backtest\` runs its weeks (see \`llm-trading backtests\`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
+    );
+  if (stored !== 'backtest' && asked === 'backtest')
+    throw new PortfolioError(`portfolio ${name} holds ${stored} weekly runs, not a backtest's: give the backtest another --name`);
 }
 
 /** No run, account or order belongs to the portfolio yet. */
