@@ -206,6 +206,9 @@ describe('llm-trading backtest', () => {
       'llm-trading: portfolio bt-feb belongs to a backtest: only `llm-trading backtest` runs its weeks (see `llm-trading backtests`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)',
     );
     expect((await cli(['status', '--portfolio', 'bt-feb', '--json'], env)).stdout).not.toContain('2024-03-13');
+    const checkpoint = await cli(['checkpoint', '--portfolio', 'bt-feb', '--date', '2024-03-11', '--time', '09:00'], env);
+    expect(checkpoint.code).toBe(1);
+    expect(checkpoint.stderr.trim()).toBe(intoBacktest.stderr.trim().split('\n').at(-1));
     expect((await cli(['run_weekly', '--portfolio', 'bt-mine', '--week', '2024-03-13', '--offline'], env)).code).toBe(0);
     expect((await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-06', '--offline', '--name', 'mine'], env)).stderr.trim()).toBe(
       "llm-trading: portfolio bt-mine holds live weekly runs, not a backtest's: give the backtest another --name",

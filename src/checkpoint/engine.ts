@@ -28,7 +28,7 @@ import { booksLockName } from '../council/weekly.js';
 import { allThenThrow, describeError, stopsTheRun, UserError } from '../errors.js';
 import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
-import { checkNoLaterWeek, portfolioTag } from '../portfolio/portfolio.js';
+import { checkNoLaterWeek, checkPortfolioKind, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
 import { submitAll, type OrderRequest, type OrderResult, type Reconciliation } from '../ports/broker.js';
 import { orderJson, type OrderJson } from '../broker/order-json.js';
@@ -149,6 +149,7 @@ export async function runCheckpoints(
   options: CheckpointOptions = {},
   onResult: (result: CheckpointResult) => void = () => undefined,
 ): Promise<CheckpointResult[]> {
+  await checkPortfolioKind(app.store.db, app.portfolio, app.portfolioKind);
   const release = await app.store.locks.acquire(booksLockName(app.portfolio), { timeoutMs: app.lockTimeoutMs });
   try {
     const db = app.store.db;

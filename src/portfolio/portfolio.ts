@@ -90,6 +90,17 @@ function checkSameKind(name: string, stored: string, asked: PortfolioKind): void
     throw new PortfolioError(`portfolio ${name} holds ${stored} weekly runs, not a backtest's: give the backtest another --name`);
 }
 
+/**
+ * Refuses a command of `kind` on a portfolio stored as another kind (checkSameKind), for the commands
+ * that write to a portfolio without creating it (checkpoints). Backtests skip it: their own code
+ * checks the portfolio before the first week.
+ */
+export async function checkPortfolioKind(db: Db | Tx, name: string, kind: PortfolioKind): Promise<void> {
+  if (kind === 'backtest') return;
+  const [row] = await db.select({ kind: portfolios.kind }).from(portfolios).where(eq(portfolios.name, name));
+  if (row) checkSameKind(name, row.kind, kind);
+}
+
 /** No run, account or order belongs to the portfolio yet. */
 async function isEmptyPortfolio(db: Db | Tx, name: string): Promise<boolean> {
   const [run] = await db
