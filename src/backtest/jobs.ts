@@ -52,7 +52,7 @@ export const BOOKS_QUEUE = 'backtest-books';
 
 /**
  * `run`: the backtest's run that enqueued the job (a new one each time the command starts or continues
- * it; the row's `run`). Decide jobs enqueued before stop 33 carry none: they count as the current run's.
+ * it; the row's `run`). Decide jobs enqueued before the row kept its run (migration 0011) carry none: they count as the current run's.
  */
 const DecideJob = z.object({ backtest: z.string(), week_id: z.string(), run: z.string().optional() });
 const BooksJob = z.object({ backtest: z.string(), from_index: z.number().int().min(0), run: z.string() });
@@ -189,7 +189,6 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
       );
     // The app is opened from the row's settings: a backtest continued with others (a raised
     // --budget-usd) gets a new one, not the app that refused its calls.
-    const settingsOf = (r: BacktestRow) => JSON.stringify(r.settings ?? null);
     await apps.with(
       name,
       async (app) => {
@@ -197,7 +196,7 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
           throw new BacktestError(`backtest ${name} runs ${row.mode} agents, this worker would run ${app.agents.mode} (check its keys)`);
         await work(row, app);
       },
-      settingsOf(row),
+      JSON.stringify(row.settings ?? null),
     );
   };
 

@@ -1,14 +1,5 @@
 import type { App } from '../app.js';
 
-/**
- * The apps a queue worker has open, by name: one per backtest it works on (src/backtest/jobs.ts), one
- * per portfolio and agent mode whose schedule slots it runs (src/schedule/jobs.ts). An app is opened by
- * the first job that needs it and shared by the later ones. It is closed once it is retired (a
- * backtest done, failed or deleted, or its last week booked here) and none of its jobs is still
- * running, and every app still open is closed when the worker stops. A `llm-trading worker` daemon goes
- * through many backtests: each app holds its agents, its market data and a file-writer thread, and an
- * app of BROKER=alpaca-mcp its MCP servers (child processes).
- */
 interface Entry {
   app: Promise<App>;
   /** What the app was opened from (a backtest's settings): jobs that ask for another version get a new app. */
@@ -18,6 +9,15 @@ interface Entry {
   closing?: boolean;
 }
 
+/**
+ * The apps a queue worker has open, by name: one per backtest it works on (src/backtest/jobs.ts), one
+ * per portfolio and agent mode whose schedule slots it runs (src/schedule/jobs.ts). An app is opened by
+ * the first job that needs it and shared by the later ones. It is closed once it is retired (a
+ * backtest done, failed or deleted, or its last week booked here) and none of its jobs is still
+ * running, and every app still open is closed when the worker stops. A `llm-trading worker` daemon goes
+ * through many backtests: each app holds its agents, its market data and a file-writer thread, and an
+ * app of BROKER=alpaca-mcp its MCP servers (child processes).
+ */
 export class WorkerApps {
   readonly #entries = new Map<string, Entry>();
   /** Apps the caller owns (see lend): used, never closed or dropped here. */
