@@ -277,7 +277,9 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('backtests with LLM seats on the
     };
     try {
       await expect(command(0.1)).rejects.toThrow(/^backtest raised failed: LLM budget of \$0\.1 for this backtest would be exceeded/);
-      expect(worker.openApps()).toBe(1);
+      // The worker may still hold the app it opened with the $0.1 cap, or have closed it when a later job
+      // of the failed run found the backtest failed (timing): either way the continuation must run
+      // with the new cap (the old code failed it again in both cases: it kept the stored settings).
       const run = await command(10);
       expect(run.postmortems.map((p) => p.week_id)).toEqual([W1, W2]);
       const [row] = await pgStore.db.select().from(backtests).where(eq(backtests.name, 'raised'));
