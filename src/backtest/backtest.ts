@@ -30,7 +30,8 @@ import type { Postmortem } from '../metrics/postmortem.js';
 import { UserError } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { encodedAs, reusableStatement, type Slots } from '../storage/reusable-query.js';
-import { backtests, events, llmCalls, portfolios, stageRuns } from '../storage/schema.js';
+import { backtests, events, llmCalls, stageRuns } from '../storage/schema.js';
+import { kindRefusal, storedPortfolioKind } from '../portfolio/portfolio.js';
 
 export class BacktestError extends UserError {}
 
@@ -97,12 +98,9 @@ export function configDigest(config: AppConfig): string {
  */
 export async function refusalToContinue(app: App, name: string, weeks: readonly WeekInfo[]): Promise<string | null> {
   // Its portfolio already holds weekly runs of another kind (`run_weekly --portfolio bt-NAME`).
-  const [portfolio] = await app.store.db
-    .select({ kind: portfolios.kind })
-    .from(portfolios)
-    .where(eq(portfolios.name, backtestPortfolio(name)));
-  if (portfolio && portfolio.kind !== 'backtest')
-    return `portfolio ${backtestPortfolio(name)} holds ${portfolio.kind} weekly runs, not a backtest's: give the backtest another --name`;
+  const kind = await storedPortfolioKind(app.store.db, backtestPortfolio(name));
+  const wrongKind = kind && kindRefusal(backtestPortfolio(name), kind, 'backtest');
+  if (wrongKind) return wrongKind;
   const [existing] = await app.store.db.select().from(backtests).where(eq(backtests.name, name));
   if (!existing) return null;
   if (existing.fromWeek !== weeks[0]?.week_id || existing.toWeek !== weeks.at(-1)?.week_id)
@@ -202,9 +200,9 @@ const countWeekDone = reusableStatement((db, $: Slots<{ name: string; before: nu
 );
 
 /**
- * Records why a backtest stopped (the same command continues it): marks it failed with `error`. Given the `run` the failure happened in, only if that is
- * still the current run: a job of an earlier run that fails after the backtest was continued must not
- * stop the continuation.
+ * Records why a backtest stopped (the same command continues it): marks it failed with `error`. Given
+ * the `run` the failure happened in, only if that is still the current run: a job of an earlier run
+ * that fails after the backtest was continued must not stop the continuation.
  */
 export async function failBacktest(db: Db, name: string, error: string, run?: string): Promise<void> {
   await db

@@ -81,24 +81,34 @@ export async function ensurePortfolio(db: Db | Tx, settings: PortfolioSettings):
  * move its clock past the weeks it has still to book); a backtest in a portfolio of weekly runs would
  * replay history into those books. Live and demo portfolios may be run by any weekly command.
  */
-function checkSameKind(name: string, stored: string, asked: PortfolioKind): void {
+export function kindRefusal(name: string, stored: string, asked: PortfolioKind): string | null {
   if (stored === 'backtest' && asked !== 'backtest')
-    throw new PortfolioError(
-      `portfolio ${name} belongs to a backtest: only \`llm-trading backtest\` runs its weeks (see \`llm-trading backtests\`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)`,
-    );
+    return `portfolio ${name} belongs to a backtest: only \`llm-trading backtest\` runs its weeks (see \`llm-trading backtests\`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)`;
   if (stored !== 'backtest' && asked === 'backtest')
-    throw new PortfolioError(`portfolio ${name} holds ${stored} weekly runs, not a backtest's: give the backtest another --name`);
+    return `portfolio ${name} holds ${stored} weekly runs, not a backtest's: give the backtest another --name`;
+  return null;
+}
+
+function checkSameKind(name: string, stored: string, asked: PortfolioKind): void {
+  const refusal = kindRefusal(name, stored, asked);
+  if (refusal) throw new PortfolioError(refusal);
+}
+
+/** The kind the portfolio was created as; null when it does not exist yet. */
+export async function storedPortfolioKind(db: Db | Tx, name: string): Promise<string | null> {
+  const [row] = await db.select({ kind: portfolios.kind }).from(portfolios).where(eq(portfolios.name, name));
+  return row?.kind ?? null;
 }
 
 /**
- * Refuses a command of `kind` on a portfolio stored as another kind (checkSameKind), for the commands
+ * Refuses a command of `kind` on a portfolio stored as another kind (kindRefusal), for the commands
  * that write to a portfolio without creating it (checkpoints). Backtests skip it: their own code
  * checks the portfolio before the first week.
  */
 export async function checkPortfolioKind(db: Db | Tx, name: string, kind: PortfolioKind): Promise<void> {
   if (kind === 'backtest') return;
-  const [row] = await db.select({ kind: portfolios.kind }).from(portfolios).where(eq(portfolios.name, name));
-  if (row) checkSameKind(name, row.kind, kind);
+  const stored = await storedPortfolioKind(db, name);
+  if (stored) checkSameKind(name, stored, kind);
 }
 
 /** No run, account or order belongs to the portfolio yet. */
