@@ -62,5 +62,11 @@ describe('resolveWeek', () => {
       /needs 260 sessions of history \(first usable week 2011-01-\d\d\)/,
     );
     await expect(resolveWeek('2025-07-02', config, data)).rejects.toThrow(/covers 2010-01-04\.\.2025-06-27/);
+    // The way forward names the weeks that can run: 2025-06-25 decides on the close of 06-24 (its week
+    // ends past the data), 2025-06-18 is the last whose every session is in the data.
+    await expect(resolveWeek('2025-07-02', config, data)).rejects.toThrow(
+      /the last usable week is 2025-06-25, the last complete one 2025-06-18$/,
+    );
+    await expect(resolveWeek('2025-06-25', config, data)).resolves.toMatchObject({ data_through: '2025-06-24' });
   });
 });

@@ -46,7 +46,7 @@ export async function resolveWeek(date: string | undefined, config: AppConfig, m
   // for the open (`pending_open`) until the data has that day.
   if (week.data_through < earliest || week.data_through > coverage.last) {
     throw new WeekError(
-      `no market data for the week of ${date}: the bundled data covers ${coverage.first}..${coverage.last} for all ${config.tickers.length} instruments, and a week needs ${MIN_HISTORY_SESSIONS} sessions of history (first usable week ${shiftToWeekday(earliest, day, 1)}) and the close before its decision (${week.data_through})`,
+      `no market data for the week of ${date}: the bundled data covers ${coverage.first}..${coverage.last} for all ${config.tickers.length} instruments, and a week needs ${MIN_HISTORY_SESSIONS} sessions of history (first usable week ${shiftToWeekday(earliest, day, 1)}) and the close before its decision (${week.data_through}): the last usable week is ${latestUsableWeek(config, coverage.last)}, the last complete one ${latestCompleteWeek(config, coverage.last).week_id}`,
     );
   }
   return week;
@@ -82,6 +82,13 @@ function latestCompleteWeek(config: AppConfig, last: string): WeekInfo {
     if (week.week_end <= last) return week;
     candidate = addDays(candidate, -7);
   }
+}
+
+/** The latest decision day whose close before it is in the data (its week may not be over yet). */
+function latestUsableWeek(config: AppConfig, last: string): string {
+  let candidate = shiftToWeekday(addDays(last, 7), config.schedule.weekly.day, -1);
+  while (weekOf(candidate, config).data_through > last) candidate = addDays(candidate, -7);
+  return candidate;
 }
 
 function weekdayName(date: string): string {
