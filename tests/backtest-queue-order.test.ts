@@ -205,6 +205,73 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
   );
 
   it(
+    'a books job in flight books no further week once its backtest is continued as a new run, or fails',
+    { timeout: 120_000 },
+    async () => {
+      const { scratch, store, config, queue, queueErrors } = await scratchQueue();
+      const weeks = weeksBetween(config, '2024-01-03', '2024-03-27');
+      const settings = { offline: true, allow_offline_seats: false };
+      const booksJobs = async (backtest: string) =>
+        (
+          (await store.db.execute(
+            sql`select state, data->>'run' as run from pgboss.job where name = ${BOOKS_QUEUE} and data->>'backtest' = ${backtest} order by created_on`,
+          )) as unknown as { rows: { state: string; run: string }[] }
+        ).rows;
+      const booked = async (name: string) => (await backtestRow(store.db, name))?.weeksDone ?? 0;
+      // Books jobs of a minute each (the default): without the check, each job below would book all 13 weeks.
+      expect(config.schedule.jobs.books_chunk_seconds).toBeGreaterThanOrEqual(60);
+      const apps = Object.fromEntries(
+        await Promise.all(
+          ['continued', 'failed'].map(async (name) => {
+            const app = await testApp(
+              store,
+              { DATABASE_URL: scratch.url },
+              { portfolio: backtestPortfolio(name), portfolioKind: 'backtest' },
+            );
+            cleanups.push(() => app.cleanup());
+            return [name, app] as const;
+          }),
+        ),
+      );
+      const interruptions: Record<string, () => Promise<unknown>> = {
+        // Continued as a new run (whose own books job, not enqueued here, would go on from the count).
+        continued: async () => expect((await openBacktest(apps.continued!, 'continued', weeks, settings)).run).not.toBe(firstRun.continued),
+        failed: () => failBacktest(store.db, 'failed', 'stopped by the test'),
+      };
+      const firstRun: Record<string, string | null> = {};
+      const worker = await startWorker(queue, {
+        store,
+        env: apps.failed!.env,
+        config,
+        slots: 1,
+        lockTimeoutMs: 60_000,
+        log: () => undefined,
+      });
+      try {
+        for (const name of ['continued', 'failed']) {
+          const row = await openBacktest(apps[name]!, name, weeks, settings);
+          firstRun[name] = row.run;
+          await enqueueBacktest(queue, row, weeks);
+          await waitFor(`two weeks of ${name} booked`, async () => (await booked(name)) >= 2);
+          await interruptions[name]!();
+          // The job in hand stops after the week it is booking, completes and hands nothing on.
+          await waitFor(`the books job of ${name} completed`, async () => (await booksJobs(name))[0]?.state === 'completed');
+          const atEnd = await booked(name);
+          expect(atEnd).toBeLessThan(weeks.length);
+          expect(await booksJobs(name)).toEqual([{ state: 'completed', run: row.run }]);
+          await new Promise((r) => setTimeout(r, 1_000));
+          expect(await booked(name)).toBe(atEnd);
+        }
+      } finally {
+        await worker.stop();
+        await worker.idle();
+        await worker.close();
+      }
+      expect(queueErrors).toEqual([]);
+    },
+  );
+
+  it(
     'a worker told to stop books no further week: its books job completes and hands the rest to a new job, which another worker finishes',
     { timeout: 120_000 },
     async () => {

@@ -243,14 +243,25 @@ export async function startWorker(queue: JobQueue, options: WorkerOptions): Prom
         // Another job may have gone further (a retried job that had already handed on): start there.
         // A worker told to stop books no further week: the rest goes to a new job, for whoever comes next.
         let i = Math.max(data.from_index, row.weeksDone);
+        let superseded: 'continued' | 'stopped' | null = null;
         for (; i < weeks.length && performance.now() < until && !stopping; i++) {
           await bookWeek(app, row.name, i, weeks[i] as WeekInfo);
           heap.afterWeek();
+          // Failed, deleted or continued as a new run since this job started (a week at most ago): the
+          // backtest is no longer this job's to book. One read a week, against a week's ~90 statements.
+          const now = await backtestRow(options.store.db, row.name);
+          if (now?.status !== 'running' || isEarlierRun(now, data.run)) {
+            superseded = now?.status === 'running' ? 'continued' : 'stopped';
+            i++;
+            break;
+          }
         }
         const from = Math.max(data.from_index, row.weeksDone);
         if (i > from) options.onJobDone?.(`backtest ${row.name}: booked the weeks of ${weeks[from]?.week_id}..${weeks[i - 1]?.week_id}`);
-        if (i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
-        // The last week is booked: nothing more of this backtest for this process.
+        // Continued: the new run's own books job goes on from the count.
+        if (superseded === 'continued') return;
+        if (superseded === null && i < weeks.length) await sendBooks(queue, { backtest: row.name, from_index: i, run: data.run });
+        // The last week is booked, or the backtest stopped: nothing more of it for this process.
         else await apps.retire(row.name);
       });
     } catch (error) {
