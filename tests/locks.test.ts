@@ -194,4 +194,29 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('a lock whose connection the ser
       expect(leaky.totalCount).toBe(0);
     },
   );
+
+  it(
+    'a pool closing drops its dead clients at once, not after the grace; one given back in time is not released twice',
+    { timeout: 20_000 },
+    async () => {
+      const leaky = new pg.Pool({ connectionString: url, max: 3 });
+      leaky.on('error', () => undefined);
+      const dropper = dropDeadClientsNotGivenBack(leaky, 60_000);
+      const leaked = await leaky.connect(); // never given back
+      const returned = await leaky.connect(); // given back by its user after the error, as a failing query's user does
+      const pids = await Promise.all(
+        [leaked, returned].map(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid as number),
+      );
+      const failed = Promise.all([leaked, returned].map((c) => c.query('select pg_sleep(30)').catch((error: Error) => error)));
+      for (const pid of pids) await terminate(pid);
+      expect((await failed).every((e) => e instanceof Error)).toBe(true);
+      returned.release(new Error('its connection died'));
+      const started = Date.now();
+      dropper.dropNow();
+      await leaky.end();
+      // The grace is a minute: the pool closed without waiting for it.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(leaky.totalCount).toBe(0);
+    },
+  );
 });

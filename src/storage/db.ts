@@ -147,21 +147,51 @@ async function openPglite(options: StoreOptions): Promise<Store> {
  */
 const DEAD_CLIENT_GRACE_MS = 5_000;
 
-export function dropDeadClientsNotGivenBack(pool: pg.Pool, graceMs = DEAD_CLIENT_GRACE_MS): void {
+export interface DeadClientDropper {
+  /**
+   * The pool is closing: drops at once every dead client still out (nobody will give them back now),
+   * and any that dies from now on, so the process does not wait out the grace: a command failing on a
+   * restarted server exited about five seconds after its error.
+   */
+  dropNow(): void;
+}
+
+export function dropDeadClientsNotGivenBack(pool: pg.Pool, graceMs = DEAD_CLIENT_GRACE_MS): DeadClientDropper {
   const out = new Set<pg.PoolClient>();
+  /** Clients whose connection died while out, with the timer that drops them. */
+  const dead = new Map<pg.PoolClient, { error: Error; timer: NodeJS.Timeout }>();
+  const drop = (client: pg.PoolClient) => {
+    const entry = dead.get(client);
+    dead.delete(client);
+    if (entry) clearTimeout(entry.timer);
+    if (entry && out.delete(client)) client.release(entry.error);
+  };
+  const given = (client: pg.PoolClient) => {
+    out.delete(client);
+    const entry = dead.get(client);
+    if (entry) clearTimeout(entry.timer);
+    dead.delete(client);
+  };
   pool.on('acquire', (client) => out.add(client));
-  pool.on('release', (_error, client) => out.delete(client));
-  pool.on('remove', (client) => out.delete(client as pg.PoolClient));
+  pool.on('release', (_error, client) => given(client));
+  pool.on('remove', (client) => given(client as pg.PoolClient));
+  let closing = false;
   pool.on('connect', (client) =>
     client.on('error', (error) => {
-      // Not unref'd: a process closing its pool must live until the client is dropped.
-      setTimeout(() => {
-        const poolClient = client as pg.PoolClient;
-        if (!out.delete(poolClient)) return;
-        poolClient.release(error);
-      }, graceMs);
+      const poolClient = client as pg.PoolClient;
+      if (!out.has(poolClient) || dead.has(poolClient)) return;
+      // Not unref'd: a process closing its pool must live until the client is dropped. Once the pool
+      // is closing, a client that dies is dropped after its user's own handling of the error (which
+      // gives it back, if it ever does, in the promise callbacks that run before a timer).
+      dead.set(poolClient, { error, timer: setTimeout(() => drop(poolClient), closing ? 0 : graceMs) });
     }),
   );
+  return {
+    dropNow: () => {
+      closing = true;
+      [...dead.keys()].forEach(drop);
+    },
+  };
 }
 
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
@@ -178,7 +208,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   // checked-out one's (a transaction, a held lock: a server restart ends them all): its failing query
   // reports it, and the pool drops the client when it comes back.
   pool.on('error', () => undefined);
-  dropDeadClientsNotGivenBack(pool);
+  const deadClients = dropDeadClientsNotGivenBack(pool);
   const location = describeDatabaseUrl(url);
   try {
     const client = await pool.connect();
@@ -204,7 +234,10 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
         await release();
       }
     },
-    close: () => pool.end(),
+    close: () => {
+      deadClients.dropNow();
+      return pool.end();
+    },
   };
 }
 
