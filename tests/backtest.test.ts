@@ -89,6 +89,12 @@ describe('llm-trading backtest', () => {
     expect(renderBacktestReport({ ...report, verdict: long })).toMatch(
       /^ {2}council − PMs' mean +mean -?\d+\.\d bp +95% CI \[-?\d+\.\d, -?\d+\.\d\] bp +won /m,
     );
+    // The shares of weeks won in one column, whatever the intervals' widths.
+    const verdictLines = renderBacktestReport({ ...report, verdict: long })
+      .split('\n')
+      .filter((l) => l.startsWith('  council − '));
+    expect(verdictLines).toHaveLength(6);
+    expect(new Set(verdictLines.map((l) => l.indexOf(' won ')))).toHaveProperty('size', 1);
     // Every account's label whole (the longest persona names used to be cut), its figures in line with the header's.
     const table = renderBacktestReport(report).split('\n');
     const header = table.find((l) => l.startsWith('  account ')) as string;

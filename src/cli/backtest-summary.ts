@@ -16,6 +16,9 @@ const bp = (x: number | null) => (x === null ? '–' : (x * 1e4).toFixed(1));
 const ci = (c: { ci_low: number | null; ci_high: number | null }) =>
   c.ci_low === null || c.ci_high === null ? 'none (too few weeks)' : `[${bp(c.ci_low)}, ${bp(c.ci_high)}] bp`;
 
+/** The interval column, so the shares line up: wider than "[-123.4, -123.4] bp" and "none (too few weeks)" (a wider interval pushes its line on, never cut). */
+const CI_WIDTH = 24;
+
 /** The backtest in the terminal: the verdict first, then every account and the benchmarks. */
 export function renderBacktestReport(r: BacktestReport): string {
   const lines = [
@@ -25,7 +28,7 @@ export function renderBacktestReport(r: BacktestReport): string {
   lines.push('', `Verdict: ${r.verdict.sentence}`);
   for (const c of comparisonsOf(r.verdict))
     lines.push(
-      `  council − ${pad(c.against, 16)} mean ${pad(`${bp(c.mean_diff)} bp`, 11)} 95% CI ${ci(c)}   won ${share(c.share_of_weeks_won)} of weeks`,
+      `  council − ${pad(c.against, 16)} mean ${pad(`${bp(c.mean_diff)} bp`, 11)} 95% CI ${ci(c).padEnd(CI_WIDTH)} won ${share(c.share_of_weeks_won)} of weeks`,
     );
   lines.push(
     `  council drawdown ${r.verdict.drawdown_below_individuals_mean ? 'below' : 'not below'} the PMs' mean; block bootstrap: ${r.verdict.block_length}-week blocks, ${r.verdict.resamples} resamples, seed ${r.verdict.seed}${r.verdict.min_weeks_for_interval === undefined ? '' : `, an interval from ${r.verdict.min_weeks_for_interval} weeks on`}`,
@@ -45,7 +48,7 @@ export function renderBacktestReport(r: BacktestReport): string {
       const v = r.clean_verdict.verdict;
       if (v)
         lines.push(
-          `  council − PMs' mean     mean ${pad(`${bp(v.vs_individuals_mean.mean_diff)} bp`, 11)} 95% CI ${ci(v.vs_individuals_mean)}   won ${share(v.vs_individuals_mean.share_of_weeks_won)} of weeks`,
+          `  council − PMs' mean     mean ${pad(`${bp(v.vs_individuals_mean.mean_diff)} bp`, 11)} 95% CI ${ci(v.vs_individuals_mean).padEnd(CI_WIDTH)} won ${share(v.vs_individuals_mean.share_of_weeks_won)} of weeks`,
         );
       for (const s of c.seats) {
         const n = c.weeks.filter((w) => w.seats.includes(s.seat)).length;
