@@ -212,9 +212,25 @@ describe('llm-trading backtest', () => {
       'llm-trading: portfolio bt-feb belongs to a backtest: only `llm-trading backtest` runs its weeks (see `llm-trading backtests`); run this week in another portfolio (--portfolio NAME or LLM_TRADING_PORTFOLIO)',
     );
     expect((await cli(['status', '--portfolio', 'bt-feb', '--json'], env)).stdout).not.toContain('2024-03-13');
-    const checkpoint = await cli(['checkpoint', '--portfolio', 'bt-feb', '--date', '2024-03-11', '--time', '09:00'], env);
-    expect(checkpoint.code).toBe(1);
-    expect(checkpoint.stderr.trim()).toBe(intoBacktest.stderr.trim().split('\n').at(-1));
+    // A checkpoint the backtest has run is shown as stored; running one (again, or not run yet) is refused.
+    const stored = await cli(['checkpoint', '--portfolio', 'bt-feb', '--date', '2024-03-11', '--time', '09:00', '--json'], env);
+    expect(stored.code).toBe(0);
+    expect(JSON.parse(stored.stdout)).toMatchObject({
+      portfolio: 'bt-feb',
+      week_id: '2024-03-06',
+      status: 'completed',
+      already_run: true,
+      reason: 'portfolio bt-feb belongs to a backtest: shown as it ran',
+      updates: expect.arrayContaining([expect.objectContaining({ account_id: 5, owner: 'council' })]),
+    });
+    for (const args of [
+      ['--date', '2024-03-11', '--time', '09:00', '--force'],
+      ['--date', '2024-03-14', '--time', '09:00'],
+    ]) {
+      const checkpoint = await cli(['checkpoint', '--portfolio', 'bt-feb', ...args], env);
+      expect(checkpoint.code).toBe(1);
+      expect(checkpoint.stderr.trim()).toBe(intoBacktest.stderr.trim().split('\n').at(-1));
+    }
     expect((await cli(['run_weekly', '--portfolio', 'bt-mine', '--week', '2024-03-13', '--offline'], env)).code).toBe(0);
     expect((await cli(['backtest', '--from', '2024-02-21', '--to', '2024-03-06', '--offline', '--name', 'mine'], env)).stderr.trim()).toBe(
       "llm-trading: portfolio bt-mine holds live weekly runs, not a backtest's: give the backtest another --name",

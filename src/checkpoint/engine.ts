@@ -28,7 +28,7 @@ import { booksLockName } from '../council/weekly.js';
 import { allThenThrow, describeError, stopsTheRun, UserError } from '../errors.js';
 import { advance, copyState, emptyState, type BookState, type LedgerFill } from '../ledger/book.js';
 import { recordedOrders } from '../ledger/orders.js';
-import { checkNoLaterWeek, checkPortfolioKind, portfolioTag } from '../portfolio/portfolio.js';
+import { checkNoLaterWeek, portfolioKindRefusal, PortfolioError, portfolioTag } from '../portfolio/portfolio.js';
 import type { CheckpointContext, CheckpointPosition, IndicatorReading, TriggerVerdict } from '../ports/agents.js';
 import { submitAll, type OrderRequest, type OrderResult, type Reconciliation } from '../ports/broker.js';
 import { orderJson, type OrderJson } from '../broker/order-json.js';
@@ -149,17 +149,22 @@ export async function runCheckpoints(
   options: CheckpointOptions = {},
   onResult: (result: CheckpointResult) => void = () => undefined,
 ): Promise<CheckpointResult[]> {
-  await checkPortfolioKind(app.store.db, app.portfolio, app.portfolioKind);
+  const refusal = await portfolioKindRefusal(app.store.db, app.portfolio, app.portfolioKind);
   const release = await app.store.locks.acquire(booksLockName(app.portfolio), { timeoutMs: app.lockTimeoutMs });
   try {
     const db = app.store.db;
+    const weekRuns = await checkpointRunsOfWeek(db, { portfolio: app.portfolio, weekId: week.week_id });
+    // Another kind's portfolio (a backtest's) is not this command's to write to; the slots it has
+    // already run can still be shown, as they are stored.
+    const readOnly = refusal !== null;
+    if (refusal && (options.force || !slots.every((slot) => ranBefore(weekRuns, slot)))) throw new PortfolioError(refusal);
     const session: WeekSession = {
       plans: await weekPlans(app, week),
       accounts: await accountsOfPortfolio(db, { portfolio: app.portfolio }),
       noLaterWeek: false,
       // Prices and indicators at an instant do not change: the previous checkpoint's are read again.
       view: new MarketView(app.marketData),
-      weekRuns: await checkpointRunsOfWeek(db, { portfolio: app.portfolio, weekId: week.week_id }),
+      weekRuns,
       convictions: await convictionsOfWeek(db, { portfolio: app.portfolio, weekId: week.week_id }),
       ledger: null,
       writes: new SlotWrites(),
@@ -167,7 +172,9 @@ export async function runCheckpoints(
     const results: CheckpointResult[] = [];
     try {
       for (const slot of slots) {
-        const result = await runLocked(app, week, slot, options, session);
+        const ran = await runLocked(app, week, slot, options, session);
+        const result =
+          readOnly && ran.already_run ? { ...ran, reason: `portfolio ${app.portfolio} belongs to a backtest: shown as it ran` } : ran;
         results.push(result);
         onResult(result);
       }
@@ -182,6 +189,11 @@ export async function runCheckpoints(
   } finally {
     await release();
   }
+}
+
+/** The slot is recorded as run (completed, or skipped: not a trading time). */
+function ranBefore(weekRuns: readonly (typeof checkpointRuns.$inferSelect)[], slot: CheckpointSlot): boolean {
+  return weekRuns.some((r) => r.checkpointAt.getTime() === slot.at.getTime() && (r.status === 'completed' || r.status === 'skipped'));
 }
 
 /** Reads shared by the slots of one runCheckpoints call (valid while it holds the books lock). */

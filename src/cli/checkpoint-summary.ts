@@ -14,7 +14,7 @@ export function renderCheckpoint(r: CheckpointResult): string {
   const head = `checkpoint ${r.date} ${r.time} ET (week ${r.week_id}, portfolio ${r.portfolio})`;
   if (r.status === 'skipped') return `${head}: skipped — ${r.reason}`;
   const lines = [
-    `${head}${r.already_run ? ' — already run (use --force to run it again)' : ''}; orders fill at the ${r.time < '09:30' ? 'open' : 'close'}`,
+    `${head}${r.already_run ? ` — already run (${r.reason ?? 'use --force to run it again'})` : ''}; orders fill at the ${r.time < '09:30' ? 'open' : 'close'}`,
   ];
   lines.push(`  ${pad('acct', 6)}${pad('owner', 10)}${pad('status', 9)}${pad('action', 8)}${pad('conv', 8)}${pad('trigger', 10)}orders`);
   for (const u of r.updates) {

@@ -101,14 +101,14 @@ export async function storedPortfolioKind(db: Db | Tx, name: string): Promise<st
 }
 
 /**
- * Refuses a command of `kind` on a portfolio stored as another kind (kindRefusal), for the commands
- * that write to a portfolio without creating it (checkpoints). Backtests skip it: their own code
+ * Why a command of `kind` may not write to the portfolio (kindRefusal), for the commands that write to
+ * a portfolio without creating it (checkpoints); null when it may. Backtests skip it: their own code
  * checks the portfolio before the first week.
  */
-export async function checkPortfolioKind(db: Db | Tx, name: string, kind: PortfolioKind): Promise<void> {
-  if (kind === 'backtest') return;
+export async function portfolioKindRefusal(db: Db | Tx, name: string, kind: PortfolioKind): Promise<string | null> {
+  if (kind === 'backtest') return null;
   const stored = await storedPortfolioKind(db, name);
-  if (stored) checkSameKind(name, stored, kind);
+  return stored ? kindRefusal(name, stored, kind) : null;
 }
 
 /** No run, account or order belongs to the portfolio yet. */
