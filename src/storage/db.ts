@@ -160,21 +160,23 @@ export function dropDeadClientsNotGivenBack(pool: pg.Pool, graceMs = DEAD_CLIENT
   const out = new Set<pg.PoolClient>();
   /** Clients whose connection died while out, with the timer that drops them. */
   const dead = new Map<pg.PoolClient, { error: Error; timer: NodeJS.Timeout }>();
-  const drop = (client: pg.PoolClient) => {
+  const forget = (client: pg.PoolClient) => {
     const entry = dead.get(client);
-    dead.delete(client);
     if (entry) clearTimeout(entry.timer);
+    dead.delete(client);
+    return entry;
+  };
+  const drop = (client: pg.PoolClient) => {
+    const entry = forget(client);
     if (entry && out.delete(client)) client.release(entry.error);
   };
-  const given = (client: pg.PoolClient) => {
+  const givenBack = (client: pg.PoolClient) => {
     out.delete(client);
-    const entry = dead.get(client);
-    if (entry) clearTimeout(entry.timer);
-    dead.delete(client);
+    forget(client);
   };
   pool.on('acquire', (client) => out.add(client));
-  pool.on('release', (_error, client) => given(client));
-  pool.on('remove', (client) => given(client as pg.PoolClient));
+  pool.on('release', (_error, client) => givenBack(client));
+  pool.on('remove', (client) => givenBack(client as pg.PoolClient));
   let closing = false;
   pool.on('connect', (client) =>
     client.on('error', (error) => {
