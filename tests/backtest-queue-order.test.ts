@@ -19,7 +19,7 @@ import { ORPHAN_REASON } from '../src/jobs/leases.js';
 import { eq, sql } from 'drizzle-orm';
 import { stageRuns } from '../src/storage/schema.js';
 import { loadConfig } from '../src/config/app-config.js';
-import { openStore } from '../src/storage/db.js';
+import { openStore, type Store } from '../src/storage/db.js';
 import { testApp } from './helpers/app.js';
 import { createScratchDatabase } from './helpers/stores.js';
 
@@ -55,6 +55,19 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     }
     throw new Error(`timed out waiting for ${what}`);
   };
+  /** An offline app on a backtest's portfolio in the scratch store (cleaned up after the file). */
+  const backtestApp = async (store: Store, url: string, name: string) => {
+    const app = await testApp(store, { DATABASE_URL: url }, { portfolio: backtestPortfolio(name), portfolioKind: 'backtest' });
+    cleanups.push(() => app.cleanup());
+    return app;
+  };
+  /** The books jobs of a backtest in the queue, oldest first: state, first week and run. */
+  const booksJobsOf = async (store: Store, backtest: string) =>
+    (
+      (await store.db.execute(
+        sql`select state, (data->>'from_index')::int as from_index, data->>'run' as run from pgboss.job where name = ${BOOKS_QUEUE} and data->>'backtest' = ${backtest} order by created_on, (data->>'from_index')::int`,
+      )) as unknown as { rows: { state: string; from_index: number; run: string }[] }
+    ).rows;
   /** Sends a decide job and waits for the queue's verdict on it: 'completed' or 'failed'. */
   const decideJob = async (queue: JobQueue, data: { backtest: string; week_id: string; run?: string }) => {
     const id = (await queue.boss.send(DECIDE_QUEUE, data)) as string;
@@ -99,8 +112,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     { timeout: 60_000 },
     async () => {
       const { scratch, store } = await scratchStore();
-      const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('woken'), portfolioKind: 'backtest' });
-      cleanups.push(() => app.cleanup());
+      const app = await backtestApp(store, scratch.url, 'woken');
       const weeks = weeksBetween(app.config, '2024-01-03', '2024-01-17');
       const seen: number[] = [];
       // Polling once in ten minutes: only the worker's wake-ups can end this run within the test's timeout.
@@ -173,8 +185,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     { timeout: 60_000 },
     async () => {
       const { scratch, store, config, queue } = await scratchQueue();
-      const app = await testApp(store, { DATABASE_URL: scratch.url }, { portfolio: backtestPortfolio('rerun'), portfolioKind: 'backtest' });
-      cleanups.push(() => app.cleanup());
+      const app = await backtestApp(store, scratch.url, 'rerun');
       const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
       const settings = { offline: true, allow_offline_seats: false };
       const first = await openBacktest(app, 'rerun', weeks, settings);
@@ -211,54 +222,41 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       const { scratch, store, config, queue, queueErrors } = await scratchQueue();
       const weeks = weeksBetween(config, '2024-01-03', '2024-03-27');
       const settings = { offline: true, allow_offline_seats: false };
-      const booksJobs = async (backtest: string) =>
-        (
-          (await store.db.execute(
-            sql`select state, data->>'run' as run from pgboss.job where name = ${BOOKS_QUEUE} and data->>'backtest' = ${backtest} order by created_on`,
-          )) as unknown as { rows: { state: string; run: string }[] }
-        ).rows;
       const booked = async (name: string) => (await backtestRow(store.db, name))?.weeksDone ?? 0;
       // Books jobs of a minute each (the default): without the check, each job below would book all 13 weeks.
       expect(config.schedule.jobs.books_chunk_seconds).toBeGreaterThanOrEqual(60);
-      const apps = Object.fromEntries(
-        await Promise.all(
-          ['continued', 'failed'].map(async (name) => {
-            const app = await testApp(
-              store,
-              { DATABASE_URL: scratch.url },
-              { portfolio: backtestPortfolio(name), portfolioKind: 'backtest' },
-            );
-            cleanups.push(() => app.cleanup());
-            return [name, app] as const;
-          }),
-        ),
-      );
+      const apps = {
+        continued: await backtestApp(store, scratch.url, 'continued'),
+        failed: await backtestApp(store, scratch.url, 'failed'),
+      };
       const interruptions: Record<string, () => Promise<unknown>> = {
         // Continued as a new run (whose own books job, not enqueued here, would go on from the count).
-        continued: async () => expect((await openBacktest(apps.continued!, 'continued', weeks, settings)).run).not.toBe(firstRun.continued),
+        continued: async () => expect((await openBacktest(apps.continued, 'continued', weeks, settings)).run).not.toBe(firstRun.continued),
         failed: () => failBacktest(store.db, 'failed', 'stopped by the test'),
       };
       const firstRun: Record<string, string | null> = {};
       const worker = await startWorker(queue, {
         store,
-        env: apps.failed!.env,
+        env: apps.failed.env,
         config,
         slots: 1,
         lockTimeoutMs: 60_000,
         log: () => undefined,
       });
       try {
-        for (const name of ['continued', 'failed']) {
-          const row = await openBacktest(apps[name]!, name, weeks, settings);
+        for (const name of ['continued', 'failed'] as const) {
+          const row = await openBacktest(apps[name], name, weeks, settings);
           firstRun[name] = row.run;
           await enqueueBacktest(queue, row, weeks);
           await waitFor(`two weeks of ${name} booked`, async () => (await booked(name)) >= 2);
           await interruptions[name]!();
           // The job in hand stops after the week it is booking, completes and hands nothing on.
-          await waitFor(`the books job of ${name} completed`, async () => (await booksJobs(name))[0]?.state === 'completed');
+          await waitFor(`the books job of ${name} completed`, async () => (await booksJobsOf(store, name))[0]?.state === 'completed');
           const atEnd = await booked(name);
           expect(atEnd).toBeLessThan(weeks.length);
-          expect(await booksJobs(name)).toEqual([{ state: 'completed', run: row.run }]);
+          expect((await booksJobsOf(store, name)).map(({ state, run }) => ({ state, run }))).toEqual([
+            { state: 'completed', run: row.run },
+          ]);
           await new Promise((r) => setTimeout(r, 1_000));
           expect(await booked(name)).toBe(atEnd);
         }
@@ -276,12 +274,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     { timeout: 120_000 },
     async () => {
       const { scratch, store, config, queue, queueErrors } = await scratchQueue();
-      const app = await testApp(
-        store,
-        { DATABASE_URL: scratch.url },
-        { portfolio: backtestPortfolio('handed'), portfolioKind: 'backtest' },
-      );
-      cleanups.push(() => app.cleanup());
+      const app = await backtestApp(store, scratch.url, 'handed');
       const weeks = weeksBetween(config, '2024-01-03', '2024-03-27');
       const row = await openBacktest(app, 'handed', weeks, { offline: true, allow_offline_seats: false });
       // Books jobs of a minute each (the default): without the stop, the first would book every week.
@@ -299,12 +292,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
       const atStop = await booked();
       expect(atStop).toBeLessThan(weeks.length);
       await first.close();
-      const booksJobs = async () =>
-        (
-          (await store.db.execute(
-            sql`select state, (data->>'from_index')::int as from_index from pgboss.job where name = ${BOOKS_QUEUE} order by created_on, (data->>'from_index')::int`,
-          )) as unknown as { rows: { state: string; from_index: number }[] }
-        ).rows;
+      const booksJobs = async () => (await booksJobsOf(store, 'handed')).map(({ state, from_index }) => ({ state, from_index }));
       // Its books job completed (not failed, not left active: pg-boss records it just after the handler
       // returns) and a new one holds the rest, from the first week not booked.
       await waitFor('the first books job completed', async () => (await booksJobs())[0]?.state === 'completed');
@@ -333,12 +321,7 @@ describe.skipIf(!ADMIN_URL)('backtest jobs on the queue', () => {
     async () => {
       const { scratch, store } = await scratchStore();
       const config = loadConfig();
-      const app = await testApp(
-        store,
-        { DATABASE_URL: scratch.url },
-        { portfolio: backtestPortfolio('orphaned'), portfolioKind: 'backtest' },
-      );
-      cleanups.push(() => app.cleanup());
+      const app = await backtestApp(store, scratch.url, 'orphaned');
       const weeks = weeksBetween(config, '2024-01-03', '2024-01-10');
       const row = await openBacktest(app, 'orphaned', weeks, { offline: true, allow_offline_seats: false });
       const lines: string[] = [];
